@@ -1,0 +1,38 @@
+// Package builtin is the one explicit registry of check providers.
+//
+// Validation, `runbook providers`, the docs tests and the engine all read
+// Providers. Adding a provider touches two places: its own package under
+// checks/ and one line here.
+package builtin
+
+import (
+	"sort"
+
+	"github.com/runbookhq/runbook/checks"
+)
+
+// Providers maps a provider block type to the factory of its provider.
+var Providers = map[string]checks.Factory{}
+
+// Planned names providers the language reserves but this build does not
+// carry yet; a block of such a type is a clear "not available yet"
+// diagnostic rather than an unknown block.
+var Planned = map[string]string{
+	"sql":        "PostgreSQL queries (jackc/pgx)",
+	"redis":      "Redis commands (go-redis)",
+	"golden":     "golden JSON determinism diff",
+	"disk":       "disk usage (statfs)",
+	"process":    "process liveness",
+	"log":        "log file pattern matches",
+	"prometheus": "Prometheus queries and alerts",
+}
+
+// Names returns the registered provider names in order.
+func Names() []string {
+	names := make([]string, 0, len(Providers))
+	for n := range Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,76 @@
+// Package checks is the contract between the engine and the check providers.
+//
+// A provider is one kind of observation (an HTTP request, a shell command, a
+// SQL query …). It publishes the schema of its block as an hcldec.Spec, so the
+// engine can decode and type-check the block before anything runs, and it
+// turns the decoded configuration into a result object. The engine owns
+// everything else: retries, timeouts, assertions, statuses, redaction and the
+// run record. Providers never print and never read global state.
+//
+// Optional abilities are small separate interfaces found by type assertion:
+// Documented (reference docs), Describer (a one-line summary for plan and
+// reports), Validator (checks beyond types) and io.Closer (release pooled
+// connections at the end of a run).
+package checks
+
+import (
+	"context"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Provider runs one kind of check.
+//
+// The engine makes one Provider per provider type per run (through its
+// Factory) and calls Run for every block of that type, possibly from several
+// goroutines at once: Run must be safe for concurrent use. A provider may keep
+// pools (SQL connections, HTTP clients) for the length of the run and release
+// them in Close when it implements io.Closer.
+type Provider interface {
+	// Schema describes the body of the provider block. The engine decodes
+	// the block with it, so unknown arguments and wrong types are
+	// configuration errors with source ranges before anything runs.
+	Schema() hcldec.Spec
+
+	// Run performs the observation. cfg is the value decoded by Schema,
+	// wholly known. The result is an object whose attributes become
+	// `self.<name>` in asserts and `step.<name>.<attr>` elsewhere; the engine
+	// adds duration_ms and attempts. A non-nil error means the provider
+	// could not run (connection refused, timeout); the result may still
+	// carry what was observed before the failure, or be cty.NilVal.
+	// Run must return promptly when ctx is done.
+	Run(ctx context.Context, cfg cty.Value) (cty.Value, error)
+}
+
+// Factory makes a fresh Provider for one run.
+type Factory func() Provider
+
+// Doc is a provider's reference documentation, shown by `runbook providers`
+// and checked against docs/providers by tests.
+type Doc struct {
+	// Summary is one sentence: what the provider observes.
+	Summary string
+	// Result names each result attribute with a short description.
+	Result map[string]string
+}
+
+// Documented is implemented by providers that describe themselves.
+type Documented interface {
+	Doc() Doc
+}
+
+// Describer is implemented by providers that can say in a few words what a
+// configured block does ("GET https://api/health", "sh -c 'make test'"), for
+// `runbook plan` and reports. cfg may contain unknown values.
+type Describer interface {
+	Describe(cfg cty.Value) string
+}
+
+// Validator is implemented by providers that check a configuration beyond
+// what the schema's types express (a method name, a duration string). cfg
+// may contain unknown values, which Validate must skip. The engine turns the
+// error into a diagnostic on the provider block.
+type Validator interface {
+	Validate(cfg cty.Value) error
+}

@@ -1,0 +1,131 @@
+package checks
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// FromGo converts a value made of Go's plain data types (nil, bool, string,
+// integers, floats, *big.Int, *big.Float, json.Number, time.Time, []any,
+// map[string]any, []byte) into a cty value a runbook can reference.
+// Lists become tuples and maps become objects, so mixed element types are
+// fine; nil becomes a null of dynamic type. Numbers keep their precision.
+// Types it does not know are rendered with fmt's %v.
+func FromGo(v any) cty.Value {
+	switch x := v.(type) {
+	case nil:
+		return cty.NullVal(cty.DynamicPseudoType)
+	case cty.Value:
+		return x
+	case bool:
+		return cty.BoolVal(x)
+	case string:
+		return cty.StringVal(x)
+	case []byte:
+		return cty.StringVal(string(x))
+	case int:
+		return cty.NumberIntVal(int64(x))
+	case int8:
+		return cty.NumberIntVal(int64(x))
+	case int16:
+		return cty.NumberIntVal(int64(x))
+	case int32:
+		return cty.NumberIntVal(int64(x))
+	case int64:
+		return cty.NumberIntVal(x)
+	case uint:
+		return cty.NumberUIntVal(uint64(x))
+	case uint8:
+		return cty.NumberUIntVal(uint64(x))
+	case uint16:
+		return cty.NumberUIntVal(uint64(x))
+	case uint32:
+		return cty.NumberUIntVal(uint64(x))
+	case uint64:
+		return cty.NumberUIntVal(x)
+	case float32:
+		return cty.NumberFloatVal(float64(x))
+	case float64:
+		return cty.NumberFloatVal(x)
+	case *big.Int:
+		return cty.NumberVal(new(big.Float).SetInt(x))
+	case *big.Float:
+		return cty.NumberVal(x)
+	case json.Number:
+		f, _, err := big.ParseFloat(string(x), 10, 512, big.ToNearestEven)
+		if err != nil {
+			return cty.StringVal(string(x))
+		}
+		return cty.NumberVal(f)
+	case time.Time:
+		return cty.StringVal(x.UTC().Format(time.RFC3339Nano))
+	case time.Duration:
+		return cty.StringVal(x.String())
+	case []any:
+		if len(x) == 0 {
+			return cty.EmptyTupleVal
+		}
+		elems := make([]cty.Value, len(x))
+		for i, e := range x {
+			elems[i] = FromGo(e)
+		}
+		return cty.TupleVal(elems)
+	case []string:
+		if len(x) == 0 {
+			return cty.EmptyTupleVal
+		}
+		elems := make([]cty.Value, len(x))
+		for i, e := range x {
+			elems[i] = cty.StringVal(e)
+		}
+		return cty.TupleVal(elems)
+	case map[string]any:
+		if len(x) == 0 {
+			return cty.EmptyObjectVal
+		}
+		attrs := make(map[string]cty.Value, len(x))
+		for k, e := range x {
+			attrs[k] = FromGo(e)
+		}
+		return cty.ObjectVal(attrs)
+	case map[string]string:
+		if len(x) == 0 {
+			return cty.EmptyObjectVal
+		}
+		attrs := make(map[string]cty.Value, len(x))
+		for k, e := range x {
+			attrs[k] = cty.StringVal(e)
+		}
+		return cty.ObjectVal(attrs)
+	case fmt.Stringer:
+		return cty.StringVal(x.String())
+	default:
+		return cty.StringVal(fmt.Sprintf("%v", v))
+	}
+}
+
+// FromJSON decodes a JSON document into a cty value (objects, tuples,
+// numbers with full precision). It is what `self.json` and the like hold.
+func FromJSON(data []byte) (cty.Value, error) {
+	ty, err := ctyjson.ImpliedType(data)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(data, ty)
+}
+
+// SortedKeys returns the keys of m in order, for deterministic output.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

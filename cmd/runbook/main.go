@@ -1,0 +1,93 @@
+// Command runbook turns operations runbooks written in HCL into executable,
+// reviewable checks, procedures and reports. See docs/cli.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// app carries what every command needs: the streams it may print to and
+// the process environment. Only commands print; everything below them
+// returns values and diagnostics.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// exitError carries an exit code out of a command. A nil err means the
+// command already said what it had to say.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitWith returns an error that makes the process exit with code,
+// printing err (if any) as "runbook: err".
+func exitWith(code int, err error) error { return &exitError{code: code, err: err} }
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "runbook: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// Cobra's own errors: unknown command, bad flag.
+	fmt.Fprintf(stderr, "runbook: %v\n", err)
+	return 2
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runbook",
+		Short: "Executable, reviewable operations runbooks",
+		Long: `runbook runs operations runbooks written in HCL: checks with assertions,
+tabletop procedures mixing automated and manual steps, incident playbooks,
+monitors and sign-off reports. Every run leaves a JSON run record.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitWith(2, fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
+	})
+	root.AddCommand(
+		newVersionCmd(a),
+	)
+	return root
+}

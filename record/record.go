@@ -1,0 +1,206 @@
+// Package record defines the run record: the JSON document every `exec`,
+// `check` and `watch` cycle leaves behind, with stable field names (the
+// contract in docs/cli.md). Reports, views and the state store read it;
+// only the engine writes it.
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Statuses of an item and of a run.
+const (
+	Passed     = "passed"
+	Failed     = "failed"
+	Warning    = "warning"
+	Skipped    = "skipped"
+	Pending    = "pending"
+	Incomplete = "incomplete" // run status only: a manual step is pending
+)
+
+// Kinds of item.
+const (
+	KindCheck = "check"
+	KindStep  = "step"
+)
+
+// Run is one run of a runbook or playbook.
+type Run struct {
+	ID            string         `json:"id"`
+	Runbook       string         `json:"runbook"`
+	Title         string         `json:"title"`
+	Description   string         `json:"description,omitempty"`
+	Document      string         `json:"document"`
+	Owner         string         `json:"owner,omitempty"`
+	Tags          []string       `json:"tags,omitempty"`
+	Source        string         `json:"source"`
+	SourceSHA256  string         `json:"source_sha256"`
+	Playbook      *string        `json:"playbook"`
+	Mode          string         `json:"mode,omitempty"` // exec, check, watch
+	Operator      string         `json:"operator"`
+	Host          string         `json:"host"`
+	EngineVersion string         `json:"engine_version"`
+	StartedAt     time.Time      `json:"started_at"`
+	FinishedAt    time.Time      `json:"finished_at"`
+	DurationMS    int64          `json:"duration_ms"`
+	Status        string         `json:"status"`
+	Interrupted   bool           `json:"interrupted,omitempty"`
+	ResumedFrom   string         `json:"resumed_from,omitempty"`
+	Variables     map[string]any `json:"variables"`
+	Summary       Summary        `json:"summary"`
+	Items         []Item         `json:"items"`
+	// Reports lists the documents rendered from this run's report blocks.
+	Reports []ReportOutput `json:"reports,omitempty"`
+}
+
+// Summary counts items by status.
+type Summary struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Warning int `json:"warning"`
+	Skipped int `json:"skipped"`
+	Pending int `json:"pending"`
+}
+
+// Item is one check or step of a run.
+type Item struct {
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Check names the declared check a step runs (step "x" { check = check.y }).
+	Check    string `json:"check,omitempty"`
+	Provider string `json:"provider"`
+	// Action says in a few words what the item did ("GET http://…/health").
+	Action     string     `json:"action,omitempty"`
+	Status     string     `json:"status"`
+	Expected   string     `json:"expected,omitempty"`
+	StartedAt  *time.Time `json:"started_at"`
+	DurationMS int64      `json:"duration_ms"`
+	Attempts   int        `json:"attempts"`
+	// Result is the provider's result object as JSON values.
+	Result  map[string]any `json:"result"`
+	Asserts []Assert       `json:"asserts"`
+	Error   *string        `json:"error"`
+	Answer  *Answer        `json:"answer"`
+	// SkipReason says why a skipped item did not run.
+	SkipReason string `json:"skip_reason,omitempty"`
+	// CarriedOver marks a passed result kept from an earlier run by --resume.
+	CarriedOver bool `json:"carried_over,omitempty"`
+	// Confirm marks a mutating step (confirm = true).
+	Confirm bool `json:"confirm,omitempty"`
+	// Manual marks a human step.
+	Manual bool `json:"manual,omitempty"`
+	// Instructions are a manual step's instructions.
+	Instructions string `json:"instructions,omitempty"`
+}
+
+// Assert is the outcome of one assert block.
+type Assert struct {
+	Condition string `json:"condition"`
+	Passed    bool   `json:"passed"`
+	Severity  string `json:"severity"`
+	Message   string `json:"message"`
+}
+
+// Answer is an operator's answer to a manual step.
+type Answer struct {
+	Status     string    `json:"status"`
+	Note       string    `json:"note"`
+	Operator   string    `json:"operator"`
+	AnsweredAt time.Time `json:"answered_at"`
+}
+
+// ReportOutput names a document rendered from the run.
+type ReportOutput struct {
+	Name     string `json:"name"`
+	Template string `json:"template"`
+	Path     string `json:"path"`
+}
+
+// Tally recomputes Summary and the run status from the items, by the
+// contract's rules: failed if any failed; else incomplete if any pending;
+// else warning if any warning; else passed.
+func (r *Run) Tally() {
+	var s Summary
+	for _, it := range r.Items {
+		switch it.Status {
+		case Passed:
+			s.Passed++
+		case Failed:
+			s.Failed++
+		case Warning:
+			s.Warning++
+		case Skipped:
+			s.Skipped++
+		case Pending:
+			s.Pending++
+		}
+	}
+	r.Summary = s
+	r.Status = RunStatus(s)
+}
+
+// RunStatus is the run status that a summary implies.
+func RunStatus(s Summary) string {
+	switch {
+	case s.Failed > 0:
+		return Failed
+	case s.Pending > 0:
+		return Incomplete
+	case s.Warning > 0:
+		return Warning
+	default:
+		return Passed
+	}
+}
+
+// Health maps a status to the monitoring vocabulary: HEALTHY, WARNING,
+// CRITICAL or UNKNOWN.
+func Health(status string) string {
+	switch status {
+	case Passed:
+		return "HEALTHY"
+	case Warning:
+		return "WARNING"
+	case Failed:
+		return "CRITICAL"
+	default:
+		return "UNKNOWN"
+	}
+}
+
+// Item returns the item with the given kind and name, or nil.
+func (r *Run) Item(kind, name string) *Item {
+	for i := range r.Items {
+		if r.Items[i].Kind == kind && r.Items[i].Name == name {
+			return &r.Items[i]
+		}
+	}
+	return nil
+}
+
+// Read loads a run record from a JSON file.
+func Read(path string) (*Run, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read run record: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("parse run record %q: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Marshal renders the record as indented JSON with a final newline.
+func (r *Run) Marshal() ([]byte, error) {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
