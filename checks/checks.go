@@ -74,3 +74,13 @@ type Describer interface {
 type Validator interface {
 	Validate(cfg cty.Value) error
 }
+
+// DefaultAsserter is implemented by providers whose result has an obvious
+// success condition: a command exits 0, an HTTP status is below 400, a TCP
+// port accepts. The engine applies it as a critical assert to blocks that
+// declare no assert of their own, so `shell { command = "false" }` fails
+// rather than passing silently. Condition is an HCL expression over `self`;
+// Message is an HCL template over `self` for the failure.
+type DefaultAsserter interface {
+	DefaultAssert() (condition, message string)
+}
