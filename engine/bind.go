@@ -1,0 +1,467 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// Defaults of the language.
+const (
+	DefaultTimeout       = 60 * time.Second
+	DefaultRetryInterval = 2 * time.Second
+)
+
+// Bound is a runbook whose variables, locals and settings have values and
+// whose provider blocks were type-checked (stage two). It is ready to Run.
+type Bound struct {
+	Config *Config
+	// Info is the evaluated runbook block.
+	Info RunbookInfo
+	// Values are the variables' values; Sensitive marks the secret ones.
+	Values    map[string]cty.Value
+	Sensitive map[string]bool
+	Locals    map[string]cty.Value
+	// Redactor hides sensitive values in everything printed or stored.
+	Redactor *Redactor
+
+	reg      Registry
+	base     *hcl.EvalContext
+	settings map[*Item]*settings
+	defaults map[string]*defaultAssert
+}
+
+// RunbookInfo is the evaluated `runbook` block.
+type RunbookInfo struct {
+	Name, Title, Description, Document, Owner string
+	Tags                                      []string
+	Concurrency                               int
+}
+
+// settings are an item's evaluated shared settings.
+type settings struct {
+	Title, Description, Expected string
+	Timeout                      time.Duration
+	Attempts                     int
+	Interval                     time.Duration
+	Confirm                      bool
+	OnFailure                    string
+	Severities                   []string
+}
+
+// defaultAssert is a provider's default success condition, parsed.
+type defaultAssert struct {
+	Condition, Message hcl.Expression
+	Source             string
+}
+
+// Bind resolves variables and locals, evaluates settings and type-checks
+// every provider block against its schema.
+func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
+	b := &Bound{
+		Config:    cfg,
+		Sensitive: map[string]bool{},
+		Locals:    map[string]cty.Value{},
+		reg:       reg,
+		settings:  map[*Item]*settings{},
+		defaults:  map[string]*defaultAssert{},
+	}
+	vals, diags := variableValues(cfg, in)
+	b.Values = vals
+	var secrets []string
+	for _, name := range cfg.VariableOrder {
+		if cfg.Variables[name].Sensitive {
+			b.Sensitive[name] = true
+			secrets = append(secrets, secretStrings(vals[name])...)
+		}
+	}
+	b.Redactor = NewRedactor(secrets)
+	if diags.HasErrors() {
+		return b, diags
+	}
+
+	cwd := in.Cwd
+	if cwd == "" {
+		cwd, _ = os.Getwd()
+	}
+	moduleDir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		moduleDir = cfg.Dir
+	}
+	envVals := map[string]cty.Value{}
+	for k, v := range envMap(in.Environ) {
+		envVals[k] = cty.StringVal(v)
+	}
+	envObj := cty.MapValEmpty(cty.String)
+	if len(envVals) > 0 {
+		envObj = cty.MapVal(envVals)
+	}
+	b.base = &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":  objectOrEmpty(vals),
+			"env":  envObj,
+			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(moduleDir), "cwd": cty.StringVal(cwd)}),
+		},
+		Functions: Functions(cfg.Dir),
+	}
+	diags = append(diags, validateVariables(cfg, b.base, b.Redactor)...)
+	diags = append(diags, b.evalLocals()...)
+	if diags.HasErrors() {
+		return b, diags
+	}
+	b.base.Variables["local"] = objectOrEmpty(b.Locals)
+	diags = append(diags, b.evalRunbook()...)
+
+	for _, name := range cfg.CheckOrder {
+		diags = append(diags, b.bindItem(cfg.Checks[name])...)
+	}
+	for _, s := range cfg.Steps {
+		diags = append(diags, b.bindItem(s)...)
+	}
+	for _, pn := range cfg.PlaybookOrder {
+		for _, s := range cfg.Playbooks[pn].Steps {
+			diags = append(diags, b.bindItem(s)...)
+		}
+	}
+	return b, diags
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+// evalLocals evaluates locals in dependency order.
+func (b *Bound) evalLocals() hcl.Diagnostics {
+	cfg := b.Config
+	var diags hcl.Diagnostics
+	pending := append([]string(nil), cfg.LocalOrder...)
+	for len(pending) > 0 {
+		var next []string
+		progressed := false
+		for _, name := range pending {
+			ready := true
+			for _, tr := range cfg.Locals[name].Expr.Variables() {
+				if tr.RootName() != "local" {
+					continue
+				}
+				if dep, ok := attrName(tr); ok {
+					if _, done := b.Locals[dep]; !done {
+						ready = false
+					}
+				}
+			}
+			if !ready {
+				next = append(next, name)
+				continue
+			}
+			ctx := b.base.NewChild()
+			ctx.Variables = map[string]cty.Value{"local": objectOrEmpty(b.Locals)}
+			val, vdiags := cfg.Locals[name].Expr.Value(ctx)
+			diags = append(diags, vdiags...)
+			if vdiags.HasErrors() {
+				val = cty.DynamicVal
+			}
+			b.Locals[name] = val
+			progressed = true
+		}
+		if !progressed {
+			l := cfg.Locals[next[0]]
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Dependency cycle in local values",
+				Detail:   fmt.Sprintf("These local values refer to each other in a cycle: %v.", next),
+				Subject:  l.Expr.Range().Ptr(),
+			})
+			return diags
+		}
+		pending = next
+	}
+	return diags
+}
+
+// evalString evaluates an optional string expression in ctx; unknown
+// values give "".
+func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, hcl.Diagnostics) {
+	if e == nil {
+		return "", nil
+	}
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return "", nil
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Incorrect value type",
+			Detail:   fmt.Sprintf("%s must be a string: %s.", what, err),
+			Subject:  e.Range().Ptr(),
+		}}
+	}
+	return s.AsString(), nil
+}
+
+func (b *Bound) evalRunbook() hcl.Diagnostics {
+	rb := b.Config.Runbook
+	b.Info = RunbookInfo{Name: rb.Name, Concurrency: runtime.NumCPU()}
+	var diags hcl.Diagnostics
+	str := func(name string, dst *string) {
+		if a, ok := rb.Attrs[name]; ok {
+			s, d := evalString(a.Expr, b.base, name)
+			diags = append(diags, d...)
+			*dst = s
+		}
+	}
+	str("title", &b.Info.Title)
+	str("description", &b.Info.Description)
+	str("document", &b.Info.Document)
+	str("owner", &b.Info.Owner)
+	if b.Info.Title == "" {
+		b.Info.Title = rb.Name
+	}
+	if a, ok := rb.Attrs["tags"]; ok {
+		v, d := a.Expr.Value(b.base)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsWhollyKnown() {
+			if err := gocty.FromCtyValue(mustConvert(v, cty.List(cty.String)), &b.Info.Tags); err != nil {
+				diags = append(diags, typeDiag(a.Expr, "tags", "a list of strings"))
+			}
+		}
+	}
+	if a, ok := rb.Attrs["concurrency"]; ok {
+		n, d := evalInt(a.Expr, b.base, "concurrency", 1)
+		diags = append(diags, d...)
+		if n > 0 {
+			b.Info.Concurrency = n
+		}
+	}
+	return diags
+}
+
+func mustConvert(v cty.Value, ty cty.Type) cty.Value {
+	c, err := convert.Convert(v, ty)
+	if err != nil {
+		return v
+	}
+	return c
+}
+
+func typeDiag(e hcl.Expression, name, want string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Incorrect value type",
+		Detail:   fmt.Sprintf("%s must be %s.", name, want),
+		Subject:  e.Range().Ptr(),
+	}
+}
+
+// evalInt evaluates a whole number of at least min; 0 when unknown.
+func evalInt(e hcl.Expression, ctx *hcl.EvalContext, name string, min int) (int, hcl.Diagnostics) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() || !v.IsKnown() {
+		return 0, diags
+	}
+	var n int
+	if v.IsNull() || gocty.FromCtyValue(mustConvert(v, cty.Number), &n) != nil || n < min {
+		return 0, hcl.Diagnostics{typeDiag(e, name, fmt.Sprintf("a whole number of at least %d", min))}
+	}
+	return n, nil
+}
+
+// evalDuration evaluates a duration string such as "30s".
+func evalDuration(e hcl.Expression, ctx *hcl.EvalContext, name string, def time.Duration) (time.Duration, hcl.Diagnostics) {
+	if e == nil {
+		return def, nil
+	}
+	s, diags := evalString(e, ctx, name)
+	if diags.HasErrors() || s == "" {
+		return def, diags
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return def, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid duration",
+			Detail:   fmt.Sprintf("%s must be a positive duration such as \"30s\", \"2m\" or \"1h30m\"; got %q.", name, s),
+			Subject:  e.Range().Ptr(),
+		}}
+	}
+	return d, nil
+}
+
+// bindItem evaluates an item's settings and type-checks its provider block.
+func (b *Bound) bindItem(it *Item) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	s := &settings{Attempts: 1, Interval: DefaultRetryInterval, OnFailure: "continue"}
+	if it.Playbook != "" {
+		s.OnFailure = "stop"
+	}
+	// A step that runs a declared check inherits its settings; its own
+	// settings override them.
+	src := it
+	if it.CheckRef != "" {
+		src = b.Config.Checks[it.CheckRef]
+	}
+	var d hcl.Diagnostics
+	s.Title, d = evalString(it.Title, b.base, "title")
+	diags = append(diags, d...)
+	if s.Title == "" && src != it {
+		s.Title, _ = evalString(src.Title, b.base, "title")
+	}
+	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, "description")
+	diags = append(diags, d...)
+	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, "expected")
+	diags = append(diags, d...)
+	s.Timeout, d = evalDuration(firstExpr(it.Timeout, src.Timeout), b.base, "timeout", DefaultTimeout)
+	diags = append(diags, d...)
+	if r := firstRetry(it.Retry, src.Retry); r != nil {
+		n, d := evalInt(r.Attempts, b.base, "attempts", 1)
+		diags = append(diags, d...)
+		if n > 0 {
+			s.Attempts = n
+		}
+		s.Interval, d = evalDuration(r.Interval, b.base, "interval", DefaultRetryInterval)
+		diags = append(diags, d...)
+	}
+	if it.Confirm != nil {
+		v, d := it.Confirm.Value(b.base)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsKnown() {
+			c, err := convert.Convert(v, cty.Bool)
+			if err != nil || c.IsNull() {
+				diags = append(diags, typeDiag(it.Confirm, "confirm", "true or false"))
+			} else {
+				s.Confirm = c.True()
+			}
+		}
+	}
+	if it.OnFailure != nil {
+		v, d := evalString(it.OnFailure, b.base, "on_failure")
+		diags = append(diags, d...)
+		switch v {
+		case "continue", "stop":
+			s.OnFailure = v
+		case "":
+		default:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid on_failure",
+				Detail:   fmt.Sprintf("on_failure is \"continue\" or \"stop\", not %q.%s", v, suggest(v, []string{"continue", "stop"})),
+				Subject:  it.OnFailure.Range().Ptr(),
+			})
+		}
+	}
+	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
+		sev := "critical"
+		if a.Severity != nil {
+			v, d := evalString(a.Severity, b.base, "severity")
+			diags = append(diags, d...)
+			switch v {
+			case "critical", "warning":
+				sev = v
+			case "":
+			default:
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid severity",
+					Detail:   fmt.Sprintf("severity is \"critical\" or \"warning\", not %q.%s", v, suggest(v, []string{"critical", "warning"})),
+					Subject:  a.Severity.Range().Ptr(),
+				})
+			}
+		}
+		s.Severities = append(s.Severities, sev)
+	}
+	b.settings[it] = s
+
+	if src.ProviderBody != nil {
+		diags = append(diags, b.typeCheck(src)...)
+	}
+	return diags
+}
+
+// assertsIfRef returns the check's asserts when it is the source of a step
+// that runs it; a step's own asserts come after.
+func (it *Item) assertsIfRef(step *Item) []*Assert {
+	if it == step {
+		return nil
+	}
+	return it.Asserts
+}
+
+func firstExpr(a, b hcl.Expression) hcl.Expression {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func firstRetry(a, b *Retry) *Retry {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// scopeForCheck is an evaluation context in which every check and step
+// result is unknown: what validate and plan see.
+func (b *Bound) unknownScope() *hcl.EvalContext {
+	ctx := b.base.NewChild()
+	ctx.Variables = map[string]cty.Value{
+		"check": cty.DynamicVal,
+		"step":  cty.DynamicVal,
+		"self":  cty.DynamicVal,
+	}
+	return ctx
+}
+
+// typeCheck decodes a provider block with unknown results and lets the
+// provider validate what is known.
+func (b *Bound) typeCheck(it *Item) hcl.Diagnostics {
+	spec := b.reg.schema(it.ProviderType)
+	if spec == nil {
+		return nil
+	}
+	val, diags := hcldec.Decode(it.ProviderBody, spec, b.unknownScope())
+	if diags.HasErrors() {
+		return diags
+	}
+	p := b.reg.Providers[it.ProviderType]()
+	if v, ok := p.(checks.Validator); ok {
+		if err := v.Validate(val); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Invalid %s block", it.ProviderType),
+				Detail:   b.Redactor.String(err.Error()) + ".",
+				Subject:  it.ProviderRange.Ptr(),
+			})
+		}
+	}
+	if _, ok := b.defaults[it.ProviderType]; !ok {
+		b.defaults[it.ProviderType] = nil
+		if da, ok := p.(checks.DefaultAsserter); ok {
+			cond, msg := da.DefaultAssert()
+			ce, cd := hclsyntax.ParseExpression([]byte(cond), it.ProviderType+" default assert", hcl.InitialPos)
+			me, md := hclsyntax.ParseTemplate([]byte(msg), it.ProviderType+" default assert", hcl.InitialPos)
+			if !cd.HasErrors() && !md.HasErrors() {
+				b.defaults[it.ProviderType] = &defaultAssert{Condition: ce, Message: me, Source: cond}
+			}
+		}
+	}
+	return diags
+}

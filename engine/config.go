@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config is a loaded runbook: its files and decoded blocks, not yet bound
+// to variable values.
+type Config struct {
+	// Path is the file or directory the runbook was loaded from.
+	Path string
+	// Dir is the runbook's directory: relative file() and template paths,
+	// and path.module, resolve against it.
+	Dir string
+	// Files are the parsed files by name, for diagnostic snippets.
+	Files map[string]*hcl.File
+	// Sources are the file names in load order.
+	Sources []string
+	// SourceSHA256 is a digest of every source file, names and contents.
+	SourceSHA256 string
+
+	Runbook   *RunbookBlock
+	Variables map[string]*Variable
+	// VariableOrder lists variable names in declaration order.
+	VariableOrder []string
+	Locals        map[string]*Local
+	LocalOrder    []string
+	Checks        map[string]*Item
+	CheckOrder    []string
+	// Steps are the top-level steps in file order.
+	Steps         []*Item
+	Playbooks     map[string]*Playbook
+	PlaybookOrder []string
+	Reports       []*Report
+	Alerts        []*Alert
+}
+
+// RunbookBlock is the `runbook "name" {}` block.
+type RunbookBlock struct {
+	Name      string
+	Attrs     hcl.Attributes
+	DeclRange hcl.Range
+}
+
+// Variable is a `variable` block, with Terraform's semantics.
+type Variable struct {
+	Name        string
+	Description string
+	Type        cty.Type
+	// Default is cty.NilVal when the variable has no default.
+	Default     cty.Value
+	Sensitive   bool
+	Nullable    bool
+	Validations []*Validation
+	DeclRange   hcl.Range
+}
+
+// Validation is a variable's validation block.
+type Validation struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression
+	DeclRange    hcl.Range
+}
+
+// Local is one named value of a locals block.
+type Local struct {
+	Name string
+	Expr hcl.Expression
+}
+
+// Item is a check or a step: the shared settings decoded in stage one and
+// the provider block kept as a body for the provider's own schema.
+type Item struct {
+	// Kind is "check" or "step".
+	Kind string
+	Name string
+	// Playbook names the playbook a step belongs to; empty at top level.
+	Playbook string
+
+	Title       hcl.Expression
+	Description hcl.Expression
+	Expected    hcl.Expression
+
+	// ProviderType names the provider block ("http", "shell", …); empty for
+	// manual steps and steps that run a declared check.
+	ProviderType  string
+	ProviderBody  hcl.Body
+	ProviderRange hcl.Range
+
+	// CheckRef names the declared check a step runs (check = check.NAME).
+	CheckRef      string
+	CheckRefRange hcl.Range
+
+	// Manual holds a human step's instructions.
+	Manual *Manual
+
+	Asserts   []*Assert
+	Retry     *Retry
+	Timeout   hcl.Expression
+	When      hcl.Expression
+	Confirm   hcl.Expression
+	OnFailure hcl.Expression
+	DependsOn []Ref
+
+	// refs are the items this item's expressions reference, found by Load.
+	refs []Ref
+
+	DeclRange hcl.Range
+}
+
+// Address is "check.NAME" or "step.NAME".
+func (it *Item) Address() string { return it.Kind + "." + it.Name }
+
+// Manual is a human step's `manual {}` block.
+type Manual struct {
+	Instructions hcl.Expression
+	DeclRange    hcl.Range
+}
+
+// Assert is an `assert {}` block.
+type Assert struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression
+	Severity     hcl.Expression
+	DeclRange    hcl.Range
+}
+
+// Retry is a `retry {}` block.
+type Retry struct {
+	Attempts  hcl.Expression
+	Interval  hcl.Expression
+	DeclRange hcl.Range
+}
+
+// Ref is a reference from one item to another (check.x or step.y).
+type Ref struct {
+	Kind  string
+	Name  string
+	Range hcl.Range
+}
+
+// Address is "check.NAME" or "step.NAME".
+func (r Ref) Address() string { return r.Kind + "." + r.Name }
+
+// Playbook is a named procedure for one kind of incident.
+type Playbook struct {
+	Name         string
+	Title        hcl.Expression
+	Description  hcl.Expression
+	Trigger      string
+	TriggerRange hcl.Range
+	Auto         hcl.Expression
+	Steps        []*Item
+	DeclRange    hcl.Range
+}
+
+// Report is a `report` block: a document rendered from a run.
+type Report struct {
+	Name      string
+	Template  hcl.Expression
+	Output    hcl.Expression
+	Data      hcl.Expression
+	Signoffs  []*Signoff
+	DeclRange hcl.Range
+}
+
+// Signoff is one signature block of a report.
+type Signoff struct {
+	Role      hcl.Expression
+	Statement hcl.Expression
+	Name      hcl.Expression
+	DeclRange hcl.Range
+}
+
+// Alert is an `alert` block: where `watch` sends health transitions. Its
+// channel body is decoded by the watch machinery.
+type Alert struct {
+	Name        string
+	Channel     string
+	ChannelBody hcl.Body
+	On          hcl.Expression
+	DeclRange   hcl.Range
+}

@@ -1,0 +1,702 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "runbook", LabelNames: []string{"name"}},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "check", LabelNames: []string{"name"}},
+		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "playbook", LabelNames: []string{"name"}},
+		{Type: "report", LabelNames: []string{"name"}},
+		{Type: "alert", LabelNames: []string{"name"}},
+	},
+}
+
+var runbookSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "title"}, {Name: "description"}, {Name: "document"},
+		{Name: "owner"}, {Name: "tags"}, {Name: "concurrency"},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"}, {Name: "default"}, {Name: "description"},
+		{Name: "sensitive"}, {Name: "nullable"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
+}
+
+var validationSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "condition", Required: true},
+		{Name: "error_message", Required: true},
+	},
+}
+
+var assertSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "condition", Required: true},
+		{Name: "error_message"},
+		{Name: "severity"},
+	},
+}
+
+var retrySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "attempts", Required: true},
+		{Name: "interval"},
+	},
+}
+
+var manualSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "instructions", Required: true}},
+}
+
+var playbookSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "title"}, {Name: "description"}, {Name: "trigger"}, {Name: "auto"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "step", LabelNames: []string{"name"}}},
+}
+
+var reportSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "template", Required: true}, {Name: "output"}, {Name: "data"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "signoff"}},
+}
+
+var signoffSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "role", Required: true}, {Name: "statement"}, {Name: "name"},
+	},
+}
+
+// alertChannels are the channel blocks an alert may carry.
+var alertChannels = []string{"webhook", "slack", "pagerduty"}
+
+var alertSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "on"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "webhook"}, {Type: "slack"}, {Type: "pagerduty"},
+	},
+}
+
+// itemAttrs are the shared settings of checks and steps.
+var itemAttrs = []hcl.AttributeSchema{
+	{Name: "title"}, {Name: "description"}, {Name: "expected"},
+	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"},
+}
+
+// stepOnlyAttrs are settings only a step has.
+var stepOnlyAttrs = []hcl.AttributeSchema{
+	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"},
+}
+
+// decoder decodes files into a Config (stage one).
+type decoder struct {
+	cfg     *Config
+	reg     Registry
+	schemas map[string]hcldec.Spec
+}
+
+func (d *decoder) providerSchema(name string) hcldec.Spec {
+	if s, ok := d.schemas[name]; ok {
+		return s
+	}
+	s := d.reg.schema(name)
+	d.schemas[name] = s
+	return s
+}
+
+func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
+	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
+	if kind == "step" {
+		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "manual"})
+	}
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "assert"}, hcl.BlockHeaderSchema{Type: "retry"})
+	for _, n := range d.reg.blockTypes() {
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: n})
+	}
+	return s
+}
+
+func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
+	content, diags := f.Body.Content(rootSchema)
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "runbook":
+			diags = append(diags, d.decodeRunbook(b)...)
+		case "variable":
+			diags = append(diags, d.decodeVariable(b)...)
+		case "locals":
+			diags = append(diags, d.decodeLocals(b)...)
+		case "check":
+			it, ds := d.decodeItem(b, "check", "")
+			diags = append(diags, ds...)
+			if it != nil {
+				if prev, ok := d.cfg.Checks[it.Name]; ok {
+					diags = append(diags, duplicate("check", it.Name, b.DefRange, prev.DeclRange))
+					continue
+				}
+				d.cfg.Checks[it.Name] = it
+				d.cfg.CheckOrder = append(d.cfg.CheckOrder, it.Name)
+			}
+		case "step":
+			it, ds := d.decodeItem(b, "step", "")
+			diags = append(diags, ds...)
+			if it != nil {
+				if prev := findStep(d.cfg.Steps, it.Name); prev != nil {
+					diags = append(diags, duplicate("step", it.Name, b.DefRange, prev.DeclRange))
+					continue
+				}
+				d.cfg.Steps = append(d.cfg.Steps, it)
+			}
+		case "playbook":
+			diags = append(diags, d.decodePlaybook(b)...)
+		case "report":
+			diags = append(diags, d.decodeReport(b)...)
+		case "alert":
+			diags = append(diags, d.decodeAlert(b)...)
+		}
+	}
+	return diags
+}
+
+func findStep(steps []*Item, name string) *Item {
+	for _, s := range steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func duplicate(kind, name string, at, prev hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s %q", kind, name),
+		Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a runbook.", kind, name, prev),
+		Subject:  at.Ptr(),
+	}
+}
+
+func validName(b *hcl.Block) hcl.Diagnostics {
+	if len(b.Labels) == 0 {
+		return nil
+	}
+	name := b.Labels[0]
+	if !hclIdent(name) {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid name",
+			Detail:   fmt.Sprintf("%q is not a valid %s name: a name starts with a letter or underscore and contains only letters, digits, underscores and dashes.", name, b.Type),
+			Subject:  b.LabelRanges[0].Ptr(),
+		}}
+	}
+	return nil
+}
+
+func hclIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
+		case i > 0 && (r == '-' || (r >= '0' && r <= '9')):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) decodeRunbook(b *hcl.Block) hcl.Diagnostics {
+	if d.cfg.Runbook != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate runbook block",
+			Detail:   fmt.Sprintf("A runbook has exactly one runbook block; another was declared at %s.", d.cfg.Runbook.DeclRange),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(runbookSchema)
+	diags = append(diags, validName(b)...)
+	d.cfg.Runbook = &RunbookBlock{Name: b.Labels[0], Attrs: content.Attributes, DeclRange: b.DefRange}
+	return diags
+}
+
+func (d *decoder) decodeVariable(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	diags := validName(b)
+	if prev, ok := d.cfg.Variables[name]; ok {
+		return append(diags, duplicate("variable", name, b.DefRange, prev.DeclRange))
+	}
+	content, cdiags := b.Body.Content(variableSchema)
+	diags = append(diags, cdiags...)
+	v := &Variable{Name: name, Type: cty.DynamicPseudoType, Nullable: true, DeclRange: b.DefRange}
+	if a, ok := content.Attributes["type"]; ok {
+		ty, tdiags := typeexpr.TypeConstraint(a.Expr)
+		diags = append(diags, tdiags...)
+		if !tdiags.HasErrors() {
+			v.Type = ty
+		}
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.String, func(val cty.Value) { v.Description = val.AsString() })...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(val cty.Value) { v.Sensitive = val.True() })...)
+	}
+	if a, ok := content.Attributes["nullable"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(val cty.Value) { v.Nullable = val.True() })...)
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		val, vdiags := a.Expr.Value(nil)
+		if vdiags.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Variables not allowed",
+				Detail:   "A variable's default must be a literal value: it may not refer to other variables, locals or functions.",
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		} else {
+			conv, err := convert.Convert(val, v.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid default value for variable",
+					Detail:   fmt.Sprintf("This default value is not compatible with the variable's type constraint: %s.", err),
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			} else {
+				v.Default = conv
+			}
+		}
+	}
+	for _, vb := range content.Blocks {
+		vc, vdiags := vb.Body.Content(validationSchema)
+		diags = append(diags, vdiags...)
+		if vdiags.HasErrors() {
+			continue
+		}
+		val := &Validation{Condition: vc.Attributes["condition"].Expr, ErrorMessage: vc.Attributes["error_message"].Expr, DeclRange: vb.DefRange}
+		for _, tr := range val.Condition.Variables() {
+			if tr.RootName() != "var" && tr.RootName() != "env" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference in variable validation",
+					Detail:   fmt.Sprintf("The condition of a variable validation may refer only to var.%s (and env), not to %s.", name, tr.RootName()),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+			}
+		}
+		v.Validations = append(v.Validations, val)
+	}
+	d.cfg.Variables[name] = v
+	d.cfg.VariableOrder = append(d.cfg.VariableOrder, name)
+	return diags
+}
+
+// decodeLiteral evaluates a constant attribute of the given type.
+func decodeLiteral(a *hcl.Attribute, ty cty.Type, set func(cty.Value)) hcl.Diagnostics {
+	val, diags := a.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	conv, err := convert.Convert(val, ty)
+	if err != nil || conv.IsNull() {
+		msg := "must not be null"
+		if err != nil {
+			msg = err.Error()
+		}
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid value for %q", a.Name),
+			Detail:   fmt.Sprintf("%s: a %s is required, %s.", a.Name, ty.FriendlyName(), msg),
+			Subject:  a.Expr.Range().Ptr(),
+		}}
+	}
+	set(conv)
+	return nil
+}
+
+func (d *decoder) decodeLocals(b *hcl.Block) hcl.Diagnostics {
+	attrs, diags := b.Body.JustAttributes()
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte
+	})
+	for _, n := range names {
+		a := attrs[n]
+		if _, ok := d.cfg.Locals[n]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate local value %q", n),
+				Detail:   "Each local value may be defined only once across all locals blocks.",
+				Subject:  a.NameRange.Ptr(),
+			})
+			continue
+		}
+		for _, tr := range a.Expr.Variables() {
+			if r := tr.RootName(); r == "check" || r == "step" || r == "self" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference in local value",
+					Detail:   fmt.Sprintf("Local values are computed before anything runs, so they may use var, local, env and path, but not %s results.", r),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+			}
+		}
+		d.cfg.Locals[n] = &Local{Name: n, Expr: a.Expr}
+		d.cfg.LocalOrder = append(d.cfg.LocalOrder, n)
+	}
+	return diags
+}
+
+// decodeItem decodes a check or step block's shared settings and keeps its
+// provider block's body for stage two.
+func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Diagnostics) {
+	diags := validName(b)
+	content, cdiags := b.Body.Content(d.itemSchema(kind))
+	diags = append(diags, cdiags...)
+	it := &Item{Kind: kind, Name: b.Labels[0], Playbook: playbook, DeclRange: b.DefRange}
+	attr := func(n string) hcl.Expression {
+		if a, ok := content.Attributes[n]; ok {
+			return a.Expr
+		}
+		return nil
+	}
+	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
+	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
+
+	if a, ok := content.Attributes["depends_on"]; ok {
+		refs, rdiags := decodeRefList(a.Expr)
+		diags = append(diags, rdiags...)
+		it.DependsOn = refs
+	}
+	if a, ok := content.Attributes["check"]; ok {
+		ref, rdiags := decodeRef(a.Expr)
+		diags = append(diags, rdiags...)
+		if !rdiags.HasErrors() {
+			if ref.Kind != "check" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid check reference",
+					Detail:   "The check argument names a declared check, like check = check.service_health.",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			} else {
+				it.CheckRef, it.CheckRefRange = ref.Name, a.Expr.Range()
+			}
+		}
+	}
+
+	var providers []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "assert":
+			ac, adiags := blk.Body.Content(assertSchema)
+			diags = append(diags, adiags...)
+			if adiags.HasErrors() {
+				continue
+			}
+			as := &Assert{Condition: ac.Attributes["condition"].Expr, DeclRange: blk.DefRange}
+			if a, ok := ac.Attributes["error_message"]; ok {
+				as.ErrorMessage = a.Expr
+			}
+			if a, ok := ac.Attributes["severity"]; ok {
+				as.Severity = a.Expr
+			}
+			it.Asserts = append(it.Asserts, as)
+		case "retry":
+			if it.Retry != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate retry block",
+					Detail:   fmt.Sprintf("A %s has at most one retry block.", kind),
+					Subject:  blk.DefRange.Ptr(),
+				})
+				continue
+			}
+			rc, rdiags := blk.Body.Content(retrySchema)
+			diags = append(diags, rdiags...)
+			if rdiags.HasErrors() {
+				continue
+			}
+			it.Retry = &Retry{Attempts: rc.Attributes["attempts"].Expr, DeclRange: blk.DefRange}
+			if a, ok := rc.Attributes["interval"]; ok {
+				it.Retry.Interval = a.Expr
+			}
+		case "manual":
+			mc, mdiags := blk.Body.Content(manualSchema)
+			diags = append(diags, mdiags...)
+			if mdiags.HasErrors() {
+				continue
+			}
+			it.Manual = &Manual{Instructions: mc.Attributes["instructions"].Expr, DeclRange: blk.DefRange}
+			providers = append(providers, blk)
+		default:
+			providers = append(providers, blk)
+		}
+	}
+
+	switch {
+	case len(providers) > 1:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Multiple provider blocks",
+			Detail:   fmt.Sprintf("A %s carries exactly one provider block; this one has %q and %q. Split it into two %ss.", kind, providers[0].Type, providers[1].Type, kind),
+			Subject:  providers[1].DefRange.Ptr(),
+		})
+	case len(providers) == 1 && it.CheckRef != "":
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting check and provider block",
+			Detail:   fmt.Sprintf("This step runs check.%s and also carries a %q block; use one or the other.", it.CheckRef, providers[0].Type),
+			Subject:  providers[0].DefRange.Ptr(),
+		})
+	case len(providers) == 0 && it.CheckRef == "":
+		what := "one provider block, such as http { … } or shell { … }"
+		if kind == "step" {
+			what = "one provider block (http { … }, shell { … } …), a manual { … } block, or check = check.NAME"
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing provider block",
+			Detail:   fmt.Sprintf("The %s %q has nothing to run: it needs %s.", kind, it.Name, what),
+			Subject:  b.DefRange.Ptr(),
+		})
+	case len(providers) == 1 && providers[0].Type != "manual":
+		p := providers[0]
+		it.ProviderType, it.ProviderBody, it.ProviderRange = p.Type, p.Body, p.DefRange
+		spec := d.providerSchema(p.Type)
+		if spec == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Provider not available yet",
+				Detail:   fmt.Sprintf("The %q provider (%s) is part of the runbook language but this build of runbook does not include it yet.", p.Type, d.reg.Planned[p.Type]),
+				Subject:  p.DefRange.Ptr(),
+			})
+		} else {
+			// Stage one: the body's shape against the provider's schema, so
+			// a misspelt argument is reported now, with a suggestion.
+			_, sdiags := p.Body.Content(hcldec.ImpliedSchema(spec))
+			diags = append(diags, sdiags...)
+		}
+	}
+	if it.Manual != nil && (it.Retry != nil || len(it.Asserts) > 0) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported block in manual step",
+			Detail:   "A manual step is answered by a person; it takes no assert or retry blocks.",
+			Subject:  it.Manual.DeclRange.Ptr(),
+		})
+	}
+	if kind == "check" && it.When != nil {
+		// allowed: a check may be conditional too
+	}
+	return it, diags
+}
+
+func (d *decoder) decodePlaybook(b *hcl.Block) hcl.Diagnostics {
+	diags := validName(b)
+	name := b.Labels[0]
+	if prev, ok := d.cfg.Playbooks[name]; ok {
+		return append(diags, duplicate("playbook", name, b.DefRange, prev.DeclRange))
+	}
+	content, cdiags := b.Body.Content(playbookSchema)
+	diags = append(diags, cdiags...)
+	pb := &Playbook{Name: name, DeclRange: b.DefRange}
+	if a, ok := content.Attributes["title"]; ok {
+		pb.Title = a.Expr
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		pb.Description = a.Expr
+	}
+	if a, ok := content.Attributes["auto"]; ok {
+		pb.Auto = a.Expr
+	}
+	if a, ok := content.Attributes["trigger"]; ok {
+		ref, rdiags := decodeRef(a.Expr)
+		diags = append(diags, rdiags...)
+		if !rdiags.HasErrors() {
+			if ref.Kind != "check" {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid trigger",
+					Detail:   "A playbook's trigger names a declared check, like trigger = check.golden.",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			} else {
+				pb.Trigger, pb.TriggerRange = ref.Name, a.Expr.Range()
+			}
+		}
+	}
+	for _, sb := range content.Blocks {
+		it, sdiags := d.decodeItem(sb, "step", name)
+		diags = append(diags, sdiags...)
+		if prev := findStep(pb.Steps, it.Name); prev != nil {
+			diags = append(diags, duplicate("step", it.Name, sb.DefRange, prev.DeclRange))
+			continue
+		}
+		pb.Steps = append(pb.Steps, it)
+	}
+	if len(content.Blocks) == 0 && !cdiags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Empty playbook",
+			Detail:   fmt.Sprintf("The playbook %q has no steps.", name),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	d.cfg.Playbooks[name] = pb
+	d.cfg.PlaybookOrder = append(d.cfg.PlaybookOrder, name)
+	return diags
+}
+
+func (d *decoder) decodeReport(b *hcl.Block) hcl.Diagnostics {
+	diags := validName(b)
+	content, cdiags := b.Body.Content(reportSchema)
+	diags = append(diags, cdiags...)
+	if cdiags.HasErrors() {
+		return diags
+	}
+	for _, prev := range d.cfg.Reports {
+		if prev.Name == b.Labels[0] {
+			return append(diags, duplicate("report", prev.Name, b.DefRange, prev.DeclRange))
+		}
+	}
+	r := &Report{Name: b.Labels[0], Template: content.Attributes["template"].Expr, DeclRange: b.DefRange}
+	if a, ok := content.Attributes["output"]; ok {
+		r.Output = a.Expr
+	}
+	if a, ok := content.Attributes["data"]; ok {
+		r.Data = a.Expr
+	}
+	for _, sb := range content.Blocks {
+		sc, sdiags := sb.Body.Content(signoffSchema)
+		diags = append(diags, sdiags...)
+		if sdiags.HasErrors() {
+			continue
+		}
+		s := &Signoff{Role: sc.Attributes["role"].Expr, DeclRange: sb.DefRange}
+		if a, ok := sc.Attributes["statement"]; ok {
+			s.Statement = a.Expr
+		}
+		if a, ok := sc.Attributes["name"]; ok {
+			s.Name = a.Expr
+		}
+		r.Signoffs = append(r.Signoffs, s)
+	}
+	d.cfg.Reports = append(d.cfg.Reports, r)
+	return diags
+}
+
+func (d *decoder) decodeAlert(b *hcl.Block) hcl.Diagnostics {
+	diags := validName(b)
+	content, cdiags := b.Body.Content(alertSchema)
+	diags = append(diags, cdiags...)
+	if cdiags.HasErrors() {
+		return diags
+	}
+	a := &Alert{Name: b.Labels[0], DeclRange: b.DefRange}
+	if at, ok := content.Attributes["on"]; ok {
+		a.On = at.Expr
+	}
+	switch len(content.Blocks) {
+	case 0:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing alert channel",
+			Detail:   fmt.Sprintf("An alert needs one channel block: %s.", strings.Join(alertChannels, ", ")),
+			Subject:  b.DefRange.Ptr(),
+		})
+	case 1:
+		a.Channel, a.ChannelBody = content.Blocks[0].Type, content.Blocks[0].Body
+	default:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Multiple alert channels",
+			Detail:   "An alert has exactly one channel block; declare one alert per channel.",
+			Subject:  content.Blocks[1].DefRange.Ptr(),
+		})
+	}
+	d.cfg.Alerts = append(d.cfg.Alerts, a)
+	return diags
+}
+
+// decodeRef decodes a bare reference such as check.database.
+func decodeRef(expr hcl.Expression) (Ref, hcl.Diagnostics) {
+	tr, diags := hcl.AbsTraversalForExpr(expr)
+	if diags.HasErrors() || len(tr) < 2 {
+		return Ref{}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid reference",
+			Detail:   "A reference here names a check or step, like check.database or step.capture, without quotes.",
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	root := tr.RootName()
+	attr, ok := tr[1].(hcl.TraverseAttr)
+	if !ok || (root != "check" && root != "step") {
+		return Ref{}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid reference",
+			Detail:   fmt.Sprintf("Expected check.NAME or step.NAME, got a reference to %q.", root),
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	return Ref{Kind: root, Name: attr.Name, Range: expr.Range()}, nil
+}
+
+// decodeRefList decodes depends_on = [check.a, step.b].
+func decodeRefList(expr hcl.Expression) ([]Ref, hcl.Diagnostics) {
+	exprs, diags := hcl.ExprList(expr)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var refs []Ref
+	for _, e := range exprs {
+		r, rdiags := decodeRef(e)
+		diags = append(diags, rdiags...)
+		if !rdiags.HasErrors() {
+			refs = append(refs, r)
+		}
+	}
+	return refs, diags
+}
+
+// suggest returns " Did you mean "x"?" for the closest of names, or "".
+func suggest(given string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(given, n, nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}

@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/runbookhq/runbook/checks"
+)
+
+// Registry is what the engine knows of providers: the factories it can run
+// and the names the language reserves for providers this build lacks.
+type Registry struct {
+	Providers map[string]checks.Factory
+	Planned   map[string]string
+}
+
+// schema returns the provider's body schema, or nil when it is unknown.
+func (r Registry) schema(name string) hcldec.Spec {
+	f, ok := r.Providers[name]
+	if !ok {
+		return nil
+	}
+	return f().Schema()
+}
+
+// blockTypes returns every provider block name the language accepts.
+func (r Registry) blockTypes() []string {
+	var names []string
+	for n := range r.Providers {
+		names = append(names, n)
+	}
+	for n := range r.Planned {
+		if _, ok := r.Providers[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load parses a runbook file or a directory of .hcl and .hcl.json files and
+// decodes its structure (stage one). The returned Config is usable for
+// formatting diagnostics even when diags has errors.
+func Load(path string, reg Registry) (*Config, hcl.Diagnostics) {
+	cfg := &Config{
+		Path:      path,
+		Files:     map[string]*hcl.File{},
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+		Checks:    map[string]*Item{},
+		Playbooks: map[string]*Playbook{},
+	}
+	files, err := runbookFiles(path)
+	if err != nil {
+		return cfg, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read runbook",
+			Detail:   err.Error(),
+		}}
+	}
+	info, _ := os.Stat(path)
+	if info != nil && info.IsDir() {
+		cfg.Dir = path
+	} else {
+		cfg.Dir = filepath.Dir(path)
+	}
+
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	var bodies []*hcl.File
+	digest := sha256.New()
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read runbook file",
+				Detail:   err.Error(),
+			})
+			continue
+		}
+		fmt.Fprintf(digest, "%s\x00%d\x00", filepath.Base(name), len(src))
+		digest.Write(src)
+		var f *hcl.File
+		var fdiags hcl.Diagnostics
+		if strings.HasSuffix(name, ".json") {
+			f, fdiags = parser.ParseJSON(src, name)
+		} else {
+			f, fdiags = parser.ParseHCL(src, name)
+		}
+		diags = append(diags, fdiags...)
+		if f != nil {
+			cfg.Files[name] = f
+			cfg.Sources = append(cfg.Sources, name)
+			if !fdiags.HasErrors() {
+				bodies = append(bodies, f)
+			}
+		}
+	}
+	cfg.SourceSHA256 = hex.EncodeToString(digest.Sum(nil))
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+
+	d := &decoder{cfg: cfg, reg: reg, schemas: map[string]hcldec.Spec{}}
+	for _, f := range bodies {
+		diags = append(diags, d.decodeFile(f)...)
+	}
+	if cfg.Runbook == nil {
+		var rng *hcl.Range
+		if len(bodies) > 0 {
+			r := bodies[0].Body.MissingItemRange()
+			rng = &r
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing runbook block",
+			Detail:   `Every runbook declares exactly one runbook block, whose label is its id: runbook "my-runbook" { title = "…" }.`,
+			Subject:  rng,
+		})
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, d.resolveGraph()...)
+	}
+	return cfg, diags
+}
+
+// runbookFiles lists the files of a runbook path, in load order.
+func runbookFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || strings.HasPrefix(n, ".") {
+			continue
+		}
+		if strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, ".hcl.json") {
+			files = append(files, filepath.Join(path, n))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no .hcl or .hcl.json files in directory %q", path)
+	}
+	return files, nil
+}

@@ -1,0 +1,840 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/record"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Modes of a run.
+const (
+	ModeExec  = "exec"
+	ModeCheck = "check"
+)
+
+// Prompter asks the operator at a terminal. The engine is given none when
+// there is no terminal, and then never blocks on a person.
+type Prompter interface {
+	// Confirm asks whether a mutating step may run.
+	Confirm(ctx context.Context, item *record.Item) (bool, error)
+	// Answer asks for the outcome of a manual step.
+	Answer(ctx context.Context, item *record.Item) (*record.Answer, error)
+}
+
+// Observer hears about items as they start and finish, for live progress.
+// Calls may come from several goroutines; the items are redacted copies.
+type Observer interface {
+	Started(item record.Item)
+	Finished(item record.Item)
+}
+
+// Options control one run.
+type Options struct {
+	// Mode is ModeExec (steps, or checks when there are none) or ModeCheck.
+	Mode string
+	// Playbook runs that playbook's steps instead of the top-level ones.
+	Playbook string
+	// Only and Skip select items by name ("x", "check.x", "step.x").
+	Only, Skip []string
+	// Yes answers confirm prompts.
+	Yes bool
+	// Answers are answers to manual steps by step name.
+	Answers map[string]record.Answer
+	// Prompter asks a person; nil when there is no terminal.
+	Prompter Prompter
+	// Observer hears progress; may be nil.
+	Observer Observer
+	// Concurrency overrides the runbook's; 0 keeps it.
+	Concurrency int
+	// Operator and Host are recorded as who ran it, where.
+	Operator, Host string
+	// Source is the runbook path as given on the command line.
+	Source string
+	// Resume carries over the passed items of an earlier run.
+	Resume *record.Run
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// node is one item scheduled in a run.
+type node struct {
+	item *Item // the declared check or step
+	src  *Item // where the provider and asserts come from
+	set  *settings
+	rec  record.Item
+	deps []*node
+	// prev is the step before a step: steps run in order.
+	prev  *node
+	scope map[string][]*node // "check"/"step" name → node that provides it
+	done  chan struct{}
+	value cty.Value
+	// selected is false for items left out by --only/--skip.
+	selected   bool
+	skipReason string
+	stopRun    bool // set when this step failed with on_failure = "stop"
+}
+
+// runner holds one run's state.
+type runner struct {
+	b         *Bound
+	opts      Options
+	now       func() time.Time
+	providers map[string]checks.Provider
+	provMu    sync.Mutex
+	sem       chan struct{}
+	stopMu    sync.Mutex
+	stopped   string // why the run stopped early, "" while running
+	nodes     []*node
+}
+
+// Run executes the bound runbook and returns its run record. The record is
+// complete even when items fail, time out or ctx is cancelled (then it is
+// marked interrupted). The error is for a request that cannot run at all
+// (an unknown playbook or item name), when nothing ran.
+func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
+	r := &runner{b: b, opts: opts, now: opts.Now, providers: map[string]checks.Provider{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if err := r.plan(); err != nil {
+		return nil, err
+	}
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = b.Info.Concurrency
+	}
+	if conc <= 0 {
+		conc = 1
+	}
+	r.sem = make(chan struct{}, conc)
+
+	run := r.header()
+	var wg sync.WaitGroup
+	for _, n := range r.nodes {
+		wg.Add(1)
+		go func(n *node) {
+			defer wg.Done()
+			defer close(n.done)
+			r.execute(ctx, n)
+		}(n)
+	}
+	wg.Wait()
+	r.closeProviders()
+
+	run.FinishedAt = r.now().UTC()
+	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+	run.Interrupted = ctx.Err() != nil
+	for _, n := range r.nodes {
+		run.Items = append(run.Items, n.rec)
+	}
+	run.Tally()
+	return run, nil
+}
+
+func (r *runner) header() *record.Run {
+	b := r.b
+	run := &record.Run{
+		ID:            newRunID(r.now()),
+		Runbook:       b.Info.Name,
+		Title:         b.Info.Title,
+		Description:   b.Info.Description,
+		Document:      b.Info.Document,
+		Owner:         b.Info.Owner,
+		Tags:          b.Info.Tags,
+		Source:        r.opts.Source,
+		SourceSHA256:  b.Config.SourceSHA256,
+		Mode:          r.opts.Mode,
+		Operator:      r.opts.Operator,
+		Host:          r.opts.Host,
+		EngineVersion: Version,
+		StartedAt:     r.now().UTC(),
+		Variables:     b.RecordVariables(),
+	}
+	if run.Source == "" {
+		run.Source = b.Config.Path
+	}
+	if r.opts.Playbook != "" {
+		pb := r.opts.Playbook
+		run.Playbook = &pb
+		if p := b.Config.Playbooks[pb]; p != nil && p.Title != nil {
+			if t, _ := evalString(p.Title, b.base, "title"); t != "" {
+				run.Title = t
+			}
+		}
+	}
+	if r.opts.Resume != nil {
+		run.ResumedFrom = r.opts.Resume.ID
+	}
+	return run
+}
+
+// RecordVariables returns the variables as they appear in a run record:
+// sensitive ones as "(sensitive)".
+func (b *Bound) RecordVariables() map[string]any {
+	out := map[string]any{}
+	for name, v := range b.Values {
+		if b.Sensitive[name] {
+			out[name] = Redacted
+			continue
+		}
+		out[name] = toJSONValue(v)
+	}
+	return out
+}
+
+// toJSONValue turns a cty value into plain JSON data (numbers as
+// json.Number, so precision survives).
+func toJSONValue(v cty.Value) any {
+	if v == cty.NilVal || !v.IsWhollyKnown() {
+		return nil
+	}
+	data, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil
+	}
+	return out
+}
+
+func newRunID(t time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// plan decides which items run, in what order, with which dependencies.
+func (r *runner) plan() error {
+	cfg := r.b.Config
+	var steps []*Item
+	switch {
+	case r.opts.Playbook != "":
+		pb, ok := cfg.Playbooks[r.opts.Playbook]
+		if !ok {
+			return fmt.Errorf("no playbook named %q in this runbook%s", r.opts.Playbook, suggest(r.opts.Playbook, cfg.PlaybookOrder))
+		}
+		steps = pb.Steps
+	case r.opts.Mode == ModeExec:
+		steps = cfg.Steps
+	}
+
+	checkNodes := map[string]*node{}
+	var newCheck func(name string) *node
+	newCheck = func(name string) *node {
+		if n, ok := checkNodes[name]; ok {
+			return n
+		}
+		it := cfg.Checks[name]
+		n := r.newNode(it, it)
+		checkNodes[name] = n
+		for _, ref := range it.refs {
+			if ref.Kind == "check" {
+				dep := newCheck(ref.Name)
+				n.deps = append(n.deps, dep)
+				n.scope["check."+ref.Name] = []*node{dep}
+			}
+		}
+		r.nodes = append(r.nodes, n)
+		return n
+	}
+
+	if len(steps) == 0 {
+		for _, name := range cfg.CheckOrder {
+			newCheck(name)
+		}
+	} else {
+		stepNodes := map[string]*node{}
+		aliases := map[string]*node{} // check name → step that ran it
+		var prev *node
+		for _, st := range steps {
+			src := st
+			if st.CheckRef != "" {
+				src = cfg.Checks[st.CheckRef]
+			}
+			n := r.newNode(st, src)
+			n.prev = prev
+			refs := append([]Ref(nil), st.refs...)
+			if src != st {
+				refs = append(refs, src.refs...)
+			}
+			for _, ref := range refs {
+				var dep *node
+				switch {
+				case ref.Kind == "step":
+					dep = stepNodes[ref.Name]
+				case ref.Name == st.CheckRef:
+					continue
+				case aliases[ref.Name] != nil:
+					dep = aliases[ref.Name]
+				default:
+					dep = newCheck(ref.Name)
+				}
+				n.deps = append(n.deps, dep)
+				n.scope[ref.Address()] = []*node{dep}
+			}
+			if st.CheckRef != "" && aliases[st.CheckRef] == nil {
+				aliases[st.CheckRef] = n
+			}
+			stepNodes[st.Name] = n
+			r.nodes = append(r.nodes, n)
+			prev = n
+		}
+	}
+	if err := r.selectNodes(); err != nil {
+		return err
+	}
+	r.carryOver()
+	return nil
+}
+
+func (r *runner) newNode(it, src *Item) *node {
+	s := r.b.settings[it]
+	if s == nil {
+		s = &settings{Attempts: 1, Timeout: DefaultTimeout, OnFailure: "continue"}
+	}
+	n := &node{
+		item: it, src: src, set: s,
+		scope:    map[string][]*node{},
+		done:     make(chan struct{}),
+		selected: true,
+	}
+	n.rec = record.Item{
+		Kind:        it.Kind,
+		Name:        it.Name,
+		Title:       r.b.Redactor.String(s.Title),
+		Description: r.b.Redactor.String(s.Description),
+		Expected:    r.b.Redactor.String(s.Expected),
+		Check:       it.CheckRef,
+		Provider:    src.ProviderType,
+		Confirm:     s.Confirm,
+		Status:      record.Pending,
+		Asserts:     []record.Assert{},
+	}
+	if src.Manual != nil {
+		n.rec.Provider = "manual"
+		n.rec.Manual = true
+		if ins, _ := evalString(src.Manual.Instructions, r.b.base, "instructions"); ins != "" {
+			n.rec.Instructions = r.b.Redactor.String(ins)
+		}
+	}
+	return n
+}
+
+// matches reports whether a --only/--skip name selects the node.
+func (n *node) matches(name string) bool {
+	return name == n.item.Name || name == n.item.Address()
+}
+
+// selectNodes applies --only (with dependencies) and --skip.
+func (r *runner) selectNodes() error {
+	known := func(name string) bool {
+		for _, n := range r.nodes {
+			if n.matches(name) {
+				return true
+			}
+		}
+		return false
+	}
+	var names []string
+	for _, n := range r.nodes {
+		names = append(names, n.item.Name)
+	}
+	for _, name := range append(append([]string(nil), r.opts.Only...), r.opts.Skip...) {
+		if !known(name) {
+			return fmt.Errorf("--only/--skip: nothing named %q runs here%s", name, suggest(name, names))
+		}
+	}
+	if len(r.opts.Only) > 0 {
+		keep := map[*node]bool{}
+		var mark func(n *node)
+		mark = func(n *node) {
+			if keep[n] {
+				return
+			}
+			keep[n] = true
+			for _, d := range n.deps {
+				mark(d)
+			}
+		}
+		for _, n := range r.nodes {
+			for _, name := range r.opts.Only {
+				if n.matches(name) {
+					mark(n)
+				}
+			}
+		}
+		for _, n := range r.nodes {
+			if !keep[n] {
+				n.selected, n.skipReason = false, "not selected (--only)"
+			}
+		}
+	}
+	for _, n := range r.nodes {
+		for _, name := range r.opts.Skip {
+			if n.matches(name) {
+				n.selected, n.skipReason = false, "skipped by --skip"
+			}
+		}
+	}
+	return nil
+}
+
+// carryOver keeps the passed items of the run being resumed.
+func (r *runner) carryOver() {
+	old := r.opts.Resume
+	if old == nil {
+		return
+	}
+	for _, n := range r.nodes {
+		prev := old.Item(n.item.Kind, n.item.Name)
+		if prev == nil || prev.Status != record.Passed || !n.selected {
+			continue
+		}
+		n.rec = *prev
+		n.rec.CarriedOver = true
+		n.selected = false
+		n.skipReason = ""
+		n.value = valueFromRecord(prev)
+	}
+}
+
+// valueFromRecord rebuilds the reference object of a carried-over item.
+func valueFromRecord(it *record.Item) cty.Value {
+	res := cty.EmptyObjectVal
+	if it.Result != nil {
+		res = checks.FromGo(it.Result)
+	}
+	return itemObject(it.Status, res, it.DurationMS, it.Attempts, it.Answer)
+}
+
+// itemObject is what check.NAME and step.NAME evaluate to: the result's
+// attributes, then status, duration_ms, attempts, and result (the whole
+// provider result, for attributes whose names status would shadow).
+func itemObject(status string, result cty.Value, durMS int64, attempts int, ans *record.Answer) cty.Value {
+	attrs := map[string]cty.Value{}
+	if result != cty.NilVal && result.IsKnown() && !result.IsNull() && result.Type().IsObjectType() {
+		for name := range result.Type().AttributeTypes() {
+			attrs[name] = result.GetAttr(name)
+		}
+	} else {
+		result = cty.EmptyObjectVal
+	}
+	attrs["result"] = result
+	attrs["status"] = cty.StringVal(status)
+	attrs["duration_ms"] = cty.NumberIntVal(durMS)
+	attrs["attempts"] = cty.NumberIntVal(int64(attempts))
+	if ans != nil {
+		attrs["note"] = cty.StringVal(ans.Note)
+		attrs["operator"] = cty.StringVal(ans.Operator)
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func (r *runner) stopReason() string {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	return r.stopped
+}
+
+func (r *runner) stop(why string) {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	if r.stopped == "" {
+		r.stopped = why
+	}
+}
+
+func (r *runner) provider(name string) checks.Provider {
+	r.provMu.Lock()
+	defer r.provMu.Unlock()
+	p, ok := r.providers[name]
+	if !ok {
+		p = r.b.reg.Providers[name]()
+		r.providers[name] = p
+	}
+	return p
+}
+
+func (r *runner) closeProviders() {
+	r.provMu.Lock()
+	defer r.provMu.Unlock()
+	for _, p := range r.providers {
+		if c, ok := p.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// skip marks a node skipped with a reason.
+func (r *runner) skip(n *node, why string) {
+	n.rec.Status = record.Skipped
+	n.rec.SkipReason = why
+	n.value = itemObject(record.Skipped, cty.NilVal, 0, 0, nil)
+}
+
+// execute waits for a node's dependencies and runs it.
+func (r *runner) execute(ctx context.Context, n *node) {
+	if n.prev != nil {
+		<-n.prev.done
+	}
+	for _, d := range n.deps {
+		<-d.done
+	}
+	if n.rec.CarriedOver {
+		return
+	}
+	if !n.selected {
+		r.skip(n, n.skipReason)
+		return
+	}
+	if ctx.Err() != nil {
+		r.skip(n, "interrupted")
+		return
+	}
+	if why := r.stopReason(); why != "" && n.item.Kind == record.KindStep {
+		r.skip(n, why)
+		return
+	}
+	if n.item.Kind == record.KindCheck {
+		for _, d := range n.deps {
+			if d.item.Kind == record.KindCheck && (d.rec.Status == record.Failed || d.rec.Status == record.Skipped) {
+				r.skip(n, fmt.Sprintf("upstream %s %s", d.item.Address(), d.rec.Status))
+				return
+			}
+		}
+	}
+
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		r.skip(n, "interrupted")
+		return
+	}
+	defer func() { <-r.sem }()
+
+	start := r.now().UTC()
+	n.rec.StartedAt = &start
+	r.runNode(ctx, n)
+	n.rec.DurationMS = r.now().Sub(start).Milliseconds()
+	if n.value == cty.NilVal {
+		n.value = itemObject(n.rec.Status, cty.NilVal, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
+	}
+	if n.item.Kind == record.KindStep && n.rec.Status == record.Failed && n.set.OnFailure == "stop" {
+		r.stop(fmt.Sprintf("an earlier step stopped the run (step %s failed)", n.item.Name))
+	}
+	if r.opts.Observer != nil {
+		r.opts.Observer.Finished(n.rec)
+	}
+}
+
+// scope returns the evaluation context of a node: the base context plus the
+// results it references.
+func (r *runner) scope(n *node, self cty.Value) *hcl.EvalContext {
+	ctx := r.b.base.NewChild()
+	checksObj, stepsObj := map[string]cty.Value{}, map[string]cty.Value{}
+	for addr, deps := range n.scope {
+		kind, name, _ := strings.Cut(addr, ".")
+		if kind == "check" {
+			checksObj[name] = deps[0].value
+		} else {
+			stepsObj[name] = deps[0].value
+		}
+	}
+	ctx.Variables = map[string]cty.Value{
+		"check": objectOrEmpty(checksObj),
+		"step":  objectOrEmpty(stepsObj),
+	}
+	if self != cty.NilVal {
+		ctx.Variables["self"] = self
+	}
+	return ctx
+}
+
+func (r *runner) fail(n *node, err string) {
+	n.rec.Status = record.Failed
+	msg := r.b.Redactor.String(err)
+	n.rec.Error = &msg
+}
+
+func diagText(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		s := d.Summary
+		if d.Detail != "" {
+			s += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			s += " (" + d.Subject.String() + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// runNode runs one selected node: when, manual, confirm, provider.
+func (r *runner) runNode(ctx context.Context, n *node) {
+	if n.item.When != nil {
+		v, diags := n.item.When.Value(r.scope(n, cty.NilVal))
+		if diags.HasErrors() {
+			r.fail(n, "when: "+diagText(diags))
+			return
+		}
+		v, err := convert.Convert(v, cty.Bool)
+		if err != nil || v.IsNull() || !v.IsKnown() {
+			r.fail(n, "when must be true or false")
+			return
+		}
+		if v.False() {
+			r.skip(n, "when condition is false")
+			return
+		}
+	}
+	if r.opts.Observer != nil {
+		r.opts.Observer.Started(n.rec)
+	}
+	if n.src.Manual != nil {
+		r.runManual(ctx, n)
+		return
+	}
+	if n.set.Confirm && !r.opts.Yes {
+		if r.opts.Prompter == nil {
+			r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
+			return
+		}
+		ok, err := r.opts.Prompter.Confirm(ctx, &n.rec)
+		if err != nil {
+			r.fail(n, "confirmation: "+err.Error())
+			return
+		}
+		if !ok {
+			r.skip(n, "declined by the operator")
+			return
+		}
+	}
+	r.runProvider(ctx, n)
+}
+
+func (r *runner) runManual(ctx context.Context, n *node) {
+	var ans *record.Answer
+	if a, ok := r.opts.Answers[n.item.Name]; ok {
+		a := a
+		if a.Operator == "" {
+			a.Operator = r.opts.Operator
+		}
+		if a.AnsweredAt.IsZero() {
+			a.AnsweredAt = r.now().UTC()
+		}
+		ans = &a
+	} else if r.opts.Prompter != nil {
+		a, err := r.opts.Prompter.Answer(ctx, &n.rec)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.skip(n, "interrupted")
+				return
+			}
+			r.fail(n, "manual answer: "+err.Error())
+			return
+		}
+		ans = a
+	}
+	if ans == nil {
+		n.rec.Status = record.Pending
+		n.value = itemObject(record.Pending, cty.NilVal, 0, 0, nil)
+		return
+	}
+	ans.Note = r.b.Redactor.String(ans.Note)
+	switch ans.Status {
+	case record.Passed, record.Failed, record.Skipped:
+	default:
+		r.fail(n, fmt.Sprintf("manual answer status %q is not passed, failed or skipped", ans.Status))
+		return
+	}
+	n.rec.Answer = ans
+	n.rec.Status = ans.Status
+	n.rec.Attempts = 1
+	if ans.Status == record.Skipped {
+		n.rec.SkipReason = "skipped by the operator"
+	}
+	n.value = itemObject(ans.Status, cty.NilVal, 0, 1, ans)
+}
+
+// runProvider decodes the provider block, runs it with retries under the
+// item's timeout, and judges the result with the asserts.
+func (r *runner) runProvider(ctx context.Context, n *node) {
+	src := n.src
+	spec := r.b.reg.schema(src.ProviderType)
+	cfgVal, diags := hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
+	if diags.HasErrors() {
+		r.fail(n, diagText(diags))
+		return
+	}
+	if !cfgVal.IsWhollyKnown() {
+		r.fail(n, fmt.Sprintf("the %s block's arguments are not all known", src.ProviderType))
+		return
+	}
+	p := r.provider(src.ProviderType)
+	if d, ok := p.(checks.Describer); ok {
+		n.rec.Action = r.b.Redactor.String(d.Describe(cfgVal))
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, n.set.Timeout)
+	defer cancel()
+	var result cty.Value
+	for attempt := 1; ; attempt++ {
+		n.rec.Attempts = attempt
+		started := time.Now()
+		res, err := p.Run(tctx, cfgVal)
+		dur := time.Since(started).Milliseconds()
+		result = res
+		n.rec.Error = nil
+		n.rec.Status = record.Passed
+		if err != nil {
+			msg := err.Error()
+			switch {
+			case ctx.Err() != nil:
+				msg = "interrupted: " + msg
+			case tctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):
+				msg = fmt.Sprintf("timed out after %s: %s", n.set.Timeout, msg)
+			}
+			r.fail(n, msg)
+		}
+		self := selfObject(result, dur, attempt)
+		r.judge(n, self)
+		n.value = itemObject(n.rec.Status, result, dur, attempt, nil)
+		if n.rec.Status != record.Failed || attempt >= n.set.Attempts || tctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(n.set.Interval):
+		case <-tctx.Done():
+		}
+		if tctx.Err() != nil {
+			msg := fmt.Sprintf("timed out after %s while waiting to retry", n.set.Timeout)
+			if ctx.Err() != nil {
+				msg = "interrupted while waiting to retry"
+			}
+			r.fail(n, msg)
+			break
+		}
+	}
+	if result != cty.NilVal && result.IsWhollyKnown() && !result.IsNull() {
+		if m, ok := toJSONValue(result).(map[string]any); ok {
+			n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
+		}
+	}
+}
+
+// selfObject is `self` in asserts: the result plus duration_ms and attempts.
+func selfObject(result cty.Value, durMS int64, attempt int) cty.Value {
+	attrs := map[string]cty.Value{}
+	if result != cty.NilVal && result.IsKnown() && !result.IsNull() && result.Type().IsObjectType() {
+		for name := range result.Type().AttributeTypes() {
+			attrs[name] = result.GetAttr(name)
+		}
+	}
+	attrs["duration_ms"] = cty.NumberIntVal(durMS)
+	attrs["attempts"] = cty.NumberIntVal(int64(attempt))
+	return cty.ObjectVal(attrs)
+}
+
+// judge evaluates the asserts (or the provider's default assert) and sets
+// the status: an error or a false critical assert fails, a false warning
+// assert warns.
+func (r *runner) judge(n *node, self cty.Value) {
+	asserts := append(append([]*Assert(nil), n.src.assertsIfRef(n.item)...), n.item.Asserts...)
+	n.rec.Asserts = n.rec.Asserts[:0]
+	if n.rec.Error != nil {
+		return
+	}
+	ctx := r.scope(n, self)
+	warn := false
+	if len(asserts) == 0 {
+		da := r.b.defaults[n.src.ProviderType]
+		if da == nil {
+			return
+		}
+		a := record.Assert{Condition: da.Source, Severity: "critical", Passed: true}
+		if ok, msg := r.evalCondition(da.Condition, da.Message, ctx); !ok {
+			a.Passed, a.Message = false, msg
+			n.rec.Status = record.Failed
+		}
+		n.rec.Asserts = append(n.rec.Asserts, a)
+		return
+	}
+	for i, as := range asserts {
+		sev := "critical"
+		if i < len(n.set.Severities) {
+			sev = n.set.Severities[i]
+		}
+		a := record.Assert{Condition: r.source(as.Condition), Severity: sev, Passed: true}
+		if ok, msg := r.evalCondition(as.Condition, as.ErrorMessage, ctx); !ok {
+			a.Passed, a.Message = false, msg
+			if sev == "warning" {
+				warn = true
+			} else {
+				n.rec.Status = record.Failed
+			}
+		}
+		n.rec.Asserts = append(n.rec.Asserts, a)
+	}
+	if warn && n.rec.Status == record.Passed {
+		n.rec.Status = record.Warning
+	}
+}
+
+// evalCondition evaluates an assert; on failure it returns the rendered
+// error message (redacted).
+func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (bool, string) {
+	v, diags := cond.Value(ctx)
+	if diags.HasErrors() {
+		return false, r.b.Redactor.String("the condition could not be evaluated: " + diagText(diags))
+	}
+	v, err := convert.Convert(v, cty.Bool)
+	if err != nil || !v.IsKnown() || v.IsNull() {
+		return false, "the condition is not true or false"
+	}
+	if v.True() {
+		return true, ""
+	}
+	text := "condition is false: " + r.source(cond)
+	if msg != nil {
+		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsKnown() && !m.IsNull() {
+			if s, err := convert.Convert(m, cty.String); err == nil {
+				text = s.AsString()
+			}
+		} else if mdiags.HasErrors() {
+			text += " (error_message: " + diagText(mdiags) + ")"
+		}
+	}
+	return false, r.b.Redactor.String(text)
+}
+
+// source returns the source text of an expression, for the record.
+func (r *runner) source(e hcl.Expression) string {
+	rng := e.Range()
+	if f, ok := r.b.Config.Files[rng.Filename]; ok && rng.End.Byte <= len(f.Bytes) && rng.Start.Byte < rng.End.Byte {
+		return r.b.Redactor.String(string(f.Bytes[rng.Start.Byte:rng.End.Byte]))
+	}
+	return ""
+}
