@@ -87,6 +87,8 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		return exitWith(2, fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
 	})
 	root.AddCommand(
+		newExecCmd(a),
+		newCheckCmd(a),
 		newVersionCmd(a),
 	)
 	return root

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/runbookhq/runbook/record"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// loadAnswers reads an answers file (HCL or JSON) mapping a manual step's
+// name to { status = "passed"|"failed"|"skipped", note = "…" }.
+func loadAnswers(path string) (map[string]record.Answer, *hcl.File, hcl.Diagnostics) {
+	p := hclparse.NewParser()
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, diags = p.ParseJSONFile(path)
+	} else {
+		f, diags = p.ParseHCLFile(path)
+	}
+	if diags.HasErrors() {
+		return nil, f, diags
+	}
+	attrs, diags := f.Body.JustAttributes()
+	out := map[string]record.Answer{}
+	for name, a := range attrs {
+		v, vd := a.Expr.Value(nil)
+		diags = append(diags, vd...)
+		if vd.HasErrors() {
+			continue
+		}
+		bad := func(msg string) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid answer",
+				Detail:   fmt.Sprintf("The answer for %q %s. Write it as %s = { status = \"passed\", note = \"…\" }.", name, msg, name),
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+		if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+			bad("is not an object")
+			continue
+		}
+		ans := record.Answer{}
+		m := v.AsValueMap()
+		st, ok := m["status"]
+		if !ok || st.Type() != cty.String || st.IsNull() {
+			bad("has no status")
+			continue
+		}
+		ans.Status = st.AsString()
+		switch ans.Status {
+		case record.Passed, record.Failed, record.Skipped:
+		default:
+			bad(fmt.Sprintf("has status %q; use passed, failed or skipped", ans.Status))
+			continue
+		}
+		if n, ok := m["note"]; ok && n.Type() == cty.String && !n.IsNull() {
+			ans.Note = n.AsString()
+		}
+		if o, ok := m["operator"]; ok && o.Type() == cty.String && !o.IsNull() {
+			ans.Operator = o.AsString()
+		}
+		for k := range m {
+			if k != "status" && k != "note" && k != "operator" {
+				bad(fmt.Sprintf("has an unknown field %q", k))
+			}
+		}
+		out[name] = ans
+	}
+	return out, f, diags
+}

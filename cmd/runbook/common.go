@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/runbookhq/runbook/checks/builtin"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/state"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// registry is the engine's view of the one provider registry.
+func registry() engine.Registry {
+	return engine.Registry{Providers: builtin.Providers, Planned: builtin.Planned}
+}
+
+// varFlags are the variable flags every loading command takes.
+type varFlags struct {
+	vars     []string
+	varFiles []string
+}
+
+func (f *varFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.vars, "var", nil, "set a variable: `name=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&f.varFiles, "var-file", nil, "read variable values from an HCL or JSON `FILE` (repeatable)")
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// useColor reports whether output to w may be coloured.
+func (a *app) useColor(w io.Writer) bool {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return !noColor && a.getenv("TERM") != "dumb" && isTerminal(w)
+}
+
+// printDiags writes diagnostics with source snippets to stderr.
+func (a *app) printDiags(diags hcl.Diagnostics, files map[string]*hcl.File) {
+	if len(diags) == 0 {
+		return
+	}
+	width := uint(0)
+	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			width = uint(w)
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(a.stderr, files, width, a.useColor(a.stderr))
+	_ = wr.WriteDiagnostics(diags)
+}
+
+// load loads and binds a runbook, printing diagnostics; configuration
+// errors become exit code 2.
+func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, error) {
+	cfg, diags := engine.Load(path, registry())
+	if diags.HasErrors() {
+		a.printDiags(diags, cfg.Files)
+		return nil, exitWith(2, nil)
+	}
+	b, bdiags := engine.Bind(cfg, registry(), engine.Inputs{
+		Environ:      os.Environ(),
+		VarFiles:     vf.varFiles,
+		Vars:         vf.vars,
+		AllowMissing: allowMissing,
+	})
+	diags = append(diags, bdiags...)
+	if b != nil && b.Redactor != nil {
+		for _, d := range diags {
+			d.Summary = b.Redactor.String(d.Summary)
+			d.Detail = b.Redactor.String(d.Detail)
+		}
+	}
+	a.printDiags(diags, cfg.Files)
+	if diags.HasErrors() {
+		return nil, exitWith(2, nil)
+	}
+	return b, nil
+}
+
+// stateDir returns the state store: --state, then RUNBOOK_STATE, then
+// .runbook/ beside the runbook.
+func (a *app) stateDir(flag, runbookPath string) (*state.Dir, error) {
+	p := flag
+	if p == "" {
+		p = a.getenv("RUNBOOK_STATE")
+	}
+	if p == "" {
+		dir := runbookPath
+		if info, err := os.Stat(runbookPath); err == nil && !info.IsDir() {
+			dir = filepath.Dir(runbookPath)
+		}
+		if dir == "" {
+			dir = "."
+		}
+		p = filepath.Join(dir, ".runbook")
+	}
+	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") {
+		return nil, exitWith(2, fmt.Errorf("--state: the PostgreSQL state backend is not available in this build yet; use a directory"))
+	}
+	return state.NewDir(p), nil
+}
+
+// operator is who runs: --operator, then SUDO_USER, USER, the account name.
+func (a *app) operator(flag string) string {
+	for _, v := range []string{flag, a.getenv("SUDO_USER"), a.getenv("USER")} {
+		if v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+// splitList splits comma-separated flag values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

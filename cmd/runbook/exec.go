@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/views"
+	"github.com/spf13/cobra"
+)
+
+// runFlags are the flags of exec and check.
+type runFlags struct {
+	varFlags
+	format      string
+	out         string
+	quiet       bool
+	strict      bool
+	state       string
+	only, skip  []string
+	yes         bool
+	answers     string
+	operator    string
+	playbook    string
+	resume      string
+	noReport    bool
+	concurrency int
+	verbose     bool
+}
+
+func (f *runFlags) add(cmd *cobra.Command, exec bool) {
+	f.varFlags.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
+	fl.StringVar(&f.out, "out", "", "also write the run record to `FILE`")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing when everything passed (for cron)")
+	fl.BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
+	fl.StringVar(&f.state, "state", "", "state directory for run records (default .runbook/ beside the runbook, or $RUNBOOK_STATE)")
+	fl.StringSliceVar(&f.only, "only", nil, "run only these items (and what they depend on): `a,b`")
+	fl.StringSliceVar(&f.skip, "skip", nil, "skip these items: `a,b`")
+	fl.StringVar(&f.operator, "operator", "", "who is running this (default $SUDO_USER, then $USER)")
+	fl.IntVar(&f.concurrency, "concurrency", 0, "checks run in parallel (default: the runbook's, else the number of CPUs)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show asserts of passed items too")
+	if exec {
+		fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to confirm prompts of mutating steps")
+		fl.StringVar(&f.answers, "answers", "", "answers for manual steps, for non-interactive runs: an HCL or JSON `FILE`")
+		fl.StringVar(&f.playbook, "playbook", "", "run this playbook instead of the top-level steps")
+		fl.StringVar(&f.resume, "resume", "", "run again only what failed, was skipped or is pending in `RUN` (an id, a record path, or last)")
+		fl.BoolVar(&f.noReport, "no-report", false, "do not render the runbook's report blocks")
+	}
+}
+
+func newExecCmd(a *app) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "exec FILE|DIR",
+		Short: "Run a runbook's steps (or, with no steps, its checks)",
+		Long: `Run the runbook's steps in file order (or a playbook's, with --playbook);
+a runbook without steps runs its checks. Prints a line per item and a summary,
+writes the run record to the state directory, and renders the runbook's
+report blocks.
+
+Exit codes: 0 passed (or warning), 1 failed, 2 configuration error,
+3 incomplete (manual steps pending), 4 refused by the emergency stop,
+130 interrupted.`,
+		Example: `  runbook exec runbooks/quickstart.hcl
+  runbook exec runbooks/m4-tabletop.hcl --answers answers.hcl --yes
+  runbook exec runbooks/playbooks/golden-mismatch.hcl --playbook golden_mismatch`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runbookRun(cmd, args[0], f, engine.ModeExec)
+		},
+	}
+	f.add(cmd, true)
+	return cmd
+}
+
+func newCheckCmd(a *app) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "check FILE|DIR",
+		Short: "Run only the runbook's checks, in parallel",
+		Long: `Run every check of the runbook in parallel (up to the runbook's concurrency),
+ignoring steps. With --quiet it prints nothing when everything passed, for
+cron; with --format nagios it follows the Nagios plugin convention.`,
+		Example: `  runbook check runbooks/shadow-monitor.hcl
+  runbook check runbooks/shadow-monitor.hcl --quiet   # in cron
+  runbook check runbooks/shadow-monitor.hcl --format nagios`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runbookRun(cmd, args[0], f, engine.ModeCheck)
+		},
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+// runbookRun is exec and check: load, run, record, render, exit code.
+func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode string) error {
+	renderer, err := views.New(f.format, views.Options{Color: a.useColor(a.stdout), Verbose: f.verbose})
+	if err != nil {
+		return exitWith(2, err)
+	}
+	b, err := a.load(path, f.varFlags, false)
+	if err != nil {
+		return err
+	}
+	store, err := a.stateDir(f.state, path)
+	if err != nil {
+		return err
+	}
+	opts := engine.Options{
+		Mode:        mode,
+		Playbook:    f.playbook,
+		Only:        splitList(f.only),
+		Skip:        splitList(f.skip),
+		Yes:         f.yes,
+		Concurrency: f.concurrency,
+		Operator:    a.operator(f.operator),
+		Host:        hostname(),
+		Source:      path,
+	}
+	if f.answers != "" {
+		ans, file, diags := loadAnswers(f.answers)
+		if diags.HasErrors() {
+			files := b.Config.Files
+			if file != nil {
+				files[f.answers] = file
+			}
+			a.printDiags(diags, files)
+			return exitWith(2, nil)
+		}
+		opts.Answers = ans
+	}
+	if f.resume != "" {
+		prev, err := store.LoadRun(f.resume)
+		if err != nil {
+			return exitWith(2, fmt.Errorf("--resume: %w", err))
+		}
+		opts.Resume = prev
+		if opts.Playbook == "" && prev.Playbook != nil {
+			opts.Playbook = *prev.Playbook
+		}
+	}
+	if isTerminal(a.stdin) && isTerminal(a.stdout) {
+		opts.Prompter = newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
+	}
+
+	// Live progress goes to stdout for the table view and to stderr for
+	// machine formats, so their output stays parseable. --quiet buffers it
+	// and prints it only if something did not pass.
+	progressOut := a.stdout
+	if f.format != "table" {
+		progressOut = a.stderr
+	}
+	var quietBuf bytes.Buffer
+	if f.quiet {
+		progressOut = &quietBuf
+	}
+	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
+	opts.Observer = prog
+
+	run, err := engine.Run(cmd.Context(), b, opts)
+	prog.Close()
+	if err != nil {
+		return exitWith(2, err)
+	}
+	if _, err := store.SaveRun(run); err != nil {
+		return exitWith(1, fmt.Errorf("save run record: %w", err))
+	}
+	if f.out != "" {
+		data, err := run.Marshal()
+		if err == nil {
+			err = record.WriteFileAtomic(f.out, data, 0o644)
+		}
+		if err != nil {
+			return exitWith(1, fmt.Errorf("write --out: %w", err))
+		}
+	}
+	if mode == engine.ModeExec && !f.noReport {
+		if err := a.renderRunReports(b, run, store); err != nil {
+			fmt.Fprintf(a.stderr, "runbook: report: %v\n", err)
+		}
+	}
+	code := views.ExitCode(run, f.format, f.strict)
+	if f.quiet && code == 0 && run.Status == record.Passed {
+		return nil
+	}
+	if f.quiet {
+		_, _ = io.Copy(a.stdout, &quietBuf)
+	}
+	if f.format == "table" {
+		fmt.Fprintln(a.stdout)
+	}
+	if err := renderer.Render(a.stdout, run); err != nil {
+		return exitWith(1, fmt.Errorf("render %s: %w", f.format, err))
+	}
+	if run.Interrupted {
+		fmt.Fprintln(a.stderr, "runbook: interrupted; the partial run record was written")
+	}
+	if code != 0 {
+		return exitWith(code, nil)
+	}
+	return nil
+}
+
+// renderRunReports renders the runbook's report blocks (filled in by the
+// report feature).
+func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store interface{}) error {
+	_ = os.Stdout
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+)
+
+// terminalPrompter asks the operator on a terminal. Prompts are serialized:
+// one question at a time.
+type terminalPrompter struct {
+	in       *bufio.Reader
+	out      io.Writer
+	operator string
+	mu       sync.Mutex
+}
+
+func newTerminalPrompter(in io.Reader, out io.Writer, operator string) *terminalPrompter {
+	return &terminalPrompter{in: bufio.NewReader(in), out: out, operator: operator}
+}
+
+// readLine reads one line, giving up when ctx is done.
+func (p *terminalPrompter) readLine(ctx context.Context) (string, error) {
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := p.in.ReadString('\n')
+		ch <- res{s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil && r.s == "" {
+			return "", fmt.Errorf("no answer: %w", r.err)
+		}
+		return strings.TrimSpace(r.s), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Confirm asks "run this step? [y/N]".
+func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	title := it.Title
+	if title == "" {
+		title = it.Name
+	}
+	fmt.Fprintf(p.out, "\n⚠ step %s changes things: %s\n", it.Name, title)
+	if it.Action != "" {
+		fmt.Fprintf(p.out, "  %s\n", it.Action)
+	}
+	fmt.Fprint(p.out, "  Run it? [y/N] ")
+	line, err := p.readLine(ctx)
+	if err != nil {
+		return false, err
+	}
+	switch strings.ToLower(line) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// Answer shows a manual step's instructions and asks pass/fail/skip and a
+// note.
+func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record.Answer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	title := it.Title
+	if title == "" {
+		title = it.Name
+	}
+	fmt.Fprintf(p.out, "\n✋ manual step %s: %s\n", it.Name, title)
+	if it.Instructions != "" {
+		for _, l := range strings.Split(strings.TrimSpace(it.Instructions), "\n") {
+			fmt.Fprintf(p.out, "  %s\n", l)
+		}
+	}
+	if it.Expected != "" {
+		fmt.Fprintf(p.out, "  Expected: %s\n", it.Expected)
+	}
+	var status string
+	for status == "" {
+		fmt.Fprint(p.out, "  Result? [p]assed / [f]ailed / [s]kipped: ")
+		line, err := p.readLine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch strings.ToLower(line) {
+		case "p", "pass", "passed":
+			status = record.Passed
+		case "f", "fail", "failed":
+			status = record.Failed
+		case "s", "skip", "skipped":
+			status = record.Skipped
+		}
+	}
+	fmt.Fprint(p.out, "  Note (optional): ")
+	note, err := p.readLine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &record.Answer{Status: status, Note: note, Operator: p.operator, AnsweredAt: time.Now().UTC()}, nil
+}
