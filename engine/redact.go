@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -81,3 +82,12 @@ func (r *Redactor) Value(v any) any {
 
 // Empty reports whether there is nothing to redact.
 func (r *Redactor) Empty() bool { return r == nil || r.replacer == nil }
+
+// jsonOneLine renders a JSON value compactly; it is used for display only.
+func jsonOneLine(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}

@@ -89,6 +89,11 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 	root.AddCommand(
 		newExecCmd(a),
 		newCheckCmd(a),
+		newPlanCmd(a),
+		newValidateCmd(a),
+		newFmtCmd(a),
+		newHistoryCmd(a),
+		newShowCmd(a),
 		newVersionCmd(a),
 	)
 	return root

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/runbookhq/runbook/views"
+	"github.com/spf13/cobra"
+)
+
+func newHistoryCmd(a *app) *cobra.Command {
+	var stateFlag string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history [FILE|DIR]",
+		Short: "List past runs",
+		Long:  "List the runs recorded in the state directory (of the runbook given, or --state, or $RUNBOOK_STATE, or ./.runbook), newest first.",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := "."
+			if len(args) == 1 {
+				p = args[0]
+			}
+			store, err := a.stateDir(stateFlag, p)
+			if err != nil {
+				return err
+			}
+			ids, err := store.RunIDs()
+			if err != nil {
+				return exitWith(1, err)
+			}
+			t := table.NewWriter()
+			t.SetOutputMirror(a.stdout)
+			t.SetStyle(table.StyleLight)
+			t.AppendHeader(table.Row{"run", "runbook", "playbook", "status", "passed", "failed", "warning", "pending", "operator", "duration"})
+			n := 0
+			for i := len(ids) - 1; i >= 0 && (limit <= 0 || n < limit); i-- {
+				run, err := store.LoadRun(ids[i])
+				if err != nil {
+					continue
+				}
+				pb := ""
+				if run.Playbook != nil {
+					pb = *run.Playbook
+				}
+				t.AppendRow(table.Row{run.ID, run.Runbook, pb, run.Status, run.Summary.Passed, run.Summary.Failed, run.Summary.Warning, run.Summary.Pending, run.Operator, fmt.Sprintf("%.1fs", float64(run.DurationMS)/1000)})
+				n++
+			}
+			if n == 0 {
+				fmt.Fprintf(a.stdout, "No runs recorded in %s.\n", store.Path)
+				return nil
+			}
+			t.Render()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most N runs (0: all)")
+	return cmd
+}
+
+func newShowCmd(a *app) *cobra.Command {
+	var stateFlag, format string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "show [RUN]",
+		Short: "Print one recorded run (default: the last)",
+		Long:  "Print a recorded run in any output format. RUN is a run id (or a unique prefix), a path to a run record, or last.",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref := "last"
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			store, err := a.stateDir(stateFlag, ".")
+			if err != nil {
+				return err
+			}
+			run, err := store.LoadRun(ref)
+			if err != nil {
+				return exitWith(2, err)
+			}
+			r, err := views.New(format, views.Options{Color: a.useColor(a.stdout), Verbose: verbose})
+			if err != nil {
+				return exitWith(2, err)
+			}
+			return r.Render(a.stdout, run)
+		},
+	}
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory")
+	cmd.Flags().StringVar(&format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show asserts of passed items too")
+	return cmd
+}
