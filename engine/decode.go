@@ -476,7 +476,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			Detail:   fmt.Sprintf("This step runs check.%s and also carries a %q block; use one or the other.", it.CheckRef, providers[0].Type),
 			Subject:  providers[0].DefRange.Ptr(),
 		})
-	case len(providers) == 0 && it.CheckRef == "" && !cdiags.HasErrors():
+	case len(providers) == 0 && it.CheckRef == "" && !cdiags.HasErrors() && content.Attributes["check"] == nil:
 		what := "one provider block, such as http { … } or shell { … }"
 		if kind == "step" {
 			what = "one provider block (http { … }, shell { … } …), a manual { … } block, or check = check.NAME"

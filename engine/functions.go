@@ -40,7 +40,7 @@ func Functions(dir string) map[string]function.Function {
 		"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
 		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc, "distinct": stdlib.DistinctFunc,
 		"element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc, "index": stdlib.IndexFunc,
-		"keys": stdlib.KeysFunc, "length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc,
+		"keys": stdlib.KeysFunc, "length": lengthFunc, "lookup": stdlib.LookupFunc,
 		"merge": stdlib.MergeFunc, "range": stdlib.RangeFunc, "reverse": stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc,
 		"setsubtract": stdlib.SetSubtractFunc, "setunion": stdlib.SetUnionFunc,
@@ -55,7 +55,7 @@ func Functions(dir string) map[string]function.Function {
 		"alltrue": allTrueFunc, "anytrue": anyTrueFunc, "sum": sumFunc,
 		"tostring": toFunc(cty.String), "tonumber": toFunc(cty.Number), "tobool": toFunc(cty.Bool),
 		"tolist": toFunc(cty.List(cty.DynamicPseudoType)), "toset": toFunc(cty.Set(cty.DynamicPseudoType)),
-		"tomap": toFunc(cty.Map(cty.DynamicPseudoType)),
+		"tomap":    toFunc(cty.Map(cty.DynamicPseudoType)),
 		"basename": pathFunc(filepath.Base), "dirname": pathFunc(filepath.Dir),
 	}
 	fns["file"] = fileFunc(dir)
@@ -273,3 +273,16 @@ func templateFileFunc(dir string, fns map[string]function.Function) function.Fun
 		},
 	})
 }
+
+// lengthFunc is Terraform's length: of a collection, or of a string in
+// characters.
+var lengthFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true, AllowMarked: true}},
+	Type:   function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].Type() == cty.String {
+			return stdlib.Strlen(args[0])
+		}
+		return stdlib.Length(args[0])
+	},
+})

@@ -36,12 +36,12 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 			}
 		}
 		for _, e := range []hcl.Expression{pb.Title, pb.Description, pb.Auto} {
-			diags = append(diags, d.plainRefs(e, "playbook")...)
+			diags = append(diags, d.rootRefs(e, false, false)...)
 		}
 	}
 	for _, r := range cfg.Reports {
 		for _, e := range []hcl.Expression{r.Template, r.Output} {
-			diags = append(diags, d.plainRefs(e, "report")...)
+			diags = append(diags, d.rootRefs(e, false, false)...)
 		}
 		// data may use results: check and step references are checked at
 		// render time against what ran.
@@ -49,7 +49,7 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 	}
 	if cfg.Runbook != nil {
 		for _, a := range cfg.Runbook.Attrs {
-			diags = append(diags, d.plainRefs(a.Expr, "runbook block")...)
+			diags = append(diags, d.rootRefs(a.Expr, false, false)...)
 		}
 	}
 	for _, n := range cfg.LocalOrder {
@@ -57,25 +57,6 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 	}
 	if !diags.HasErrors() {
 		diags = append(diags, checkCycles(cfg)...)
-	}
-	return diags
-}
-
-// plainRefs checks an expression that may use var, local, env and path only.
-func (d *decoder) plainRefs(e hcl.Expression, where string) hcl.Diagnostics {
-	if e == nil {
-		return nil
-	}
-	diags := d.rootRefs(e, false, false)
-	for _, tr := range e.Variables() {
-		if r := tr.RootName(); r == "check" || r == "step" {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid reference",
-				Detail:   fmt.Sprintf("A %s is evaluated before anything runs; it may use var, local, env and path, not %s results.", where, r),
-				Subject:  tr.SourceRange().Ptr(),
-			})
-		}
 	}
 	return diags
 }
@@ -198,7 +179,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		static = append(static, a.Severity)
 	}
 	for _, e := range static {
-		diags = append(diags, d.plainRefs(e, "setting")...)
+		diags = append(diags, d.rootRefs(e, false, false)...)
 	}
 	if it.When != nil {
 		exprs = append(exprs, expr{it.When, false})

@@ -73,10 +73,8 @@ func Load(path string, reg Registry) (*Config, hcl.Diagnostics) {
 		cfg.Dir = filepath.Dir(path)
 	}
 
-	parser := hclparse.NewParser()
+	var srcs []source
 	var diags hcl.Diagnostics
-	var bodies []*hcl.File
-	digest := sha256.New()
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
@@ -87,6 +85,43 @@ func Load(path string, reg Registry) (*Config, hcl.Diagnostics) {
 			})
 			continue
 		}
+		srcs = append(srcs, source{name, src})
+	}
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+	return decodeSources(cfg, srcs, reg)
+}
+
+// source is one runbook file's name and bytes.
+type source struct {
+	name string
+	src  []byte
+}
+
+// LoadSource loads a runbook held in memory as one file; filename decides
+// between native syntax and JSON (".json"). Fuzzing and tests use it.
+func LoadSource(filename string, src []byte, reg Registry) (*Config, hcl.Diagnostics) {
+	cfg := &Config{
+		Path:      filename,
+		Dir:       filepath.Dir(filename),
+		Files:     map[string]*hcl.File{},
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+		Checks:    map[string]*Item{},
+		Playbooks: map[string]*Playbook{},
+	}
+	return decodeSources(cfg, []source{{filename, src}}, reg)
+}
+
+// decodeSources parses the sources and decodes them into cfg.
+func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	var bodies []*hcl.File
+	digest := sha256.New()
+	for _, s := range srcs {
+		name, src := s.name, s.src
 		fmt.Fprintf(digest, "%s\x00%d\x00", filepath.Base(name), len(src))
 		digest.Write(src)
 		var f *hcl.File

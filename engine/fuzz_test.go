@@ -1,0 +1,42 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/runbookhq/runbook/engine"
+)
+
+// FuzzLoad feeds arbitrary bytes through loading, binding and planning:
+// whatever the input, the engine answers with diagnostics, never a panic.
+func FuzzLoad(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/errors/*.hcl")
+	valid, _ := filepath.Glob("../runbooks/*.hcl")
+	for _, p := range append(seeds, valid...) {
+		if src, err := os.ReadFile(p); err == nil {
+			f.Add(src, false)
+		}
+	}
+	f.Add([]byte(`{"runbook": {"j": {}}, "check": {"c": {"shell": {"command": ["true"]}}}}`), true)
+	f.Add([]byte("runbook \"x\" {}\ncheck \"c\" {\n  shell { command = \"${\" }\n}\n"), false)
+	reg := testRegistry()
+	f.Fuzz(func(t *testing.T, src []byte, asJSON bool) {
+		name := "fuzz.hcl"
+		if asJSON {
+			name = "fuzz.hcl.json"
+		}
+		cfg, diags := engine.LoadSource(name, src, reg)
+		if cfg == nil {
+			t.Fatal("Load returned no config")
+		}
+		if diags.HasErrors() {
+			return
+		}
+		b, diags := engine.Bind(cfg, reg, engine.Inputs{AllowMissing: true})
+		if diags.HasErrors() || b == nil {
+			return
+		}
+		_, _ = engine.Plan(b, engine.Options{Mode: engine.ModeExec})
+	})
+}

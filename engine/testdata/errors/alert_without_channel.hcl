@@ -1,0 +1,4 @@
+runbook "t" {}
+alert "oncall" { # ERROR: Missing alert channel
+  on = ["CRITICAL"]
+}

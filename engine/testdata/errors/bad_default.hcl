@@ -1,0 +1,5 @@
+runbook "t" {}
+variable "port" {
+  type    = number
+  default = "eighty" # ERROR: Invalid default value for variable
+}

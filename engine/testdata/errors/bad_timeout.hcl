@@ -1,0 +1,7 @@
+runbook "t" {}
+check "c" {
+  timeout = "soon" # ERROR: Invalid duration
+  shell {
+    command = "true"
+  }
+}

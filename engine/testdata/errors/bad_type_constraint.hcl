@@ -1,0 +1,5 @@
+runbook "t" {}
+variable "v" {
+  type    = strin # ERROR: Invalid type specification
+  default = "x"
+}

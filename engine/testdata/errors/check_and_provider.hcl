@@ -1,0 +1,12 @@
+runbook "t" {}
+check "db" {
+  shell {
+    command = "true"
+  }
+}
+step "s" {
+  check = check.db
+  shell { # ERROR: Conflicting check and provider block
+    command = "true"
+  }
+}

@@ -1,0 +1,11 @@
+runbook "t" {}
+check "x" {
+  shell {
+    command = "true"
+  }
+}
+check "x" { # ERROR: Duplicate check "x"
+  shell {
+    command = "false"
+  }
+}

@@ -1,0 +1,2 @@
+runbook "t" {}
+runbook "u" {} # ERROR: Duplicate runbook block

@@ -1,0 +1,4 @@
+runbook "t" {}
+playbook "p" { # ERROR: Empty playbook
+  title = "nothing"
+}

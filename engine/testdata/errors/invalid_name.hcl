@@ -1,0 +1,6 @@
+runbook "t" {}
+check "1st" { # ERROR: Invalid name
+  shell {
+    command = "true"
+  }
+}

@@ -1,0 +1,4 @@
+runbook "t" {}
+check "x" { # ERROR: Missing provider block
+  title = "nothing to run"
+}

@@ -1,0 +1,5 @@
+runbook "t" {}
+check "x" {
+  shell { # ERROR: Missing required argument
+  }
+}

@@ -1,0 +1,6 @@
+# ERROR: Missing runbook block
+check "c" {
+  shell {
+    command = "true"
+  }
+}

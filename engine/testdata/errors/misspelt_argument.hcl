@@ -1,0 +1,7 @@
+runbook "t" {}
+check "x" {
+  shell {
+    command = "true"
+    dirr    = "/tmp" # ERROR: Unsupported argument
+  }
+}

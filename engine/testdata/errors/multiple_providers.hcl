@@ -1,0 +1,9 @@
+runbook "t" {}
+check "x" {
+  shell {
+    command = "true"
+  }
+  shell { # ERROR: Multiple provider blocks
+    command = "false"
+  }
+}

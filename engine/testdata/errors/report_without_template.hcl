@@ -1,0 +1,4 @@
+runbook "t" {}
+report "r" { # ERROR: Missing required argument
+  output = "out.md"
+}

@@ -1,0 +1,6 @@
+runbook "t" {}
+check "c" {
+  shell {
+    command = "true" "false" # ERROR: Missing newline after argument
+  }
+}

@@ -1,0 +1,3 @@
+runbook "t" {}
+chek "x" { # ERROR: Unsupported block type
+}

@@ -1,0 +1,6 @@
+runbook "t" {}
+check "x" {
+  htp { # ERROR: Unsupported block type
+    url = "http://localhost"
+  }
+}

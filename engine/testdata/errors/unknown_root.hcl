@@ -1,0 +1,6 @@
+runbook "t" {}
+check "c" {
+  shell {
+    command = "echo ${vars.x}" # ERROR: Unknown variable
+  }
+}
