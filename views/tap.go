@@ -1,0 +1,154 @@
+package views
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/report"
+)
+
+// tapOutputLines caps the captured output in a TAP diagnostic block.
+const tapOutputLines = 20
+
+// newTAP renders the run as TAP version 13: one test point per item,
+// "# SKIP" for skipped and pending items, and a YAML diagnostic block for
+// failures and warnings.
+func newTAP(Options) Renderer {
+	return RendererFunc(func(w io.Writer, run *record.Run) error {
+		bw := bufio.NewWriter(w)
+		fmt.Fprintf(bw, "TAP version 13\n1..%d\n", len(run.Items))
+		for i, it := range run.Items {
+			ok := "ok"
+			if it.Status == record.Failed {
+				ok = "not ok"
+			}
+			desc := it.Kind + "." + it.Name
+			if it.Title != "" {
+				desc += " - " + it.Title
+			}
+			fmt.Fprintf(bw, "%s %d - %s", ok, i+1, tapEscape(desc))
+			switch it.Status {
+			case record.Skipped:
+				fmt.Fprintf(bw, " # SKIP %s", tapEscape(report.Detail(it)))
+			case record.Pending:
+				fmt.Fprintf(bw, " # SKIP pending manual step")
+			}
+			bw.WriteByte('\n')
+			if it.Status == record.Failed || it.Status == record.Warning {
+				writeTAPDiagnostics(bw, it)
+			}
+		}
+		fmt.Fprintf(bw, "# %d passed, %d failed, %d warning, %d skipped, %d pending; run %s in %s\n",
+			run.Summary.Passed, run.Summary.Failed, run.Summary.Warning, run.Summary.Skipped, run.Summary.Pending,
+			run.Status, report.Duration(run.DurationMS))
+		return bw.Flush()
+	})
+}
+
+// tapEscape makes text safe in a test line: one line, "#" and "\" escaped
+// so a harness does not read a directive.
+func tapEscape(s string) string {
+	s = oneLine(200, s)
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return strings.ReplaceAll(s, "#", `\#`)
+}
+
+// writeTAPDiagnostics writes an item's YAML diagnostic block.
+func writeTAPDiagnostics(w *bufio.Writer, it record.Item) {
+	severity := "fail"
+	if it.Status == record.Warning {
+		severity = "warning"
+	}
+	w.WriteString("  ---\n")
+	yamlField(w, "    ", "message", report.Detail(it))
+	yamlField(w, "    ", "severity", severity)
+	yamlField(w, "    ", "status", it.Status)
+	if it.Action != "" {
+		yamlField(w, "    ", "action", it.Action)
+	}
+	if it.Expected != "" {
+		yamlField(w, "    ", "expected", it.Expected)
+	}
+	if it.Error != nil {
+		yamlField(w, "    ", "error", *it.Error)
+	}
+	var failed []record.Assert
+	for _, a := range it.Asserts {
+		if !a.Passed {
+			failed = append(failed, a)
+		}
+	}
+	if len(failed) > 0 {
+		w.WriteString("    asserts:\n")
+		for _, a := range failed {
+			sev := a.Severity
+			if sev == "" {
+				sev = "critical"
+			}
+			yamlField(w, "      - ", "condition", a.Condition)
+			yamlField(w, "        ", "severity", sev)
+			if a.Message != "" {
+				yamlField(w, "        ", "message", a.Message)
+			}
+		}
+	}
+	if it.Answer != nil {
+		w.WriteString("    answer:\n")
+		yamlField(w, "      ", "status", it.Answer.Status)
+		yamlField(w, "      ", "operator", it.Answer.Operator)
+		yamlField(w, "      ", "note", it.Answer.Note)
+	}
+	if out := report.Output(it); out != "" {
+		yamlField(w, "    ", "output", report.Excerpt(tapOutputLines, out))
+	}
+	if errOut := report.Stderr(it); errOut != "" {
+		yamlField(w, "    ", "stderr", report.Excerpt(tapOutputLines, errOut))
+	}
+	fmt.Fprintf(w, "    duration_ms: %d\n", it.DurationMS)
+	fmt.Fprintf(w, "    attempts: %d\n", it.Attempts)
+	w.WriteString("  ...\n")
+}
+
+// yamlField writes "key: value" with the value as a YAML literal block when
+// it is multi-line plain text, else as a double-quoted scalar (JSON string
+// syntax, which YAML accepts).
+func yamlField(w *bufio.Writer, prefix, key, value string) {
+	fmt.Fprintf(w, "%s%s: ", prefix, key)
+	indent := strings.Repeat(" ", len(prefix)+2)
+	if strings.Contains(value, "\n") && yamlBlockSafe(value) {
+		w.WriteString("|-\n")
+		for _, line := range strings.Split(strings.TrimRight(value, "\n"), "\n") {
+			if line == "" {
+				w.WriteString("\n")
+				continue
+			}
+			w.WriteString(indent + line + "\n")
+		}
+		return
+	}
+	enc := json.NewEncoder(w) // a JSON string is a YAML double-quoted scalar
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(value) // a string always encodes; Encode ends the line
+}
+
+// yamlBlockSafe reports whether text can be a YAML literal block as is:
+// printable, no carriage returns, first line not indented.
+func yamlBlockSafe(s string) bool {
+	if strings.HasPrefix(s, " ") || strings.HasPrefix(s, "\t") || strings.HasPrefix(s, "\n") {
+		return false
+	}
+	for _, r := range s {
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if !unicode.IsPrint(r) && r != ' ' || r == '\uFEFF' {
+			return false
+		}
+	}
+	return true
+}
