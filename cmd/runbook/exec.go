@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
@@ -168,6 +167,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return exitWith(2, err)
 	}
+	var reportErr error
+	if mode == engine.ModeExec && !f.noReport {
+		reportErr = a.renderRunReports(b, run, store)
+	}
 	if _, err := store.SaveRun(run); err != nil {
 		return exitWith(1, fmt.Errorf("save run record: %w", err))
 	}
@@ -178,11 +181,6 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 		if err != nil {
 			return exitWith(1, fmt.Errorf("write --out: %w", err))
-		}
-	}
-	if mode == engine.ModeExec && !f.noReport {
-		if err := a.renderRunReports(b, run, store); err != nil {
-			fmt.Fprintf(a.stderr, "runbook: report: %v\n", err)
 		}
 	}
 	code := views.ExitCode(run, f.format, f.strict)
@@ -198,6 +196,12 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err := renderer.Render(a.stdout, run); err != nil {
 		return exitWith(1, fmt.Errorf("render %s: %w", f.format, err))
 	}
+	for _, r := range run.Reports {
+		fmt.Fprintf(progressOutFor(a, f), "report %s → %s\n", r.Name, r.Path)
+	}
+	if reportErr != nil {
+		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
+	}
 	if run.Interrupted {
 		fmt.Fprintln(a.stderr, "runbook: interrupted; the partial run record was written")
 	}
@@ -207,9 +211,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	return nil
 }
 
-// renderRunReports renders the runbook's report blocks (filled in by the
-// report feature).
-func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store interface{}) error {
-	_ = os.Stdout
-	return nil
+// progressOutFor is where notes about a run go: stdout for the table
+// view, stderr for machine formats.
+func progressOutFor(a *app, f runFlags) io.Writer {
+	if f.format == "table" {
+		return a.stdout
+	}
+	return a.stderr
 }

@@ -15,9 +15,29 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runMain())
+}
+
+// runMain runs the command line of this process. The first Ctrl-C (or
+// SIGTERM) cancels the run: providers stop their work, and the partial run
+// record is written before exiting 130. A second one exits at once.
+func runMain() int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "\nrunbook: interrupted: stopping and writing the run record (press Ctrl-C again to quit at once)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			os.Exit(130)
+		}
+	}()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // app carries what every command needs: the streams it may print to and
@@ -90,8 +110,10 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newExecCmd(a),
 		newCheckCmd(a),
 		newPlanCmd(a),
+		newGoldenCmd(a),
 		newValidateCmd(a),
 		newFmtCmd(a),
+		newReportCmd(a),
 		newHistoryCmd(a),
 		newShowCmd(a),
 		newVersionCmd(a),

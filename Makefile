@@ -1,0 +1,53 @@
+# runbook — build, test, benchmark.
+#
+#   make quickstart   build and run the bundled tabletop (no servers needed)
+#   make test         everything CI runs: lint, unit + integration tests
+#                     (real PostgreSQL and Redis), brief fuzzing
+#   make bench        benchmarks, whole-process comparisons included
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO      ?= go
+BIN     := bin/runbook
+FUZZTIME ?= 10s
+
+.PHONY: all build quickstart test lint unit fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/runbook
+
+quickstart: build
+	./$(BIN) exec runbooks/quickstart.hcl --answers runbooks/quickstart.answers.hcl --yes
+	@echo
+	@echo "Run record (runbook show last --state runbooks/.runbook --format json):"
+	@ls -t runbooks/.runbook/runs/*.json | head -1
+
+test: lint unit fuzz
+
+lint: build
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	./$(BIN) fmt --check runbooks
+	./$(BIN) validate runbooks
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
+	@for pkg in $$($(GO) list ./... ); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    [ "$$pkg/$$f" = "github.com/runbookhq/runbook/engine/FuzzLoad" ] && continue; \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./cmd/runbook
+	$(GO) test -run '^$$' -bench . ./checks/... ./golden/... ./engine/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+)
+
+// runCLI runs the command line in-process in dir and returns the exit code
+// and what was printed.
+func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	wd, _ := os.Getwd()
+	if dir != "" {
+		if err := os.Chdir(dir); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chdir(wd)
+	}
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// writeFiles writes name → content into a new temp dir.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const passing = `runbook "ok" {
+  title = "All good"
+}
+
+check "true" {
+  shell {
+    command = ["true"]
+  }
+}
+`
+
+const failing = `runbook "bad" {}
+
+check "false" {
+  shell {
+    command = "exit 1"
+  }
+}
+`
+
+const warning = `runbook "warn" {}
+
+check "w" {
+  shell {
+    command = "echo hi"
+  }
+  assert {
+    condition = self.stdout == "nope"
+    severity  = "warning"
+  }
+}
+`
+
+const manual = `runbook "m" {}
+
+step "page" {
+  manual {
+    instructions = "Page the on-call lead."
+  }
+}
+`
+
+func TestExitCodes(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"passing.hcl": passing, "failing.hcl": failing, "warning.hcl": warning, "manual.hcl": manual,
+		"broken.hcl":   "runbook \"b\" {}\ncheck \"c\" {\n  shell {\n    comand = \"true\"\n  }\n}\n",
+		"required.hcl": "runbook \"r\" {}\nvariable \"dsn\" {\n  type = string\n}\n",
+		"answers.hcl":  "page = { status = \"passed\", note = \"acked by bob\" }\n",
+		"badanswers.hcl": "page = { status = \"done\" }\n",
+	})
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"passing exec", []string{"exec", "passing.hcl"}, 0},
+		{"passing check", []string{"check", "passing.hcl"}, 0},
+		{"failing", []string{"exec", "failing.hcl"}, 1},
+		{"warning passes", []string{"exec", "warning.hcl"}, 0},
+		{"warning with --strict", []string{"exec", "warning.hcl", "--strict"}, 1},
+		{"manual pending is incomplete", []string{"exec", "manual.hcl"}, 3},
+		{"manual answered", []string{"exec", "manual.hcl", "--answers", "answers.hcl"}, 0},
+		{"bad answers file", []string{"exec", "manual.hcl", "--answers", "badanswers.hcl"}, 2},
+		{"broken runbook", []string{"exec", "broken.hcl"}, 2},
+		{"validate broken", []string{"validate", "broken.hcl"}, 2},
+		{"validate passing", []string{"validate", "passing.hcl", "failing.hcl"}, 0},
+		{"missing required variable", []string{"exec", "required.hcl"}, 2},
+		{"validate does not need variables", []string{"validate", "required.hcl"}, 0},
+		{"undeclared --var", []string{"exec", "passing.hcl", "--var", "nope=1"}, 2},
+		{"unknown format", []string{"exec", "passing.hcl", "--format", "yaml"}, 2},
+		{"unknown flag", []string{"exec", "passing.hcl", "--frobnicate"}, 2},
+		{"unknown command", []string{"frobnicate"}, 2},
+		{"missing file", []string{"exec", "nope.hcl"}, 2},
+		{"unknown playbook", []string{"exec", "passing.hcl", "--playbook", "nope"}, 2},
+		{"nagios ok", []string{"check", "passing.hcl", "--format", "nagios"}, 0},
+		{"nagios warning", []string{"check", "warning.hcl", "--format", "nagios"}, 1},
+		{"nagios critical", []string{"check", "failing.hcl", "--format", "nagios"}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, dir, tc.args...)
+			if code != tc.want {
+				t.Errorf("runbook %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), code, tc.want, stdout, stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic:") {
+				t.Errorf("stack trace on stderr:\n%s", stderr)
+			}
+		})
+	}
+}
+
+func TestDiagnosticsShowSourceAndSuggestion(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"broken.hcl": "runbook \"b\" {}\ncheck \"c\" {\n  shell {\n    comand = \"true\"\n  }\n}\n",
+	})
+	code, _, stderr := runCLI(t, dir, "validate", "broken.hcl")
+	for _, want := range []string{"Error: Unsupported argument", "on broken.hcl line 4", `comand = "true"`, `Did you mean "command"?`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+func TestQuietPrintsNothingOnSuccess(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"passing.hcl": passing, "failing.hcl": failing})
+	code, stdout, stderr := runCLI(t, dir, "check", "passing.hcl", "--quiet")
+	if code != 0 || stdout != "" || stderr != "" {
+		t.Errorf("quiet success: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, dir, "check", "failing.hcl", "--quiet")
+	if code != 1 || !strings.Contains(stdout, "check.false") {
+		t.Errorf("quiet failure: exit %d, stdout %q; want the failure shown", code, stdout)
+	}
+}
+
+func TestRunRecordIsWrittenAndShown(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"failing.hcl": failing})
+	out := filepath.Join(dir, "copy.json")
+	code, _, _ := runCLI(t, dir, "exec", "failing.hcl", "--out", out, "--operator", "alice")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, ".runbook", "runs", "*.json"))
+	if len(runs) != 1 {
+		t.Fatalf("want one run record in .runbook/runs, found %v", runs)
+	}
+	stored, err := record.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := record.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.ID != copied.ID || stored.Status != record.Failed || stored.Operator != "alice" || stored.Runbook != "bad" {
+		t.Errorf("record: %+v", stored)
+	}
+	code, stdout, _ := runCLI(t, dir, "show", "last", "--format", "json")
+	var shown record.Run
+	if err := json.Unmarshal([]byte(stdout), &shown); err != nil || shown.ID != stored.ID || code != 0 {
+		t.Errorf("show last: exit %d, id %q, err %v", code, shown.ID, err)
+	}
+	code, stdout, _ = runCLI(t, dir, "history")
+	if code != 0 || !strings.Contains(stdout, stored.ID) {
+		t.Errorf("history: exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestSensitiveCanaryNeverPrinted runs a runbook that tries hard to leak a
+// sensitive value and looks for it in every output.
+func TestSensitiveCanaryNeverPrinted(t *testing.T) {
+	const canary = "CANARY-7f3a9c-secret"
+	dir := writeFiles(t, map[string]string{"leak.hcl": `runbook "leak" {}
+
+variable "password" {
+  type      = string
+  sensitive = true
+}
+
+variable "password_ok" {
+  type    = string
+  default = "x"
+  validation {
+    condition     = length(var.password_ok) > 0
+    error_message = "required"
+  }
+}
+
+check "echo" {
+  title = "uses the secret"
+  shell {
+    command = "echo pw=${var.password}; echo ${var.password} >&2; exit 1"
+  }
+  assert {
+    condition     = self.exit_code == 0
+    error_message = "exit ${self.exit_code} with ${var.password}"
+  }
+}
+
+check "connect" {
+  tcp {
+    address = "127.0.0.1:1"
+  }
+  description = "no ${var.password}"
+}
+`})
+	var all strings.Builder
+	for _, args := range [][]string{
+		{"exec", "leak.hcl", "--var", "password=" + canary},
+		{"exec", "leak.hcl", "--var", "password=" + canary, "--format", "json", "--out", "out.json"},
+		{"exec", "leak.hcl", "--var", "password=" + canary, "--format", "junit"},
+		{"exec", "leak.hcl", "--var", "password=" + canary, "--format", "markdown"},
+		{"exec", "leak.hcl", "--var", "password=" + canary, "--format", "tap"},
+		{"check", "leak.hcl", "--var", "password=" + canary, "--format", "nagios"},
+		{"plan", "leak.hcl", "--var", "password=" + canary},
+		{"plan", "leak.hcl", "--var", "password=" + canary, "--format", "json"},
+		{"show", "last", "--format", "table", "-v"},
+	} {
+		_, stdout, stderr := runCLI(t, dir, args...)
+		all.WriteString(stdout + stderr)
+	}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && filepath.Base(p) != "leak.hcl" {
+			data, _ := os.ReadFile(p)
+			if strings.Contains(string(data), canary) {
+				t.Errorf("%s contains the secret", p)
+			}
+		}
+		return nil
+	})
+	if strings.Contains(all.String(), canary) {
+		t.Errorf("output contains the secret:\n%s", all.String())
+	}
+	if !strings.Contains(all.String(), "(sensitive)") {
+		t.Errorf("no redaction marker in the output")
+	}
+}
+
+func TestFmt(t *testing.T) {
+	ugly := "runbook \"f\" {\ntitle=\"x\"\n}\n"
+	dir := writeFiles(t, map[string]string{"ugly.hcl": ugly, "ok.hcl": passing})
+	code, stdout, _ := runCLI(t, dir, "fmt", "--check", ".")
+	if code != 1 || strings.TrimSpace(stdout) != "ugly.hcl" {
+		t.Errorf("fmt --check: exit %d, listed %q; want 1 and ugly.hcl", code, stdout)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "ugly.hcl")); string(data) != ugly {
+		t.Errorf("fmt --check changed the file")
+	}
+	if code, _, _ = runCLI(t, dir, "fmt", "ugly.hcl"); code != 0 {
+		t.Errorf("fmt: exit %d", code)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "ugly.hcl")); string(data) != "runbook \"f\" {\n  title = \"x\"\n}\n" {
+		t.Errorf("fmt wrote %q", data)
+	}
+	if code, _, _ = runCLI(t, dir, "fmt", "--check", "."); code != 0 {
+		t.Errorf("fmt --check after fmt: exit %d", code)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the runbook command once per test run.
+func binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "runbook-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "runbook")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build runbook: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// TestInterruptExits130WithRecord sends the real process SIGINT while a
+// step runs: it must stop the step's process group, write the partial
+// record marked interrupted, and exit 130.
+func TestInterruptExits130WithRecord(t *testing.T) {
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"long.hcl": `runbook "long" {}
+
+step "first" {
+  shell {
+    command = "true"
+  }
+}
+
+step "wait" {
+  shell {
+    command = "echo started > started; sleep 60"
+  }
+}
+
+step "later" {
+  shell {
+    command = "true"
+  }
+}
+`})
+	cmd := exec.Command(bin, "exec", "long.hcl")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the step never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("runbook did not stop after SIGINT:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130:\n%s", code, out.String())
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, ".runbook", "runs", "*.json"))
+	if len(runs) != 1 {
+		t.Fatalf("want one run record, found %v", runs)
+	}
+	rec, err := record.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Interrupted || rec.Item("step", "first").Status != record.Passed || rec.Item("step", "later").Status != record.Skipped {
+		t.Errorf("record: interrupted=%v items=%+v", rec.Interrupted, rec.Items)
+	}
+}

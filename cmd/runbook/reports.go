@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/report"
+	"github.com/runbookhq/runbook/state"
+	"github.com/spf13/cobra"
+)
+
+// reportOptions are the render options for a runbook's reports: relative
+// template paths resolve against the runbook's directory.
+func reportOptions(b *engine.Bound) report.Options {
+	return report.Options{TemplateDir: b.Config.Dir}
+}
+
+func toReportSpec(s engine.ReportSpec) report.Spec {
+	spec := report.Spec{Name: s.Name, Template: s.Template, Output: s.Output, Data: s.Data}
+	for _, so := range s.Signoffs {
+		spec.Signoffs = append(spec.Signoffs, report.Signoff{Role: so.Role, Statement: so.Statement, Name: so.Name})
+	}
+	return spec
+}
+
+// reportPath is where a report block's document goes: its output path
+// (relative to the working directory, like every path given on the
+// command line), else <state>/reports/<run id>-<name>.md.
+func reportPath(s engine.ReportSpec, run *record.Run, store *state.Dir) string {
+	if s.Output != "" {
+		return s.Output
+	}
+	return filepath.Join(store.Path, "reports", run.ID+"-"+s.Name+".md")
+}
+
+// renderRunReports renders the runbook's report blocks from a finished run
+// and lists them in the run record.
+func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store *state.Dir) error {
+	specs, diags := b.Reports(run)
+	if diags.HasErrors() {
+		a.printDiags(diags, b.Config.Files)
+		return fmt.Errorf("the report blocks could not be evaluated")
+	}
+	var errs []error
+	for _, s := range specs {
+		var buf bytes.Buffer
+		if err := report.Render(&buf, toReportSpec(s), run, reportOptions(b)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+			continue
+		}
+		path := reportPath(s, run, store)
+		if err := record.WriteFileAtomic(path, []byte(b.Redactor.String(buf.String())), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+			continue
+		}
+		run.Reports = append(run.Reports, record.ReportOutput{Name: s.Name, Template: s.Template, Path: path})
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%v", errs)
+	}
+	return nil
+}
+
+// checkReportTemplates parses every report block's template, so a broken
+// template is reported by validate, before any run.
+func checkReportTemplates(b *engine.Bound) hcl.Diagnostics {
+	specs, diags := b.Reports(nil)
+	for _, s := range specs {
+		if s.Template == "" {
+			continue
+		}
+		if _, err := report.Parse(s.Template, reportOptions(b)); err != nil {
+			rng := s.Range
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid report template",
+				Detail:   err.Error(),
+				Subject:  &rng,
+			})
+		}
+	}
+	return diags
+}
+
+func newReportCmd(a *app) *cobra.Command {
+	var (
+		vf        varFlags
+		tmpl, out string
+		stateFlag string
+		runbook   string
+	)
+	cmd := &cobra.Command{
+		Use:   "report [--template T] [--out FILE] [RUN]",
+		Short: "Render a Markdown report from a run record",
+		Long: fmt.Sprintf(`Render a Markdown document from a recorded run (default: the last).
+
+With --template, render that template (a built-in: %v, or a path to a
+.md.tmpl file) to --out or standard output. Without it, render the runbook's
+own report blocks again (the runbook is found through the record's source,
+or --runbook), each to its output path.
+
+RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Builtins()),
+		Example: `  runbook report --template tabletop
+  runbook report --template pin-completion --out PIN-015-completion.md 20251202T131219Z-3f9a
+  runbook report last`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref := "last"
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			store, err := a.stateDir(stateFlag, ".")
+			if err != nil {
+				return err
+			}
+			run, err := store.LoadRun(ref)
+			if err != nil {
+				return exitWith(2, err)
+			}
+			if tmpl != "" {
+				var buf bytes.Buffer
+				if err := report.Render(&buf, report.Spec{Name: tmpl, Template: tmpl}, run, report.Options{}); err != nil {
+					return exitWith(2, err)
+				}
+				if out == "" {
+					_, err := a.stdout.Write(buf.Bytes())
+					return err
+				}
+				if err := record.WriteFileAtomic(out, buf.Bytes(), 0o644); err != nil {
+					return exitWith(1, err)
+				}
+				fmt.Fprintf(a.stdout, "wrote %s\n", out)
+				return nil
+			}
+			src := runbook
+			if src == "" {
+				src = run.Source
+			}
+			if _, err := os.Stat(src); err != nil {
+				return exitWith(2, fmt.Errorf("the run's runbook %q is not here; pass --runbook or --template", src))
+			}
+			b, err := a.load(src, vf, true)
+			if err != nil {
+				return err
+			}
+			if len(b.Config.Reports) == 0 {
+				return exitWith(2, fmt.Errorf("%s has no report blocks; pass --template", src))
+			}
+			run.Reports = nil
+			if err := a.renderRunReports(b, run, store); err != nil {
+				return exitWith(1, err)
+			}
+			for _, r := range run.Reports {
+				fmt.Fprintf(a.stdout, "report %s → %s\n", r.Name, r.Path)
+			}
+			return nil
+		},
+	}
+	vf.add(cmd)
+	cmd.Flags().StringVar(&tmpl, "template", "", "template to render: a built-in name or a .md.tmpl path")
+	cmd.Flags().StringVar(&out, "out", "", "write the document to `FILE` (with --template; default standard output)")
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory holding the run")
+	cmd.Flags().StringVar(&runbook, "runbook", "", "the runbook whose report blocks to render (default: the run's source)")
+	return cmd
+}
