@@ -91,9 +91,9 @@ step "page" {
 func TestExitCodes(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"passing.hcl": passing, "failing.hcl": failing, "warning.hcl": warning, "manual.hcl": manual,
-		"broken.hcl":   "runbook \"b\" {}\ncheck \"c\" {\n  shell {\n    comand = \"true\"\n  }\n}\n",
-		"required.hcl": "runbook \"r\" {}\nvariable \"dsn\" {\n  type = string\n}\n",
-		"answers.hcl":  "page = { status = \"passed\", note = \"acked by bob\" }\n",
+		"broken.hcl":     "runbook \"b\" {}\ncheck \"c\" {\n  shell {\n    comand = \"true\"\n  }\n}\n",
+		"required.hcl":   "runbook \"r\" {}\nvariable \"dsn\" {\n  type = string\n}\n",
+		"answers.hcl":    "page = { status = \"passed\", note = \"acked by bob\" }\n",
 		"badanswers.hcl": "page = { status = \"done\" }\n",
 	})
 	tests := []struct {

@@ -79,7 +79,6 @@ func TestDocsExamplesValidate(t *testing.T) {
 	}
 }
 
-
 // TestEveryProviderIsDocumented reads the one registry: each provider has
 // a docs page that names each of its result attributes.
 func TestEveryProviderIsDocumented(t *testing.T) {
