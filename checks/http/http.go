@@ -1,0 +1,348 @@
+// Package http is the `http` check provider: it makes one HTTP request and
+// observes the status, headers and (capped) body, decoding JSON bodies.
+//
+// One Provider serves a whole run: it keeps one client and transport per
+// TLS setting (verified, insecure_skip_verify, each ca_file), so checks
+// against the same host share kept-alive connections.
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var (
+	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Documented      = (*Provider)(nil)
+	_ checks.Describer       = (*Provider)(nil)
+	_ checks.Validator       = (*Provider)(nil)
+	_ checks.DefaultAsserter = (*Provider)(nil)
+	_ io.Closer              = (*Provider)(nil)
+)
+
+// DefaultTimeout bounds one request unless the block sets timeout.
+const DefaultTimeout = 30 * time.Second
+
+// methods are the request methods a block may name, in any case.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Provider makes HTTP requests for checks. It is safe for concurrent use.
+type Provider struct {
+	mu      sync.Mutex
+	clients map[tlsSetting]*clientPair
+}
+
+// tlsSetting names one transport: how it verifies servers.
+type tlsSetting struct {
+	insecure bool
+	caFile   string
+}
+
+// clientPair is one transport with a client that follows redirects and
+// one that does not.
+type clientPair struct {
+	transport        *http.Transport
+	follow, noFollow *http.Client
+}
+
+// New returns an http Provider; it is a checks.Factory.
+func New() checks.Provider {
+	return &Provider{clients: map[tlsSetting]*clientPair{}}
+}
+
+// Schema describes the http block.
+func (p *Provider) Schema() hcldec.Spec {
+	return hcldec.ObjectSpec{
+		"url":                  &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
+		"method":               &hcldec.AttrSpec{Name: "method", Type: cty.String},
+		"headers":              &hcldec.AttrSpec{Name: "headers", Type: cty.Map(cty.String)},
+		"body":                 &hcldec.AttrSpec{Name: "body", Type: cty.String},
+		"timeout":              &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"insecure_skip_verify": &hcldec.AttrSpec{Name: "insecure_skip_verify", Type: cty.Bool},
+		"follow_redirects":     &hcldec.AttrSpec{Name: "follow_redirects", Type: cty.Bool},
+		"ca_file":              &hcldec.AttrSpec{Name: "ca_file", Type: cty.String},
+		"max_body":             &hcldec.AttrSpec{Name: "max_body", Type: cty.Number},
+	}
+}
+
+// Doc describes the provider for `runbook providers` and the docs tests.
+func (p *Provider) Doc() checks.Doc {
+	return checks.Doc{
+		Summary: "Makes one HTTP request and observes the status, headers and body, decoding JSON.",
+		Result: map[string]string{
+			"status":         "the response status code",
+			"body":           "the response body, capped at max_body bytes",
+			"body_truncated": "true when the body was longer than max_body",
+			"headers":        "response headers by canonical name; repeated headers joined by \", \"",
+			"json":           "the body decoded as JSON, or null when it is not JSON",
+		},
+	}
+}
+
+// DefaultAssert makes a block without asserts fail on a 4xx or 5xx status.
+func (p *Provider) DefaultAssert() (condition, message string) {
+	return "self.status < 400", "HTTP status ${self.status}"
+}
+
+// Validate checks the URL, method, timeout and max_body.
+func (p *Provider) Validate(cfg cty.Value) error {
+	_, err := parse(cfg)
+	return err
+}
+
+// Describe renders the request as "GET https://host/path", without any
+// user name or password from the URL.
+func (p *Provider) Describe(cfg cty.Value) string {
+	r, err := parse(cfg)
+	switch {
+	case err != nil:
+		return "http (invalid request)"
+	case r.url == nil:
+		return r.method + " (url known at run time)"
+	}
+	return r.String()
+}
+
+// request is a parsed http block. While validating, values not known yet
+// are left zero.
+type request struct {
+	url     *url.URL
+	method  string
+	headers map[string]string
+	body    string
+	timeout time.Duration
+	tls     tlsSetting
+	follow  bool
+	maxBody int
+}
+
+// String is the request as "METHOD url" with userinfo stripped.
+func (r *request) String() string {
+	u := *r.url
+	u.User = nil
+	return r.method + " " + u.String()
+}
+
+func parse(cfg cty.Value) (*request, error) {
+	r := &request{
+		method:  strings.ToUpper(checks.String(cfg, "method", "GET")),
+		headers: checks.StringMap(cfg, "headers"),
+		body:    checks.String(cfg, "body", ""),
+		follow:  checks.Bool(cfg, "follow_redirects", true),
+		tls: tlsSetting{
+			insecure: checks.Bool(cfg, "insecure_skip_verify", false),
+			caFile:   checks.String(cfg, "ca_file", ""),
+		},
+		maxBody: checks.DefaultCaptureLimit,
+	}
+	if r.tls.insecure {
+		r.tls.caFile = ""
+	}
+	if v, ok := known(cfg, "url"); ok {
+		u, err := url.Parse(v.AsString())
+		if err != nil {
+			// url.Parse quotes the URL, password and all: say less.
+			return nil, errors.New("url is not a valid URL")
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, errors.New("url must start with http:// or https://")
+		}
+		if u.Host == "" {
+			return nil, errors.New("url has no host")
+		}
+		r.url = u
+	}
+	if !validMethod(r.method) {
+		return nil, fmt.Errorf("method %q is not one of %s", r.method, strings.Join(methods, ", "))
+	}
+	for k := range r.headers {
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+			return nil, fmt.Errorf("headers: %q is not a valid header name", k)
+		}
+	}
+	var err error
+	if r.timeout, err = checks.Duration(cfg, "timeout", DefaultTimeout); err != nil {
+		return nil, err
+	}
+	if _, ok := known(cfg, "max_body"); ok {
+		n := checks.Int(cfg, "max_body", 0)
+		if n <= 0 || n > 1<<30 {
+			return nil, fmt.Errorf("max_body must be a whole number of bytes between 1 and %d", 1<<30)
+		}
+		r.maxBody = int(n)
+	}
+	return r, nil
+}
+
+// known returns cfg's attribute name when it is present, non-null and known.
+func known(cfg cty.Value, name string) (cty.Value, bool) {
+	if cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
+		return cty.NilVal, false
+	}
+	v := cfg.GetAttr(name)
+	return v, !v.IsNull() && v.IsKnown()
+}
+
+func validMethod(m string) bool {
+	for _, ok := range methods {
+		if m == ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Run makes the request and returns status, headers and body. An HTTP
+// error status is a result; a request that gets no response (refused,
+// timed out, TLS failure) is an error.
+func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
+	r, err := parse(cfg)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if r.url == nil {
+		return cty.NilVal, errors.New("url is not known")
+	}
+	clients, err := p.clientsFor(r.tls)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	client := clients.follow
+	if !r.follow {
+		client = clients.noFollow
+	}
+
+	reqCtx := ctx
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		reqCtx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, r.method, r.url.String(), body)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("%s: %w", r, err)
+	}
+	for k, v := range r.headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+
+	resp, err := client.Do(req)
+	if err != nil {
+		return cty.NilVal, r.failed(ctx, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(r.maxBody)+1))
+	truncated := len(data) > r.maxBody
+	if truncated {
+		data = data[:r.maxBody]
+	}
+	res := result(resp, data, truncated)
+	if err != nil {
+		return res, fmt.Errorf("read body: %w", r.failed(ctx, err))
+	}
+	return res, nil
+}
+
+// failed words a transport error without the URL's userinfo, saying so
+// when the request's own timeout cut it short.
+func (r *request) failed(parent context.Context, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if parent.Err() == nil && r.timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err)) {
+		return fmt.Errorf("%s: timed out after %s: %w", r, r.timeout, err)
+	}
+	return fmt.Errorf("%s: %w", r, err)
+}
+
+func result(resp *http.Response, body []byte, truncated bool) cty.Value {
+	headers := cty.MapValEmpty(cty.String)
+	if len(resp.Header) > 0 {
+		m := make(map[string]cty.Value, len(resp.Header))
+		for k, vs := range resp.Header {
+			m[http.CanonicalHeaderKey(k)] = cty.StringVal(strings.Join(vs, ", "))
+		}
+		headers = cty.MapVal(m)
+	}
+	decoded := cty.NullVal(cty.DynamicPseudoType)
+	if len(body) > 0 && !truncated {
+		if v, err := checks.FromJSON(body); err == nil {
+			decoded = v
+		}
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"status":         cty.NumberIntVal(int64(resp.StatusCode)),
+		"body":           cty.StringVal(string(body)),
+		"body_truncated": cty.BoolVal(truncated),
+		"headers":        headers,
+		"json":           decoded,
+	})
+}
+
+// clientsFor returns the clients for one TLS setting, making them on first
+// use. A ca_file is read once per run.
+func (p *Provider) clientsFor(s tlsSetting) (*clientPair, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[s]; ok {
+		return c, nil
+	}
+	tlsCfg := &tls.Config{InsecureSkipVerify: s.insecure}
+	if s.caFile != "" {
+		pem, err := os.ReadFile(s.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %q holds no PEM certificates", s.caFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsCfg
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	c := &clientPair{
+		transport: t,
+		follow:    &http.Client{Transport: t},
+		noFollow: &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+	}
+	p.clients[s] = c
+	return c, nil
+}
+
+// Close releases the idle connections of every client.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.transport.CloseIdleConnections()
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+// Package shell is the `shell` check provider: it runs a command and
+// observes its exit code and output.
+//
+// A string command runs under `/bin/sh -c`; a list is exec'd directly, each
+// element one literal argument, with no shell in between. The child runs in
+// its own process group so that a timeout or a cancelled run kills
+// everything it started, not just the shell.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var (
+	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Documented      = (*Provider)(nil)
+	_ checks.Describer       = (*Provider)(nil)
+	_ checks.Validator       = (*Provider)(nil)
+	_ checks.DefaultAsserter = (*Provider)(nil)
+)
+
+// Provider runs shell checks. It keeps no state between runs and is safe
+// for concurrent use.
+type Provider struct {
+	// grace is how long a process group has between SIGTERM and SIGKILL.
+	grace time.Duration
+	// waitDelay bounds how long Run waits for the output pipes to close
+	// once the command has exited or been killed; a background child that
+	// inherited them cannot hold the check open longer.
+	waitDelay time.Duration
+}
+
+// New returns a shell Provider; it is a checks.Factory.
+func New() checks.Provider {
+	return &Provider{grace: time.Second, waitDelay: time.Second}
+}
+
+// Schema describes the shell block.
+func (p *Provider) Schema() hcldec.Spec {
+	return hcldec.ObjectSpec{
+		"command":    &hcldec.AttrSpec{Name: "command", Type: cty.DynamicPseudoType, Required: true},
+		"dir":        &hcldec.AttrSpec{Name: "dir", Type: cty.String},
+		"env":        &hcldec.AttrSpec{Name: "env", Type: cty.Map(cty.String)},
+		"stdin":      &hcldec.AttrSpec{Name: "stdin", Type: cty.String},
+		"timeout":    &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"max_output": &hcldec.AttrSpec{Name: "max_output", Type: cty.Number},
+	}
+}
+
+// Doc describes the provider for `runbook providers` and the docs tests.
+func (p *Provider) Doc() checks.Doc {
+	return checks.Doc{
+		Summary: "Runs a command (through /bin/sh -c, or exec'd directly from a list) and observes its exit code and output.",
+		Result: map[string]string{
+			"exit_code":        "the command's exit status; 128+N when killed by signal N",
+			"stdout":           "standard output, capped at max_output bytes",
+			"stderr":           "standard error, capped at max_output bytes",
+			"stdout_lines":     "stdout split into lines, without line endings",
+			"stdout_truncated": "true when stdout was longer than max_output",
+			"stderr_truncated": "true when stderr was longer than max_output",
+		},
+	}
+}
+
+// DefaultAssert makes a block without asserts fail on a non-zero exit.
+func (p *Provider) DefaultAssert() (condition, message string) {
+	return "self.exit_code == 0", "command exited with code ${self.exit_code}"
+}
+
+// Validate checks the command's shape, the timeout and max_output.
+func (p *Provider) Validate(cfg cty.Value) error {
+	_, err := parse(cfg)
+	return err
+}
+
+// Describe renders the command as a shell would read it: `sh -c '…'` for
+// a string, the quoted argv for a list.
+func (p *Provider) Describe(cfg cty.Value) string {
+	c, err := parse(cfg)
+	switch {
+	case err != nil:
+		return "shell (invalid command)"
+	case c.shell:
+		return "sh -c " + quote(c.argv[2])
+	case c.argv != nil:
+		return quoteAll(c.argv)
+	}
+	// A list with elements not known yet: show what is known.
+	v, ok := known(cfg, "command")
+	if !ok || !(v.Type().IsListType() || v.Type().IsTupleType()) {
+		return "shell (command known at run time)"
+	}
+	var argv []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if s, err := convert.Convert(e, cty.String); err == nil && s.IsKnown() && !s.IsNull() {
+			argv = append(argv, quote(s.AsString()))
+		} else {
+			argv = append(argv, "(known at run time)")
+		}
+	}
+	return strings.Join(argv, " ")
+}
+
+// command is a parsed shell block. Fields whose value is not known yet
+// (while validating) are left zero.
+type command struct {
+	argv      []string
+	shell     bool
+	dir       string
+	env       map[string]string
+	stdin     *string
+	timeout   time.Duration
+	maxOutput int
+}
+
+func parse(cfg cty.Value) (*command, error) {
+	c := &command{
+		dir:       checks.String(cfg, "dir", ""),
+		env:       checks.StringMap(cfg, "env"),
+		maxOutput: checks.DefaultCaptureLimit,
+	}
+	switch v, ok := known(cfg, "command"); {
+	case !ok || !v.IsWhollyKnown():
+		// Null is the schema's to report; unknown waits for run time.
+	case v.Type() == cty.String:
+		if strings.TrimSpace(v.AsString()) == "" {
+			return nil, errors.New("command must not be empty")
+		}
+		c.shell = true
+		c.argv = []string{"/bin/sh", "-c", v.AsString()}
+	case v.Type().IsListType() || v.Type().IsTupleType():
+		argv, err := checks.StringList(cfg, "command")
+		if err != nil {
+			return nil, err
+		}
+		if len(argv) == 0 || argv[0] == "" {
+			return nil, errors.New("command list must start with the program to run")
+		}
+		c.argv = argv
+	default:
+		return nil, fmt.Errorf("command must be a string (run by /bin/sh -c) or a list of strings (run without a shell), not %s", v.Type().FriendlyName())
+	}
+	for k := range c.env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("env: %q is not a valid variable name", k)
+		}
+	}
+	if v, ok := known(cfg, "stdin"); ok {
+		s := v.AsString()
+		c.stdin = &s
+	}
+	var err error
+	if c.timeout, err = checks.Duration(cfg, "timeout", 0); err != nil {
+		return nil, err
+	}
+	if _, ok := known(cfg, "max_output"); ok {
+		n := checks.Int(cfg, "max_output", 0)
+		if n <= 0 || n > 1<<30 {
+			return nil, fmt.Errorf("max_output must be a whole number of bytes between 1 and %d", 1<<30)
+		}
+		c.maxOutput = int(n)
+	}
+	return c, nil
+}
+
+// known returns cfg's attribute name when it is present, non-null and known.
+func known(cfg cty.Value, name string) (cty.Value, bool) {
+	if cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
+		return cty.NilVal, false
+	}
+	v := cfg.GetAttr(name)
+	return v, !v.IsNull() && v.IsKnown()
+}
+
+// Run starts the command, waits for it, and returns its exit code and
+// captured output. A non-zero exit is a result; a command that cannot
+// start, or is stopped by the timeout or ctx, is an error (with whatever
+// output it had written).
+func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
+	c, err := parse(cfg)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if c.argv == nil {
+		return cty.NilVal, errors.New("command is not known")
+	}
+	runCtx := ctx
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+
+	stdout := &checks.CappedBuffer{Limit: c.maxOutput}
+	stderr := &checks.CappedBuffer{Limit: c.maxOutput}
+	cmd := exec.Command(c.argv[0], c.argv[1:]...)
+	cmd.Dir = c.dir
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if c.stdin != nil {
+		cmd.Stdin = strings.NewReader(*c.stdin)
+	}
+	if len(c.env) > 0 {
+		cmd.Env = os.Environ()
+		for _, k := range checks.SortedKeys(c.env) {
+			cmd.Env = append(cmd.Env, k+"="+c.env[k])
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = p.waitDelay
+	if err := ctx.Err(); err != nil {
+		return cty.NilVal, fmt.Errorf("command not started: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return cty.NilVal, fmt.Errorf("start command: %w", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr, stopErr error
+	select {
+	case waitErr = <-done:
+	case <-runCtx.Done():
+		stopErr = stopReason(ctx, c.timeout)
+		waitErr = p.killGroup(cmd.Process.Pid, done)
+	}
+
+	res := result(cmd.ProcessState, stdout, stderr)
+	if stopErr != nil {
+		return res, stopErr
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return res, fmt.Errorf("wait for command: %w", waitErr)
+	}
+	return res, nil
+}
+
+// killGroup stops the process group led by pid: SIGTERM, then SIGKILL
+// after the grace period, and returns what Wait returned.
+func (p *Provider) killGroup(pid int, done <-chan error) error {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	grace := time.NewTimer(p.grace)
+	defer grace.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-grace.C:
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		err = <-done
+	}
+	// Members that ignored SIGTERM and closed their output may remain
+	// after the leader has gone.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	return err
+}
+
+// stopReason says why the command was stopped: its own timeout, the
+// check's deadline, or a cancelled run.
+func stopReason(parent context.Context, timeout time.Duration) error {
+	switch err := parent.Err(); {
+	case err == nil:
+		return fmt.Errorf("command timed out after %s; its process group was killed: %w", timeout, context.DeadlineExceeded)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("command timed out at the check's deadline; its process group was killed: %w", err)
+	default:
+		return fmt.Errorf("command cancelled; its process group was killed: %w", err)
+	}
+}
+
+func result(state *os.ProcessState, stdout, stderr *checks.CappedBuffer) cty.Value {
+	code := -1
+	if state != nil {
+		code = state.ExitCode()
+		if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	}
+	out := stdout.String()
+	lines := cty.ListValEmpty(cty.String)
+	if out != "" {
+		split := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		vals := make([]cty.Value, len(split))
+		for i, l := range split {
+			vals[i] = cty.StringVal(strings.TrimSuffix(l, "\r"))
+		}
+		lines = cty.ListVal(vals)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"exit_code":        cty.NumberIntVal(int64(code)),
+		"stdout":           cty.StringVal(out),
+		"stderr":           cty.StringVal(stderr.String()),
+		"stdout_lines":     lines,
+		"stdout_truncated": cty.BoolVal(stdout.Truncated()),
+		"stderr_truncated": cty.BoolVal(stderr.Truncated()),
+	})
+}
+
+// quoteAll renders argv as a shell command line.
+func quoteAll(argv []string) string {
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = quote(a)
+	}
+	return strings.Join(quoted, " ")
+}
+
+// quote returns s as one POSIX shell word.
+func quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%_+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
