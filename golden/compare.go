@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -55,11 +54,11 @@ func NewComparer(opts Options) (*Comparer, error) {
 		c.maxFindings = defaultMaxFindings
 	}
 	var err error
-	if c.volatile, err = compilePatterns("volatile", opts.Volatile); err != nil {
+	if c.volatile, err = compilePatterns("volatile", opts.Volatile, "matches volatile pattern %q"); err != nil {
 		return nil, err
 	}
 	if !opts.NoDefaultVolatile {
-		if c.names, err = compilePatterns("volatile", DefaultVolatileNames); err != nil {
+		if c.names, err = compilePatterns("volatile", DefaultVolatileNames, "field name matches %q"); err != nil {
 			return nil, err
 		}
 	}
@@ -67,7 +66,7 @@ func NewComparer(opts Options) (*Comparer, error) {
 	if ext == nil {
 		ext = DefaultExternal
 	}
-	if c.external, err = compilePatterns("external", ext); err != nil {
+	if c.external, err = compilePatterns("external", ext, "under external pattern %q"); err != nil {
 		return nil, err
 	}
 	seed := opts.SeedField
@@ -155,8 +154,8 @@ func readError(err error) string {
 // and column of the error.
 func (c *Comparer) Compare(file string, left, right []byte) PairResult {
 	r := PairResult{Pair: Pair{Name: file}, Bytes: int64(len(left) + len(right))}
-	lv, lerr := decode(left)
-	rv, rerr := decode(right)
+	lv, lerr := parse(left)
+	rv, rerr := parse(right)
 	if lerr != nil {
 		r.add(unreadable(file, lerr, true), c.maxFindings)
 	}
@@ -169,9 +168,9 @@ func (c *Comparer) Compare(file string, left, right []byte) PairResult {
 	if equal(lv, rv) {
 		return r
 	}
-	w := walker{}
+	w := walker{c: c, file: file, keep: max(c.maxFindings, maxRelated), seed: -1}
 	w.walk(lv, rv, true, true)
-	c.classifyAll(&r, file, w.diffs)
+	w.finish(&r)
 	return r
 }
 
@@ -203,40 +202,6 @@ type SyntaxError struct {
 // Error returns "line L, column C: message".
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
-}
-
-// decode parses one JSON document with numbers kept as their literal text.
-func decode(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &se):
-			return nil, position(data, int(se.Offset)-1, se.Error())
-		case errors.Is(err, io.EOF):
-			return nil, position(data, len(data), "empty document")
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, position(data, len(data), "unexpected end of JSON input")
-		default:
-			return nil, position(data, 0, err.Error())
-		}
-	}
-	off := int(dec.InputOffset())
-	for i := off; i < len(data); i++ {
-		switch data[i] {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return nil, position(data, i, fmt.Sprintf("invalid character %s after top-level value", quoteChar(data[i:])))
-	}
-	return v, nil
-}
-
-func quoteChar(b []byte) string {
-	r, _ := utf8.DecodeRune(b)
-	return strconv.QuoteRune(r)
 }
 
 // position turns a byte offset into a SyntaxError with line and column.
@@ -289,20 +254,23 @@ func equal(a, b any) bool {
 	return false
 }
 
-// rawDiff is one difference before classification.
-type rawDiff struct {
-	at       diffPath
-	l, r     any
-	lok, rok bool
-}
-
 // walker finds the differing leaves of two documents in path order (object
-// keys sorted, array elements by index).
+// keys sorted, array elements by index) and classifies each on the spot.
 type walker struct {
-	path  []byte
-	cuts  []int
-	keys  []string
-	diffs []rawDiff
+	c    *Comparer
+	file string
+
+	path   []byte
+	cuts   []int
+	keys   []string
+	snakes []string
+
+	keep     int       // how many findings to hold
+	findings []Finding // the first keep findings, in path order
+	counts   Counts
+	total    int
+	seed     int // index in findings of the first seed difference, or -1
+	seedF    Finding
 }
 
 func (w *walker) walk(l, r any, lok, rok bool) {
@@ -324,10 +292,46 @@ func (w *walker) walk(l, r any, lok, rok bool) {
 	if p == "" {
 		p = "$"
 	}
-	w.diffs = append(w.diffs, rawDiff{
-		at: diffPath{path: p, cuts: slices.Clone(w.cuts), keys: slices.Clone(w.keys)},
-		l:  l, r: r, lok: lok, rok: rok,
-	})
+	d := rawDiff{at: diffPath{path: p, cuts: w.cuts, keys: w.keys, snakes: w.snakes}, l: l, r: r, lok: lok, rok: rok}
+	f := Finding{File: w.file, Path: p, Left: valueText(l, lok), Right: valueText(r, rok)}
+	if w.seed < 0 && w.c.seed.match(&d.at) {
+		f.Class = SeedMismatch
+		w.seed, w.seedF = w.total, f
+		w.total++
+		return
+	}
+	f.Class, f.Hint = w.c.classify(&d)
+	w.counts.Add(f.Class, 1)
+	w.total++
+	if len(w.findings) < w.keep {
+		w.findings = append(w.findings, f)
+	}
+}
+
+// finish puts the findings into r: all of them (up to the cap), or, when
+// the seeds differ, one SEED_MISMATCH holding the others.
+func (w *walker) finish(r *PairResult) {
+	if w.seed < 0 {
+		r.Counts = w.counts
+		r.Findings = w.findings[:min(len(w.findings), w.c.maxFindings)]
+		r.Dropped = w.total - len(r.Findings)
+		return
+	}
+	f := w.seedF
+	f.RelatedTotal = w.total - 1
+	f.Related = w.findings[:min(len(w.findings), maxRelated)]
+	if len(f.Related) == 0 {
+		f.Related = nil
+	}
+	f.Hint = fmt.Sprintf("the two runs used different seeds: the replay must reuse the primary's seed; %d other difference(s) not judged", f.RelatedTotal)
+	r.add(f, w.c.maxFindings)
+}
+
+// rawDiff is one difference to classify.
+type rawDiff struct {
+	at       diffPath
+	l, r     any
+	lok, rok bool
 }
 
 func (w *walker) walkObjects(x, y map[string]any) {
@@ -388,6 +392,7 @@ func (w *walker) pushKey(k string) int {
 		w.path = append(w.path, ']')
 	}
 	w.keys = append(w.keys, k)
+	w.snakes = append(w.snakes, snake(k))
 	return n
 }
 
@@ -409,6 +414,7 @@ func (w *walker) pop(n int, key bool) {
 	}
 	if key {
 		w.keys = w.keys[:len(w.keys)-1]
+		w.snakes = w.snakes[:len(w.snakes)-1]
 	}
 }
 
@@ -426,56 +432,17 @@ func simpleKey(k string) bool {
 	return true
 }
 
-// classifyAll turns the raw differences of one pair into findings.
-func (c *Comparer) classifyAll(r *PairResult, file string, diffs []rawDiff) {
-	seedAt := -1
-	for i := range diffs {
-		if c.seed.match(&diffs[i].at) {
-			seedAt = i
-			break
-		}
-	}
-	if seedAt < 0 {
-		for i := range diffs {
-			r.add(c.finding(file, &diffs[i]), c.maxFindings)
-		}
-		return
-	}
-	d := &diffs[seedAt]
-	f := Finding{
-		File: file, Path: d.at.path, Class: SeedMismatch,
-		Left: valueText(d.l, d.lok), Right: valueText(d.r, d.rok),
-	}
-	for i := range diffs {
-		if i == seedAt {
-			continue
-		}
-		f.RelatedTotal++
-		if len(f.Related) < maxRelated {
-			f.Related = append(f.Related, c.finding(file, &diffs[i]))
-		}
-	}
-	f.Hint = fmt.Sprintf("the two runs used different seeds: the replay must reuse the primary's seed; %d other difference(s) not judged", f.RelatedTotal)
-	r.add(f, c.maxFindings)
-}
-
-// finding classifies one difference. Precedence: volatile, external,
-// unseeded RNG, determinism violation.
-func (c *Comparer) finding(file string, d *rawDiff) Finding {
-	f := Finding{File: file, Path: d.at.path, Left: valueText(d.l, d.lok), Right: valueText(d.r, d.rok)}
-	f.Class, f.Hint = c.classify(d)
-	return f
-}
-
+// classify returns the class of one difference and the reason for it.
+// Precedence: volatile, external, unseeded RNG, determinism violation.
 func (c *Comparer) classify(d *rawDiff) (Class, string) {
 	for i := range c.volatile {
 		if c.volatile[i].match(&d.at) {
-			return VolatileLeak, fmt.Sprintf("matches volatile pattern %q", c.volatile[i].raw)
+			return VolatileLeak, c.volatile[i].hint
 		}
 	}
 	for i := range c.names {
 		if c.names[i].match(&d.at) {
-			return VolatileLeak, fmt.Sprintf("field name matches %q", c.names[i].raw)
+			return VolatileLeak, c.names[i].hint
 		}
 	}
 	if c.timestamps && d.lok && d.rok {
@@ -487,7 +454,7 @@ func (c *Comparer) classify(d *rawDiff) (Class, string) {
 	}
 	for i := range c.external {
 		if c.external[i].match(&d.at) {
-			return ExternalCallVariation, fmt.Sprintf("under external pattern %q", c.external[i].raw)
+			return ExternalCallVariation, c.external[i].hint
 		}
 	}
 	if d.lok && d.rok {

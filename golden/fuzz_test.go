@@ -55,7 +55,7 @@ func FuzzCompare(f *testing.F) {
 			t.Errorf("got %d findings, %d dropped, %d counted", len(ab.Findings), ab.Dropped, ab.Counts.Total())
 		}
 		for _, doc := range [][]byte{left, right} {
-			if _, err := decode(doc); err != nil {
+			if _, err := parse(doc); err != nil {
 				continue
 			}
 			if r := c.Compare("f", doc, doc); !r.Identical() {

@@ -121,6 +121,9 @@ func TestPatternMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := diffPath{path: tc.at.path, cuts: tc.at.cuts, keys: tc.at.keys}
+			for _, k := range tc.at.keys {
+				d.snakes = append(d.snakes, snake(k))
+			}
 			if got := p.match(&d); got != tc.want {
 				t.Errorf("%q matches %q: got %v want %v", tc.pattern, tc.at.path, got, tc.want)
 			}

@@ -36,6 +36,8 @@ type pattern struct {
 	raw      string
 	name     bool
 	variants []string
+	// hint explains a finding this pattern classified.
+	hint string
 }
 
 func compilePattern(s string) (pattern, error) {
@@ -71,13 +73,16 @@ func compilePattern(s string) (pattern, error) {
 	return p, nil
 }
 
-func compilePatterns(what string, list []string) ([]pattern, error) {
+// compilePatterns compiles a list; hint is a format for each pattern's
+// hint, with %q standing for the pattern.
+func compilePatterns(what string, list []string, hint string) ([]pattern, error) {
 	out := make([]pattern, 0, len(list))
 	for _, s := range list {
 		p, err := compilePattern(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s pattern: %w", what, err)
 		}
+		p.hint = fmt.Sprintf(hint, p.raw)
 		out = append(out, p)
 	}
 	return out, nil
@@ -86,11 +91,11 @@ func compilePatterns(what string, list []string) ([]pattern, error) {
 // match reports whether the pattern covers the difference at d.
 func (p *pattern) match(d *diffPath) bool {
 	if p.name {
-		for _, k := range d.keys {
+		for i, k := range d.keys {
 			if glob(p.raw, k) {
 				return true
 			}
-			if s := snake(k); s != k && glob(p.raw, s) {
+			if i < len(d.snakes) && d.snakes[i] != k && glob(p.raw, d.snakes[i]) {
 				return true
 			}
 		}
@@ -167,9 +172,11 @@ func snake(k string) string {
 }
 
 // diffPath locates one difference: the flattened path, the byte lengths of
-// its ancestors' paths, and the object keys along the way.
+// its ancestors' paths, and the object keys along the way with their
+// snake_case forms.
 type diffPath struct {
-	path string
-	cuts []int
-	keys []string
+	path   string
+	cuts   []int
+	keys   []string
+	snakes []string
 }
