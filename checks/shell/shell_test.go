@@ -431,7 +431,9 @@ func TestListArgumentsAreLiteral(t *testing.T) {
 			for i, a := range tt.command {
 				cmd[i] = cty.StringVal(a)
 			}
-			attrs := map[string]cty.Value{}
+			// Run in the temporary directory: should a shell interpret the
+			// value after all, its side effects land there.
+			attrs := map[string]cty.Value{"dir": cty.StringVal(dir)}
 			if tt.env != nil {
 				attrs["env"] = cty.MapVal(map[string]cty.Value{"VALUE": cty.StringVal(tt.env["VALUE"])})
 			}
