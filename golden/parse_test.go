@@ -46,7 +46,6 @@ func quoteChar(b []byte) string {
 	return strconv.QuoteRune(r)
 }
 
-
 // FuzzParse checks parse against encoding/json: the same documents are
 // valid, they decode to the same values, and errors point at the same place.
 func FuzzParse(f *testing.F) {
