@@ -104,6 +104,9 @@ func StringList(cfg cty.Value, name string) ([]string, error) {
 }
 
 func toString(v cty.Value) (string, error) {
+	if !v.IsKnown() {
+		return "", fmt.Errorf("element is not known yet")
+	}
 	if v.IsNull() {
 		return "", fmt.Errorf("null element")
 	}
@@ -119,6 +122,13 @@ func toString(v cty.Value) (string, error) {
 		return "false", nil
 	}
 	return "", fmt.Errorf("element of type %s is not a string", v.Type().FriendlyName())
+}
+
+// Known reports whether cfg has the attribute name with a known, non-null
+// value.
+func Known(cfg cty.Value, name string) bool {
+	v := attr(cfg, name)
+	return !v.IsNull() && v.IsWhollyKnown()
 }
 
 // attr returns the attribute or a null value when cfg has no such attribute.

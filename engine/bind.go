@@ -433,15 +433,15 @@ func (b *Bound) unknownScope() *hcl.EvalContext {
 // typeCheck decodes a provider block with unknown results and lets the
 // provider validate what is known.
 func (b *Bound) typeCheck(it *Item) hcl.Diagnostics {
-	spec := b.reg.schema(it.ProviderType)
-	if spec == nil {
+	pt := b.Config.types.get(b.reg, it.ProviderType)
+	if pt == nil {
 		return nil
 	}
-	val, diags := hcldec.Decode(it.ProviderBody, spec, b.unknownScope())
+	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, b.unknownScope())
 	if diags.HasErrors() {
 		return diags
 	}
-	p := b.reg.Providers[it.ProviderType]()
+	p := pt.proto
 	if v, ok := p.(checks.Validator); ok {
 		if err := v.Validate(val); err != nil {
 			diags = append(diags, &hcl.Diagnostic{

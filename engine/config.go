@@ -34,6 +34,9 @@ type Config struct {
 	PlaybookOrder []string
 	Reports       []*Report
 	Alerts        []*Alert
+
+	// types caches what the engine learned of each provider type.
+	types typeCache
 }
 
 // RunbookBlock is the `runbook "name" {}` block.

@@ -110,21 +110,24 @@ var stepOnlyAttrs = []hcl.AttributeSchema{
 
 // decoder decodes files into a Config (stage one).
 type decoder struct {
-	cfg     *Config
-	reg     Registry
-	schemas map[string]hcldec.Spec
+	cfg         *Config
+	reg         Registry
+	itemSchemas map[string]*hcl.BodySchema
 }
 
 func (d *decoder) providerSchema(name string) hcldec.Spec {
-	if s, ok := d.schemas[name]; ok {
-		return s
+	if t := d.cfg.types.get(d.reg, name); t != nil {
+		return t.spec
 	}
-	s := d.reg.schema(name)
-	d.schemas[name] = s
-	return s
+	return nil
 }
 
+// itemSchema is the schema of a check or step body: its settings and every
+// provider block type.
 func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
+	if s, ok := d.itemSchemas[kind]; ok {
+		return s
+	}
 	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
 	if kind == "step" {
 		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
@@ -134,6 +137,10 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 	for _, n := range d.reg.blockTypes() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: n})
 	}
+	if d.itemSchemas == nil {
+		d.itemSchemas = map[string]*hcl.BodySchema{}
+	}
+	d.itemSchemas[kind] = s
 	return s
 }
 
@@ -490,8 +497,8 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	case len(providers) == 1 && providers[0].Type != "manual":
 		p := providers[0]
 		it.ProviderType, it.ProviderBody, it.ProviderRange = p.Type, p.Body, p.DefRange
-		spec := d.providerSchema(p.Type)
-		if spec == nil {
+		pt := d.cfg.types.get(d.reg, p.Type)
+		if pt == nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Provider not available yet",
@@ -501,7 +508,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		} else {
 			// Stage one: the body's shape against the provider's schema, so
 			// a misspelt argument is reported now, with a suggestion.
-			_, sdiags := p.Body.Content(hcldec.ImpliedSchema(spec))
+			_, sdiags := p.Body.Content(pt.implied)
 			diags = append(diags, sdiags...)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -22,13 +23,39 @@ type Registry struct {
 	Planned   map[string]string
 }
 
-// schema returns the provider's body schema, or nil when it is unknown.
-func (r Registry) schema(name string) hcldec.Spec {
-	f, ok := r.Providers[name]
-	if !ok {
-		return nil
+// providerType is what the engine keeps of one provider type: its schema,
+// the body schema implied by it, and one instance for the static abilities
+// (Validate, Describe, DefaultAssert). Runs make their own instances.
+type providerType struct {
+	spec    hcldec.Spec
+	implied *hcl.BodySchema
+	proto   checks.Provider
+}
+
+// typeCache memoizes providerType per name; safe for concurrent use.
+type typeCache struct {
+	mu    sync.Mutex
+	types map[string]*providerType
+}
+
+// get returns the provider type, or nil when the registry lacks it.
+func (c *typeCache) get(reg Registry, name string) *providerType {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.types[name]; ok {
+		return t
 	}
-	return f().Schema()
+	var t *providerType
+	if f, ok := reg.Providers[name]; ok {
+		p := f()
+		t = &providerType{spec: p.Schema(), proto: p}
+		t.implied = hcldec.ImpliedSchema(t.spec)
+	}
+	if c.types == nil {
+		c.types = map[string]*providerType{}
+	}
+	c.types[name] = t
+	return t
 }
 
 // blockTypes returns every provider block name the language accepts.
@@ -145,7 +172,7 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 		return cfg, diags
 	}
 
-	d := &decoder{cfg: cfg, reg: reg, schemas: map[string]hcldec.Spec{}}
+	d := &decoder{cfg: cfg, reg: reg}
 	for _, f := range bodies {
 		diags = append(diags, d.decodeFile(f)...)
 	}

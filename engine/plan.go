@@ -75,12 +75,13 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 		}
 		var exprs []hcl.Traversal
 		if n.src.ProviderBody != nil {
-			spec := b.reg.schema(n.src.ProviderType)
+			pt := b.Config.types.get(b.reg, n.src.ProviderType)
+			spec := pt.spec
 			val, diags := hcldec.Decode(n.src.ProviderBody, spec, ctx)
 			if !diags.HasErrors() {
 				pi.Args = b.planArgs(val)
 				if val.IsWhollyKnown() {
-					if d, ok := b.reg.Providers[n.src.ProviderType]().(checks.Describer); ok {
+					if d, ok := pt.proto.(checks.Describer); ok {
 						pi.Action = b.Redactor.String(d.Describe(val))
 					}
 				}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +19,6 @@ import (
 	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Modes of a run.
@@ -196,23 +197,47 @@ func (b *Bound) RecordVariables() map[string]any {
 	return out
 }
 
-// toJSONValue turns a cty value into plain JSON data (numbers as
-// json.Number, so precision survives).
+// toJSONValue turns a cty value into plain JSON data: strings, bools,
+// json.Number (so precision survives), []any and map[string]any. Unknown
+// values become nil.
 func toJSONValue(v cty.Value) any {
-	if v == cty.NilVal || !v.IsWhollyKnown() {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
 		return nil
 	}
-	data, err := ctyjson.Marshal(v, v.Type())
-	if err != nil {
-		return nil
+	v, _ = v.Unmark()
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return v.AsString()
+	case ty == cty.Bool:
+		return v.True()
+	case ty == cty.Number:
+		bf := v.AsBigFloat()
+		if bf.IsInt() {
+			if i, acc := bf.Int64(); acc == big.Exact {
+				return json.Number(strconv.FormatInt(i, 10))
+			}
+		}
+		if bf.IsInf() {
+			return nil
+		}
+		return json.Number(bf.Text('g', -1))
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		out := make([]any, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, toJSONValue(e))
+		}
+		return out
+	case ty.IsMapType() || ty.IsObjectType():
+		out := make(map[string]any, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = toJSONValue(e)
+		}
+		return out
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
-		return nil
-	}
-	return out
+	return nil
 }
 
 func newRunID(t time.Time) string {
@@ -683,7 +708,7 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 // item's timeout, and judges the result with the asserts.
 func (r *runner) runProvider(ctx context.Context, n *node) {
 	src := n.src
-	spec := r.b.reg.schema(src.ProviderType)
+	spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
 	cfgVal, diags := hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
 	if diags.HasErrors() {
 		r.fail(n, diagText(diags))

@@ -9,10 +9,23 @@ import (
 	"sort"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/checks/disk"
+	"github.com/runbookhq/runbook/checks/file"
+	"github.com/runbookhq/runbook/checks/http"
+	"github.com/runbookhq/runbook/checks/process"
+	"github.com/runbookhq/runbook/checks/shell"
+	"github.com/runbookhq/runbook/checks/tcp"
 )
 
 // Providers maps a provider block type to the factory of its provider.
-var Providers = map[string]checks.Factory{}
+var Providers = map[string]checks.Factory{
+	"disk":    disk.New,
+	"file":    file.New,
+	"http":    http.New,
+	"process": process.New,
+	"shell":   shell.New,
+	"tcp":     tcp.New,
+}
 
 // Planned names providers the language reserves but this build does not
 // carry yet; a block of such a type is a clear "not available yet"
@@ -21,8 +34,6 @@ var Planned = map[string]string{
 	"sql":        "PostgreSQL queries (jackc/pgx)",
 	"redis":      "Redis commands (go-redis)",
 	"golden":     "golden JSON determinism diff",
-	"disk":       "disk usage (statfs)",
-	"process":    "process liveness",
 	"log":        "log file pattern matches",
 	"prometheus": "Prometheus queries and alerts",
 }

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func TestToJSONValueKeepsPrecision(t *testing.T) {
+	huge, _, _ := big.ParseFloat("12345678901234567", 10, 512, big.ToNearestEven)
+	dec, _, _ := big.ParseFloat("0.1", 10, 512, big.ToNearestEven)
+	v := cty.ObjectVal(map[string]cty.Value{
+		"huge":  cty.NumberVal(huge),
+		"dec":   cty.NumberVal(dec),
+		"int":   cty.NumberIntVal(-42),
+		"str":   cty.StringVal("x"),
+		"bool":  cty.True,
+		"null":  cty.NullVal(cty.String),
+		"list":  cty.ListVal([]cty.Value{cty.StringVal("a")}),
+		"tuple": cty.TupleVal([]cty.Value{cty.NumberIntVal(1), cty.StringVal("b")}),
+		"map":   cty.MapVal(map[string]cty.Value{"k": cty.StringVal("v")}),
+		"unk":   cty.UnknownVal(cty.String),
+	})
+	got := toJSONValue(v)
+	want := map[string]any{
+		"huge": json.Number("12345678901234567"), "dec": json.Number("0.1"), "int": json.Number("-42"),
+		"str": "x", "bool": true, "null": nil, "list": []any{"a"},
+		"tuple": []any{json.Number("1"), "b"}, "map": map[string]any{"k": "v"}, "unk": nil,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	data, _ := json.Marshal(got)
+	if want := `"huge":12345678901234567`; !strings.Contains(string(data), want) {
+		t.Errorf("JSON %s lacks %s", data, want)
+	}
+}
