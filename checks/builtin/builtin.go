@@ -11,31 +11,34 @@ import (
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/checks/disk"
 	"github.com/runbookhq/runbook/checks/file"
+	"github.com/runbookhq/runbook/checks/golden"
 	"github.com/runbookhq/runbook/checks/http"
+	"github.com/runbookhq/runbook/checks/log"
 	"github.com/runbookhq/runbook/checks/process"
+	"github.com/runbookhq/runbook/checks/prometheus"
 	"github.com/runbookhq/runbook/checks/shell"
 	"github.com/runbookhq/runbook/checks/tcp"
 )
 
 // Providers maps a provider block type to the factory of its provider.
 var Providers = map[string]checks.Factory{
-	"disk":    disk.New,
-	"file":    file.New,
-	"http":    http.New,
-	"process": process.New,
-	"shell":   shell.New,
-	"tcp":     tcp.New,
+	"disk":       disk.New,
+	"file":       file.New,
+	"golden":     golden.New,
+	"http":       http.New,
+	"log":        log.New,
+	"process":    process.New,
+	"prometheus": prometheus.New,
+	"shell":      shell.New,
+	"tcp":        tcp.New,
 }
 
 // Planned names providers the language reserves but this build does not
 // carry yet; a block of such a type is a clear "not available yet"
 // diagnostic rather than an unknown block.
 var Planned = map[string]string{
-	"sql":        "PostgreSQL queries (jackc/pgx)",
-	"redis":      "Redis commands (go-redis)",
-	"golden":     "golden JSON determinism diff",
-	"log":        "log file pattern matches",
-	"prometheus": "Prometheus queries and alerts",
+	"sql":   "PostgreSQL queries (jackc/pgx)",
+	"redis": "Redis commands (go-redis)",
 }
 
 // Names returns the registered provider names in order.
