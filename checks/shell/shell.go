@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,28 @@ type Provider struct {
 	// once the command has exited or been killed; a background child that
 	// inherited them cannot hold the check open longer.
 	waitDelay time.Duration
+
+	// paths caches PATH lookups of program names for the run: a runbook
+	// of many checks runs the same few programs, and each lookup stats
+	// every PATH entry.
+	paths sync.Map // name → string
+}
+
+// lookPath resolves a program name like exec.LookPath, once per name.
+// Names with a slash are used as they are; failures are not cached.
+func (p *Provider) lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if v, ok := p.paths.Load(name); ok {
+		return v.(string), nil
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	p.paths.Store(name, path)
+	return path, nil
 }
 
 // New returns a shell Provider; it is a checks.Factory.
@@ -206,7 +229,11 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 
 	stdout := &checks.CappedBuffer{Limit: c.maxOutput}
 	stderr := &checks.CappedBuffer{Limit: c.maxOutput}
-	cmd := exec.Command(c.argv[0], c.argv[1:]...)
+	path, err := p.lookPath(c.argv[0])
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("start command: %w", err)
+	}
+	cmd := &exec.Cmd{Path: path, Args: c.argv}
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if c.stdin != nil {

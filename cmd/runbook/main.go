@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ func main() {
 // SIGTERM) cancels the run: providers stop their work, and the partial run
 // record is written before exiting 130. A second one exits at once.
 func runMain() int {
+	tuneGC()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -38,6 +40,19 @@ func runMain() int {
 		}
 	}()
 	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// tuneGC trades memory for CPU: runbook's runs are short and allocate
+// mostly short-lived configuration and results, so collecting at 5× the
+// live heap (instead of 2×), under a soft 256 MiB ceiling, saves most of
+// the collector's work. GOGC and GOMEMLIMIT still take precedence.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
+	}
 }
 
 // app carries what every command needs: the streams it may print to and
