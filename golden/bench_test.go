@@ -213,35 +213,58 @@ func TestScanMemory100k(t *testing.T) {
 	size := writeShadowRun(t, dir, n)
 	t.Logf("wrote %d pairs, %.1f MB, in %s", n, float64(size)/1e6, time.Since(start).Round(time.Second))
 
-	run := func(mode string) (hwmKB int, elapsed time.Duration) {
+	type sample struct {
+		hwmKB     int
+		wall, cpu time.Duration
+	}
+	run := func(mode string) sample {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestScanMemory100k$", "-test.v")
 		cmd.Env = append(os.Environ(), "GOLDEN_RSS_CHILD="+dir, "GOLDEN_RSS_MODE="+mode)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s child: %v\n%s", mode, err, out)
 		}
+		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		sc := bufio.NewScanner(strings.NewReader(string(out)))
 		for sc.Scan() {
+			var s sample
 			var ns int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(sc.Text()), "rss-result hwm_kb=%d elapsed_ns=%d", &hwmKB, &ns); err == nil {
-				return hwmKB, time.Duration(ns)
+			if _, err := fmt.Sscanf(strings.TrimSpace(sc.Text()), "rss-result hwm_kb=%d elapsed_ns=%d", &s.hwmKB, &ns); err == nil {
+				s.wall, s.cpu = time.Duration(ns), cpu
+				t.Logf("%-7s %d pairs in %s wall, %s CPU (%.0f pairs/s), peak RSS %.1f MB", mode, n,
+					s.wall.Round(time.Millisecond), s.cpu.Round(time.Millisecond), float64(n)/s.wall.Seconds(), float64(s.hwmKB)/1024)
+				return s
 			}
 		}
 		t.Fatalf("%s child printed no result:\n%s", mode, out)
-		return 0, 0
+		return sample{}
 	}
-	// Warm the page cache so both runs read from memory.
-	if _, _ = run("floor"); false {
+	// Warm the page cache, then alternate so both see the same load.
+	run("floor")
+	var floor, compare []sample
+	for range 2 {
+		floor = append(floor, run("floor"))
+		compare = append(compare, run("compare"))
 	}
-	floorHWM, floorTime := run("floor")
-	hwm, elapsed := run("compare")
-	t.Logf("compare: %d pairs in %s (%.0f pairs/s), peak RSS %.1f MB", n, elapsed.Round(time.Millisecond),
-		float64(n)/elapsed.Seconds(), float64(hwm)/1024)
-	t.Logf("floor:   %d pairs in %s (%.0f pairs/s), peak RSS %.1f MB", n, floorTime.Round(time.Millisecond),
-		float64(n)/floorTime.Seconds(), float64(floorHWM)/1024)
-	t.Logf("compare throughput is %.0f%% of the floor's", 100*floorTime.Seconds()/elapsed.Seconds())
-	if hwm > 200*1024 {
-		t.Errorf("peak RSS: got %.1f MB, want under 200 MB", float64(hwm)/1024)
+	best := func(ss []sample) (s sample) {
+		for i, x := range ss {
+			if i == 0 || x.wall < s.wall {
+				s.wall = x.wall
+			}
+			if i == 0 || x.cpu < s.cpu {
+				s.cpu = x.cpu
+			}
+			s.hwmKB = max(s.hwmKB, x.hwmKB)
+		}
+		return s
+	}
+	f, c := best(floor), best(compare)
+	t.Logf("best of 2: compare %s wall / %s CPU, floor %s wall / %s CPU", c.wall.Round(time.Millisecond), c.cpu.Round(time.Millisecond),
+		f.wall.Round(time.Millisecond), f.cpu.Round(time.Millisecond))
+	t.Logf("compare throughput is %.0f%% of the floor's by wall time, %.0f%% by CPU time; peak RSS %.1f MB (floor %.1f MB)",
+		100*f.wall.Seconds()/c.wall.Seconds(), 100*f.cpu.Seconds()/c.cpu.Seconds(), float64(c.hwmKB)/1024, float64(f.hwmKB)/1024)
+	if c.hwmKB > 200*1024 {
+		t.Errorf("peak RSS: got %.1f MB, want under 200 MB", float64(c.hwmKB)/1024)
 	}
 }
 

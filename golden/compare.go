@@ -464,14 +464,23 @@ func (c *Comparer) classify(d *rawDiff) (Class, string) {
 			return DeterminismViolation, "the values differ only in the last digits: floating-point evaluation order changed (parallel or map-ordered sums)"
 		}
 		if lk, rk := randomKind(d.l), randomKind(d.r); lk != "" && rk != "" {
-			what := lk
-			if rk != lk {
-				what = lk + "/" + rk
+			if lk == "float" && rk == "float" {
+				return UnseededRNG, "both values look like random floats: draw them from a generator seeded with the run's seed"
 			}
-			return UnseededRNG, fmt.Sprintf("both values look random (%s): derive them from the run's seed, or list the field in volatile if it is an identifier", what)
+			return UnseededRNG, "both values look like random " + randomNoun(lk, rk) +
+				": generate them from the run's seed, or mark the field volatile if it is an identifier that need not repeat"
 		}
 	}
 	return DeterminismViolation, ""
+}
+
+// randomNoun names what two random-looking values are, in the plural.
+func randomNoun(a, b string) string {
+	noun := map[string]string{"UUID": "UUIDs", "hex": "hex tokens", "base64": "base64 tokens", "float": "numbers"}
+	if a == b {
+		return noun[a]
+	}
+	return noun[a] + " and " + noun[b]
 }
 
 // valueText renders a decoded value as compact JSON, cut at maxValueText
