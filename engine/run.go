@@ -558,7 +558,7 @@ func (r *runner) execute(ctx context.Context, n *node) {
 	start := r.now().UTC()
 	n.rec.StartedAt = &start
 	r.runNode(ctx, n)
-	n.rec.DurationMS = r.now().Sub(start).Milliseconds()
+	n.rec.DurationMS = r.now().Sub(*n.rec.StartedAt).Milliseconds()
 	if n.value == cty.NilVal {
 		n.value = itemObject(n.rec.Status, cty.NilVal, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
 	}
@@ -656,6 +656,9 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 			r.skip(n, "declined by the operator")
 			return
 		}
+		// The step's time is the command's, not the operator's.
+		start := r.now().UTC()
+		n.rec.StartedAt = &start
 	}
 	r.runProvider(ctx, n)
 }

@@ -75,6 +75,11 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 	t.SetOutputMirror(a.stdout)
 	t.SetStyle(table.StyleLight)
 	t.AppendHeader(table.Row{"#", "item", "type", "runs", "after", "notes"})
+	t.SetColumnConfigs([]table.ColumnConfig{
+		{Number: 4, WidthMax: 48},
+		{Number: 5, WidthMax: 24},
+		{Number: 6, WidthMax: 48},
+	})
 	manual, confirm := 0, 0
 	for _, it := range items {
 		kind := it.Provider
@@ -93,9 +98,6 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 				parts = append(parts, k+"="+engine.FormatArg(it.Args[k]))
 			}
 			runs = strings.Join(parts, " ")
-		}
-		if len(runs) > 70 {
-			runs = runs[:67] + "..."
 		}
 		var notes []string
 		if it.Title != "" {
