@@ -1,0 +1,421 @@
+// Package redis is the `redis` check provider: it sends one command to a
+// Redis server and returns the reply.
+//
+// Any command the server accepts goes through as it is. Replies become
+// strings, numbers, lists and objects; INFO is parsed into an object of
+// sections. Server errors (WRONGTYPE, NOAUTH …) fail the check with the
+// server's message. One client per URL serves the whole run. Passwords
+// never appear in errors or descriptions.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/runbookhq/runbook/checks"
+)
+
+var (
+	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Documented = (*Provider)(nil)
+	_ checks.Describer  = (*Provider)(nil)
+	_ checks.Validator  = (*Provider)(nil)
+	_ io.Closer         = (*Provider)(nil)
+)
+
+// Provider sends Redis commands. It keeps one client (with its connection
+// pool) per URL for the length of a run; Close closes them.
+type Provider struct {
+	mu      sync.Mutex // serializes making clients
+	clients atomic.Pointer[map[string]*client]
+}
+
+// client is a go-redis client and where it points, for messages.
+type client struct {
+	rdb    *goredis.Client
+	target string
+}
+
+// New returns a Provider; it is the provider's checks.Factory.
+//
+// go-redis reports some failures (a dial that gave up) on stderr through
+// a process-wide logger as well as in the error it returns; providers
+// never print, so New silences that logger.
+func New() checks.Provider {
+	quietOnce.Do(func() { goredis.SetLogger(quiet{}) })
+	return &Provider{}
+}
+
+var quietOnce sync.Once
+
+// quiet is a go-redis logger that drops everything.
+type quiet struct{}
+
+// Printf drops the message.
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// Schema describes the `redis` block.
+func (p *Provider) Schema() hcldec.Spec {
+	return hcldec.ObjectSpec{
+		"url":     &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
+		"command": &hcldec.AttrSpec{Name: "command", Type: cty.List(cty.String), Required: true},
+		"timeout": &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+	}
+}
+
+// Doc describes the provider for `runbook providers` and the docs tests.
+func (p *Provider) Doc() checks.Doc {
+	return checks.Doc{
+		Summary: "Sends one command to a Redis server and returns the reply.",
+		Result: map[string]string{
+			"value": "the reply: string, number, null, list or object; INFO is an object of sections of fields",
+		},
+	}
+}
+
+// Describe returns the command and the server, without any password:
+// `INFO memory (cache:6379/0)`.
+func (p *Provider) Describe(cfg cty.Value) string {
+	cmd, _ := checks.StringList(cfg, "command")
+	s := commandLine(cmd)
+	if s == "" {
+		s = "(command)"
+	}
+	where := "(url)"
+	if raw := checks.String(cfg, "url", ""); raw != "" {
+		if opts, err := parseURL(raw); err == nil {
+			where = target(opts)
+		}
+	}
+	return s + " (" + where + ")"
+}
+
+// Validate checks what the schema's types cannot: the URL parses, the
+// command is not empty, timeout is a duration.
+func (p *Provider) Validate(cfg cty.Value) error {
+	if raw := checks.String(cfg, "url", ""); raw != "" {
+		if _, err := parseURL(raw); err != nil {
+			return err
+		}
+	}
+	if v := attr(cfg, "command"); !v.IsNull() && v.IsWhollyKnown() {
+		cmd, err := checks.StringList(cfg, "command")
+		if err != nil {
+			return err
+		}
+		if err := checkCommand(cmd); err != nil {
+			return err
+		}
+	}
+	_, err := checks.Duration(cfg, "timeout", 0)
+	return err
+}
+
+// stateful are commands that change the state of the connection they run
+// on (its database, user, protocol, transaction or subscription), which
+// would leak to later checks sharing the pooled connection.
+var stateful = map[string]string{
+	"SELECT":          "put the database number in the url (redis://host:6379/2)",
+	"AUTH":            "put the user and password in the url (redis://user:password@host)",
+	"HELLO":           "set protocol=2 or 3 in the url",
+	"MULTI":           "",
+	"EXEC":            "",
+	"DISCARD":         "",
+	"WATCH":           "",
+	"UNWATCH":         "",
+	"SUBSCRIBE":       "",
+	"PSUBSCRIBE":      "",
+	"SSUBSCRIBE":      "",
+	"UNSUBSCRIBE":     "",
+	"PUNSUBSCRIBE":    "",
+	"SUNSUBSCRIBE":    "",
+	"MONITOR":         "",
+	"RESET":           "",
+	"QUIT":            "",
+	"SYNC":            "",
+	"PSYNC":           "",
+	"CLIENT REPLY":    "",
+	"CLIENT TRACKING": "",
+	"CLIENT SETNAME":  "set client_name in the url",
+}
+
+// checkCommand refuses an empty command and commands that change the
+// connection's state.
+func checkCommand(cmd []string) error {
+	if len(cmd) == 0 {
+		return errors.New(`command must name a command, such as ["PING"]`)
+	}
+	name := strings.ToUpper(cmd[0])
+	if len(cmd) > 1 {
+		if sub := name + " " + strings.ToUpper(cmd[1]); hasKey(stateful, sub) {
+			name = sub
+		}
+	}
+	hint, ok := stateful[name]
+	if !ok {
+		return nil
+	}
+	msg := fmt.Sprintf("command %s is not supported: it changes the state of a connection that later checks share", name)
+	if hint != "" {
+		msg += "; " + hint
+	}
+	return errors.New(msg)
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// Close closes every client opened during the run.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	clients := p.clients.Swap(nil)
+	p.mu.Unlock()
+	if clients == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range *clients {
+		if err := c.rdb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close redis client for %s: %w", c.target, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run sends the command and returns its reply as `value`.
+func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
+	var raw string
+	if v := attr(cfg, "url"); v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		raw = v.AsString()
+	}
+	if raw == "" {
+		return cty.NilVal, errors.New("url is empty")
+	}
+	cmd, err := checks.StringList(cfg, "command")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if err := checkCommand(cmd); err != nil {
+		return cty.NilVal, err
+	}
+	if v := attr(cfg, "timeout"); !v.IsNull() {
+		timeout, err := checks.Duration(cfg, "timeout", 0)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+	}
+	c, err := p.client(raw)
+	if err != nil {
+		return cty.NilVal, err
+	}
+
+	args := make([]any, len(cmd))
+	for i, a := range cmd {
+		args[i] = a
+	}
+	reply, err := do(ctx, c.rdb, args)
+	name := strings.ToUpper(cmd[0])
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return cty.ObjectVal(map[string]cty.Value{"value": cty.NullVal(cty.DynamicPseudoType)}), nil
+	case err != nil:
+		return cty.NilVal, fmt.Errorf("redis %s on %s: %s", name, c.target, describeErr(ctx, err, raw))
+	}
+	return cty.ObjectVal(map[string]cty.Value{"value": reply2cty(cmd, reply)}), nil
+}
+
+// do runs one command. go-redis honours ctx's deadline on the socket;
+// a cancel without a deadline (an interrupted run) returns at once and
+// leaves the command to finish or fail on its own.
+func do(ctx context.Context, rdb *goredis.Client, args []any) (any, error) {
+	if _, ok := ctx.Deadline(); ok {
+		return rdb.Do(ctx, args...).Result()
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := rdb.Do(ctx, args...).Result()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// client returns the client for raw, making it on first use. Lookups
+// take no lock: the map is replaced, never changed, when a client is
+// added.
+func (p *Provider) client(raw string) (*client, error) {
+	if m := p.clients.Load(); m != nil {
+		if c, ok := (*m)[raw]; ok {
+			return c, nil
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := map[string]*client{}
+	if m := p.clients.Load(); m != nil {
+		old = *m
+	}
+	if c, ok := old[raw]; ok {
+		return c, nil
+	}
+	opts, err := parseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{rdb: goredis.NewClient(opts), target: target(opts)}
+	next := make(map[string]*client, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[raw] = c
+	p.clients.Store(&next)
+	return c, nil
+}
+
+// parseURL parses a redis:// or rediss:// URL into client options fit for
+// checks: the engine owns retries, and the check's deadline, not a fixed
+// read timeout, bounds a command (so BLPOP may block as long as the check
+// allows) unless the URL sets read_timeout itself.
+func parseURL(raw string) (*goredis.Options, error) {
+	opts, err := goredis.ParseURL(raw)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "redis: ")
+		return nil, fmt.Errorf("url must be redis://[user:password@]host:port/db or rediss://…: %s", redact(msg, raw))
+	}
+	q := url.Values{}
+	if u, err := url.Parse(raw); err == nil {
+		q = u.Query()
+	}
+	if !q.Has("max_retries") {
+		opts.MaxRetries = -1
+	}
+	if !q.Has("read_timeout") {
+		opts.ReadTimeout = -1
+	}
+	if !q.Has("write_timeout") {
+		opts.WriteTimeout = -1
+	}
+	opts.DialerRetries = 1
+	opts.ContextTimeoutEnabled = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return opts, nil
+}
+
+// target names the server and database: "host:port/db".
+func target(opts *goredis.Options) string {
+	if opts.Network == "unix" {
+		return opts.Addr
+	}
+	return fmt.Sprintf("%s/%d", opts.Addr, opts.DB)
+}
+
+// describeErr phrases a failure without any password from raw.
+func describeErr(ctx context.Context, err error, raw string) string {
+	msg := err.Error()
+	switch {
+	case pastDeadline(ctx):
+		msg = "timed out: " + msg
+	case ctx.Err() != nil:
+		msg = "canceled: " + msg
+	}
+	return redact(msg, raw)
+}
+
+// pastDeadline reports whether ctx's deadline has passed. The socket's
+// deadline, set from ctx, may fire a moment before ctx itself is done.
+func pastDeadline(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+// redact removes the password raw carries from s.
+func redact(s, raw string) string {
+	var secrets []string
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		// An unparsable URL: take what sits between the user's colon and @.
+		rest := raw[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				secrets = append(secrets, rest[colon+1:at])
+			}
+		}
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			s = strings.ReplaceAll(s, sec, "xxxxx")
+		}
+	}
+	return s
+}
+
+// secretArgs are commands whose arguments are credentials.
+var secretArgs = map[string]bool{"AUTH": true, "HELLO": true, "MIGRATE": true, "ACL": true}
+
+// commandLine renders a command for Describe, masking credentials and
+// shortening long arguments.
+func commandLine(cmd []string) string {
+	if len(cmd) == 0 {
+		return ""
+	}
+	parts := []string{cmd[0]}
+	for _, a := range cmd[1:] {
+		switch {
+		case secretArgs[strings.ToUpper(cmd[0])]:
+			a = "…"
+		case len(a) > 40:
+			a = a[:37] + "…"
+		}
+		if a == "" || strings.ContainsAny(a, " \t\n\"") {
+			a = fmt.Sprintf("%q", a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// attr returns cfg's attribute name, or null. name must be in normal
+// form (plain ASCII is), as it is looked up as given.
+func attr(cfg cty.Value, name string) cty.Value {
+	if cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	if _, ok := cfg.Type().AttributeTypes()[name]; !ok {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return cfg.GetAttr(name)
+}

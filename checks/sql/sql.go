@@ -1,0 +1,519 @@
+// Package sql is the `sql` check provider: it runs one PostgreSQL query
+// and returns its rows.
+//
+// Queries run in READ ONLY transactions unless the block says
+// `read_only = false`, arguments are bound as $1, $2 … and never spliced
+// into the text, and a deadline cancels the query on the server. One
+// small connection pool per DSN (and mode) serves the whole run.
+// Passwords never appear in errors or descriptions.
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/runbookhq/runbook/checks"
+)
+
+// DefaultMaxRows is how many rows a result keeps unless max_rows says
+// otherwise.
+const DefaultMaxRows = 1000
+
+// cancelGrace is how long a canceled query may take to stop on the server
+// before its connection is cut.
+const cancelGrace = 500 * time.Millisecond
+
+var (
+	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Documented = (*Provider)(nil)
+	_ checks.Describer  = (*Provider)(nil)
+	_ checks.Validator  = (*Provider)(nil)
+	_ io.Closer         = (*Provider)(nil)
+)
+
+// Provider runs PostgreSQL queries. It keeps one connection pool per DSN
+// for the length of a run; Close closes them.
+type Provider struct {
+	// PoolSize bounds the connections of each pool; zero means
+	// max(4, number of CPUs).
+	PoolSize int
+
+	mu    sync.Mutex // serializes making pools
+	pools atomic.Pointer[map[poolKey]*pool]
+}
+
+// poolKey picks a pool: read-only checks and read-write ones never share
+// a connection.
+type poolKey struct {
+	dsn      string
+	readOnly bool
+}
+
+// New returns a Provider; it is the provider's checks.Factory.
+func New() checks.Provider { return &Provider{} }
+
+// Schema describes the `sql` block.
+func (p *Provider) Schema() hcldec.Spec {
+	return hcldec.ObjectSpec{
+		"dsn":       &hcldec.AttrSpec{Name: "dsn", Type: cty.String, Required: true},
+		"query":     &hcldec.AttrSpec{Name: "query", Type: cty.String, Required: true},
+		"args":      &hcldec.AttrSpec{Name: "args", Type: cty.DynamicPseudoType},
+		"read_only": &hcldec.AttrSpec{Name: "read_only", Type: cty.Bool},
+		"timeout":   &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"max_rows":  &hcldec.AttrSpec{Name: "max_rows", Type: cty.Number},
+	}
+}
+
+// Doc describes the provider for `runbook providers` and the docs tests.
+func (p *Provider) Doc() checks.Doc {
+	return checks.Doc{
+		Summary: "Runs one PostgreSQL query, read-only by default, and returns its rows.",
+		Result: map[string]string{
+			"rows":      "list of objects, one per row, keyed by column name (at most max_rows)",
+			"row_count": "rows the query returned (or rows affected, for a statement without a result set)",
+			"columns":   "column names in order",
+			"truncated": "true when the query returned more rows than max_rows",
+		},
+	}
+}
+
+// Describe returns the query's first line and where it runs, without any
+// password: `SELECT count(*) FROM jobs … (127.0.0.1:5432/app)`.
+func (p *Provider) Describe(cfg cty.Value) string {
+	q := firstLine(checks.String(cfg, "query", ""))
+	if q == "" {
+		q = "(query)"
+	}
+	where := "(dsn)"
+	if dsn := checks.String(cfg, "dsn", ""); dsn != "" {
+		if c, err := pgx.ParseConfig(dsn); err == nil {
+			where = target(c)
+		}
+	}
+	s := q + " (" + where + ")"
+	if !checks.Bool(cfg, "read_only", true) {
+		s += " [read-write]"
+	}
+	return s
+}
+
+// Validate checks the arguments the schema's types cannot: the DSN parses,
+// timeout is a duration, max_rows is positive, args is a list.
+func (p *Provider) Validate(cfg cty.Value) error {
+	if _, err := settings(cfg, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close closes every pool opened during the run.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	pools := p.pools.Swap(nil)
+	p.mu.Unlock()
+	if pools != nil {
+		for _, pl := range *pools {
+			pl.close()
+		}
+	}
+	return nil
+}
+
+// config is a decoded `sql` block.
+type config struct {
+	dsn      string
+	query    string
+	args     []any
+	readOnly bool
+	timeout  time.Duration
+	maxRows  int
+}
+
+// settings reads cfg. For Run (run true) everything must be set; for
+// Validate unknown values are skipped and the DSN is parsed to check it.
+func settings(cfg cty.Value, run bool) (config, error) {
+	c := config{readOnly: true, maxRows: DefaultMaxRows}
+	if v := attr(cfg, "dsn"); v.IsKnown() && !v.IsNull() {
+		c.dsn = v.AsString()
+	}
+	if v := attr(cfg, "query"); v.IsKnown() && !v.IsNull() {
+		c.query = v.AsString()
+	}
+	if v := attr(cfg, "read_only"); v.IsKnown() && !v.IsNull() {
+		c.readOnly = v.True()
+	}
+	if run && c.dsn == "" {
+		return c, errors.New("dsn is empty")
+	}
+	if !run && c.dsn != "" {
+		if _, err := parseDSN(c.dsn); err != nil {
+			return c, err
+		}
+	}
+	if run && strings.TrimSpace(c.query) == "" {
+		return c, errors.New("query is empty")
+	}
+	if v := attr(cfg, "timeout"); !v.IsNull() {
+		d, err := checks.Duration(cfg, "timeout", 0)
+		if err != nil {
+			return c, err
+		}
+		c.timeout = d
+	}
+	if v := attr(cfg, "max_rows"); !v.IsNull() && v.IsKnown() {
+		n := checks.Int(cfg, "max_rows", 0)
+		if n < 1 || !v.AsBigFloat().IsInt() {
+			return c, fmt.Errorf("max_rows must be a whole number of at least 1, not %s", v.AsBigFloat().Text('f', -1))
+		}
+		c.maxRows = int(n)
+	}
+	if v := attr(cfg, "args"); !v.IsNull() && v.IsWhollyKnown() {
+		t := v.Type()
+		if !(t.IsListType() || t.IsTupleType()) {
+			return c, fmt.Errorf("args must be a list, such as [\"a\", 1], not %s", t.FriendlyName())
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			a, err := argValue(e)
+			if err != nil {
+				return c, fmt.Errorf("args[%s]: %w", k.AsBigFloat().Text('f', 0), err)
+			}
+			c.args = append(c.args, a)
+		}
+	}
+	return c, nil
+}
+
+// Run runs the query and returns its rows.
+func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
+	c, err := settings(cfg, true)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	pl, err := p.pool(poolKey{dsn: c.dsn, readOnly: c.readOnly})
+	if err != nil {
+		return cty.NilVal, err
+	}
+	conn, err := pl.acquire(ctx)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("connect to %s: %s", target(pl.config), describeErr(ctx, err, c.dsn))
+	}
+	res, err := query(ctx, conn, c)
+	reusable := err == nil || (ctx.Err() == nil && !pastDeadline(ctx))
+	if err != nil && reusable && conn.PgConn().TxStatus() != 'I' && !conn.IsClosed() {
+		_, rbErr := conn.Exec(ctx, "rollback")
+		reusable = rbErr == nil
+	}
+	if errors.Is(err, errReadOnlyOff) {
+		reusable = false
+	}
+	pl.release(conn, reusable)
+	if err != nil {
+		msg := describeErr(ctx, err, c.dsn)
+		if ctx.Err() != nil {
+			msg += " (the query was canceled on the server)"
+		}
+		return cty.NilVal, fmt.Errorf("query on %s: %s", target(pl.config), msg)
+	}
+	return res, nil
+}
+
+// pool returns the pool for key, making it on first use. Lookups take
+// no lock: the map is replaced, never changed, when a pool is added.
+func (p *Provider) pool(key poolKey) (*pool, error) {
+	if m := p.pools.Load(); m != nil {
+		if pl, ok := (*m)[key]; ok {
+			return pl, nil
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := map[poolKey]*pool{}
+	if m := p.pools.Load(); m != nil {
+		old = *m
+	}
+	if pl, ok := old[key]; ok {
+		return pl, nil
+	}
+	conn, err := parseDSN(key.dsn)
+	if err != nil {
+		return nil, err
+	}
+	size := p.PoolSize
+	if size <= 0 {
+		size = max(4, runtime.NumCPU())
+	}
+	setup := func(ctx context.Context, c *pgx.Conn) error {
+		readAsText(c.TypeMap())
+		if key.readOnly {
+			_, err := c.Exec(ctx, "SET default_transaction_read_only = on")
+			return err
+		}
+		return nil
+	}
+	pl := newPool(conn, size, setup)
+	next := make(map[poolKey]*pool, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[key] = pl
+	p.pools.Store(&next)
+	return pl, nil
+}
+
+// errReadOnlyOff is the error of a read-only check whose query switched
+// its session's default_transaction_read_only off.
+var errReadOnlyOff = errors.New("the query turned default_transaction_read_only off, which a read-only check may not do (use read_only = false)")
+
+// query runs c's query on conn.
+//
+// A read-only check's connection has default_transaction_read_only on,
+// so every transaction it starts is READ ONLY and the query runs as it
+// is, in one round trip. PostgreSQL 14 and later report that setting to
+// the client, so a query that switches it off is caught and its
+// connection dropped. When the server does not report it (an older
+// server, a connection pooler), the query runs inside BEGIN READ ONLY …
+// ROLLBACK instead, pipelined as one batch.
+func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
+	const readOnlyParam = "default_transaction_read_only"
+	if !c.readOnly || conn.PgConn().ParameterStatus(readOnlyParam) == "on" {
+		rows, err := conn.Query(ctx, c.query, c.args...)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		res, err := collect(conn, rows, c.maxRows)
+		if c.readOnly && conn.PgConn().ParameterStatus(readOnlyParam) != "on" {
+			return cty.NilVal, errReadOnlyOff
+		}
+		return res, err
+	}
+	b := &pgx.Batch{}
+	b.Queue("begin read only")
+	b.Queue(c.query, c.args...)
+	b.Queue("rollback")
+	br := conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return cty.NilVal, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return cty.NilVal, err
+	}
+	res, err := collect(conn, rows, c.maxRows)
+	if err != nil {
+		br.Close()
+		return cty.NilVal, err
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return cty.NilVal, err
+	}
+	if err := br.Close(); err != nil {
+		return cty.NilVal, err
+	}
+	return res, nil
+}
+
+// collect reads rows into the result object, keeping at most maxRows.
+func collect(conn *pgx.Conn, rows pgx.Rows, maxRows int) (cty.Value, error) {
+	defer rows.Close()
+	m := conn.TypeMap()
+	fds := rows.FieldDescriptions()
+	names := make([]cty.Value, len(fds))
+	convs := make([]converter, len(fds))
+	for i, fd := range fds {
+		names[i] = cty.StringVal(fd.Name)
+		convs[i] = converterFor(m, fd)
+	}
+	var kept []cty.Value
+	n := 0
+	for rows.Next() {
+		n++
+		if len(kept) >= maxRows {
+			continue
+		}
+		vals, err := rows.Values()
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("decode row %d: %w", n, err)
+		}
+		raws := rows.RawValues()
+		obj := make(map[string]cty.Value, len(fds))
+		for i, fd := range fds {
+			obj[fd.Name] = convs[i](raws[i], vals[i])
+		}
+		kept = append(kept, cty.ObjectVal(obj))
+	}
+	if err := rows.Err(); err != nil {
+		return cty.NilVal, err
+	}
+	count := int64(n)
+	if len(fds) == 0 {
+		count = rows.CommandTag().RowsAffected()
+	}
+	rowList := cty.EmptyTupleVal
+	if len(kept) > 0 {
+		rowList = cty.TupleVal(kept)
+	}
+	cols := cty.ListValEmpty(cty.String)
+	if len(names) > 0 {
+		cols = cty.ListVal(names)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"rows":      rowList,
+		"row_count": intVal(count),
+		"columns":   cols,
+		"truncated": cty.BoolVal(n > len(kept)),
+	}), nil
+}
+
+// parseDSN parses a postgres URL or key=value DSN. Canceling a query's
+// context sends a cancel request to the server, so the query stops there
+// too, and cuts the connection if the server does not answer in time.
+func parseDSN(dsn string) (*pgx.ConnConfig, error) {
+	c, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("dsn must be a postgres URL (postgres://user@host:5432/db) or key=value string (host=… dbname=…): %s", redact(err.Error(), dsn))
+	}
+	c.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelGrace}
+	}
+	return c, nil
+}
+
+// target names the server and database of c: "host:port/db".
+func target(c *pgx.ConnConfig) string {
+	if c == nil {
+		return "(dsn)"
+	}
+	host := c.Host
+	if !strings.HasPrefix(host, "/") {
+		host = net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
+	} else {
+		host += "/.s.PGSQL." + strconv.Itoa(int(c.Port))
+	}
+	return host + "/" + c.Database
+}
+
+// describeErr phrases a failure: a timeout says so, a server error keeps
+// its SQLSTATE, and no password from dsn survives.
+func describeErr(ctx context.Context, err error, dsn string) string {
+	var msg string
+	var pgErr *pgconn.PgError
+	switch {
+	case pastDeadline(ctx):
+		msg = "timed out: " + err.Error()
+	case ctx.Err() != nil:
+		msg = "canceled: " + err.Error()
+	case errors.As(err, &pgErr):
+		msg = pgErr.Error()
+		if pgErr.Code == "25006" {
+			msg += "; the sql provider runs queries in a READ ONLY transaction unless read_only = false"
+		}
+	default:
+		msg = err.Error()
+	}
+	return redact(msg, dsn)
+}
+
+var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// pastDeadline reports whether ctx's deadline has passed. The socket's
+// deadline, set from ctx, may fire a moment before ctx itself is done.
+func pastDeadline(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+// redact removes every password that dsn carries from s.
+func redact(s, dsn string) string {
+	var secrets []string
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+		for _, k := range []string{"password", "sslpassword"} {
+			if pw := u.Query().Get(k); pw != "" {
+				secrets = append(secrets, pw)
+			}
+		}
+	}
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		// An unparsable URL: take what sits between the user's colon and @.
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				secrets = append(secrets, rest[colon+1:at])
+			}
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			s = strings.ReplaceAll(s, sec, "xxxxx")
+		}
+	}
+	return s
+}
+
+// firstLine returns the first non-blank line of q, marked when more
+// follows.
+func firstLine(q string) string {
+	q = strings.TrimSpace(q)
+	line, rest, more := strings.Cut(q, "\n")
+	line = strings.TrimSpace(line)
+	if more && strings.TrimSpace(rest) != "" {
+		line += " …"
+	}
+	return line
+}
+
+// jsonText renders an object argument as JSON text.
+func jsonText(v cty.Value) (string, error) {
+	b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("encode as JSON: %w", err)
+	}
+	return string(b), nil
+}
+
+// attr returns cfg's attribute name, or null. name must be in normal
+// form (plain ASCII is), as it is looked up as given.
+func attr(cfg cty.Value, name string) cty.Value {
+	if cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	if _, ok := cfg.Type().AttributeTypes()[name]; !ok {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return cfg.GetAttr(name)
+}
