@@ -16,7 +16,9 @@ import (
 	"github.com/runbookhq/runbook/checks/log"
 	"github.com/runbookhq/runbook/checks/process"
 	"github.com/runbookhq/runbook/checks/prometheus"
+	"github.com/runbookhq/runbook/checks/redis"
 	"github.com/runbookhq/runbook/checks/shell"
+	"github.com/runbookhq/runbook/checks/sql"
 	"github.com/runbookhq/runbook/checks/tcp"
 )
 
@@ -29,17 +31,16 @@ var Providers = map[string]checks.Factory{
 	"log":        log.New,
 	"process":    process.New,
 	"prometheus": prometheus.New,
+	"redis":      redis.New,
 	"shell":      shell.New,
+	"sql":        sql.New,
 	"tcp":        tcp.New,
 }
 
 // Planned names providers the language reserves but this build does not
 // carry yet; a block of such a type is a clear "not available yet"
 // diagnostic rather than an unknown block.
-var Planned = map[string]string{
-	"sql":   "PostgreSQL queries (jackc/pgx)",
-	"redis": "Redis commands (go-redis)",
-}
+var Planned = map[string]string{}
 
 // Names returns the registered provider names in order.
 func Names() []string {
