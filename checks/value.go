@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"sort"
 	"time"
 
@@ -50,9 +52,9 @@ func FromGo(v any) cty.Value {
 	case uint64:
 		return cty.NumberUIntVal(x)
 	case float32:
-		return cty.NumberFloatVal(float64(x))
+		return floatVal(float64(x), 32)
 	case float64:
-		return cty.NumberFloatVal(x)
+		return floatVal(x, 64)
 	case *big.Int:
 		return cty.NumberVal(new(big.Float).SetInt(x))
 	case *big.Float:
@@ -108,6 +110,21 @@ func FromGo(v any) cty.Value {
 	default:
 		return cty.StringVal(fmt.Sprintf("%v", v))
 	}
+}
+
+// floatVal converts a float through its shortest decimal form, so 0.1
+// becomes the same number as the HCL literal 0.1 (cty.NumberFloatVal would
+// keep the binary approximation 0.1000000000000000055…). NaN and the
+// infinities, which JSON cannot carry, become null.
+func floatVal(f float64, bits int) cty.Value {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return cty.NullVal(cty.Number)
+	}
+	v, err := cty.ParseNumberVal(strconv.FormatFloat(f, 'g', -1, bits))
+	if err != nil {
+		return cty.NumberFloatVal(f)
+	}
+	return v
 }
 
 // FromJSON decodes a JSON document into a cty value (objects, tuples,

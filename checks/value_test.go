@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"math"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -36,5 +37,20 @@ func TestStringListWithUnknownElement(t *testing.T) {
 	cfg := cty.ObjectVal(map[string]cty.Value{"l": cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.UnknownVal(cty.String)})})
 	if _, err := StringList(cfg, "l"); err == nil {
 		t.Errorf("got no error for an unknown element")
+	}
+}
+
+func TestFromGoFloatsEqualTheirLiterals(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{{0.1, "0.1"}, {1e21, "1e21"}, {-2.5, "-2.5"}, {3, "3"}} {
+		got := FromGo(tc.in)
+		if !got.Equals(cty.MustParseNumberVal(tc.want)).True() {
+			t.Errorf("FromGo(%v) = %s, want the number %s", tc.in, got.AsBigFloat().Text('g', 30), tc.want)
+		}
+	}
+	if v := FromGo(math.Inf(1)); !v.IsNull() {
+		t.Errorf("FromGo(+Inf) = %#v, want null", v)
 	}
 }
