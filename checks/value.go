@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"strconv"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
