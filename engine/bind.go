@@ -57,6 +57,9 @@ type settings struct {
 	Confirm                      bool
 	OnFailure                    string
 	Severities                   []string
+	// cfg is the provider block's value decoded at bind time, kept when it
+	// cannot differ at run time (see stableBody); cty.NilVal otherwise.
+	cfg cty.Value
 }
 
 // defaultAssert is a provider's default success condition, parsed.
@@ -390,9 +393,33 @@ func (b *Bound) bindItem(it *Item) hcl.Diagnostics {
 	b.settings[it] = s
 
 	if src.ProviderBody != nil {
-		diags = append(diags, b.typeCheck(src)...)
+		cfg, d := b.typeCheck(src)
+		diags = append(diags, d...)
+		if cfg != cty.NilVal && cfg.IsWhollyKnown() && stableBody(src.ProviderBody) {
+			s.cfg = cfg
+		}
 	}
 	return diags
+}
+
+// stableBody reports whether a provider body evaluates to the same value
+// whenever it is evaluated: it is native syntax and calls no function
+// (timestamp(), file() …). Its references to var, local, env and path are
+// fixed once bound, and references to results make the value unknown at
+// bind time, so such bodies are never cached.
+func stableBody(body hcl.Body) bool {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return false
+	}
+	stable := true
+	_ = hclsyntax.VisitAll(sb, func(n hclsyntax.Node) hcl.Diagnostics {
+		if _, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			stable = false
+		}
+		return nil
+	})
+	return stable
 }
 
 // assertsIfRef returns the check's asserts when it is the source of a step
@@ -430,16 +457,16 @@ func (b *Bound) unknownScope() *hcl.EvalContext {
 	return ctx
 }
 
-// typeCheck decodes a provider block with unknown results and lets the
-// provider validate what is known.
-func (b *Bound) typeCheck(it *Item) hcl.Diagnostics {
+// typeCheck decodes a provider block with unknown results, lets the
+// provider validate what is known, and returns the decoded value.
+func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	pt := b.Config.types.get(b.reg, it.ProviderType)
 	if pt == nil {
-		return nil
+		return cty.NilVal, nil
 	}
 	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, b.unknownScope())
 	if diags.HasErrors() {
-		return diags
+		return cty.NilVal, diags
 	}
 	p := pt.proto
 	if v, ok := p.(checks.Validator); ok {
@@ -463,5 +490,8 @@ func (b *Bound) typeCheck(it *Item) hcl.Diagnostics {
 			}
 		}
 	}
-	return diags
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	return val, diags
 }

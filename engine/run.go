@@ -711,11 +711,15 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 // item's timeout, and judges the result with the asserts.
 func (r *runner) runProvider(ctx context.Context, n *node) {
 	src := n.src
-	spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
-	cfgVal, diags := hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
-	if diags.HasErrors() {
-		r.fail(n, diagText(diags))
-		return
+	cfgVal := n.set.cfg
+	if cfgVal == cty.NilVal {
+		spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
+		var diags hcl.Diagnostics
+		cfgVal, diags = hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
+		if diags.HasErrors() {
+			r.fail(n, diagText(diags))
+			return
+		}
 	}
 	if !cfgVal.IsWhollyKnown() {
 		r.fail(n, fmt.Sprintf("the %s block's arguments are not all known", src.ProviderType))

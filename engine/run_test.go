@@ -554,3 +554,36 @@ func TestDirectoryRunbookAndJSON(t *testing.T) {
 		t.Fatalf("checks %v from %v", cfg.CheckOrder, cfg.Sources)
 	}
 }
+
+// TestBodiesWithFunctionsAreEvaluatedEachRun binds once and runs twice, as
+// watch does: a provider body that calls a function (file) must see the
+// file's new content on the second run, while a plain body may be reused.
+func TestBodiesWithFunctionsAreEvaluatedEachRun(t *testing.T) {
+	dir := t.TempDir()
+	msg := filepath.Join(dir, "msg.txt")
+	os.WriteFile(msg, []byte("first"), 0o644)
+	b := bind(t, `runbook "t" {}
+variable "word" {
+  default = "fixed"
+}
+check "dynamic" {
+  shell { command = ["echo", file("`+msg+`")] }
+}
+check "plain" {
+  shell { command = ["echo", var.word] }
+}
+`, engine.Inputs{})
+	for _, want := range []string{"first", "second"} {
+		os.WriteFile(msg, []byte(want), 0o644)
+		r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := item(t, r, "check", "dynamic").Result["stdout"]; got != want+"\n" {
+			t.Errorf("dynamic: got %q, want %q", got, want+"\n")
+		}
+		if got := item(t, r, "check", "plain").Result["stdout"]; got != "fixed\n" {
+			t.Errorf("plain: got %q", got)
+		}
+	}
+}
