@@ -431,6 +431,15 @@ func (it *Item) assertsIfRef(step *Item) []*Assert {
 	return it.Asserts
 }
 
+// whenIfRef returns the check's when when it is the source of a step that
+// runs it.
+func (it *Item) whenIfRef(step *Item) hcl.Expression {
+	if it == step {
+		return nil
+	}
+	return it.When
+}
+
 func firstExpr(a, b hcl.Expression) hcl.Expression {
 	if a != nil {
 		return a

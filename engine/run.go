@@ -619,8 +619,12 @@ func diagText(diags hcl.Diagnostics) string {
 
 // runNode runs one selected node: when, manual, confirm, provider.
 func (r *runner) runNode(ctx context.Context, n *node) {
-	if n.item.When != nil {
-		v, diags := n.item.When.Value(r.scope(n, cty.NilVal))
+	// A step that runs a declared check honours the check's when too.
+	for _, when := range []hcl.Expression{n.item.When, n.src.whenIfRef(n.item)} {
+		if when == nil {
+			continue
+		}
+		v, diags := when.Value(r.scope(n, cty.NilVal))
 		if diags.HasErrors() {
 			r.fail(n, "when: "+diagText(diags))
 			return

@@ -587,3 +587,21 @@ check "plain" {
 		}
 	}
 }
+
+func TestStepRunningACheckHonoursItsWhen(t *testing.T) {
+	r := run(t, `runbook "t" {}
+variable "enabled" {
+  default = false
+}
+check "optional" {
+  when = var.enabled
+  shell { command = "exit 1" }
+}
+step "s" {
+  check = check.optional
+}
+`, engine.Options{})
+	if got := item(t, r, "step", "s"); got.Status != record.Skipped || got.SkipReason != "when condition is false" {
+		t.Errorf("got %s (%s), want skipped by the check's when", got.Status, got.SkipReason)
+	}
+}
