@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -87,12 +88,21 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 	return b, nil
 }
 
-// stateDir returns the state store: --state, then RUNBOOK_STATE, then
-// .runbook/ beside the runbook.
-func (a *app) stateDir(flag, runbookPath string) (*state.Dir, error) {
-	p := flag
+// openState opens the state store: --state, then RUNBOOK_STATE, then
+// .runbook/ beside the runbook. A postgres:// or postgresql:// URL opens
+// the shared PostgreSQL store; anything else is a directory. The caller
+// closes the store.
+func (a *app) openState(ctx context.Context, flag, runbookPath string) (state.Store, error) {
+	p, from := flag, "--state"
 	if p == "" {
-		p = a.getenv("RUNBOOK_STATE")
+		p, from = a.getenv("RUNBOOK_STATE"), "RUNBOOK_STATE"
+	}
+	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") {
+		s, err := state.OpenPostgres(ctx, p)
+		if err != nil {
+			return nil, exitWith(2, fmt.Errorf("%s: %w", from, err))
+		}
+		return s, nil
 	}
 	if p == "" {
 		dir := runbookPath
@@ -104,10 +114,17 @@ func (a *app) stateDir(flag, runbookPath string) (*state.Dir, error) {
 		}
 		p = filepath.Join(dir, ".runbook")
 	}
-	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") {
-		return nil, exitWith(2, fmt.Errorf("--state: the PostgreSQL state backend is not available in this build yet; use a directory"))
-	}
 	return state.NewDir(p), nil
+}
+
+// localStateDir is the directory for files a run leaves beside its state
+// (rendered reports): the state directory itself, or .runbook/ in
+// runbookDir when the state is a database.
+func localStateDir(store state.Store, runbookDir string) string {
+	if d, ok := store.(*state.Dir); ok {
+		return d.Path
+	}
+	return filepath.Join(runbookDir, ".runbook")
 }
 
 // operator is who runs: --operator, then SUDO_USER, USER, the account name.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -115,7 +116,7 @@ func TestQuickstart(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("quickstart: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	run, err := state.NewDir(stateDir).LoadRun("last")
+	run, err := state.NewDir(stateDir).LoadRun(context.Background(), "last")
 	if err != nil {
 		t.Fatal(err)
 	}

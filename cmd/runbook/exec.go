@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 
@@ -37,7 +38,7 @@ func (f *runFlags) add(cmd *cobra.Command, exec bool) {
 	fl.StringVar(&f.out, "out", "", "also write the run record to `FILE`")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing when everything passed (for cron)")
 	fl.BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
-	fl.StringVar(&f.state, "state", "", "state directory for run records (default .runbook/ beside the runbook, or $RUNBOOK_STATE)")
+	fl.StringVar(&f.state, "state", "", "where run records and the emergency stop live: a directory or a postgres:// URL (default $RUNBOOK_STATE, else .runbook/ beside the runbook)")
 	fl.StringSliceVar(&f.only, "only", nil, "run only these items (and what they depend on): `a,b`")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these items: `a,b`")
 	fl.StringVar(&f.operator, "operator", "", "who is running this (default $SUDO_USER, then $USER)")
@@ -107,10 +108,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
-	store, err := a.stateDir(f.state, path)
+	store, err := a.openState(cmd.Context(), f.state, path)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	opts := engine.Options{
 		Mode:        mode,
 		Playbook:    f.playbook,
@@ -135,13 +137,18 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		opts.Answers = ans
 	}
 	if f.resume != "" {
-		prev, err := store.LoadRun(f.resume)
+		prev, err := store.LoadRun(cmd.Context(), f.resume)
 		if err != nil {
 			return exitWith(2, fmt.Errorf("--resume: %w", err))
 		}
 		opts.Resume = prev
 		if opts.Playbook == "" && prev.Playbook != nil {
 			opts.Playbook = *prev.Playbook
+		}
+	}
+	if mode == engine.ModeExec {
+		if err := a.refuseIfStopped(cmd.Context(), store, b, opts); err != nil {
+			return err
 		}
 	}
 	if isTerminal(a.stdin) && isTerminal(a.stdout) {
@@ -171,7 +178,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if mode == engine.ModeExec && !f.noReport {
 		reportErr = a.renderRunReports(b, run, store)
 	}
-	if _, err := store.SaveRun(run); err != nil {
+	// Not cancelled by Ctrl-C: an interrupted run's record is still saved.
+	if _, err := store.SaveRun(context.WithoutCancel(cmd.Context()), run); err != nil {
 		return exitWith(1, fmt.Errorf("save run record: %w", err))
 	}
 	if f.out != "" {

@@ -21,11 +21,12 @@ func newHistoryCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				p = args[0]
 			}
-			store, err := a.stateDir(stateFlag, p)
+			store, err := a.openState(cmd.Context(), stateFlag, p)
 			if err != nil {
 				return err
 			}
-			ids, err := store.RunIDs()
+			defer store.Close()
+			ids, err := store.RunIDs(cmd.Context())
 			if err != nil {
 				return exitWith(1, err)
 			}
@@ -35,7 +36,7 @@ func newHistoryCmd(a *app) *cobra.Command {
 			t.AppendHeader(table.Row{"run", "runbook", "playbook", "status", "passed", "failed", "warning", "pending", "operator", "duration"})
 			n := 0
 			for i := len(ids) - 1; i >= 0 && (limit <= 0 || n < limit); i-- {
-				run, err := store.LoadRun(ids[i])
+				run, err := store.LoadRun(cmd.Context(), ids[i])
 				if err != nil {
 					continue
 				}
@@ -47,14 +48,14 @@ func newHistoryCmd(a *app) *cobra.Command {
 				n++
 			}
 			if n == 0 {
-				fmt.Fprintf(a.stdout, "No runs recorded in %s.\n", store.Path)
+				fmt.Fprintf(a.stdout, "No runs recorded in %s.\n", store.Location())
 				return nil
 			}
 			t.Render()
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory")
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory or postgres:// URL")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "show at most N runs (0: all)")
 	return cmd
 }
@@ -72,11 +73,12 @@ func newShowCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			store, err := a.stateDir(stateFlag, ".")
+			store, err := a.openState(cmd.Context(), stateFlag, ".")
 			if err != nil {
 				return err
 			}
-			run, err := store.LoadRun(ref)
+			defer store.Close()
+			run, err := store.LoadRun(cmd.Context(), ref)
 			if err != nil {
 				return exitWith(2, err)
 			}
@@ -87,7 +89,7 @@ func newShowCmd(a *app) *cobra.Command {
 			return r.Render(a.stdout, run)
 		},
 	}
-	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory")
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory or postgres:// URL")
 	cmd.Flags().StringVar(&format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show asserts of passed items too")
 	return cmd

@@ -30,17 +30,17 @@ func toReportSpec(s engine.ReportSpec) report.Spec {
 
 // reportPath is where a report block's document goes: its output path
 // (relative to the working directory, like every path given on the
-// command line), else <state>/reports/<run id>-<name>.md.
-func reportPath(s engine.ReportSpec, run *record.Run, store *state.Dir) string {
+// command line), else <dir>/reports/<run id>-<name>.md.
+func reportPath(s engine.ReportSpec, run *record.Run, dir string) string {
 	if s.Output != "" {
 		return s.Output
 	}
-	return filepath.Join(store.Path, "reports", run.ID+"-"+s.Name+".md")
+	return filepath.Join(dir, "reports", run.ID+"-"+s.Name+".md")
 }
 
 // renderRunReports renders the runbook's report blocks from a finished run
 // and lists them in the run record.
-func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store *state.Dir) error {
+func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Store) error {
 	specs, diags := b.Reports(run)
 	if diags.HasErrors() {
 		a.printDiags(diags, b.Config.Files)
@@ -53,7 +53,7 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store *state.Di
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
 		}
-		path := reportPath(s, run, store)
+		path := reportPath(s, run, localStateDir(store, b.Config.Dir))
 		if err := record.WriteFileAtomic(path, []byte(b.Redactor.String(buf.String())), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
@@ -114,11 +114,12 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			store, err := a.stateDir(stateFlag, ".")
+			store, err := a.openState(cmd.Context(), stateFlag, ".")
 			if err != nil {
 				return err
 			}
-			run, err := store.LoadRun(ref)
+			defer store.Close()
+			run, err := store.LoadRun(cmd.Context(), ref)
 			if err != nil {
 				return exitWith(2, err)
 			}
@@ -164,7 +165,7 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
 	vf.add(cmd)
 	cmd.Flags().StringVar(&tmpl, "template", "", "template to render: a built-in name or a .md.tmpl path")
 	cmd.Flags().StringVar(&out, "out", "", "write the document to `FILE` (with --template; default standard output)")
-	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory holding the run")
+	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory or postgres:// URL holding the run")
 	cmd.Flags().StringVar(&runbook, "runbook", "", "the runbook whose report blocks to render (default: the run's source)")
 	return cmd
 }

@@ -1,0 +1,546 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/runbookhq/runbook/record"
+)
+
+// Postgres is a state store in a PostgreSQL database, shared by every host
+// that points --state (or RUNBOOK_STATE) at it. Its tables live in the
+// schema "runbook", which it creates and migrates itself when opened.
+//
+// Queries go through one connection, opened again when it breaks; each
+// lease (Lead) holds a connection of its own, because PostgreSQL ties a
+// session advisory lock to its connection. Behind a pooler, use session
+// pooling: transaction pooling breaks session locks.
+type Postgres struct {
+	cfg      *pgx.ConnConfig
+	location string
+
+	sem      chan struct{} // held while conn is in use
+	conn     *pgx.Conn
+	lastUsed time.Time
+	closed   bool
+
+	mu     sync.Mutex // guards leases
+	leases map[string]*pgx.Conn
+}
+
+var _ Store = (*Postgres)(nil)
+
+// idlePing is how long the shared connection may sit unused before it is
+// checked (and replaced if the server went away) ahead of the next query.
+const idlePing = 30 * time.Second
+
+// migrateLockKey is the advisory lock that serializes migrations.
+var migrateLockKey = lockKey("runbook schema migration")
+
+// lockKey hashes a name into an advisory lock key.
+func lockKey(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int64(h.Sum64())
+}
+
+// migrations create and evolve the schema, in order; migration i brings
+// the schema to version i+1. Never edit a released one: append.
+var migrations = []string{
+	`CREATE TABLE runbook.runs (
+	id         text PRIMARY KEY,
+	runbook    text NOT NULL,
+	status     text NOT NULL,
+	started_at timestamptz NOT NULL,
+	record     jsonb NOT NULL
+);
+CREATE INDEX runs_runbook_started_at ON runbook.runs (runbook, started_at);
+
+CREATE TABLE runbook.stop (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	enabled   boolean NOT NULL DEFAULT false,
+	since     timestamptz,
+	by_user   text NOT NULL DEFAULT '',
+	host      text NOT NULL DEFAULT '',
+	reason    text NOT NULL DEFAULT ''
+);
+INSERT INTO runbook.stop DEFAULT VALUES;
+
+CREATE TABLE runbook.audit (
+	id     bigserial PRIMARY KEY,
+	time   timestamptz NOT NULL,
+	action text NOT NULL CHECK (action IN ('enable', 'disable')),
+	"user" text NOT NULL,
+	host   text NOT NULL,
+	reason text NOT NULL DEFAULT ''
+);
+CREATE FUNCTION runbook.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'runbook.audit is append-only';
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON runbook.audit
+	FOR EACH ROW EXECUTE FUNCTION runbook.audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON runbook.audit
+	FOR EACH STATEMENT EXECUTE FUNCTION runbook.audit_append_only();
+
+CREATE TABLE runbook.watch (
+	key        text PRIMARY KEY,
+	data       bytea NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);`,
+}
+
+// SchemaVersion is the schema version this build of runbook creates.
+var SchemaVersion = len(migrations)
+
+// OpenPostgres connects to the database at dsn (a postgres:// URL or a
+// key=value string; PGPASSWORD and ~/.pgpass are honoured), then creates or
+// migrates the schema under a transaction-scoped advisory lock, so hosts
+// starting at once do not race.
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// Not wrapped: the parse error carries the connection string.
+		return nil, errors.New("parse PostgreSQL state DSN: " + redactDSN(dsn, err.Error()))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "runbook"
+	}
+	p := &Postgres{cfg: cfg, location: pgLocation(cfg), sem: make(chan struct{}, 1)}
+	if err := p.migrate(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// pgLocation renders a connection config as a URL without its password.
+func pgLocation(cfg *pgx.ConnConfig) string {
+	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
+	if cfg.User != "" {
+		u.User = url.User(cfg.User)
+	}
+	switch {
+	case strings.HasPrefix(cfg.Host, "/"):
+		u.RawQuery = "host=" + url.QueryEscape(cfg.Host)
+	case cfg.Port != 0 && cfg.Port != 5432:
+		u.Host = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
+	default:
+		u.Host = cfg.Host
+	}
+	return u.String()
+}
+
+var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactDSN removes every password found in dsn from msg.
+func redactDSN(dsn, msg string) string {
+	var secrets []string
+	if u, err := url.Parse(dsn); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw, url.PathEscape(pw), url.QueryEscape(pw))
+		}
+		for _, k := range []string{"password", "sslpassword"} {
+			if v := u.Query().Get(k); v != "" {
+				secrets = append(secrets, v, url.QueryEscape(v))
+			}
+		}
+	}
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		// A URL too broken to parse: take what sits between ':' and '@'.
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				secrets = append(secrets, rest[c+1:at])
+			}
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
+	}
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// Location returns the database as a URL, without the password.
+func (p *Postgres) Location() string { return p.location }
+
+// errorf wraps err with what failed and where, redacting nothing: pgx
+// errors do not carry the password.
+func (p *Postgres) errorf(what string, err error) error {
+	return fmt.Errorf("%s in %s: %w", what, p.location, err)
+}
+
+// do runs fn on the shared connection, connecting first when there is
+// none or the old one broke. An error that sent nothing to the server is
+// retried once on a fresh connection.
+func (p *Postgres) do(ctx context.Context, fn func(*pgx.Conn) error) error {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	if p.closed {
+		return errors.New("the state store is closed")
+	}
+	for attempt := 0; ; attempt++ {
+		if p.conn != nil && !p.conn.IsClosed() && time.Since(p.lastUsed) > idlePing {
+			if err := p.conn.Ping(ctx); err != nil {
+				p.conn.Close(ctx)
+			}
+		}
+		if p.conn == nil || p.conn.IsClosed() {
+			c, err := pgx.ConnectConfig(ctx, p.cfg)
+			if err != nil {
+				return p.errorf("connect", err)
+			}
+			p.conn = c
+		}
+		err := fn(p.conn)
+		p.lastUsed = time.Now()
+		if err != nil && p.conn.IsClosed() && attempt == 0 && pgconn.SafeToRetry(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// migrate brings the schema to SchemaVersion in one transaction.
+func (p *Postgres) migrate(ctx context.Context) error {
+	return p.do(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+				return p.errorf("lock the schema for migration", err)
+			}
+			if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS runbook;
+CREATE TABLE IF NOT EXISTS runbook.schema_version (
+	version    integer PRIMARY KEY,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+				return p.errorf("create the runbook schema", err)
+			}
+			var have int
+			if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM runbook.schema_version`).Scan(&have); err != nil {
+				return p.errorf("read the schema version", err)
+			}
+			if have > len(migrations) {
+				return fmt.Errorf("the state schema in %s is at version %d, newer than this runbook knows (%d): upgrade runbook", p.location, have, len(migrations))
+			}
+			for v := have + 1; v <= len(migrations); v++ {
+				if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+					return p.errorf(fmt.Sprintf("migrate the state schema to version %d", v), err)
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO runbook.schema_version (version) VALUES ($1)`, v); err != nil {
+					return p.errorf("record the schema version", err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// SaveRun stores a run record (replacing one with the same id) and
+// returns where it went. Call it with a context that is not cancelled to
+// save an interrupted run.
+func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
+	data, err := json.Marshal(run)
+	if err != nil {
+		return "", fmt.Errorf("encode run record: %w", err)
+	}
+	err = p.do(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO runbook.runs (id, runbook, status, started_at, record)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.status,
+	started_at = excluded.started_at, record = excluded.record`,
+			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)))
+		return err
+	})
+	if err != nil {
+		return "", p.errorf("save run "+run.ID, err)
+	}
+	return p.location + " (run " + run.ID + ")", nil
+}
+
+// jsonbSafe replaces the escape \u0000, which jsonb rejects, with \ufffd
+// (the replacement character). Everything else is left as it is.
+func jsonbSafe(data []byte) []byte {
+	const nul, repl = `\u0000`, `\ufffd`
+	if !strings.Contains(string(data), nul) {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		if data[i] == '\\' && i+1 < len(data) {
+			if strings.HasPrefix(string(data[i:]), nul) {
+				out = append(out, repl...)
+				i += len(nul) - 1
+				continue
+			}
+			out = append(out, data[i], data[i+1]) // an escape pair: \\ stays \\
+			i++
+			continue
+		}
+		out = append(out, data[i])
+	}
+	return out
+}
+
+// RunIDs lists the stored run ids, oldest first.
+func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id FROM runbook.runs ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, p.errorf("list runs", err)
+	}
+	return ids, nil
+}
+
+// LoadRun loads a run by id (or unique id prefix), by "last", or by a path
+// to a record file.
+func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
+	if isRecordPath(ref) {
+		return record.Read(ref)
+	}
+	var data []byte
+	var lookErr error
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		query := `SELECT id FROM runbook.runs WHERE starts_with(id, $1) ORDER BY id LIMIT 3`
+		args := []any{ref}
+		if ref == "" || ref == "last" {
+			query, args = `SELECT id FROM runbook.runs ORDER BY id DESC LIMIT 1`, nil
+		}
+		rows, err := c.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		id, perr := pickRun(ids, ref, p.location)
+		if perr != nil {
+			lookErr = perr
+			return nil
+		}
+		return c.QueryRow(ctx, `SELECT record FROM runbook.runs WHERE id = $1`, id).Scan(&data)
+	})
+	if err != nil {
+		return nil, p.errorf("load run "+ref, err)
+	}
+	if lookErr != nil {
+		return nil, lookErr
+	}
+	var run record.Run
+	if err := json.Unmarshal(data, &run); err != nil {
+		return nil, fmt.Errorf("parse run record %q from %s: %w", ref, p.location, err)
+	}
+	return &run, nil
+}
+
+// Stop returns the emergency stop's state.
+func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
+	var st StopState
+	var since *time.Time
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop`).
+			Scan(&st.On, &since, &st.By, &st.Host, &st.Reason)
+	})
+	if err != nil {
+		return StopState{}, p.errorf("read the emergency stop", err)
+	}
+	if since != nil {
+		st.Since = since.UTC()
+	}
+	return st, nil
+}
+
+// SetStop turns the emergency stop on or off. One transaction locks the
+// stop's row, appends the audit row and updates the flag, so the trail's
+// order is the order of the changes, across hosts. A zero entry time
+// becomes the database's clock.
+func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState, error) {
+	entry, err := completeEntry(on, entry, func() time.Time { return time.Time{} })
+	if err != nil {
+		return StopState{}, err
+	}
+	var at *time.Time
+	if !entry.Time.IsZero() {
+		at = &entry.Time
+	}
+	err = p.do(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM runbook.stop FOR UPDATE`); err != nil {
+				return err
+			}
+			var t time.Time
+			err := tx.QueryRow(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason)
+VALUES (coalesce($1, clock_timestamp()), $2, $3, $4, $5) RETURNING time`,
+				at, entry.Action, entry.User, entry.Host, entry.Reason).Scan(&t)
+			if err != nil {
+				return err
+			}
+			entry.Time = t.UTC()
+			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5`,
+				on, entry.Time, entry.User, entry.Host, entry.Reason)
+			return err
+		})
+	})
+	if err != nil {
+		return StopState{}, p.errorf(entry.Action+" the emergency stop", err)
+	}
+	return entry.state(), nil
+}
+
+// Audit returns the audit trail, oldest first.
+func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason FROM runbook.audit ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+			var e AuditEntry
+			err := r.Scan(&e.Time, &e.Action, &e.User, &e.Host, &e.Reason)
+			e.Time = e.Time.UTC()
+			return e, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, p.errorf("read the audit trail", err)
+	}
+	return out, nil
+}
+
+// LoadWatch returns the saved state of a watch, or nil when there is none.
+func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
+	var data []byte
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `SELECT data FROM runbook.watch WHERE key = $1`, key).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, p.errorf(fmt.Sprintf("load watch state %q", key), err)
+	}
+	return data, nil
+}
+
+// SaveWatch saves a watch's state.
+func (p *Postgres) SaveWatch(ctx context.Context, key string, data []byte) error {
+	if data == nil {
+		data = []byte{}
+	}
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO runbook.watch (key, data, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`, key, data)
+		return err
+	})
+	if err != nil {
+		return p.errorf(fmt.Sprintf("save watch state %q", key), err)
+	}
+	return nil
+}
+
+// Lead tries pg_try_advisory_lock for key on a connection of its own and
+// keeps that connection (and so the lock) until release is called, the
+// store is closed, or the process dies. Calling it again for a key it
+// leads pings that connection, and competes again if it was lost.
+func (p *Postgres) Lead(ctx context.Context, key string) (bool, func(), error) {
+	noop := func() {}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.leases[key]; ok {
+		if err := c.Ping(ctx); err == nil {
+			return true, p.releaser(key, c), nil
+		}
+		delete(p.leases, key)
+		c.Close(ctx)
+	}
+	c, err := pgx.ConnectConfig(ctx, p.cfg)
+	if err != nil {
+		return false, noop, p.errorf("connect for the lead lease", err)
+	}
+	var got bool
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey("runbook lead: "+key)).Scan(&got); err != nil {
+		c.Close(ctx)
+		return false, noop, p.errorf(fmt.Sprintf("take the lead lease %q", key), err)
+	}
+	if !got {
+		c.Close(ctx)
+		return false, noop, nil
+	}
+	if p.leases == nil {
+		p.leases = map[string]*pgx.Conn{}
+	}
+	p.leases[key] = c
+	return true, p.releaser(key, c), nil
+}
+
+// releaser returns the function that ends the lease on key held by c:
+// closing the session releases its advisory lock.
+func (p *Postgres) releaser(key string, c *pgx.Conn) func() {
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.leases[key] != c {
+			return
+		}
+		delete(p.leases, key)
+		closeConn(c)
+	}
+}
+
+func closeConn(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
+}
+
+// Close ends every lease and closes the connection.
+func (p *Postgres) Close() error {
+	p.mu.Lock()
+	for key, c := range p.leases {
+		delete(p.leases, key)
+		closeConn(c)
+	}
+	p.mu.Unlock()
+	p.sem <- struct{}{}
+	defer func() { <-p.sem }()
+	p.closed = true
+	if p.conn != nil {
+		closeConn(p.conn)
+		p.conn = nil
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+)
+
+// Store is where everything that outlives a run lives: run records, the
+// emergency stop with its audit trail, watch state, and the lease that
+// elects one watch instance to alert. Dir keeps it in a local directory;
+// Postgres shares it between every host of a team.
+type Store interface {
+	// Location names the store for messages ("runbooks/.runbook",
+	// "postgres://ops@db/runbook"), never with a password.
+	Location() string
+
+	// SaveRun stores a run record atomically and returns where it went.
+	// An interrupted run saves its partial record with a context that is
+	// not cancelled (context.WithoutCancel).
+	SaveRun(ctx context.Context, run *record.Run) (string, error)
+	// LoadRun loads a run by id (or unique id prefix), by "last", or by a
+	// path to a record file.
+	LoadRun(ctx context.Context, ref string) (*record.Run, error)
+	// RunIDs lists stored run ids, oldest first.
+	RunIDs(ctx context.Context) ([]string, error)
+
+	// Stop returns the emergency stop's state.
+	Stop(ctx context.Context) (StopState, error)
+	// SetStop turns the emergency stop on or off and appends the change to
+	// the audit trail, atomically with respect to other processes and hosts.
+	// The entry's Action is set from on; a zero Time is filled in by the
+	// store. Every call is recorded, also one that leaves the stop as it
+	// was; the returned state describes this change.
+	SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState, error)
+	// Audit returns the audit trail, oldest first.
+	Audit(ctx context.Context) ([]AuditEntry, error)
+
+	// LoadWatch returns the saved state of a watch (by key, e.g. the
+	// runbook's name), or nil when there is none.
+	LoadWatch(ctx context.Context, key string) ([]byte, error)
+	// SaveWatch saves a watch's state.
+	SaveWatch(ctx context.Context, key string, data []byte) error
+
+	// Lead tries to become the one instance allowed to alert for key. It
+	// returns whether this process leads; leadership lasts until release is
+	// called, the store is closed, or the process dies. Calling Lead again
+	// for a key this store leads confirms the lease (taking it again if the
+	// connection behind it was lost) instead of competing with itself, so a
+	// watch may call it before every alert. release may be called twice.
+	Lead(ctx context.Context, key string) (leading bool, release func(), err error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// StopState is the emergency stop.
+type StopState struct {
+	On bool `json:"on"`
+	// Since, By, Host and Reason describe the last change.
+	Since  time.Time `json:"since,omitzero"`
+	By     string    `json:"by,omitempty"`
+	Host   string    `json:"host,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// AuditEntry is one line of the emergency stop's append-only audit trail.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	Action string    `json:"action"` // ActionEnable or ActionDisable
+	User   string    `json:"user"`
+	Host   string    `json:"host"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// The actions of the audit trail.
+const (
+	ActionEnable  = "enable"
+	ActionDisable = "disable"
+)
+
+// completeEntry checks an audit entry and fills in its action and, when
+// zero, its time from now.
+func completeEntry(on bool, e AuditEntry, now func() time.Time) (AuditEntry, error) {
+	e.Action = ActionDisable
+	if on {
+		e.Action = ActionEnable
+	}
+	if strings.TrimSpace(e.User) == "" {
+		return e, errors.New("audit entry: the user is required")
+	}
+	if strings.TrimSpace(e.Host) == "" {
+		return e, errors.New("audit entry: the host is required")
+	}
+	if on && strings.TrimSpace(e.Reason) == "" {
+		return e, fmt.Errorf("audit entry: a reason is required to enable the emergency stop")
+	}
+	if e.Time.IsZero() {
+		e.Time = now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+	return e, nil
+}
+
+// state is the stop as this entry leaves it.
+func (e AuditEntry) state() StopState {
+	return StopState{On: e.Action == ActionEnable, Since: e.Time, By: e.User, Host: e.Host, Reason: e.Reason}
+}

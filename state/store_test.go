@@ -1,0 +1,260 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/runbookhq/runbook/record"
+)
+
+// testRun returns a run record whose values survive a JSON round trip.
+func testRun(id, status string) *record.Run {
+	start := time.Date(2025, 12, 2, 13, 12, 19, 0, time.UTC)
+	errText := "exit status 1"
+	return &record.Run{
+		ID: id, Runbook: "m4-tabletop", Title: "M4 tabletop", Document: "PIN-015",
+		Source: "runbooks/m4-tabletop.hcl", Operator: "alice", Host: "ops-1",
+		StartedAt: start, FinishedAt: start.Add(2 * time.Second), DurationMS: 2000,
+		Status:    status,
+		Variables: map[string]any{"api_url": "http://localhost:8000", "pg_dsn": "(sensitive)"},
+		Summary:   record.Summary{Passed: 1, Failed: 1},
+		Items: []record.Item{
+			{Kind: record.KindStep, Name: "health", Provider: "http", Status: "passed", Attempts: 1,
+				Result: map[string]any{"status": float64(200), "body": `{"status":"ok"}`, "escaped": `a\u0000b`}},
+			{Kind: record.KindStep, Name: "stop", Provider: "shell", Status: "failed", Attempts: 1, Confirm: true, Error: &errText},
+		},
+	}
+}
+
+// opener opens a new handle on one store location, closed when the test
+// ends.
+type opener func(t *testing.T) Store
+
+// testStore runs the behaviour every Store must have; fresh makes a new,
+// empty store location.
+func testStore(t *testing.T, fresh func(t *testing.T) opener) {
+	ctx := context.Background()
+
+	t.Run("runs", func(t *testing.T) {
+		s := fresh(t)(t)
+		if _, err := s.LoadRun(ctx, "last"); err == nil || !strings.Contains(err.Error(), "no runs recorded") {
+			t.Errorf("LoadRun(last) on an empty store: got %v, want a \"no runs recorded\" error", err)
+		}
+		runs := []*record.Run{
+			testRun("20251202T131219Z-3f9a", record.Failed),
+			testRun("20251202T131219Z-77aa", record.Passed),
+			testRun("20251203T080000Z-0001", record.Passed),
+		}
+		for _, r := range runs {
+			if _, err := s.SaveRun(ctx, r); err != nil {
+				t.Fatalf("SaveRun(%s): %v", r.ID, err)
+			}
+		}
+		ids, err := s.RunIDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{runs[0].ID, runs[1].ID, runs[2].ID}, ids); diff != "" {
+			t.Errorf("RunIDs (-want +got):\n%s", diff)
+		}
+		for _, tc := range []struct {
+			ref  string
+			want *record.Run
+			err  string
+		}{
+			{ref: "last", want: runs[2]},
+			{ref: "", want: runs[2]},
+			{ref: runs[0].ID, want: runs[0]},
+			{ref: "20251203", want: runs[2]},
+			{ref: "20251202T131219Z-7", want: runs[1]},
+			{ref: "20251202", err: "ambiguous"},
+			{ref: "1999", err: `no run "1999"`},
+		} {
+			t.Run("ref="+tc.ref, func(t *testing.T) {
+				got, err := s.LoadRun(ctx, tc.ref)
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("LoadRun(%q): got error %v, want one containing %q", tc.ref, err, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("LoadRun(%q): %v", tc.ref, err)
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("LoadRun(%q) (-want +got):\n%s", tc.ref, diff)
+				}
+			})
+		}
+		// Saving the same id again replaces the record.
+		again := testRun(runs[0].ID, record.Passed)
+		if _, err := s.SaveRun(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LoadRun(ctx, runs[0].ID); err != nil || got.Status != record.Passed {
+			t.Errorf("LoadRun after re-saving: got %v, %v; want status passed", got, err)
+		}
+		// A path to a record file is read from the file, whatever the store.
+		path := filepath.Join(t.TempDir(), "copy.json")
+		data, _ := runs[1].Marshal()
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LoadRun(ctx, path); err != nil || got.ID != runs[1].ID {
+			t.Errorf("LoadRun(%s): got %v, %v; want run %s", path, got, err, runs[1].ID)
+		}
+	})
+
+	t.Run("stop and audit", func(t *testing.T) {
+		s := fresh(t)(t)
+		st, err := s.Stop(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(StopState{}, st); diff != "" {
+			t.Errorf("Stop of a new store (-want +got):\n%s", diff)
+		}
+		if trail, err := s.Audit(ctx); err != nil || len(trail) != 0 {
+			t.Errorf("Audit of a new store: got %v, %v; want empty", trail, err)
+		}
+
+		if _, err := s.SetStop(ctx, true, AuditEntry{User: "alice", Host: "ops-1"}); err == nil || !strings.Contains(err.Error(), "reason is required") {
+			t.Errorf("enable without a reason: got %v, want a \"reason is required\" error", err)
+		}
+		if _, err := s.SetStop(ctx, true, AuditEntry{Host: "ops-1", Reason: "x"}); err == nil {
+			t.Errorf("enable without a user: got no error")
+		}
+
+		t0 := time.Date(2025, 12, 2, 13, 0, 0, 123456789, time.UTC)
+		steps := []struct {
+			on    bool
+			entry AuditEntry
+		}{
+			{true, AuditEntry{Time: t0, User: "alice", Host: "ops-1", Reason: "golden mismatch on shard 3"}},
+			{true, AuditEntry{Time: t0.Add(time.Minute), User: "bob", Host: "ops-2", Reason: "still investigating"}},
+			{false, AuditEntry{Time: t0.Add(time.Hour), User: "alice", Host: "ops-1"}},
+		}
+		var want []AuditEntry
+		for _, step := range steps {
+			got, err := s.SetStop(ctx, step.on, step.entry)
+			if err != nil {
+				t.Fatalf("SetStop(%v, %+v): %v", step.on, step.entry, err)
+			}
+			e := step.entry
+			e.Action = ActionDisable
+			if step.on {
+				e.Action = ActionEnable
+			}
+			e.Time = e.Time.Truncate(time.Microsecond)
+			want = append(want, e)
+			wantState := StopState{On: step.on, Since: e.Time, By: e.User, Host: e.Host, Reason: e.Reason}
+			if diff := cmp.Diff(wantState, got); diff != "" {
+				t.Errorf("SetStop(%v) returned (-want +got):\n%s", step.on, diff)
+			}
+			if st, err := s.Stop(ctx); err != nil {
+				t.Fatal(err)
+			} else if diff := cmp.Diff(wantState, st); diff != "" {
+				t.Errorf("Stop after SetStop(%v) (-want +got):\n%s", step.on, diff)
+			}
+		}
+		trail, err := s.Audit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, trail); diff != "" {
+			t.Errorf("Audit (-want +got):\n%s", diff)
+		}
+
+		// A zero time is filled in by the store.
+		before := time.Now().Add(-time.Minute)
+		st, err = s.SetStop(ctx, true, AuditEntry{User: "carol", Host: "ops-3", Reason: "now"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Since.Before(before) || st.Since.After(time.Now().Add(time.Minute)) {
+			t.Errorf("SetStop with a zero time: got since %v, want about now", st.Since)
+		}
+	})
+
+	t.Run("watch", func(t *testing.T) {
+		s := fresh(t)(t)
+		if data, err := s.LoadWatch(ctx, "shadow"); err != nil || data != nil {
+			t.Errorf("LoadWatch of a missing key: got %q, %v; want nil, nil", data, err)
+		}
+		keys := map[string]string{
+			"shadow":       `{"health":"healthy"}`,
+			"a/b":          `{"k":"a/b"}`,
+			"a%2Fb":        `{"k":"a%2Fb"}`,
+			"../escape":    `{"k":"../escape"}`,
+			".hidden":      `{"k":".hidden"}`,
+			"ünïcode name": `{"k":"ünïcode"}`,
+		}
+		for k, v := range keys {
+			if err := s.SaveWatch(ctx, k, []byte(v)); err != nil {
+				t.Fatalf("SaveWatch(%q): %v", k, err)
+			}
+		}
+		if err := s.SaveWatch(ctx, "shadow", []byte(`{"health":"failing"}`)); err != nil {
+			t.Fatal(err)
+		}
+		keys["shadow"] = `{"health":"failing"}`
+		for k, want := range keys {
+			got, err := s.LoadWatch(ctx, k)
+			if err != nil || string(got) != want {
+				t.Errorf("LoadWatch(%q): got %q, %v; want %q", k, got, err, want)
+			}
+		}
+	})
+
+	t.Run("lead", func(t *testing.T) {
+		open := fresh(t)
+		a, b := open(t), open(t)
+		ok, releaseA, err := a.Lead(ctx, "shadow")
+		if err != nil || !ok {
+			t.Fatalf("first Lead: got %v, %v; want true", ok, err)
+		}
+		if ok, _, err := b.Lead(ctx, "shadow"); err != nil || ok {
+			t.Errorf("second instance's Lead while the first leads: got %v, %v; want false", ok, err)
+		}
+		if ok, _, err := a.Lead(ctx, "shadow"); err != nil || !ok {
+			t.Errorf("the leader's Lead again: got %v, %v; want true", ok, err)
+		}
+		if ok, releaseOther, err := b.Lead(ctx, "other runbook"); err != nil || !ok {
+			t.Errorf("Lead on another key: got %v, %v; want true", ok, err)
+		} else {
+			releaseOther()
+		}
+		releaseA()
+		releaseA() // twice is fine
+		ok, releaseB, err := b.Lead(ctx, "shadow")
+		if err != nil || !ok {
+			t.Fatalf("Lead after the leader released: got %v, %v; want true", ok, err)
+		}
+		if ok, _, err := a.Lead(ctx, "shadow"); err != nil || ok {
+			t.Errorf("old leader's Lead after the handover: got %v, %v; want false", ok, err)
+		}
+		// Closing the store gives up its leases.
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		releaseB()
+		if ok, release, err := a.Lead(ctx, "shadow"); err != nil || !ok {
+			t.Errorf("Lead after the leader closed its store: got %v, %v; want true", ok, err)
+		} else {
+			release()
+		}
+	})
+}
+
+// decodeStrict decodes one JSON value, refusing unknown fields.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
