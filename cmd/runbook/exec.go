@@ -151,23 +151,21 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return err
 		}
 	}
-	if isTerminal(a.stdin) && isTerminal(a.stdout) {
-		opts.Prompter = newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
-	}
-
 	// Live progress goes to stdout for the table view and to stderr for
 	// machine formats, so their output stays parseable. --quiet buffers it
 	// and prints it only if something did not pass.
-	progressOut := a.stdout
-	if f.format != "table" {
-		progressOut = a.stderr
-	}
+	progressOut := progressOutFor(a, f)
 	var quietBuf bytes.Buffer
 	if f.quiet {
 		progressOut = &quietBuf
 	}
 	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
 	opts.Observer = prog
+	if isTerminal(a.stdin) && isTerminal(a.stdout) {
+		tp := newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
+		tp.before = prog.Pause
+		opts.Prompter = tp
+	}
 
 	run, err := engine.Run(cmd.Context(), b, opts)
 	prog.Close()

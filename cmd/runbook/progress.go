@@ -20,6 +20,8 @@ type progress struct {
 	mu      sync.Mutex
 	running map[string]bool
 	done    int
+	// paused stops redrawing the status line while a prompt is showing.
+	paused bool
 }
 
 func newProgress(w io.Writer, live, color bool) *progress {
@@ -42,6 +44,7 @@ func (p *progress) Finished(it record.Item) {
 	defer p.mu.Unlock()
 	delete(p.running, itemLabel(it))
 	p.done++
+	p.paused = false
 	p.clear()
 	line := fmt.Sprintf("%s %-28s %6dms", p.badge(it.Status), itemLabel(it), it.DurationMS)
 	if it.Title != "" {
@@ -52,6 +55,15 @@ func (p *progress) Finished(it record.Item) {
 	}
 	fmt.Fprintln(p.w, line)
 	p.redraw()
+}
+
+// Pause clears the status line and keeps it away until the next item
+// finishes: a prompt is about to be shown.
+func (p *progress) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	p.paused = true
 }
 
 // Close clears the status line.
@@ -68,7 +80,7 @@ func (p *progress) clear() {
 }
 
 func (p *progress) redraw() {
-	if !p.live || len(p.running) == 0 {
+	if !p.live || p.paused || len(p.running) == 0 {
 		return
 	}
 	names := make([]string, 0, len(p.running))

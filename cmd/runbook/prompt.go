@@ -18,7 +18,9 @@ type terminalPrompter struct {
 	in       *bufio.Reader
 	out      io.Writer
 	operator string
-	mu       sync.Mutex
+	// before runs before each question, to clear the live progress line.
+	before func()
+	mu     sync.Mutex
 }
 
 func newTerminalPrompter(in io.Reader, out io.Writer, operator string) *terminalPrompter {
@@ -51,6 +53,9 @@ func (p *terminalPrompter) readLine(ctx context.Context) (string, error) {
 func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.before != nil {
+		p.before()
+	}
 	title := it.Title
 	if title == "" {
 		title = it.Name
@@ -76,6 +81,9 @@ func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, 
 func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record.Answer, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.before != nil {
+		p.before()
+	}
 	title := it.Title
 	if title == "" {
 		title = it.Name
