@@ -33,12 +33,13 @@ func (f RendererFunc) Render(w io.Writer, run *record.Run) error { return f(w, r
 // formats is the one explicit list of output formats; cmd's --format flag,
 // its help and the tests read it. A new format is one file and one line here.
 var formats = map[string]func(Options) Renderer{
-	"table":    newTable,
-	"json":     newJSON,
-	"junit":    newJUnit,
-	"tap":      newTAP,
-	"markdown": newMarkdown,
-	"nagios":   newNagios,
+	"table":      newTable,
+	"json":       newJSON,
+	"junit":      newJUnit,
+	"tap":        newTAP,
+	"markdown":   newMarkdown,
+	"nagios":     newNagios,
+	"prometheus": newPrometheus,
 }
 
 // Formats returns the names of the output formats, sorted.

@@ -87,7 +87,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	want := []string{"json", "junit", "markdown", "nagios", "table", "tap"}
+	want := []string{"json", "junit", "markdown", "nagios", "prometheus", "table", "tap"}
 	if diff := cmp.Diff(want, Formats()); diff != "" {
 		t.Errorf("Formats() mismatch (-want +got):\n%s", diff)
 	}

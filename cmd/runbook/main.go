@@ -131,6 +131,7 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newReportCmd(a),
 		newHistoryCmd(a),
 		newShowCmd(a),
+		newWatchCmd(a),
 		newStopCmd(a),
 		newVersionCmd(a),
 	)

@@ -1,0 +1,307 @@
+package alert
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// SignatureHeader carries a webhook body's HMAC-SHA256 when the alert has
+// an hmac_secret: "sha256=" and the hex digest of the exact body bytes.
+const SignatureHeader = "X-Runbook-Signature"
+
+// PagerDutyURL is the Events API v2 endpoint.
+const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+
+// PayloadVersion is the version of the webhook payload; it changes only
+// when a field changes meaning or goes away.
+const PayloadVersion = 1
+
+var webhookSpec = hcldec.ObjectSpec{
+	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
+	"hmac_secret": &hcldec.AttrSpec{Name: "hmac_secret", Type: cty.String},
+	"headers":     &hcldec.AttrSpec{Name: "headers", Type: cty.Map(cty.String)},
+}
+
+var slackSpec = hcldec.ObjectSpec{
+	"url": &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
+}
+
+var pagerdutySpec = hcldec.ObjectSpec{
+	"routing_key": &hcldec.AttrSpec{Name: "routing_key", Type: cty.String, Required: true},
+	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String},
+}
+
+// request is one HTTP POST a channel wants sent.
+type request struct {
+	url    string
+	header http.Header
+	body   []byte
+	// what names the request in errors and logs, never with its URL.
+	what string
+}
+
+// channel turns a notification into requests; redact hides sensitive
+// values in the payload data before it is encoded.
+type channel interface {
+	requests(a *Alert, n *Notification, redact func(any) any) ([]request, error)
+	// sendable is false when the config held unknown values.
+	sendable() bool
+	// disabled is true when the address is known to be empty.
+	disabled() bool
+}
+
+// webhook posts the notification as JSON.
+type webhook struct {
+	url, secret string
+	headers     map[string]string
+	ok          bool
+}
+
+func newWebhook(cfg cty.Value) (*webhook, error) {
+	w := &webhook{
+		url:     checks.String(cfg, "url", ""),
+		secret:  checks.String(cfg, "hmac_secret", ""),
+		headers: checks.StringMap(cfg, "headers"),
+		ok:      known(cfg),
+	}
+	if err := checkURL("url", w.url); err != nil {
+		return nil, err
+	}
+	for k := range w.headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			return nil, fmt.Errorf("headers: %q is not a header name", k)
+		}
+	}
+	return w, nil
+}
+
+func (w *webhook) sendable() bool { return w.ok }
+func (w *webhook) disabled() bool { return w.ok && w.url == "" }
+
+// webhookPayload is the generic JSON body.
+type webhookPayload struct {
+	Version int    `json:"version"`
+	Alert   string `json:"alert"`
+	Summary string `json:"summary"`
+	*Notification
+}
+
+func (w *webhook) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
+	body, err := redactedJSON(webhookPayload{Version: PayloadVersion, Alert: a.Name, Summary: n.Headline(), Notification: n}, redact)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	for k, v := range w.headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	if w.secret != "" {
+		h.Set(SignatureHeader, Sign([]byte(w.secret), body))
+	}
+	return []request{{url: w.url, header: h, body: body, what: "webhook"}}, nil
+}
+
+// Sign returns the X-Runbook-Signature value of a body: "sha256=" and the
+// hex HMAC-SHA256 of body under secret.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether signature is body's X-Runbook-Signature under
+// secret, comparing in constant time.
+func Verify(secret, body []byte, signature string) bool {
+	return hmac.Equal([]byte(Sign(secret, body)), []byte(signature))
+}
+
+// slack posts to a Slack incoming webhook.
+type slack struct {
+	url string
+	ok  bool
+}
+
+func newSlack(cfg cty.Value) (*slack, error) {
+	s := &slack{url: checks.String(cfg, "url", ""), ok: known(cfg)}
+	if err := checkURL("url", s.url); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *slack) sendable() bool { return s.ok }
+func (s *slack) disabled() bool { return s.ok && s.url == "" }
+
+// slackIcons mark events in Slack's text.
+var slackIcons = map[string]string{
+	engine.EventCritical:  ":red_circle:",
+	engine.EventWarning:   ":large_yellow_circle:",
+	engine.EventUnknown:   ":white_circle:",
+	engine.EventRecovered: ":large_green_circle:",
+}
+
+func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
+	var b strings.Builder
+	title := n.Runbook
+	if n.Host != "" {
+		title += " on " + n.Host
+	}
+	fmt.Fprintf(&b, "*%s*: %s", slackEscape(title), n.Health)
+	if n.PreviousHealth != "" && n.PreviousHealth != n.Health {
+		fmt.Fprintf(&b, " (was %s)", n.PreviousHealth)
+	}
+	for _, t := range n.Transitions {
+		icon := slackIcons[t.Event]
+		if t.Event == engine.EventRecovered {
+			fmt.Fprintf(&b, "\n%s `%s` recovered", icon, slackEscape(t.Check))
+		} else {
+			fmt.Fprintf(&b, "\n%s `%s` is %s (was %s)", icon, slackEscape(t.Check), t.Health, t.Previous)
+		}
+		if t.Message != "" {
+			fmt.Fprintf(&b, ": %s", slackEscape(firstLine(t.Message, 300)))
+		}
+		for _, p := range t.Playbooks {
+			fmt.Fprintf(&b, "\n    playbook `%s` %s", slackEscape(p.Name), slackEscape(p.Action))
+			if p.Command != "" && p.Action == "offered" {
+				fmt.Fprintf(&b, ": `%s`", slackEscape(p.Command))
+			}
+		}
+	}
+	body, err := redactedJSON(map[string]any{"text": b.String()}, redact)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	return []request{{url: s.url, header: h, body: body, what: "slack"}}, nil
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// firstLine cuts text to its first line and at most max bytes.
+func firstLine(s string, max int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8Start(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// pagerduty sends Events API v2 events: one per transition, triggered
+// with a dedup key per runbook and check and resolved on recovery.
+type pagerduty struct {
+	url, key string
+	ok       bool
+}
+
+func newPagerDuty(cfg cty.Value) (*pagerduty, error) {
+	p := &pagerduty{
+		url: checks.String(cfg, "url", PagerDutyURL),
+		key: checks.String(cfg, "routing_key", ""),
+		ok:  known(cfg),
+	}
+	if err := checkURL("url", p.url); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *pagerduty) sendable() bool { return p.ok }
+func (p *pagerduty) disabled() bool { return p.ok && strings.TrimSpace(p.key) == "" }
+
+// pagerdutySeverity maps events to PagerDuty's severities.
+var pagerdutySeverity = map[string]string{
+	engine.EventCritical: "critical",
+	engine.EventWarning:  "warning",
+	engine.EventUnknown:  "error",
+}
+
+// DedupKey is the PagerDuty dedup key of a runbook's check: every event
+// of one check, trigger and resolve, lands on the same incident.
+func DedupKey(runbook, check string) string {
+	return "runbook/" + runbook + "/" + check
+}
+
+func (p *pagerduty) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
+	var out []request
+	for _, t := range n.Transitions {
+		ev := map[string]any{
+			"dedup_key": DedupKey(n.Runbook, t.Check),
+		}
+		if t.Event == engine.EventRecovered {
+			ev["event_action"] = "resolve"
+		} else {
+			ev["event_action"] = "trigger"
+			summary := fmt.Sprintf("%s: %s is %s", n.Runbook, t.Check, t.Health)
+			if t.Message != "" {
+				summary += ": " + firstLine(t.Message, 600)
+			}
+			source := n.Host
+			if source == "" {
+				source = "runbook"
+			}
+			details := map[string]any{
+				"previous": t.Previous, "status": t.Status, "message": t.Message,
+				"runbook_title": n.Title, "run_id": n.RunID,
+			}
+			if len(t.Playbooks) > 0 {
+				details["playbooks"] = t.Playbooks
+			}
+			ev["payload"] = map[string]any{
+				"summary":        firstLine(summary, 1024),
+				"source":         source,
+				"severity":       pagerdutySeverity[t.Event],
+				"timestamp":      n.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
+				"component":      t.Check,
+				"group":          n.Runbook,
+				"class":          "runbook check",
+				"custom_details": details,
+			}
+		}
+		// The routing key goes in after redaction: it may well be a
+		// sensitive variable, and PagerDuty needs it as it is.
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, err
+		}
+		var generic map[string]any
+		if err := unmarshalNumbers(data, &generic); err != nil {
+			return nil, err
+		}
+		red, _ := redact(generic).(map[string]any)
+		if red == nil {
+			red = generic
+		}
+		red["routing_key"] = p.key
+		body, err := json.Marshal(red)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, request{
+			url: p.url, header: http.Header{"Content-Type": {"application/json"}},
+			body: body, what: "pagerduty " + t.Check,
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,197 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/runbookhq/runbook/record"
+)
+
+// Item statuses and run statuses as the one-hot status gauges spell them.
+var (
+	itemStatuses = []string{record.Passed, record.Warning, record.Failed, record.Skipped, record.Pending}
+	runStatuses  = []string{record.Passed, record.Warning, record.Failed, record.Incomplete}
+)
+
+// HealthValue is a health as a number, in the Nagios plugin order:
+// 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+func HealthValue(health string) float64 {
+	switch health {
+	case "HEALTHY":
+		return 0
+	case "WARNING":
+		return 1
+	case "CRITICAL":
+		return 2
+	default:
+		return 3
+	}
+}
+
+var (
+	checkStatusDesc = prometheus.NewDesc("runbook_check_status",
+		"1 for the status the check had in the last run (passed, warning, failed, skipped, pending), 0 for the others.",
+		[]string{"runbook", "check", "status"}, nil)
+	checkHealthDesc = prometheus.NewDesc("runbook_check_health",
+		"The check's health in the last run: 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+		[]string{"runbook", "check"}, nil)
+	checkDurationDesc = prometheus.NewDesc("runbook_check_duration_seconds",
+		"How long the check took in the last run, retries included.",
+		[]string{"runbook", "check"}, nil)
+	stepStatusDesc = prometheus.NewDesc("runbook_step_status",
+		"1 for the status the step had in the last run (passed, warning, failed, skipped, pending), 0 for the others.",
+		[]string{"runbook", "step", "status"}, nil)
+	stepDurationDesc = prometheus.NewDesc("runbook_step_duration_seconds",
+		"How long the step took in the last run.",
+		[]string{"runbook", "step"}, nil)
+	runStatusDesc = prometheus.NewDesc("runbook_run_status",
+		"1 for the status of the last run (passed, warning, failed, incomplete), 0 for the others.",
+		[]string{"runbook", "status"}, nil)
+	runHealthDesc = prometheus.NewDesc("runbook_run_health",
+		"The last run's health: 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+		[]string{"runbook"}, nil)
+	runTimestampDesc = prometheus.NewDesc("runbook_run_timestamp_seconds",
+		"When the last run finished, in seconds since the Unix epoch.",
+		[]string{"runbook"}, nil)
+	runDurationDesc = prometheus.NewDesc("runbook_run_duration_seconds",
+		"How long the last run took.",
+		[]string{"runbook"}, nil)
+	runInterruptedDesc = prometheus.NewDesc("runbook_run_interrupted",
+		"1 when the last run was interrupted before it finished.",
+		[]string{"runbook"}, nil)
+)
+
+// RunCollector is a prometheus.Collector of one run's metrics: per check
+// (and step) status, health and duration, and the run's status, health,
+// time and duration. Set swaps the run, so a long-lived registry (watch's
+// /metrics) always shows the latest; before the first run it has no
+// samples. It is safe for concurrent use.
+type RunCollector struct {
+	mu  sync.Mutex
+	run *record.Run
+}
+
+var _ prometheus.Collector = (*RunCollector)(nil)
+
+// NewRunCollector returns a collector of run, which may be nil.
+func NewRunCollector(run *record.Run) *RunCollector { return &RunCollector{run: run} }
+
+// Set makes run the one collected.
+func (c *RunCollector) Set(run *record.Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.run = run
+}
+
+// Describe sends every metric's description.
+func (c *RunCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		checkStatusDesc, checkHealthDesc, checkDurationDesc, stepStatusDesc, stepDurationDesc,
+		runStatusDesc, runHealthDesc, runTimestampDesc, runDurationDesc, runInterruptedDesc,
+	} {
+		ch <- d
+	}
+}
+
+// Collect sends the samples of the current run.
+func (c *RunCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	run := c.run
+	c.mu.Unlock()
+	if run == nil {
+		return
+	}
+	rb := run.Runbook
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	// A name that appears twice (a check and a step that runs it share
+	// the kind's own metric) would be a duplicate series; keep the first.
+	seen := map[string]bool{}
+	for _, it := range run.Items {
+		key := it.Kind + "\x00" + it.Name
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		statusDesc, durDesc := checkStatusDesc, checkDurationDesc
+		if it.Kind == record.KindStep {
+			statusDesc, durDesc = stepStatusDesc, stepDurationDesc
+		}
+		for _, s := range itemStatuses {
+			gauge(statusDesc, oneHot(it.Status == s), rb, it.Name, s)
+		}
+		if it.Kind == record.KindCheck {
+			gauge(checkHealthDesc, HealthValue(record.Health(it.Status)), rb, it.Name)
+		}
+		gauge(durDesc, float64(it.DurationMS)/1000, rb, it.Name)
+	}
+	for _, s := range runStatuses {
+		gauge(runStatusDesc, oneHot(run.Status == s), rb, s)
+	}
+	health := record.Health(run.Status)
+	if run.Interrupted {
+		health = "UNKNOWN"
+	}
+	gauge(runHealthDesc, HealthValue(health), rb)
+	ts := run.FinishedAt
+	if ts.IsZero() {
+		ts = run.StartedAt
+	}
+	gauge(runTimestampDesc, float64(ts.UnixMilli())/1000, rb)
+	gauge(runDurationDesc, float64(run.DurationMS)/1000, rb)
+	gauge(runInterruptedDesc, oneHot(run.Interrupted), rb)
+}
+
+func oneHot(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// newPrometheus renders the run in the Prometheus text exposition format,
+// what node_exporter's textfile collector reads.
+func newPrometheus(Options) Renderer {
+	return RendererFunc(func(w io.Writer, run *record.Run) error {
+		reg, err := runRegistry(run)
+		if err != nil {
+			return err
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			return fmt.Errorf("gather metrics: %w", err)
+		}
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func runRegistry(run *record.Run) (*prometheus.Registry, error) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(NewRunCollector(run)); err != nil {
+		return nil, fmt.Errorf("register run metrics: %w", err)
+	}
+	return reg, nil
+}
+
+// WriteTextfile writes the run's metrics to path for node_exporter's
+// textfile collector, atomically (a temporary file renamed into place),
+// so the collector never reads half a file. path should end in ".prom".
+func WriteTextfile(path string, run *record.Run) error {
+	reg, err := runRegistry(run)
+	if err != nil {
+		return err
+	}
+	if err := prometheus.WriteToTextfile(path, reg); err != nil {
+		return fmt.Errorf("write textfile %q: %w", path, err)
+	}
+	return nil
+}

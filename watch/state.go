@@ -1,0 +1,181 @@
+package watch
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbookhq/runbook/alert"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+)
+
+// Healths, as record.Health spells them.
+const (
+	Healthy  = "HEALTHY"
+	Warning  = "WARNING"
+	Critical = "CRITICAL"
+	Unknown  = "UNKNOWN"
+)
+
+// stateVersion is the version of the saved State; a state of another
+// version is ignored (the watch then starts afresh and may alert again).
+const stateVersion = 1
+
+// State is what a watch keeps between cycles and across restarts, through
+// state.Store's SaveWatch: so a restarted watch does not alert again about
+// what it already said.
+type State struct {
+	Version int `json:"version"`
+	// Health is the overall health after the last cycle.
+	Health string `json:"health"`
+	// Checks are the checks' healths by name.
+	Checks map[string]*CheckState `json:"checks"`
+	// Alerts are the last sending of each alert, by name.
+	Alerts    map[string]*AlertState `json:"alerts,omitempty"`
+	LastCycle time.Time              `json:"last_cycle"`
+	// LastRunID is the last run record kept (not every cycle keeps one).
+	LastRunID string `json:"last_run_id,omitempty"`
+	Cycles    int64  `json:"cycles"`
+}
+
+// CheckState is what the watch knows of one check.
+type CheckState struct {
+	Health string `json:"health"`
+	Status string `json:"status"`
+	// Since is when the check entered this health.
+	Since time.Time `json:"since"`
+	// Notified is the health the watch last sent an event about; a
+	// RECOVERED event goes out only after a WARNING, CRITICAL or UNKNOWN
+	// one did.
+	Notified string `json:"notified,omitempty"`
+	Message  string `json:"message,omitempty"`
+	// Suppressed marks a check skipped because a check it depends on
+	// failed: it is UNKNOWN but does not alert on its own.
+	Suppressed bool `json:"suppressed,omitempty"`
+}
+
+// AlertState is the last sending of one alert.
+type AlertState struct {
+	Time      time.Time `json:"time"`
+	Health    string    `json:"health"`
+	Events    []string  `json:"events"`
+	Delivered bool      `json:"delivered"`
+	Attempts  int       `json:"attempts"`
+	Error     string    `json:"error,omitempty"`
+	// Pending holds transitions not delivered yet; the next cycles try
+	// again, until they are older than the watch's pending limit.
+	Pending []alert.Transition `json:"pending,omitempty"`
+}
+
+func newState() *State {
+	return &State{Version: stateVersion, Health: Unknown, Checks: map[string]*CheckState{}, Alerts: map[string]*AlertState{}}
+}
+
+// decodeState reads a saved state; nil data is a fresh state.
+func decodeState(data []byte) (*State, error) {
+	s := newState()
+	if len(data) == 0 {
+		return s, nil
+	}
+	var saved State
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return s, fmt.Errorf("decode watch state: %w", err)
+	}
+	if saved.Version != stateVersion {
+		return s, fmt.Errorf("watch state has version %d, not %d; starting afresh", saved.Version, stateVersion)
+	}
+	if saved.Checks == nil {
+		saved.Checks = map[string]*CheckState{}
+	}
+	if saved.Alerts == nil {
+		saved.Alerts = map[string]*AlertState{}
+	}
+	return &saved, nil
+}
+
+// observed is one check's health in one cycle.
+type observed struct {
+	name, title string
+	health      string
+	status      string
+	message     string
+	suppressed  bool
+}
+
+// observe computes each check's health from a run. Checks skipped for
+// another reason than a failed dependency (a false `when`, --skip) are not
+// watched this cycle and are left out.
+func observe(run *record.Run) []observed {
+	var out []observed
+	for _, it := range run.Items {
+		if it.Kind != record.KindCheck {
+			continue
+		}
+		o := observed{name: it.Name, title: it.Title, status: it.Status, health: record.Health(it.Status), message: itemMessage(it)}
+		if it.Status == record.Skipped {
+			if !strings.HasPrefix(it.SkipReason, "upstream ") {
+				continue
+			}
+			o.health, o.suppressed, o.message = Unknown, true, it.SkipReason
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// itemMessage says what is wrong with an item: its error, or the messages
+// of its failed asserts.
+func itemMessage(it record.Item) string {
+	if it.Error != nil && *it.Error != "" {
+		return *it.Error
+	}
+	var msgs []string
+	for _, a := range it.Asserts {
+		if !a.Passed && a.Message != "" {
+			msgs = append(msgs, a.Message)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// rank orders healths from best to worst.
+func rank(h string) int {
+	switch h {
+	case Healthy:
+		return 0
+	case Warning:
+		return 1
+	case Unknown:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// overall is the worst health of the checks; with none, HEALTHY.
+func overall(obs []observed) string {
+	h := Healthy
+	for _, o := range obs {
+		if rank(o.health) > rank(h) {
+			h = o.health
+		}
+	}
+	return h
+}
+
+// event is the alert event a check's new health raises, given the health
+// last notified; "" when there is nothing to say.
+func event(health, notified string) string {
+	switch {
+	case health == Healthy && (notified == "" || notified == Healthy):
+		return ""
+	case health == Healthy:
+		return engine.EventRecovered
+	case health == notified:
+		return ""
+	default:
+		return health
+	}
+}

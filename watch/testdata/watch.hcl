@@ -1,0 +1,81 @@
+# A runbook whose checks a test turns bad and good by creating and
+# removing files in var.dir.
+runbook "flags" {
+  title = "Flag files"
+}
+
+variable "dir" {
+  type = string
+}
+
+variable "hook_url" {
+  type    = string
+  default = "http://127.0.0.1:1/unused"
+}
+
+variable "token" {
+  type      = string
+  default   = "tok-3x4mpl3"
+  sensitive = true
+}
+
+variable "auto" {
+  type    = bool
+  default = false
+}
+
+# CRITICAL while dir/alpha is missing.
+check "alpha" {
+  file {
+    path = "${var.dir}/alpha"
+  }
+  assert {
+    condition     = self.exists
+    error_message = "alpha is missing (token ${var.token})"
+  }
+}
+
+# WARNING while dir/beta-warn exists.
+check "beta" {
+  file {
+    path = "${var.dir}/beta-warn"
+  }
+  assert {
+    condition     = !self.exists
+    error_message = "beta-warn is there"
+    severity      = "warning"
+  }
+}
+
+# Skipped ("upstream check.alpha failed") while alpha fails.
+check "gamma" {
+  depends_on = [check.alpha]
+  file {
+    path = var.dir
+  }
+}
+
+alert "hook" {
+  webhook {
+    url = var.hook_url
+  }
+}
+
+alert "recoveries" {
+  webhook {
+    url = "${var.hook_url}/recoveries"
+  }
+  on = ["RECOVERED"]
+}
+
+playbook "restore_alpha" {
+  title   = "Put alpha back"
+  trigger = check.alpha
+  auto    = var.auto
+  step "touch" {
+    shell {
+      command = "touch '${var.dir}/alpha' '${var.dir}/playbook-ran'"
+    }
+    confirm = true
+  }
+}

@@ -1,0 +1,592 @@
+// Package watch re-runs a runbook's checks on an interval and turns their
+// results into health: per check and overall HEALTHY, WARNING, CRITICAL or
+// UNKNOWN. It logs every cycle and every transition, sends the runbook's
+// alerts on transitions and recoveries (never on every cycle), names and
+// (with auto = true) runs the playbooks a failing check triggers, keeps
+// its state in a state.Store so a restart does not alert again, and
+// serves /healthz and /metrics.
+//
+// Several instances may watch the same runbook against one shared store:
+// the one that holds the store's lead for the watch's key sends the alerts
+// and runs the playbooks; the others observe and log, and take over when
+// the leader goes away.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/runbookhq/runbook/alert"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+	"github.com/runbookhq/runbook/views"
+)
+
+// Defaults of Options.
+const (
+	DefaultEvery      = 5 * time.Minute
+	DefaultGrace      = 30 * time.Second
+	DefaultPendingFor = time.Hour
+	// maxPending caps the undelivered transitions kept per alert.
+	maxPending = 100
+)
+
+// Options configure a Watcher.
+type Options struct {
+	// Bound is the runbook, with its variables.
+	Bound *engine.Bound
+	// Store keeps run records, the watch's state, the emergency stop and
+	// the lead.
+	Store state.Store
+	// Key names the watch in the store (its state and its lead); empty
+	// means the runbook's name. Watches of one runbook with different
+	// variables (one per host) need different keys.
+	Key string
+	// Every is the time from the start of one cycle to the start of the
+	// next; a cycle that takes longer delays the next, never overlaps it.
+	Every time.Duration
+	// Alerts are where transitions go; Sender delivers them.
+	Alerts []*alert.Alert
+	Sender *alert.Sender
+	// Triggers are the playbooks started or offered when a check turns
+	// CRITICAL.
+	Triggers []engine.TriggerSpec
+	// Logger receives the structured log; nil discards it.
+	Logger *slog.Logger
+	// Operator, Host and Source go into the run records; Concurrency, Only
+	// and Skip into each cycle's run.
+	Operator, Host, Source string
+	Concurrency            int
+	Only, Skip             []string
+	// RecordEveryCycle keeps a run record of every cycle. By default a
+	// cycle keeps one only when it is the first of this process, when a
+	// check's health changed, or when it was interrupted: a watch every
+	// minute would otherwise leave 1440 identical records a day.
+	RecordEveryCycle bool
+	// Grace bounds how long the cycle in flight may go on once ctx is
+	// cancelled (SIGTERM); then it is interrupted too.
+	Grace time.Duration
+	// PendingFor is how long transitions whose delivery failed are sent
+	// again with the next cycles' notifications.
+	PendingFor time.Duration
+	// PlaybookCommand is how a person runs a playbook by hand; %s is the
+	// playbook's name. Empty means "runbook exec SOURCE --playbook %s".
+	PlaybookCommand string
+	// Now and After are the clock; nil means the time package's.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+}
+
+// Cycle is what one cycle did.
+type Cycle struct {
+	// Run is the cycle's run record (Mode "watch").
+	Run *record.Run
+	// Health is the overall health after the cycle.
+	Health string
+	// Leading is whether this instance led during the cycle.
+	Leading bool
+	// Changes counts checks whose health changed.
+	Changes int
+	// Events are the transitions this cycle raised (only a leader raises
+	// them).
+	Events []alert.Transition
+	// Alerts are the sendings of alerts.
+	Alerts []alert.Result
+	// Playbooks are the runs of playbooks started by the watch.
+	Playbooks []*record.Run
+	// RunPath is where the run record was kept; "" when it was not.
+	RunPath string
+}
+
+// Watcher runs the cycles. Cycle and Run must not be called concurrently;
+// Status and Handler may be used from any goroutine.
+type Watcher struct {
+	opts    Options
+	b       *engine.Bound
+	store   state.Store
+	key     string
+	log     *slog.Logger
+	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
+	metrics *metrics
+
+	// Owned by the cycle goroutine.
+	st      *State
+	leading bool
+	release func()
+	cycles  int
+
+	mu   sync.Mutex // guards snap
+	snap Status
+}
+
+// New prepares a watch and loads its saved state.
+func New(ctx context.Context, opts Options) (*Watcher, error) {
+	if opts.Bound == nil || opts.Store == nil {
+		return nil, errors.New("watch needs a runbook and a state store")
+	}
+	if opts.Every <= 0 {
+		opts.Every = DefaultEvery
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.PendingFor <= 0 {
+		opts.PendingFor = DefaultPendingFor
+	}
+	if opts.Sender == nil {
+		opts.Sender = &alert.Sender{Redactor: opts.Bound.Redactor}
+	}
+	if opts.PlaybookCommand == "" {
+		src := opts.Source
+		if src == "" {
+			src = opts.Bound.Config.Path
+		}
+		opts.PlaybookCommand = "runbook exec " + src + " --playbook %s"
+	}
+	w := &Watcher{
+		opts:  opts,
+		b:     opts.Bound,
+		store: opts.Store,
+		key:   opts.Key,
+		log:   opts.Logger,
+		now:   opts.Now,
+		after: opts.After,
+	}
+	if w.key == "" {
+		w.key = w.b.Info.Name
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	w.log = w.log.With("runbook", w.b.Info.Name)
+	for _, a := range opts.Alerts {
+		if a.Disabled {
+			w.log.Info("alert disabled: its url or routing_key is empty", "alert", a.Name, "channel", a.Channel)
+		}
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.after == nil {
+		w.after = time.After
+	}
+	m, err := newMetrics(w.b.Info.Name)
+	if err != nil {
+		return nil, err
+	}
+	w.metrics = m
+	w.st = w.loadState(ctx)
+	w.publish()
+	return w, nil
+}
+
+// loadState reads the saved state; a missing or unreadable one starts
+// afresh (logged).
+func (w *Watcher) loadState(ctx context.Context) *State {
+	data, err := w.store.LoadWatch(ctx, w.key)
+	if err != nil {
+		w.log.Warn("cannot load the watch state; starting afresh", "error", w.redact(err.Error()))
+		return newState()
+	}
+	st, err := decodeState(data)
+	if err != nil {
+		w.log.Warn("ignoring the saved watch state", "error", err.Error())
+	}
+	return st
+}
+
+// Close gives up the lead.
+func (w *Watcher) Close() {
+	if w.release != nil {
+		w.release()
+		w.release = nil
+	}
+}
+
+func (w *Watcher) redact(s string) string { return w.b.Redactor.String(s) }
+
+// Run runs cycles until ctx is cancelled. A cancelled ctx lets the cycle
+// in flight finish (for at most Options.Grace) and starts no new one.
+// It returns an error only when a cycle cannot run at all.
+func (w *Watcher) Run(ctx context.Context) error {
+	w.log.Info("watch started", "key", w.key, "every", w.opts.Every.String(), "store", w.store.Location(),
+		"alerts", len(w.opts.Alerts), "checks", len(w.b.Config.CheckOrder))
+	defer w.log.Info("watch stopped")
+	for {
+		start := w.now()
+		if _, err := w.Once(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := w.opts.Every - w.now().Sub(start)
+		if wait <= 0 {
+			w.log.Warn("the cycle took longer than the interval; the next starts now",
+				"took", w.now().Sub(start).Round(time.Millisecond).String(), "every", w.opts.Every.String())
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.after(wait):
+		}
+	}
+}
+
+// Once runs one cycle that a cancelled ctx does not cut short: it goes on
+// for up to Options.Grace after ctx is done, then it is interrupted.
+func (w *Watcher) Once(ctx context.Context) (*Cycle, error) {
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		w.log.Info("stopping after the cycle in flight", "grace", w.opts.Grace.String())
+		select {
+		case <-done:
+		case <-w.after(w.opts.Grace):
+			w.log.Warn("the cycle did not finish within the grace period; interrupting it")
+			cancel()
+		}
+	}()
+	return w.Cycle(cctx)
+}
+
+// Cycle runs the checks once, with ctx as it is, and acts on the result.
+func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
+	leading := w.lead(ctx)
+	run, err := engine.Run(ctx, w.b, engine.Options{
+		Mode:        engine.ModeCheck,
+		Only:        w.opts.Only,
+		Skip:        w.opts.Skip,
+		Concurrency: w.opts.Concurrency,
+		Operator:    w.opts.Operator,
+		Host:        w.opts.Host,
+		Source:      w.opts.Source,
+		Now:         w.opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	run.Mode = "watch"
+	w.cycles++
+	c := &Cycle{Run: run, Leading: leading, Health: w.st.Health}
+	st := w.st
+	now := run.FinishedAt
+
+	if run.Interrupted {
+		w.log.Warn("cycle interrupted; health not updated", "duration_ms", run.DurationMS)
+		c.RunPath = w.keep(ctx, run)
+		w.finish(ctx, c, leading)
+		return c, nil
+	}
+
+	obs := observe(run)
+	health := overall(obs)
+	prevHealth := st.Health
+	seen := map[string]bool{}
+	for _, o := range obs {
+		seen[o.name] = true
+		cs := st.Checks[o.name]
+		prev := ""
+		if cs == nil {
+			cs = &CheckState{Since: now}
+			st.Checks[o.name] = cs
+		} else {
+			prev = cs.Health
+		}
+		if prev != o.health {
+			c.Changes++
+			cs.Since = now
+			if prev != "" || o.health != Healthy {
+				attrs := []any{"check", o.name, "from", orNone(prev), "to", o.health, "status", o.status}
+				if o.message != "" {
+					attrs = append(attrs, "message", o.message)
+				}
+				if o.suppressed {
+					attrs = append(attrs, "suppressed", true)
+				}
+				w.log.Log(ctx, levelOf(o.health), "transition", attrs...)
+			}
+		}
+		cs.Health, cs.Status, cs.Message, cs.Suppressed = o.health, o.status, o.message, o.suppressed
+		if o.suppressed || !leading {
+			continue
+		}
+		ev := event(o.health, cs.Notified)
+		if ev == "" {
+			continue
+		}
+		previous := orUnknown(prev)
+		if ev == engine.EventRecovered {
+			previous = cs.Notified
+		}
+		c.Events = append(c.Events, alert.Transition{
+			Event: ev, Check: o.name, Title: o.title, Health: o.health, Previous: previous,
+			Status: o.status, Message: o.message, Time: now,
+		})
+		cs.Notified = o.health
+	}
+	for name := range st.Checks {
+		if !seen[name] {
+			delete(st.Checks, name)
+			w.log.Info("check not watched this cycle (skipped by its when or --skip)", "check", name)
+		}
+	}
+	st.Health = health
+	c.Health = health
+
+	if w.opts.RecordEveryCycle || w.cycles == 1 || c.Changes > 0 {
+		c.RunPath = w.keep(ctx, run)
+	}
+
+	toRun := w.playbooks(ctx, c.Events)
+	if leading {
+		n := &alert.Notification{
+			Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host, Time: now,
+			Health: health, PreviousHealth: prevHealth, Transitions: c.Events,
+		}
+		if c.RunPath != "" {
+			n.RunID = run.ID
+		}
+		c.Alerts = w.sendAlerts(ctx, n)
+		for _, t := range toRun {
+			if pr := w.runPlaybook(ctx, t); pr != nil {
+				c.Playbooks = append(c.Playbooks, pr)
+			}
+		}
+	}
+
+	attrs := []any{"health", health, "checks", len(obs), "passed", run.Summary.Passed, "warning", run.Summary.Warning,
+		"failed", run.Summary.Failed, "skipped", run.Summary.Skipped, "duration_ms", run.DurationMS, "leading", leading}
+	if c.Changes > 0 {
+		attrs = append(attrs, "changes", c.Changes)
+	}
+	if c.RunPath != "" {
+		attrs = append(attrs, "run_id", run.ID)
+	}
+	w.finish(ctx, c, leading)
+	w.log.Info("cycle", attrs...)
+	return c, nil
+}
+
+// finish saves the state (when leading) and publishes it to /healthz and
+// /metrics.
+func (w *Watcher) finish(ctx context.Context, c *Cycle, leading bool) {
+	st := w.st
+	st.LastCycle = c.Run.FinishedAt
+	st.Cycles++
+	if leading {
+		data, err := json.Marshal(st)
+		if err == nil {
+			err = w.store.SaveWatch(ctx, w.key, data)
+		}
+		if err != nil {
+			w.log.Error("cannot save the watch state", "error", w.redact(err.Error()))
+		}
+	}
+	w.metrics.run.Set(c.Run)
+	w.metrics.cycles.Inc()
+	w.metrics.health.Set(views.HealthValue(st.Health))
+	w.publish()
+}
+
+// keep saves a run record and returns where it went.
+func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
+	path, err := w.store.SaveRun(ctx, run)
+	if err != nil {
+		w.log.Error("cannot save the run record", "run_id", run.ID, "error", w.redact(err.Error()))
+		return ""
+	}
+	w.st.LastRunID = run.ID
+	return path
+}
+
+// lead tries to take (or keep) the lead. An instance that becomes the
+// leader reloads the state the previous leader saved.
+func (w *Watcher) lead(ctx context.Context) bool {
+	leading, release, err := w.store.Lead(ctx, w.key)
+	if err != nil {
+		w.log.Warn("cannot take the lead; observing only", "error", w.redact(err.Error()))
+		leading = false
+	}
+	switch {
+	case leading && !w.leading:
+		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key)
+		w.st = w.loadState(ctx)
+	case !leading && w.leading:
+		w.log.Warn("no longer leading: another instance sends the alerts", "key", w.key)
+	case !leading && w.cycles == 0:
+		w.log.Info("observing: another instance leads and sends the alerts", "key", w.key)
+	}
+	if leading {
+		w.release = release
+	}
+	w.leading = leading
+	w.metrics.leader.Set(oneIf(leading))
+	return leading
+}
+
+// playbooks names the playbooks that the CRITICAL events trigger and
+// decides which to start: only those with auto = true, and none while the
+// emergency stop is on.
+func (w *Watcher) playbooks(ctx context.Context, events []alert.Transition) []engine.TriggerSpec {
+	var toRun []engine.TriggerSpec
+	var stop *state.StopState
+	var stopErr error
+	for i := range events {
+		ev := &events[i]
+		if ev.Event != engine.EventCritical {
+			continue
+		}
+		for _, t := range w.opts.Triggers {
+			if t.Trigger != ev.Check {
+				continue
+			}
+			pb := alert.Playbook{Name: t.Playbook, Title: t.Title, Auto: t.Auto, Command: fmt.Sprintf(w.opts.PlaybookCommand, t.Playbook)}
+			if t.Auto && stop == nil && stopErr == nil {
+				s, err := w.store.Stop(ctx)
+				stop, stopErr = &s, err
+			}
+			attrs := []any{"playbook", t.Playbook, "check", ev.Check}
+			switch {
+			case !t.Auto:
+				pb.Action = "offered"
+				w.log.Warn("playbook offered", append(attrs, "command", pb.Command)...)
+			case stopErr != nil:
+				pb.Action = "not started: the emergency stop could not be read"
+				w.log.Error("playbook not started: the emergency stop could not be read", append(attrs, "error", w.redact(stopErr.Error()))...)
+			case stop.On:
+				pb.Action = "refused: the emergency stop is on"
+				w.log.Warn("playbook refused: the emergency stop is on", append(attrs, "stop_by", stop.By, "stop_reason", w.redact(stop.Reason))...)
+			default:
+				pb.Action = "started"
+				toRun = append(toRun, t)
+			}
+			ev.Playbooks = append(ev.Playbooks, pb)
+		}
+	}
+	return toRun
+}
+
+// runPlaybook runs a playbook the watch starts by itself. auto = true is
+// consent to run it unattended: its confirm steps run as with --yes; its
+// manual steps stay pending.
+func (w *Watcher) runPlaybook(ctx context.Context, t engine.TriggerSpec) *record.Run {
+	w.log.Warn("playbook started", "playbook", t.Playbook, "check", t.Trigger)
+	run, err := engine.Run(ctx, w.b, engine.Options{
+		Mode: engine.ModeExec, Playbook: t.Playbook, Yes: true,
+		Operator: w.opts.Operator, Host: w.opts.Host, Source: w.opts.Source, Now: w.opts.Now,
+	})
+	if err != nil {
+		w.log.Error("playbook could not run", "playbook", t.Playbook, "error", w.redact(err.Error()))
+		w.metrics.playbooks.WithLabelValues(t.Playbook, "error").Inc()
+		return nil
+	}
+	attrs := []any{"playbook", t.Playbook, "status", run.Status, "run_id", run.ID}
+	if _, err := w.store.SaveRun(ctx, run); err != nil {
+		attrs = append(attrs, "save_error", w.redact(err.Error()))
+	}
+	level := slog.LevelInfo
+	if run.Status != record.Passed {
+		level = slog.LevelError
+	}
+	w.log.Log(ctx, level, "playbook finished", attrs...)
+	w.metrics.playbooks.WithLabelValues(t.Playbook, run.Status).Inc()
+	return run
+}
+
+// sendAlerts sends each alert the transitions it wants, with the ones it
+// could not be sent before.
+func (w *Watcher) sendAlerts(ctx context.Context, n *alert.Notification) []alert.Result {
+	var out []alert.Result
+	for _, a := range w.opts.Alerts {
+		if a.Disabled {
+			continue
+		}
+		as := w.st.Alerts[a.Name]
+		var pending []alert.Transition
+		if as != nil {
+			for _, t := range as.Pending {
+				if n.Time.Sub(t.Time) > w.opts.PendingFor {
+					w.log.Error("alert dropped: undelivered for too long", "alert", a.Name, "check", t.Check, "event", t.Event, "since", t.Time)
+					continue
+				}
+				pending = append(pending, t)
+			}
+		}
+		f := n.Filter(a.Wants)
+		if len(f.Transitions) == 0 && len(pending) == 0 {
+			continue
+		}
+		f.Transitions = append(pending, f.Transitions...)
+		res := w.opts.Sender.Send(ctx, a, f)
+		out = append(out, res)
+		var events []string
+		for _, t := range f.Transitions {
+			events = append(events, t.Check+" "+t.Event)
+		}
+		ns := &AlertState{Time: n.Time, Health: n.Health, Events: events, Delivered: res.Err == nil, Attempts: res.Attempts}
+		attrs := []any{"alert", a.Name, "channel", a.Channel, "events", strings.Join(events, ", "), "attempts", res.Attempts}
+		if res.Err != nil {
+			ns.Error = w.redact(res.Err.Error())
+			ns.Pending = f.Transitions
+			if len(ns.Pending) > maxPending {
+				ns.Pending = ns.Pending[len(ns.Pending)-maxPending:]
+			}
+			w.log.Error("alert failed; it is sent again with the next cycle", append(attrs, "error", ns.Error)...)
+			w.metrics.alertsFailed.WithLabelValues(a.Name, a.Channel).Inc()
+		} else {
+			w.log.Info("alert sent", attrs...)
+			w.metrics.alertsSent.WithLabelValues(a.Name, a.Channel).Inc()
+		}
+		w.st.Alerts[a.Name] = ns
+	}
+	return out
+}
+
+func levelOf(health string) slog.Level {
+	switch health {
+	case Healthy:
+		return slog.LevelInfo
+	case Critical:
+		return slog.LevelError
+	default:
+		return slog.LevelWarn
+	}
+}
+
+func orNone(h string) string {
+	if h == "" {
+		return "NONE"
+	}
+	return h
+}
+
+func orUnknown(h string) string {
+	if h == "" {
+		return Unknown
+	}
+	return h
+}
+
+func oneIf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
