@@ -94,13 +94,12 @@ func (b *Bound) Alerts(specs map[string]hcldec.Spec) ([]AlertSpec, hcl.Diagnosti
 			}
 		}
 		val, d := hcldec.Decode(a.ChannelBody, chSpec, b.base)
-		diags = append(diags, d...)
-		if d.HasErrors() {
+		on, od := b.alertOn(a.On)
+		diags = append(append(diags, d...), od...)
+		if d.HasErrors() || od.HasErrors() {
 			continue
 		}
 		spec.Config = val
-		on, d := b.alertOn(a.On)
-		diags = append(diags, d...)
 		spec.On = on
 		out = append(out, spec)
 	}

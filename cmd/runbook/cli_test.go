@@ -383,3 +383,31 @@ step "later" {
 		t.Errorf("record: interrupted=%v items=%+v", rec.Interrupted, rec.Items)
 	}
 }
+
+func TestAlertBlocksAreValidated(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"alerting.hcl": `runbook "a" {}
+
+alert "oncall" {
+  webhook {
+    ulr = "http://127.0.0.1:9/hook"
+  }
+  on = ["CRITICAL", "RECOVERD"]
+}
+`})
+	code, _, stderr := runCLI(t, dir, "validate", "alerting.hcl")
+	if code != 2 || !strings.Contains(stderr, `Did you mean "url"?`) || !strings.Contains(stderr, "RECOVERED") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+func TestTextfileIsWritten(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"passing.hcl": passing})
+	prom := filepath.Join(dir, "runbook.prom")
+	if code, _, stderr := runCLI(t, dir, "check", "passing.hcl", "--quiet", "--textfile", prom); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(prom)
+	if err != nil || !strings.Contains(string(data), `runbook_check_status{`) || !strings.Contains(string(data), `check="true"`) {
+		t.Errorf("textfile %q (%v)", data, err)
+	}
+}

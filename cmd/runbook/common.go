@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/state"
@@ -75,6 +76,13 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 		AllowMissing: allowMissing,
 	})
 	diags = append(diags, bdiags...)
+	if !diags.HasErrors() {
+		// Alert channels and playbook triggers are configuration too:
+		// check them now rather than when watch first needs them.
+		_, adiags := alert.Load(b)
+		_, tdiags := b.Triggers()
+		diags = append(append(diags, adiags...), tdiags...)
+	}
 	if b != nil && b.Redactor != nil {
 		for _, d := range diags {
 			d.Summary = b.Redactor.String(d.Summary)

@@ -17,6 +17,7 @@ type runFlags struct {
 	varFlags
 	format      string
 	out         string
+	textfile    string
 	quiet       bool
 	strict      bool
 	state       string
@@ -36,6 +37,7 @@ func (f *runFlags) add(cmd *cobra.Command, exec bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
 	fl.StringVar(&f.out, "out", "", "also write the run record to `FILE`")
+	fl.StringVar(&f.textfile, "textfile", "", "also write the run as Prometheus metrics to `FILE`, atomically (node_exporter's textfile collector)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing when everything passed (for cron)")
 	fl.BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	fl.StringVar(&f.state, "state", "", "where run records and the emergency stop live: a directory or a postgres:// URL (default $RUNBOOK_STATE, else .runbook/ beside the runbook)")
@@ -187,6 +189,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 		if err != nil {
 			return exitWith(1, fmt.Errorf("write --out: %w", err))
+		}
+	}
+	if f.textfile != "" {
+		if err := views.WriteTextfile(f.textfile, run); err != nil {
+			return exitWith(1, fmt.Errorf("write --textfile: %w", err))
 		}
 	}
 	code := views.ExitCode(run, f.format, f.strict)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,14 @@ func main() {
 // record is written before exiting 130. A second one exits at once.
 func runMain() int {
 	tuneGC()
+	if path := os.Getenv("RUNBOOK_CPUPROFILE"); path != "" {
+		// A developer's knob: profile this process (go tool pprof).
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
