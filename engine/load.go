@@ -195,6 +195,18 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 	return cfg, diags
 }
 
+// IsRunbookFile reports whether a file name is part of a runbook when its
+// directory is loaded: .hcl and .hcl.json files, except answers files
+// (NAME.answers.hcl) and variable files (NAME.vars.hcl), which are data
+// given on the command line.
+func IsRunbookFile(name string) bool {
+	base := strings.TrimSuffix(name, ".json")
+	if !strings.HasSuffix(base, ".hcl") {
+		return false
+	}
+	return !strings.HasSuffix(base, ".answers.hcl") && !strings.HasSuffix(base, ".vars.hcl")
+}
+
 // runbookFiles lists the files of a runbook path, in load order.
 func runbookFiles(path string) ([]string, error) {
 	info, err := os.Stat(path)
@@ -214,7 +226,7 @@ func runbookFiles(path string) ([]string, error) {
 		if e.IsDir() || strings.HasPrefix(n, ".") {
 			continue
 		}
-		if strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, ".hcl.json") {
+		if IsRunbookFile(n) {
 			files = append(files, filepath.Join(path, n))
 		}
 	}

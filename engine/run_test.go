@@ -605,3 +605,14 @@ step "s" {
 		t.Errorf("got %s (%s), want skipped by the check's when", got.Status, got.SkipReason)
 	}
 }
+
+func TestIsRunbookFile(t *testing.T) {
+	for name, want := range map[string]bool{
+		"m4.hcl": true, "checks.hcl.json": true, "quickstart.answers.hcl": false,
+		"prod.vars.hcl": false, "prod.vars.hcl.json": false, "notes.md": false, "x.json": false,
+	} {
+		if got := engine.IsRunbookFile(name); got != want {
+			t.Errorf("IsRunbookFile(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
 	"github.com/spf13/cobra"
 )
@@ -120,7 +121,11 @@ func expandRunbookArgs(args []string) []string {
 			continue
 		}
 		files, _ := hclFiles([]string{arg})
-		out = append(out, files...)
+		for _, f := range files {
+			if engine.IsRunbookFile(filepath.Base(f)) {
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }
