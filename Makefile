@@ -20,8 +20,12 @@ build:
 quickstart: build
 	./$(BIN) exec runbooks/quickstart.hcl --answers runbooks/quickstart.answers.hcl --yes
 	@echo
-	@echo "Run record (runbook show last --state runbooks/.runbook --format json):"
+	@echo "Run record (see it with: ./$(BIN) show last --state runbooks/.runbook --format json):"
 	@ls -t runbooks/.runbook/runs/*.json | head -1
+	@echo
+	@echo "Completion report, rendered from the run (first 40 lines):"
+	@echo
+	@sed -n 1,40p "$$(ls -t runbooks/.runbook/reports/*.md | head -1)"
 
 test: lint unit fuzz
 
