@@ -124,11 +124,21 @@ func toString(v cty.Value) (string, error) {
 	return "", fmt.Errorf("element of type %s is not a string", v.Type().FriendlyName())
 }
 
-// Known reports whether cfg has the attribute name with a known, non-null
-// value.
-func Known(cfg cty.Value, name string) bool {
+// Attr returns cfg's attribute name, or a null value when cfg is not a
+// known object or has no such attribute.
+func Attr(cfg cty.Value, name string) cty.Value { return attr(cfg, name) }
+
+// Set reports whether cfg sets the attribute name to something other than
+// null; the value may still be unknown (validate, plan).
+func Set(cfg cty.Value, name string) bool { return !attr(cfg, name).IsNull() }
+
+// KnownAttr returns cfg's attribute name when it is set and known.
+func KnownAttr(cfg cty.Value, name string) (cty.Value, bool) {
 	v := attr(cfg, name)
-	return !v.IsNull() && v.IsWhollyKnown()
+	if v.IsNull() || !v.IsKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
 }
 
 // attr returns the attribute or a null value when cfg has no such attribute.

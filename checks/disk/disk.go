@@ -61,23 +61,10 @@ func (p *Provider) Describe(cfg cty.Value) string {
 
 // Validate rejects an empty path.
 func (p *Provider) Validate(cfg cty.Value) error {
-	if v, ok := knownAttr(cfg, "path"); ok && v.AsString() == "" {
+	if v, ok := checks.KnownAttr(cfg, "path"); ok && v.AsString() == "" {
 		return fmt.Errorf("path must not be empty")
 	}
 	return nil
-}
-
-// knownAttr returns cfg's attribute name when it is present, known and not
-// null.
-func knownAttr(cfg cty.Value, name string) (cty.Value, bool) {
-	if cfg == cty.NilVal || !cfg.IsKnown() || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return cty.NilVal, false
-	}
-	return v, true
 }
 
 // Usage is what statfs reports for one file system, in bytes and inodes.

@@ -102,7 +102,7 @@ func (p *Provider) Validate(cfg cty.Value) error {
 	if _, _, err := options(cfg); err != nil {
 		return err
 	}
-	if v, ok := known(cfg, "left"); ok && v.AsString() == "" {
+	if v, ok := checks.KnownAttr(cfg, "left"); ok && v.AsString() == "" {
 		return fmt.Errorf("left must not be empty")
 	}
 	return nil
@@ -113,12 +113,12 @@ func (p *Provider) Validate(cfg cty.Value) error {
 func options(cfg cty.Value) (golden.Options, *golden.PairRule, error) {
 	var o golden.Options
 	var err error
-	if v, ok := known(cfg, "volatile"); ok && v.IsWhollyKnown() {
+	if v, ok := checks.KnownAttr(cfg, "volatile"); ok && v.IsWhollyKnown() {
 		if o.Volatile, err = checks.StringList(cfg, "volatile"); err != nil {
 			return o, nil, err
 		}
 	}
-	if v, ok := known(cfg, "external"); ok && v.IsWhollyKnown() {
+	if v, ok := checks.KnownAttr(cfg, "external"); ok && v.IsWhollyKnown() {
 		if o.External, err = checks.StringList(cfg, "external"); err != nil {
 			return o, nil, err
 		}
@@ -128,7 +128,7 @@ func options(cfg cty.Value) (golden.Options, *golden.PairRule, error) {
 	}
 	o.NoDefaultVolatile = !checks.Bool(cfg, "default_volatile", true)
 	o.SeedField = checks.String(cfg, "seed_field", "")
-	if v, ok := known(cfg, "seed_field"); ok && v.AsString() == "" {
+	if v, ok := checks.KnownAttr(cfg, "seed_field"); ok && v.AsString() == "" {
 		return o, nil, fmt.Errorf("seed_field must not be empty")
 	}
 	if _, err := golden.NewComparer(o); err != nil {
@@ -146,18 +146,6 @@ func options(cfg cty.Value) (golden.Options, *golden.PairRule, error) {
 		rule = &r
 	}
 	return o, rule, nil
-}
-
-// known returns cfg's attribute name when it is present, known and not null.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if cfg == cty.NilVal || !cfg.IsKnown() || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() {
-		return cty.NilVal, false
-	}
-	return v, true
 }
 
 // Run compares the configured files or directories. A path that does not

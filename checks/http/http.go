@@ -152,7 +152,7 @@ func parse(cfg cty.Value) (*request, error) {
 	if r.tls.insecure {
 		r.tls.caFile = ""
 	}
-	if v, ok := known(cfg, "url"); ok {
+	if v, ok := checks.KnownAttr(cfg, "url"); ok {
 		u, err := url.Parse(v.AsString())
 		if err != nil {
 			// url.Parse quotes the URL, password and all: say less.
@@ -178,7 +178,7 @@ func parse(cfg cty.Value) (*request, error) {
 	if r.timeout, err = checks.Duration(cfg, "timeout", DefaultTimeout); err != nil {
 		return nil, err
 	}
-	if _, ok := known(cfg, "max_body"); ok {
+	if _, ok := checks.KnownAttr(cfg, "max_body"); ok {
 		n := checks.Int(cfg, "max_body", 0)
 		if n <= 0 || n > 1<<30 {
 			return nil, fmt.Errorf("max_body must be a whole number of bytes between 1 and %d", 1<<30)
@@ -186,15 +186,6 @@ func parse(cfg cty.Value) (*request, error) {
 		r.maxBody = int(n)
 	}
 	return r, nil
-}
-
-// known returns cfg's attribute name when it is present, non-null and known.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	return v, !v.IsNull() && v.IsKnown()
 }
 
 func validMethod(m string) bool {

@@ -83,7 +83,7 @@ func (p *Provider) Doc() checks.Doc {
 func (p *Provider) Describe(cfg cty.Value) string {
 	s := checks.String(cfg, "path", "(path not known yet)") +
 		" =~ /" + checks.String(cfg, "pattern", "(not known yet)") + "/"
-	if present(cfg, "exclude") {
+	if checks.Set(cfg, "exclude") {
 		s += " !~ /" + checks.String(cfg, "exclude", "(not known yet)") + "/"
 	}
 	return s
@@ -108,7 +108,7 @@ type scan struct {
 
 func parseScan(cfg cty.Value) (scan, error) {
 	s := scan{tail: DefaultTail, maxLine: DefaultMaxLine}
-	if v, ok := known(cfg, "path"); ok {
+	if v, ok := checks.KnownAttr(cfg, "path"); ok {
 		if s.path = v.AsString(); s.path == "" {
 			return s, errors.New("path must not be empty")
 		}
@@ -117,7 +117,7 @@ func parseScan(cfg cty.Value) (scan, error) {
 		name string
 		dst  **matcher
 	}{{"pattern", &s.pattern}, {"exclude", &s.exclude}} {
-		v, ok := known(cfg, re.name)
+		v, ok := checks.KnownAttr(cfg, re.name)
 		if !ok {
 			continue
 		}
@@ -132,7 +132,7 @@ func parseScan(cfg cty.Value) (scan, error) {
 		dst      *int
 		min, max int
 	}{{"tail", &s.tail, 0, MaxTail}, {"max_line", &s.maxLine, 1, Window}} {
-		v, ok := known(cfg, n.name)
+		v, ok := checks.KnownAttr(cfg, n.name)
 		if !ok {
 			continue
 		}
@@ -270,21 +270,4 @@ func (t *tally) lines() cty.Value {
 		out = append(out, cty.StringVal(strings.ToValidUTF8(string(b), "\uFFFD")))
 	}
 	return cty.ListVal(out)
-}
-
-// present reports whether cfg sets name: not null, known or not.
-func present(cfg cty.Value, name string) bool {
-	if cfg == cty.NilVal || !cfg.IsKnown() || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return false
-	}
-	return !cfg.GetAttr(name).IsNull()
-}
-
-// known returns cfg's attribute name when it is set and known.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if !present(cfg, name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	return v, v.IsKnown()
 }

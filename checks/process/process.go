@@ -86,20 +86,20 @@ func (p *Provider) DefaultAssert() (condition, message string) {
 func (p *Provider) Describe(cfg cty.Value) string {
 	var s string
 	switch {
-	case present(cfg, "pid_file"):
+	case checks.Set(cfg, "pid_file"):
 		s = "pid file " + checks.String(cfg, "pid_file", "(not known yet)")
-	case present(cfg, "pid"):
+	case checks.Set(cfg, "pid"):
 		if n := checks.Int(cfg, "pid", 0); n > 0 {
 			s = "pid " + strconv.FormatInt(n, 10)
 		} else {
 			s = "pid (not known yet)"
 		}
-	case present(cfg, "name"):
+	case checks.Set(cfg, "name"):
 		s = "process named " + checks.String(cfg, "name", "(not known yet)")
 	default:
 		s = "process"
 	}
-	if present(cfg, "match_cmdline") {
+	if checks.Set(cfg, "match_cmdline") {
 		s += " with command line matching /" + checks.String(cfg, "match_cmdline", "(not known yet)") + "/"
 	}
 	return s
@@ -125,7 +125,7 @@ func parseSelector(cfg cty.Value) (selector, error) {
 	var sel selector
 	var set []string
 	for _, name := range []string{"pid_file", "pid", "name"} {
-		if present(cfg, name) {
+		if checks.Set(cfg, name) {
 			set = append(set, name)
 		}
 	}
@@ -135,12 +135,12 @@ func parseSelector(cfg cty.Value) (selector, error) {
 		}
 		return sel, fmt.Errorf("exactly one of pid_file, pid or name is allowed, got %s", strings.Join(set, " and "))
 	}
-	if v, ok := known(cfg, "pid_file"); ok {
+	if v, ok := checks.KnownAttr(cfg, "pid_file"); ok {
 		if sel.pidFile = v.AsString(); sel.pidFile == "" {
 			return sel, errors.New("pid_file must not be empty")
 		}
 	}
-	if v, ok := known(cfg, "pid"); ok {
+	if v, ok := checks.KnownAttr(cfg, "pid"); ok {
 		bf := v.AsBigFloat()
 		n, acc := bf.Int64()
 		if !bf.IsInt() || acc != 0 || n <= 0 || n > math.MaxInt32 {
@@ -148,7 +148,7 @@ func parseSelector(cfg cty.Value) (selector, error) {
 		}
 		sel.pid = int(n)
 	}
-	if v, ok := known(cfg, "name"); ok {
+	if v, ok := checks.KnownAttr(cfg, "name"); ok {
 		if sel.name = v.AsString(); sel.name == "" {
 			return sel, errors.New("name must not be empty")
 		}
@@ -156,7 +156,7 @@ func parseSelector(cfg cty.Value) (selector, error) {
 			return sel, fmt.Errorf("name %q must be a command name, not a path: use %q", sel.name, filepath.Base(sel.name))
 		}
 	}
-	if v, ok := known(cfg, "match_cmdline"); ok {
+	if v, ok := checks.KnownAttr(cfg, "match_cmdline"); ok {
 		re, err := regexp.Compile(v.AsString())
 		if err != nil {
 			return sel, fmt.Errorf("match_cmdline: %w", err)
@@ -301,23 +301,6 @@ func notRunning() cty.Value {
 		"cmdline":   cty.StringVal(""),
 		"name":      cty.StringVal(""),
 	})
-}
-
-// present reports whether cfg sets name: not null, known or not.
-func present(cfg cty.Value, name string) bool {
-	if cfg == cty.NilVal || !cfg.IsKnown() || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return false
-	}
-	return !cfg.GetAttr(name).IsNull()
-}
-
-// known returns cfg's attribute name when it is set and known.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if !present(cfg, name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	return v, v.IsKnown()
 }
 
 // truncate cuts s to at most n bytes on a UTF-8 boundary, marking the cut.

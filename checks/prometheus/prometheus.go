@@ -96,10 +96,10 @@ func (p *Provider) Doc() checks.Doc {
 // without the URL's userinfo.
 func (p *Provider) Describe(cfg cty.Value) string {
 	where := "(url not known yet)"
-	if v, ok := known(cfg, "url"); ok {
+	if v, ok := checks.KnownAttr(cfg, "url"); ok {
 		where = redact(v.AsString())
 	}
-	if present(cfg, "query") {
+	if checks.Set(cfg, "query") {
 		return "PromQL " + checks.String(cfg, "query", "(not known yet)") + " at " + where
 	}
 	return "alerts at " + where
@@ -125,7 +125,7 @@ type request struct {
 
 func parse(cfg cty.Value) (*request, error) {
 	r := &request{alerts: checks.Bool(cfg, "alerts", false), insecure: checks.Bool(cfg, "insecure_skip_verify", false)}
-	if v, ok := known(cfg, "url"); ok {
+	if v, ok := checks.KnownAttr(cfg, "url"); ok {
 		u, err := url.Parse(v.AsString())
 		if err != nil {
 			return nil, fmt.Errorf("url %q is not a URL", redact(v.AsString()))
@@ -135,14 +135,14 @@ func parse(cfg cty.Value) (*request, error) {
 		}
 		r.base = u
 	}
-	wantsAlerts := r.alerts || present(cfg, "alerts") && !cfg.GetAttr("alerts").IsKnown()
+	wantsAlerts := r.alerts || checks.Set(cfg, "alerts") && !cfg.GetAttr("alerts").IsKnown()
 	switch {
-	case present(cfg, "query") && wantsAlerts:
+	case checks.Set(cfg, "query") && wantsAlerts:
 		return nil, errors.New("set either query or alerts = true, not both")
-	case !present(cfg, "query") && !wantsAlerts:
+	case !checks.Set(cfg, "query") && !wantsAlerts:
 		return nil, errors.New("one of query or alerts = true is required")
 	}
-	if v, ok := known(cfg, "query"); ok {
+	if v, ok := checks.KnownAttr(cfg, "query"); ok {
 		if r.query = v.AsString(); strings.TrimSpace(r.query) == "" {
 			return nil, errors.New("query must not be empty")
 		}
@@ -501,21 +501,4 @@ func redact(raw string) string {
 	}
 	u.User = nil
 	return u.String()
-}
-
-// present reports whether cfg sets name: not null, known or not.
-func present(cfg cty.Value, name string) bool {
-	if cfg == cty.NilVal || !cfg.IsKnown() || cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return false
-	}
-	return !cfg.GetAttr(name).IsNull()
-}
-
-// known returns cfg's attribute name when it is set and known.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if !present(cfg, name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	return v, v.IsKnown()
 }

@@ -110,7 +110,7 @@ func (p *Provider) Validate(cfg cty.Value) error {
 			return err
 		}
 	}
-	if v := attr(cfg, "command"); !v.IsNull() && v.IsWhollyKnown() {
+	if v := checks.Attr(cfg, "command"); !v.IsNull() && v.IsWhollyKnown() {
 		cmd, err := checks.StringList(cfg, "command")
 		if err != nil {
 			return err
@@ -199,7 +199,7 @@ func (p *Provider) Close() error {
 // Run sends the command and returns its reply as `value`.
 func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	var raw string
-	if v := attr(cfg, "url"); v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+	if v := checks.Attr(cfg, "url"); v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
 		raw = v.AsString()
 	}
 	if raw == "" {
@@ -212,7 +212,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if err := checkCommand(cmd); err != nil {
 		return cty.NilVal, err
 	}
-	if v := attr(cfg, "timeout"); !v.IsNull() {
+	if v := checks.Attr(cfg, "timeout"); !v.IsNull() {
 		timeout, err := checks.Duration(cfg, "timeout", 0)
 		if err != nil {
 			return cty.NilVal, err
@@ -406,16 +406,4 @@ func commandLine(cmd []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
-}
-
-// attr returns cfg's attribute name, or null. name must be in normal
-// form (plain ASCII is), as it is looked up as given.
-func attr(cfg cty.Value, name string) cty.Value {
-	if cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	if _, ok := cfg.Type().AttributeTypes()[name]; !ok {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	return cfg.GetAttr(name)
 }

@@ -121,7 +121,7 @@ func (p *Provider) Describe(cfg cty.Value) string {
 		return quoteAll(c.argv)
 	}
 	// A list with elements not known yet: show what is known.
-	v, ok := known(cfg, "command")
+	v, ok := checks.KnownAttr(cfg, "command")
 	if !ok || !(v.Type().IsListType() || v.Type().IsTupleType()) {
 		return "shell (command known at run time)"
 	}
@@ -155,7 +155,7 @@ func parse(cfg cty.Value) (*command, error) {
 		env:       checks.StringMap(cfg, "env"),
 		maxOutput: checks.DefaultCaptureLimit,
 	}
-	switch v, ok := known(cfg, "command"); {
+	switch v, ok := checks.KnownAttr(cfg, "command"); {
 	case !ok || !v.IsWhollyKnown():
 		// Null is the schema's to report; unknown waits for run time.
 	case v.Type() == cty.String:
@@ -181,7 +181,7 @@ func parse(cfg cty.Value) (*command, error) {
 			return nil, fmt.Errorf("env: %q is not a valid variable name", k)
 		}
 	}
-	if v, ok := known(cfg, "stdin"); ok {
+	if v, ok := checks.KnownAttr(cfg, "stdin"); ok {
 		s := v.AsString()
 		c.stdin = &s
 	}
@@ -189,7 +189,7 @@ func parse(cfg cty.Value) (*command, error) {
 	if c.timeout, err = checks.Duration(cfg, "timeout", 0); err != nil {
 		return nil, err
 	}
-	if _, ok := known(cfg, "max_output"); ok {
+	if _, ok := checks.KnownAttr(cfg, "max_output"); ok {
 		n := checks.Int(cfg, "max_output", 0)
 		if n <= 0 || n > 1<<30 {
 			return nil, fmt.Errorf("max_output must be a whole number of bytes between 1 and %d", 1<<30)
@@ -197,15 +197,6 @@ func parse(cfg cty.Value) (*command, error) {
 		c.maxOutput = int(n)
 	}
 	return c, nil
-}
-
-// known returns cfg's attribute name when it is present, non-null and known.
-func known(cfg cty.Value, name string) (cty.Value, bool) {
-	if cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	v := cfg.GetAttr(name)
-	return v, !v.IsNull() && v.IsKnown()
 }
 
 // Run starts the command, waits for it, and returns its exit code and
