@@ -403,20 +403,10 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		it.DependsOn = refs
 	}
 	if a, ok := content.Attributes["check"]; ok {
-		ref, rdiags := decodeRef(a.Expr)
+		name, rdiags := decodeCheckRef(a.Expr, "Invalid check reference",
+			"The check argument names a declared check, like check = check.service_health.")
 		diags = append(diags, rdiags...)
-		if !rdiags.HasErrors() {
-			if ref.Kind != "check" {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid check reference",
-					Detail:   "The check argument names a declared check, like check = check.service_health.",
-					Subject:  a.Expr.Range().Ptr(),
-				})
-			} else {
-				it.CheckRef, it.CheckRefRange = ref.Name, a.Expr.Range()
-			}
-		}
+		it.CheckRef, it.CheckRefRange = name, a.Expr.Range()
 	}
 
 	var providers []*hcl.Block
@@ -545,20 +535,10 @@ func (d *decoder) decodePlaybook(b *hcl.Block) hcl.Diagnostics {
 		pb.Auto = a.Expr
 	}
 	if a, ok := content.Attributes["trigger"]; ok {
-		ref, rdiags := decodeRef(a.Expr)
+		name, rdiags := decodeCheckRef(a.Expr, "Invalid trigger",
+			"A playbook's trigger names a declared check, like trigger = check.golden.")
 		diags = append(diags, rdiags...)
-		if !rdiags.HasErrors() {
-			if ref.Kind != "check" {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid trigger",
-					Detail:   "A playbook's trigger names a declared check, like trigger = check.golden.",
-					Subject:  a.Expr.Range().Ptr(),
-				})
-			} else {
-				pb.Trigger, pb.TriggerRange = ref.Name, a.Expr.Range()
-			}
-		}
+		pb.Trigger, pb.TriggerRange = name, a.Expr.Range()
 	}
 	for _, sb := range content.Blocks {
 		it, sdiags := d.decodeItem(sb, "step", name)
@@ -675,6 +655,24 @@ func decodeRef(expr hcl.Expression) (Ref, hcl.Diagnostics) {
 		}}
 	}
 	return Ref{Kind: root, Name: attr.Name, Range: expr.Range()}, nil
+}
+
+// decodeCheckRef decodes a reference that must name a check (check =,
+// trigger =) and returns the check's name, "" on error.
+func decodeCheckRef(expr hcl.Expression, summary, detail string) (string, hcl.Diagnostics) {
+	ref, diags := decodeRef(expr)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if ref.Kind != "check" {
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  summary,
+			Detail:   detail,
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	return ref.Name, nil
 }
 
 // decodeRefList decodes depends_on = [check.a, step.b].

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 	"github.com/runbookhq/runbook/views"
 	"github.com/spf13/cobra"
 )
@@ -69,19 +72,11 @@ func newShowCmd(a *app) *cobra.Command {
 		Long:  "Print a recorded run in any output format. RUN is a run id (or a unique prefix), a path to a run record, or last.",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref := "last"
-			if len(args) == 1 {
-				ref = args[0]
-			}
-			store, err := a.openState(cmd.Context(), stateFlag, ".")
+			store, run, err := a.recordedRun(cmd.Context(), stateFlag, args)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			run, err := store.LoadRun(cmd.Context(), ref)
-			if err != nil {
-				return exitWith(2, err)
-			}
 			r, err := views.New(format, views.Options{Color: a.useColor(a.stdout), Verbose: verbose})
 			if err != nil {
 				return exitWith(2, err)
@@ -93,4 +88,24 @@ func newShowCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show asserts of passed items too")
 	return cmd
+}
+
+// recordedRun opens the state store and loads the run that args name
+// (RUN: an id, a unique prefix, a record path, or last; default last).
+// The caller closes the store.
+func (a *app) recordedRun(ctx context.Context, stateFlag string, args []string) (state.Store, *record.Run, error) {
+	ref := "last"
+	if len(args) == 1 {
+		ref = args[0]
+	}
+	store, err := a.openState(ctx, stateFlag, ".")
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := store.LoadRun(ctx, ref)
+	if err != nil {
+		store.Close()
+		return nil, nil, exitWith(2, err)
+	}
+	return store, run, nil
 }

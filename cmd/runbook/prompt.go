@@ -49,10 +49,9 @@ func (p *terminalPrompter) readLine(ctx context.Context) (string, error) {
 	}
 }
 
-// Confirm asks "run this step? [y/N]".
-func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// header clears the progress line and introduces a question about it;
+// format takes the step's name and title.
+func (p *terminalPrompter) header(format string, it *record.Item) {
 	if p.before != nil {
 		p.before()
 	}
@@ -60,7 +59,14 @@ func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, 
 	if title == "" {
 		title = it.Name
 	}
-	fmt.Fprintf(p.out, "\n⚠ step %s changes things: %s\n", it.Name, title)
+	fmt.Fprintf(p.out, "\n"+format+"\n", it.Name, title)
+}
+
+// Confirm asks "run this step? [y/N]".
+func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.header("⚠ step %s changes things: %s", it)
 	if it.Action != "" {
 		fmt.Fprintf(p.out, "  %s\n", it.Action)
 	}
@@ -81,14 +87,7 @@ func (p *terminalPrompter) Confirm(ctx context.Context, it *record.Item) (bool, 
 func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record.Answer, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.before != nil {
-		p.before()
-	}
-	title := it.Title
-	if title == "" {
-		title = it.Name
-	}
-	fmt.Fprintf(p.out, "\n✋ manual step %s: %s\n", it.Name, title)
+	p.header("✋ manual step %s: %s", it)
 	if it.Instructions != "" {
 		for _, l := range strings.Split(strings.TrimSpace(it.Instructions), "\n") {
 			fmt.Fprintf(p.out, "  %s\n", l)

@@ -110,19 +110,11 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
   runbook report last`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref := "last"
-			if len(args) == 1 {
-				ref = args[0]
-			}
-			store, err := a.openState(cmd.Context(), stateFlag, ".")
+			store, run, err := a.recordedRun(cmd.Context(), stateFlag, args)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			run, err := store.LoadRun(cmd.Context(), ref)
-			if err != nil {
-				return exitWith(2, err)
-			}
 			if tmpl != "" {
 				var buf bytes.Buffer
 				if err := report.Render(&buf, report.Spec{Name: tmpl, Template: tmpl}, run, report.Options{}); err != nil {
