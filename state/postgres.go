@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/runbookhq/runbook/record"
 )
 
@@ -22,18 +24,15 @@ import (
 // that points --state (or RUNBOOK_STATE) at it. Its tables live in the
 // schema "runbook", which it creates and migrates itself when opened.
 //
-// Queries go through one connection, opened again when it breaks; each
-// lease (Lead) holds a connection of its own, because PostgreSQL ties a
-// session advisory lock to its connection. Behind a pooler, use session
-// pooling: transaction pooling breaks session locks.
+// Queries go through a small pgxpool pool; each lease (Lead) holds a
+// connection of its own, because PostgreSQL ties a session advisory lock to
+// its connection. Behind a pooler, use session pooling: transaction
+// pooling breaks session locks.
 type Postgres struct {
-	cfg      *pgx.ConnConfig
+	pool     *pgxpool.Pool
+	cfg      *pgx.ConnConfig // for lease connections
 	location string
-
-	sem      chan struct{} // held while conn is in use
-	conn     *pgx.Conn
-	lastUsed time.Time
-	closed   bool
+	closed   atomic.Bool
 
 	mu     sync.Mutex // guards leases
 	leases map[string]*pgx.Conn
@@ -41,9 +40,9 @@ type Postgres struct {
 
 var _ Store = (*Postgres)(nil)
 
-// idlePing is how long the shared connection may sit unused before it is
-// checked (and replaced if the server went away) ahead of the next query.
-const idlePing = 30 * time.Second
+// poolSize bounds the store's connections besides leases: a run saves
+// one record at a time; watch and stop need one or two more at most.
+const poolSize = 4
 
 // migrateLockKey is the advisory lock that serializes migrations.
 var migrateLockKey = lockKey("runbook schema migration")
@@ -110,18 +109,24 @@ var SchemaVersion = len(migrations)
 // migrates the schema under a transaction-scoped advisory lock, so hosts
 // starting at once do not race.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// Not wrapped: the parse error carries the connection string.
 		return nil, errors.New("parse PostgreSQL state DSN: " + redactDSN(dsn, err.Error()))
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "runbook"
 	}
-	p := &Postgres{cfg: cfg, location: pgLocation(cfg), sem: make(chan struct{}, 1)}
+	pcfg.MaxConns = poolSize
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, errors.New("open PostgreSQL state: " + redactDSN(dsn, err.Error()))
+	}
+	p := &Postgres{pool: pool, cfg: cfg, location: pgLocation(cfg)}
 	if err := p.migrate(ctx); err != nil {
 		p.Close()
 		return nil, err
@@ -190,35 +195,21 @@ func (p *Postgres) errorf(what string, err error) error {
 	return fmt.Errorf("%s in %s: %w", what, p.location, err)
 }
 
-// do runs fn on the shared connection, connecting first when there is
-// none or the old one broke. An error that sent nothing to the server is
-// retried once on a fresh connection.
+// do runs fn on a pooled connection (pgxpool pings one that sat idle and
+// replaces broken ones). An error that sent nothing to the server is
+// retried once on another connection.
 func (p *Postgres) do(ctx context.Context, fn func(*pgx.Conn) error) error {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	if p.closed {
+	if p.closed.Load() {
 		return errors.New("the state store is closed")
 	}
 	for attempt := 0; ; attempt++ {
-		if p.conn != nil && !p.conn.IsClosed() && time.Since(p.lastUsed) > idlePing {
-			if err := p.conn.Ping(ctx); err != nil {
-				p.conn.Close(ctx)
-			}
+		conn, err := p.pool.Acquire(ctx)
+		if err != nil {
+			return p.errorf("connect", err)
 		}
-		if p.conn == nil || p.conn.IsClosed() {
-			c, err := pgx.ConnectConfig(ctx, p.cfg)
-			if err != nil {
-				return p.errorf("connect", err)
-			}
-			p.conn = c
-		}
-		err := fn(p.conn)
-		p.lastUsed = time.Now()
-		if err != nil && p.conn.IsClosed() && attempt == 0 && pgconn.SafeToRetry(err) {
+		err = fn(conn.Conn())
+		conn.Release()
+		if err != nil && attempt == 0 && pgconn.SafeToRetry(err) {
 			continue
 		}
 		return err
@@ -521,9 +512,13 @@ func (p *Postgres) releaser(key string, c *pgx.Conn) func() {
 	}
 }
 
+// closeConn ends a lease's session. It unlocks first: the server releases
+// a closed session's locks only once it has noticed the close, and the
+// next leader must not depend on that race.
 func closeConn(c *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	_, _ = c.Exec(ctx, "SELECT pg_advisory_unlock_all()")
 	_ = c.Close(ctx)
 }
 
@@ -535,12 +530,8 @@ func (p *Postgres) Close() error {
 		closeConn(c)
 	}
 	p.mu.Unlock()
-	p.sem <- struct{}{}
-	defer func() { <-p.sem }()
-	p.closed = true
-	if p.conn != nil {
-		closeConn(p.conn)
-		p.conn = nil
+	if !p.closed.Swap(true) {
+		p.pool.Close()
 	}
 	return nil
 }
