@@ -4,8 +4,8 @@
 // Queries run in READ ONLY transactions unless the block says
 // `read_only = false`, arguments are bound as $1, $2 … and never spliced
 // into the text, and a deadline cancels the query on the server. One
-// small connection pool per DSN (and mode) serves the whole run.
-// Passwords never appear in errors or descriptions.
+// pgxpool per DSN (and mode) serves the whole run. Passwords never appear
+// in errors or descriptions.
 package sql
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -27,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -41,6 +43,14 @@ const DefaultMaxRows = 1000
 // before its connection is cut.
 const cancelGrace = 500 * time.Millisecond
 
+// maxIdle is how long a connection may sit idle before it is closed
+// rather than reused (a `watch` between cycles, a firewall's idle cut).
+const maxIdle = 30 * time.Minute
+
+// readOnlyParam is the session setting that makes every transaction of a
+// read-only check's connection READ ONLY.
+const readOnlyParam = "default_transaction_read_only"
+
 var (
 	_ checks.Provider   = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
@@ -49,8 +59,8 @@ var (
 	_ io.Closer         = (*Provider)(nil)
 )
 
-// Provider runs PostgreSQL queries. It keeps one connection pool per DSN
-// for the length of a run; Close closes them.
+// Provider runs PostgreSQL queries. It keeps one pgxpool per DSN and
+// mode for the length of a run; Close closes them.
 type Provider struct {
 	// PoolSize bounds the connections of each pool; zero means
 	// max(4, number of CPUs).
@@ -58,6 +68,24 @@ type Provider struct {
 
 	mu    sync.Mutex // serializes making pools
 	pools atomic.Pointer[map[poolKey]*pool]
+
+	targets    sync.Map // DSN → where Describe says it runs
+	numTargets atomic.Int64
+}
+
+// maxTargets bounds the DSNs whose targets a Provider keeps.
+const maxTargets = 1024
+
+// pool is one server's connections and the name errors give that server.
+type pool struct {
+	conns  *pgxpool.Pool
+	target string
+
+	// plainStartup is set once a read-only pool's server refused
+	// default_transaction_read_only in the startup message, as PgBouncer
+	// does: its connections open without it, and queries take the
+	// BEGIN READ ONLY path.
+	plainStartup atomic.Bool
 }
 
 // poolKey picks a pool: read-only checks and read-write ones never share
@@ -104,15 +132,29 @@ func (p *Provider) Describe(cfg cty.Value) string {
 	}
 	where := "(dsn)"
 	if dsn := checks.String(cfg, "dsn", ""); dsn != "" {
-		if c, err := pgx.ParseConfig(dsn); err == nil {
-			where = target(c)
-		}
+		where = p.target(dsn)
 	}
 	s := q + " (" + where + ")"
 	if !checks.Bool(cfg, "read_only", true) {
 		s += " [read-write]"
 	}
 	return s
+}
+
+// target returns where dsn runs queries, parsing each DSN once: the
+// engine describes every check it runs.
+func (p *Provider) target(dsn string) string {
+	if t, ok := p.targets.Load(dsn); ok {
+		return t.(string)
+	}
+	where := "(dsn)"
+	if c, err := pgconn.ParseConfig(dsn); err == nil {
+		where = target(c)
+	}
+	if p.numTargets.Add(1) <= maxTargets {
+		p.targets.Store(dsn, where)
+	}
+	return where
 }
 
 // Validate checks the arguments the schema's types cannot: the DSN parses,
@@ -131,7 +173,7 @@ func (p *Provider) Close() error {
 	p.mu.Unlock()
 	if pools != nil {
 		for _, pl := range *pools {
-			pl.close()
+			pl.conns.Close()
 		}
 	}
 	return nil
@@ -151,13 +193,13 @@ type config struct {
 // Validate unknown values are skipped and the DSN is parsed to check it.
 func settings(cfg cty.Value, run bool) (config, error) {
 	c := config{readOnly: true, maxRows: DefaultMaxRows}
-	if v := attr(cfg, "dsn"); v.IsKnown() && !v.IsNull() {
+	if v := checks.Attr(cfg, "dsn"); v.IsKnown() && !v.IsNull() {
 		c.dsn = v.AsString()
 	}
-	if v := attr(cfg, "query"); v.IsKnown() && !v.IsNull() {
+	if v := checks.Attr(cfg, "query"); v.IsKnown() && !v.IsNull() {
 		c.query = v.AsString()
 	}
-	if v := attr(cfg, "read_only"); v.IsKnown() && !v.IsNull() {
+	if v := checks.Attr(cfg, "read_only"); v.IsKnown() && !v.IsNull() {
 		c.readOnly = v.True()
 	}
 	if run && c.dsn == "" {
@@ -171,21 +213,21 @@ func settings(cfg cty.Value, run bool) (config, error) {
 	if run && strings.TrimSpace(c.query) == "" {
 		return c, errors.New("query is empty")
 	}
-	if v := attr(cfg, "timeout"); !v.IsNull() {
+	if v := checks.Attr(cfg, "timeout"); !v.IsNull() {
 		d, err := checks.Duration(cfg, "timeout", 0)
 		if err != nil {
 			return c, err
 		}
 		c.timeout = d
 	}
-	if v := attr(cfg, "max_rows"); !v.IsNull() && v.IsKnown() {
+	if v := checks.Attr(cfg, "max_rows"); !v.IsNull() && v.IsKnown() {
 		n := checks.Int(cfg, "max_rows", 0)
 		if n < 1 || !v.AsBigFloat().IsInt() {
 			return c, fmt.Errorf("max_rows must be a whole number of at least 1, not %s", v.AsBigFloat().Text('f', -1))
 		}
 		c.maxRows = int(n)
 	}
-	if v := attr(cfg, "args"); !v.IsNull() && v.IsWhollyKnown() {
+	if v := checks.Attr(cfg, "args"); !v.IsNull() && v.IsWhollyKnown() {
 		t := v.Type()
 		if !(t.IsListType() || t.IsTupleType()) {
 			return c, fmt.Errorf("args must be a list, such as [\"a\", 1], not %s", t.FriendlyName())
@@ -213,37 +255,53 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	pl, err := p.pool(poolKey{dsn: c.dsn, readOnly: c.readOnly})
+	pl, err := p.pool(ctx, poolKey{dsn: c.dsn, readOnly: c.readOnly})
 	if err != nil {
 		return cty.NilVal, err
 	}
-	conn, err := pl.acquire(ctx)
+	conn, err := pl.conns.Acquire(ctx)
+	if err != nil && c.readOnly && refusedReadOnlyParam(err) {
+		pl.plainStartup.Store(true)
+		conn, err = pl.conns.Acquire(ctx)
+	}
 	if err != nil {
-		return cty.NilVal, fmt.Errorf("connect to %s: %s", target(pl.config), describeErr(ctx, err, c.dsn))
+		return cty.NilVal, fmt.Errorf("connect to %s: %s", pl.target, describeErr(ctx, err, c.dsn))
 	}
-	res, err := query(ctx, conn, c)
-	reusable := err == nil || (ctx.Err() == nil && !pastDeadline(ctx))
-	if err != nil && reusable && conn.PgConn().TxStatus() != 'I' && !conn.IsClosed() {
-		_, rbErr := conn.Exec(ctx, "rollback")
-		reusable = rbErr == nil
+	res, err := query(ctx, conn.Conn(), c)
+	if err != nil && (ctx.Err() != nil || pastDeadline(ctx) || errors.Is(err, errReadOnlyOff)) {
+		discard(ctx, conn)
+	} else {
+		// The pool destroys a connection left in a transaction or closed.
+		conn.Release()
 	}
-	if errors.Is(err, errReadOnlyOff) {
-		reusable = false
-	}
-	pl.release(conn, reusable)
 	if err != nil {
 		msg := describeErr(ctx, err, c.dsn)
 		if ctx.Err() != nil {
 			msg += " (the query was canceled on the server)"
 		}
-		return cty.NilVal, fmt.Errorf("query on %s: %s", target(pl.config), msg)
+		return cty.NilVal, fmt.Errorf("query on %s: %s", pl.target, msg)
 	}
 	return res, nil
 }
 
-// pool returns the pool for key, making it on first use. Lookups take
-// no lock: the map is replaced, never changed, when a pool is added.
-func (p *Provider) pool(key poolKey) (*pool, error) {
+// discard closes a connection that may be in an unknown state (its query
+// timed out or was canceled, or it switched read-only off) and then gives
+// it back, so the pool destroys it. It does so in the background, so Run
+// returns at once; the pool's Close waits for it.
+func discard(ctx context.Context, conn *pgxpool.Conn) {
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = conn.Conn().Close(ctx)
+		conn.Release()
+	}()
+}
+
+// pool returns the pool for key, making it on first use (it connects
+// lazily, with ctx's values but not its deadline). Lookups take no lock:
+// the map is replaced, never changed, when a pool is added.
+func (p *Provider) pool(ctx context.Context, key poolKey) (*pool, error) {
 	if m := p.pools.Load(); m != nil {
 		if pl, ok := (*m)[key]; ok {
 			return pl, nil
@@ -258,7 +316,7 @@ func (p *Provider) pool(key poolKey) (*pool, error) {
 	if pl, ok := old[key]; ok {
 		return pl, nil
 	}
-	conn, err := parseDSN(key.dsn)
+	config, err := parseDSN(key.dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -266,15 +324,27 @@ func (p *Provider) pool(key poolKey) (*pool, error) {
 	if size <= 0 {
 		size = max(4, runtime.NumCPU())
 	}
-	setup := func(ctx context.Context, c *pgx.Conn) error {
-		readAsText(c.TypeMap())
-		if key.readOnly {
-			_, err := c.Exec(ctx, "SET default_transaction_read_only = on")
-			return err
+	pl := &pool{target: target(&config.ConnConfig.Config)}
+	config.MaxConns = int32(min(size, math.MaxInt32))
+	config.MaxConnIdleTime = maxIdle
+	if key.readOnly {
+		// Sent in the startup message: no round trip of its own.
+		config.ConnConfig.RuntimeParams[readOnlyParam] = "on"
+		config.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+			if pl.plainStartup.Load() {
+				delete(cc.RuntimeParams, readOnlyParam) // cc is this connection's copy
+			}
+			return nil
 		}
+	}
+	config.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		readAsText(c.TypeMap())
 		return nil
 	}
-	pl := newPool(conn, size, setup)
+	pl.conns, err = pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		return nil, fmt.Errorf("make a pool for %s: %w", pl.target, err)
+	}
 	next := make(map[poolKey]*pool, len(old)+1)
 	for k, v := range old {
 		next[k] = v
@@ -282,6 +352,14 @@ func (p *Provider) pool(key poolKey) (*pool, error) {
 	next[key] = pl
 	p.pools.Store(&next)
 	return pl, nil
+}
+
+// refusedReadOnlyParam reports whether err is a server's refusal of
+// default_transaction_read_only in the startup message (PgBouncer's
+// "unsupported startup parameter").
+func refusedReadOnlyParam(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "08P01" && strings.Contains(pgErr.Message, readOnlyParam)
 }
 
 // errReadOnlyOff is the error of a read-only check whose query switched
@@ -298,13 +376,12 @@ var errReadOnlyOff = errors.New("the query turned default_transaction_read_only 
 // server, a connection pooler), the query runs inside BEGIN READ ONLY …
 // ROLLBACK instead, pipelined as one batch.
 func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
-	const readOnlyParam = "default_transaction_read_only"
 	if !c.readOnly || conn.PgConn().ParameterStatus(readOnlyParam) == "on" {
 		rows, err := conn.Query(ctx, c.query, c.args...)
 		if err != nil {
 			return cty.NilVal, err
 		}
-		res, err := collect(conn, rows, c.maxRows)
+		res, err := collect(conn, rows, c.query, c.maxRows)
 		if c.readOnly && conn.PgConn().ParameterStatus(readOnlyParam) != "on" {
 			return cty.NilVal, errReadOnlyOff
 		}
@@ -324,7 +401,7 @@ func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
 		br.Close()
 		return cty.NilVal, err
 	}
-	res, err := collect(conn, rows, c.maxRows)
+	res, err := collect(conn, rows, c.query, c.maxRows)
 	if err != nil {
 		br.Close()
 		return cty.NilVal, err
@@ -339,74 +416,23 @@ func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
 	return res, nil
 }
 
-// collect reads rows into the result object, keeping at most maxRows.
-func collect(conn *pgx.Conn, rows pgx.Rows, maxRows int) (cty.Value, error) {
-	defer rows.Close()
-	m := conn.TypeMap()
-	fds := rows.FieldDescriptions()
-	names := make([]cty.Value, len(fds))
-	convs := make([]converter, len(fds))
-	for i, fd := range fds {
-		names[i] = cty.StringVal(fd.Name)
-		convs[i] = converterFor(m, fd)
-	}
-	var kept []cty.Value
-	n := 0
-	for rows.Next() {
-		n++
-		if len(kept) >= maxRows {
-			continue
-		}
-		vals, err := rows.Values()
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("decode row %d: %w", n, err)
-		}
-		raws := rows.RawValues()
-		obj := make(map[string]cty.Value, len(fds))
-		for i, fd := range fds {
-			obj[fd.Name] = convs[i](raws[i], vals[i])
-		}
-		kept = append(kept, cty.ObjectVal(obj))
-	}
-	if err := rows.Err(); err != nil {
-		return cty.NilVal, err
-	}
-	count := int64(n)
-	if len(fds) == 0 {
-		count = rows.CommandTag().RowsAffected()
-	}
-	rowList := cty.EmptyTupleVal
-	if len(kept) > 0 {
-		rowList = cty.TupleVal(kept)
-	}
-	cols := cty.ListValEmpty(cty.String)
-	if len(names) > 0 {
-		cols = cty.ListVal(names)
-	}
-	return cty.ObjectVal(map[string]cty.Value{
-		"rows":      rowList,
-		"row_count": intVal(count),
-		"columns":   cols,
-		"truncated": cty.BoolVal(n > len(kept)),
-	}), nil
-}
-
-// parseDSN parses a postgres URL or key=value DSN. Canceling a query's
-// context sends a cancel request to the server, so the query stops there
-// too, and cuts the connection if the server does not answer in time.
-func parseDSN(dsn string) (*pgx.ConnConfig, error) {
-	c, err := pgx.ParseConfig(dsn)
+// parseDSN parses a postgres URL or key=value DSN into a pool's config.
+// Canceling a query's context sends a cancel request to the server, so
+// the query stops there too, and cuts the connection if the server does
+// not answer in time.
+func parseDSN(dsn string) (*pgxpool.Config, error) {
+	c, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("dsn must be a postgres URL (postgres://user@host:5432/db) or key=value string (host=… dbname=…): %s", redact(err.Error(), dsn))
 	}
-	c.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+	c.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelGrace}
 	}
 	return c, nil
 }
 
 // target names the server and database of c: "host:port/db".
-func target(c *pgx.ConnConfig) string {
+func target(c *pgconn.Config) string {
 	if c == nil {
 		return "(dsn)"
 	}
@@ -504,16 +530,4 @@ func jsonText(v cty.Value) (string, error) {
 		return "", fmt.Errorf("encode as JSON: %w", err)
 	}
 	return string(b), nil
-}
-
-// attr returns cfg's attribute name, or null. name must be in normal
-// form (plain ASCII is), as it is looked up as given.
-func attr(cfg cty.Value, name string) cty.Value {
-	if cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	if _, ok := cfg.Type().AttributeTypes()[name]; !ok {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	return cfg.GetAttr(name)
 }

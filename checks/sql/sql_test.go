@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +154,14 @@ func TestTypes(t *testing.T) {
 		{"char", "'y'::char", `"y"`},
 		{"json array", `ARRAY['{"a": 0.1}'::json]`, `[{"a":0.1}]`},
 		{"oid", "'pg_class'::regclass::oid", `1259`},
+		{"type pgx does not know", "'0/16B3748'::pg_lsn", `"0/16B3748"`},
+		{"array of a type pgx does not know", "ARRAY['0/1'::pg_lsn]", `"{0/1}"`},
+		{"smallint min", "'-32768'::int2", `-32768`},
+		{"int8 min", "'-9223372036854775808'::int8", `-9223372036854775808`},
+		{"false", "false", `false`},
+		{"float4 shortest", "0.1::float4", `0.1`},
+		{"float8 NaN", "'NaN'::float8", `"NaN"`},
+		{"name", "'pg_class'::name", `"pg_class"`},
 	}
 	p := sql.New()
 	defer p.(interface{ Close() error }).Close()
@@ -246,6 +256,76 @@ func TestResult(t *testing.T) {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestResultFollowsData runs one query again and again on a pool of one
+// connection while the data under it changes: every answer must be the
+// current one, whatever the connection keeps from the last.
+func TestResultFollowsData(t *testing.T) {
+	dsn := testserver.Postgres(t)
+	admin := connect(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p := &sql.Provider{PoolSize: 1}
+	defer p.Close()
+	const query = "query = \"SELECT id, s FROM follows ORDER BY id\""
+	steps := []struct {
+		name   string
+		change string // SQL run first, on another connection
+		body   string
+		want   string
+	}{
+		{"first", "DROP TABLE IF EXISTS follows; CREATE TABLE follows (id int, s text); INSERT INTO follows VALUES (1, 'a'), (2, 'b')", query,
+			`{"columns":["id","s"],"row_count":2,"rows":[{"id":1,"s":"a"},{"id":2,"s":"b"}],"truncated":false}`},
+		{"unchanged", "", query,
+			`{"columns":["id","s"],"row_count":2,"rows":[{"id":1,"s":"a"},{"id":2,"s":"b"}],"truncated":false}`},
+		{"last row changed", "UPDATE follows SET s = 'B' WHERE id = 2", query,
+			`{"columns":["id","s"],"row_count":2,"rows":[{"id":1,"s":"a"},{"id":2,"s":"B"}],"truncated":false}`},
+		{"first row changed", "UPDATE follows SET s = 'A' WHERE id = 1", query,
+			`{"columns":["id","s"],"row_count":2,"rows":[{"id":1,"s":"A"},{"id":2,"s":"B"}],"truncated":false}`},
+		{"fewer rows", "DELETE FROM follows WHERE id = 2", query,
+			`{"columns":["id","s"],"row_count":1,"rows":[{"id":1,"s":"A"}],"truncated":false}`},
+		{"more rows", "INSERT INTO follows VALUES (2, 'b'), (3, 'c')", query,
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":"A"},{"id":2,"s":"b"},{"id":3,"s":"c"}],"truncated":false}`},
+		{"max_rows", "", query + "\nmax_rows = 2",
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":"A"},{"id":2,"s":"b"}],"truncated":true}`},
+		{"max_rows again", "", query + "\nmax_rows = 2",
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":"A"},{"id":2,"s":"b"}],"truncated":true}`},
+		{"default max_rows", "", query,
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":"A"},{"id":2,"s":"b"},{"id":3,"s":"c"}],"truncated":false}`},
+		{"empty text", "UPDATE follows SET s = '' WHERE id = 1", query,
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":""},{"id":2,"s":"b"},{"id":3,"s":"c"}],"truncated":false}`},
+		{"NULL after empty text", "UPDATE follows SET s = NULL WHERE id = 1", query,
+			`{"columns":["id","s"],"row_count":3,"rows":[{"id":1,"s":null},{"id":2,"s":"b"},{"id":3,"s":"c"}],"truncated":false}`},
+		{"many rows", "INSERT INTO follows SELECT g, repeat('x', 300) FROM generate_series(4, 40) g", query + "\nmax_rows = 1",
+			`{"columns":["id","s"],"row_count":40,"rows":[{"id":1,"s":null}],"truncated":true}`},
+		{"no rows", "DELETE FROM follows", query,
+			`{"columns":["id","s"],"row_count":0,"rows":[],"truncated":false}`},
+		{"no rows again", "", query,
+			`{"columns":["id","s"],"row_count":0,"rows":[],"truncated":false}`},
+		{"a row again", "INSERT INTO follows VALUES (7, 'g')", query,
+			`{"columns":["id","s"],"row_count":1,"rows":[{"id":7,"s":"g"}],"truncated":false}`},
+		{"column type changed", "ALTER TABLE follows ALTER COLUMN s TYPE int USING length(s)", query,
+			`{"columns":["id","s"],"row_count":1,"rows":[{"id":7,"s":1}],"truncated":false}`},
+	}
+	for _, st := range steps {
+		if st.change != "" {
+			if _, err := admin.Exec(ctx, st.change); err != nil {
+				t.Fatalf("%s: change: %v", st.name, err)
+			}
+		}
+		cfg := decode(t, p, "dsn = var.dsn\n"+st.body, dsn)
+		res, err := p.Run(ctx, cfg)
+		if err != nil && strings.Contains(err.Error(), "cached plan must not change result type") {
+			res, err = p.Run(ctx, cfg) // PostgreSQL's answer to a prepared statement whose table changed; pgx prepares it again
+		}
+		if err != nil {
+			t.Fatalf("%s: run: %v", st.name, err)
+		}
+		if diff := cmp.Diff(st.want, toJSON(t, res)); diff != "" {
+			t.Errorf("%s: result (-want +got):\n%s", st.name, diff)
+		}
 	}
 }
 
@@ -461,59 +541,116 @@ func TestTimeoutCancelsOnServer(t *testing.T) {
 }
 
 func TestPoolIsShared(t *testing.T) {
-	const app = "runbook-pool-test"
-	dsn := withParam(t, testserver.Postgres(t), "application_name", app)
-	admin := connect(t, testserver.Postgres(t))
-	p := sql.New()
-	defer p.(interface{ Close() error }).Close()
-	cfg := decode(t, p, "dsn = var.dsn\nquery = \"SELECT 1 AS one\"", dsn)
-	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		poolSize int // Provider.PoolSize
+		max      int // connections the pool may open
+	}{
+		{"default size", 0, max(4, runtime.NumCPU())},
+		{"PoolSize 2", 2, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := "runbook-pool-test-" + strconv.Itoa(tt.poolSize)
+			dsn := withParam(t, testserver.Postgres(t), "application_name", app)
+			admin := connect(t, testserver.Postgres(t))
+			p := &sql.Provider{PoolSize: tt.poolSize}
+			defer p.Close()
+			cfg := decode(t, p, "dsn = var.dsn\nquery = \"SELECT 1 AS one\"", dsn)
+			ctx := context.Background()
 
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []error
-	jobs := make(chan int)
-	for range 16 {
-		wg.Go(func() {
-			for range jobs {
-				if _, err := p.Run(ctx, cfg); err != nil {
-					mu.Lock()
-					failures = append(failures, err)
-					mu.Unlock()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var failures []error
+			jobs := make(chan int)
+			for range 16 {
+				wg.Go(func() {
+					for range jobs {
+						if _, err := p.Run(ctx, cfg); err != nil {
+							mu.Lock()
+							failures = append(failures, err)
+							mu.Unlock()
+						}
+					}
+				})
+			}
+			for i := range 1000 {
+				jobs <- i
+			}
+			close(jobs)
+			wg.Wait()
+			if len(failures) > 0 {
+				t.Fatalf("%d of 1000 checks failed, first: %v", len(failures), failures[0])
+			}
+
+			var n int
+			if err := admin.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+				t.Fatalf("read pg_stat_activity: %v", err)
+			}
+			if n < 1 || n > tt.max {
+				t.Errorf("connections after 1000 checks by 16 workers: got %d want between 1 and %d", n, tt.max)
+			}
+
+			if err := p.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if err := admin.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+					t.Fatalf("read pg_stat_activity: %v", err)
 				}
+				if n == 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if n != 0 {
+				t.Errorf("connections after Close: got %d want 0", n)
 			}
 		})
 	}
-	for i := range 1000 {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if len(failures) > 0 {
-		t.Fatalf("%d of 1000 checks failed, first: %v", len(failures), failures[0])
-	}
+}
 
-	var n int
-	if err := admin.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
-		t.Fatalf("read pg_stat_activity: %v", err)
+// TestUnknownStateNotReused runs, on a pool of one connection, a check
+// that leaves its connection in a state later checks must not inherit,
+// then one that shows whether it got that connection.
+func TestUnknownStateNotReused(t *testing.T) {
+	dsn := testserver.Postgres(t)
+	tests := []struct {
+		name     string
+		readOnly bool   // of both checks
+		first    string // a check whose connection must be dropped
+		want     string // error of the first check, "" for none
+	}{
+		{"left in a transaction", false, `query = "BEGIN"`, ""},
+		{"timed out", true, "query = \"SELECT pg_sleep(30)\"\ntimeout = \"500ms\"", "timed out"},
+		{"switched read-only off", true, `query = "SELECT set_config('default_transaction_read_only', 'off', false)"`, "default_transaction_read_only"},
 	}
-	if n < 1 || n > 16 {
-		t.Errorf("connections after 1000 checks: got %d want between 1 and 16", n)
-	}
-
-	if err := p.(interface{ Close() error }).Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if err := admin.QueryRow(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
-			t.Fatalf("read pg_stat_activity: %v", err)
-		}
-		if n == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if n != 0 {
-		t.Errorf("connections after Close: got %d want 0", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &sql.Provider{PoolSize: 1}
+			defer p.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			mode := fmt.Sprintf("dsn = var.dsn\nread_only = %t\n", tt.readOnly)
+			pid := func() int64 {
+				t.Helper()
+				res, err := p.Run(ctx, decode(t, p, mode+`query = "SELECT pg_backend_pid() AS pid"`, dsn))
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				n, _ := res.GetAttr("rows").Index(cty.NumberIntVal(0)).GetAttr("pid").AsBigFloat().Int64()
+				return n
+			}
+			before := pid()
+			_, err := p.Run(ctx, decode(t, p, mode+tt.first, dsn))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("first check: got %v want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("first check: got %v want an error about %q", err, tt.want)
+			}
+			if after := pid(); after == before {
+				t.Errorf("backend of the next check: got %d again want a new connection", after)
+			}
+		})
 	}
 }
 

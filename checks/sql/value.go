@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -20,50 +21,150 @@ import (
 // read from the database equals the literal that spells it (0.1 == 0.1).
 const numberPrecision = 512
 
-// converter turns one column's value, as it came over the wire (raw) and
-// as pgx decoded it (v), into cty.
-type converter func(raw []byte, v any) cty.Value
+// converter turns one column's value, as it came over the wire, into cty.
+// raw is nil for NULL.
+type converter func(raw []byte) (cty.Value, error)
 
 // converterFor picks the conversion of a result column once per query.
 // json and jsonb are decoded from the raw text so their numbers keep full
-// precision; arrays are scanned again from the raw value, as Values
-// flattens multi-dimensional ones; everything else goes through toCty.
+// precision; arrays are scanned from the raw value, as pgx's generic
+// decoding flattens multi-dimensional ones; integers, floats, bools and
+// text are read straight from their wire form; everything else is decoded
+// by pgx and goes through toCty.
 func converterFor(m *pgtype.Map, fd pgconn.FieldDescription) converter {
-	oid := fd.DataTypeOID
+	oid, format := fd.DataTypeOID, fd.Format
+	t, known := m.TypeForOID(oid)
+	decode := func(raw []byte) (cty.Value, error) {
+		if raw == nil {
+			return cty.NullVal(cty.DynamicPseudoType), nil
+		}
+		v, err := decodeValue(m, t, known, oid, format, raw)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return toCty(m, oid, v), nil
+	}
 	switch {
 	case oid == pgtype.JSONOID || oid == pgtype.JSONBOID:
-		binary := oid == pgtype.JSONBOID && fd.Format == pgtype.BinaryFormatCode
-		return func(raw []byte, v any) cty.Value {
+		binary := oid == pgtype.JSONBOID && format == pgtype.BinaryFormatCode
+		return func(raw []byte) (cty.Value, error) {
 			if raw == nil {
-				return cty.NullVal(cty.DynamicPseudoType)
+				return cty.NullVal(cty.DynamicPseudoType), nil
 			}
 			doc := raw
 			if binary && len(doc) > 0 {
 				doc = doc[1:] // jsonb's binary form is a version byte and the text
 			}
 			if val, err := checks.FromJSON(doc); err == nil {
-				return val
+				return val, nil
 			}
-			return cty.StringVal(string(doc))
+			return cty.StringVal(string(doc)), nil
 		}
 	case elementOID(m, oid) != 0:
 		elem := elementOID(m, oid)
-		return func(raw []byte, v any) cty.Value {
+		return func(raw []byte) (cty.Value, error) {
 			if raw == nil {
-				return cty.NullVal(cty.DynamicPseudoType)
+				return cty.NullVal(cty.DynamicPseudoType), nil
 			}
 			var a pgtype.Array[any]
-			if err := m.Scan(oid, fd.Format, raw, &a); err != nil {
-				return toCty(m, oid, v)
+			if err := m.Scan(oid, format, raw, &a); err != nil {
+				return decode(raw)
 			}
 			dims := make([]int, len(a.Dims))
 			for i, d := range a.Dims {
 				dims[i] = int(d.Length)
 			}
-			return nested(m, elem, a.Elements, dims)
+			return nested(m, elem, a.Elements, dims), nil
+		}
+	case !known:
+		return decode
+	}
+	if wire := wireConverter(t.Codec, format); wire != nil {
+		return func(raw []byte) (cty.Value, error) {
+			if raw == nil {
+				return cty.NullVal(cty.DynamicPseudoType), nil
+			}
+			if v, ok := wire(raw); ok {
+				return v, nil
+			}
+			return decode(raw) // a malformed value: let pgx name the problem
 		}
 	}
-	return func(_ []byte, v any) cty.Value { return toCty(m, oid, v) }
+	return decode
+}
+
+// wireConverter returns a conversion straight from the wire form for the
+// commonest column types (what pgx would decode, then toCty convert, with
+// nothing in between), or nil. It reports false for a value of the wrong
+// length.
+func wireConverter(codec pgtype.Codec, format int16) func(raw []byte) (cty.Value, bool) {
+	if c, ok := codec.(*pgtype.TextFormatOnlyCodec); ok && format == pgtype.TextFormatCode {
+		codec = c.Codec
+	}
+	if _, ok := codec.(pgtype.TextCodec); ok {
+		// The text types' binary form is their text.
+		return func(raw []byte) (cty.Value, bool) { return cty.StringVal(string(raw)), true }
+	}
+	if format != pgtype.BinaryFormatCode {
+		return nil
+	}
+	switch codec.(type) {
+	case pgtype.Int2Codec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 2 {
+				return cty.NilVal, false
+			}
+			return intVal(int64(int16(binary.BigEndian.Uint16(raw)))), true
+		}
+	case pgtype.Int4Codec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 4 {
+				return cty.NilVal, false
+			}
+			return intVal(int64(int32(binary.BigEndian.Uint32(raw)))), true
+		}
+	case pgtype.Int8Codec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 8 {
+				return cty.NilVal, false
+			}
+			return intVal(int64(binary.BigEndian.Uint64(raw))), true
+		}
+	case pgtype.BoolCodec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 1 {
+				return cty.NilVal, false
+			}
+			return cty.BoolVal(raw[0] == 1), true
+		}
+	case pgtype.Float4Codec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 4 {
+				return cty.NilVal, false
+			}
+			return floatValue(float64(math.Float32frombits(binary.BigEndian.Uint32(raw))), 32), true
+		}
+	case pgtype.Float8Codec:
+		return func(raw []byte) (cty.Value, bool) {
+			if len(raw) != 8 {
+				return cty.NilVal, false
+			}
+			return floatValue(math.Float64frombits(binary.BigEndian.Uint64(raw)), 64), true
+		}
+	}
+	return nil
+}
+
+// decodeValue decodes one non-NULL value as pgx's Rows.Values does: with
+// the type's codec, or as text or bytes for a type pgx does not know.
+func decodeValue(m *pgtype.Map, t *pgtype.Type, known bool, oid uint32, format int16, raw []byte) (any, error) {
+	if known {
+		return t.Codec.DecodeValue(m, oid, format, raw)
+	}
+	if format == pgtype.TextFormatCode {
+		return string(raw), nil
+	}
+	return append([]byte(nil), raw...), nil
 }
 
 // nested shapes the flat elements of an array with dimensions dims into
