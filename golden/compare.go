@@ -480,6 +480,10 @@ func randomNoun(a, b string) string {
 	if a == b {
 		return noun[a]
 	}
+	// In a fixed order, so swapping the sides leaves the hint as it is.
+	if a > b {
+		a, b = b, a
+	}
 	return noun[a] + " and " + noun[b]
 }
 
