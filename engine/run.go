@@ -82,7 +82,11 @@ type node struct {
 	prev  *node
 	scope map[string][]*node // "check"/"step" name → node that provides it
 	done  chan struct{}
-	value cty.Value
+	// result is the provider's last result; value is what check.NAME or
+	// step.NAME evaluates to, built only when another item refers to it.
+	result     cty.Value
+	value      cty.Value
+	referenced bool
 	// selected is false for items left out by --only/--skip.
 	selected   bool
 	skipReason string
@@ -326,6 +330,13 @@ func (r *runner) plan() error {
 	if err := r.selectNodes(); err != nil {
 		return err
 	}
+	for _, n := range r.nodes {
+		for _, deps := range n.scope {
+			for _, d := range deps {
+				d.referenced = true
+			}
+		}
+	}
 	r.carryOver()
 	return nil
 }
@@ -512,11 +523,11 @@ func (r *runner) closeProviders() {
 func (r *runner) skip(n *node, why string) {
 	n.rec.Status = record.Skipped
 	n.rec.SkipReason = why
-	n.value = itemObject(record.Skipped, cty.NilVal, 0, 0, nil)
 }
 
 // execute waits for a node's dependencies and runs it.
 func (r *runner) execute(ctx context.Context, n *node) {
+	defer r.settle(n)
 	if n.prev != nil {
 		<-n.prev.done
 	}
@@ -559,14 +570,19 @@ func (r *runner) execute(ctx context.Context, n *node) {
 	n.rec.StartedAt = &start
 	r.runNode(ctx, n)
 	n.rec.DurationMS = r.now().Sub(*n.rec.StartedAt).Milliseconds()
-	if n.value == cty.NilVal {
-		n.value = itemObject(n.rec.Status, cty.NilVal, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
-	}
 	if n.item.Kind == record.KindStep && n.rec.Status == record.Failed && n.set.OnFailure == "stop" {
 		r.stop(fmt.Sprintf("an earlier step stopped the run (step %s failed)", n.item.Name))
 	}
 	if r.opts.Observer != nil {
 		r.opts.Observer.Finished(n.rec)
+	}
+}
+
+// settle builds the node's reference value, when another item refers to
+// it, before its dependents are released.
+func (r *runner) settle(n *node) {
+	if n.referenced && n.value == cty.NilVal {
+		n.value = itemObject(n.rec.Status, n.result, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
 	}
 }
 
@@ -692,7 +708,6 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 	}
 	if ans == nil {
 		n.rec.Status = record.Pending
-		n.value = itemObject(record.Pending, cty.NilVal, 0, 0, nil)
 		return
 	}
 	ans.Note = r.b.Redactor.String(ans.Note)
@@ -708,7 +723,6 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 	if ans.Status == record.Skipped {
 		n.rec.SkipReason = "skipped by the operator"
 	}
-	n.value = itemObject(ans.Status, cty.NilVal, 0, 1, ans)
 }
 
 // runProvider decodes the provider block, runs it with retries under the
@@ -757,7 +771,7 @@ func (r *runner) runProvider(ctx context.Context, n *node) {
 		}
 		self := selfObject(result, dur, attempt)
 		r.judge(n, self)
-		n.value = itemObject(n.rec.Status, result, dur, attempt, nil)
+		n.result = result
 		if n.rec.Status != record.Failed || attempt >= n.set.Attempts || tctx.Err() != nil {
 			break
 		}
