@@ -10,7 +10,7 @@ GO      ?= go
 BIN     := bin/runbook
 FUZZTIME ?= 10s
 
-.PHONY: all build quickstart test lint unit fuzz bench clean
+.PHONY: all build quickstart deps test lint unit fuzz bench clean
 
 all: build
 
@@ -27,7 +27,12 @@ quickstart: build
 	@echo
 	@sed -n 1,40p "$$(ls -t runbooks/.runbook/reports/*.md | head -1)"
 
-test: lint unit fuzz
+test: deps lint unit fuzz
+
+# PostgreSQL, Redis and pgbouncer for the tests: installed with apt-get when
+# running as root, else named so you can install them.
+deps:
+	@bash .ci/deps
 
 lint: build
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
