@@ -101,7 +101,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	root.SetContext(ctx)
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -112,8 +113,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ee.code
 	}
-	// Cobra's own errors: unknown command, bad flag.
-	fmt.Fprintf(stderr, "runbook: %v\n", err)
+	// Cobra's own errors: unknown command, wrong number of arguments.
+	fmt.Fprintf(stderr, "runbook: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 	return 2
 }
 
