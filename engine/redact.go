@@ -2,7 +2,9 @@ package engine
 
 import (
 	"encoding/json"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -16,14 +18,31 @@ type Redactor struct {
 	replacer *strings.Replacer
 }
 
-// NewRedactor returns a Redactor for the given secret strings; empty ones
-// are ignored. Longer secrets are replaced first, so a secret that contains
-// another is redacted whole.
+// MinSecretLength is the shortest secret replaced inside other text: a
+// one- or two-character "secret" would turn every occurrence of a common
+// letter or digit into "(sensitive)" and protect nothing. Such values are
+// still shown as "(sensitive)" wherever the variable itself is printed.
+const MinSecretLength = 3
+
+// NewRedactor returns a Redactor for the given secret strings. Each secret
+// is also recognised in the forms runbook itself may print it in: shell
+// quoted, Go-quoted (%q), and URL path or query escaped. Longer forms are
+// replaced first, so a secret that contains another is redacted whole.
 func NewRedactor(secrets []string) *Redactor {
 	uniq := map[string]bool{}
 	for _, s := range secrets {
-		if s != "" {
-			uniq[s] = true
+		if len(s) < MinSecretLength {
+			continue
+		}
+		for _, form := range []string{
+			s,
+			strings.ReplaceAll(s, "'", `'\''`),
+			strings.Trim(strconv.Quote(s), `"`),
+			url.PathEscape(s),
+			(&url.URL{Path: s}).EscapedPath(),
+			url.QueryEscape(s),
+		} {
+			uniq[form] = true
 		}
 	}
 	r := &Redactor{}
@@ -63,6 +82,12 @@ func (r *Redactor) Value(v any) any {
 	switch x := v.(type) {
 	case string:
 		return r.String(x)
+	case json.Number:
+		// A numeric secret (a PIN, a port) inside a result or plan.
+		if red := r.String(string(x)); red != string(x) {
+			return red
+		}
+		return x
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -409,5 +412,95 @@ func TestTextfileIsWritten(t *testing.T) {
 	data, err := os.ReadFile(prom)
 	if err != nil || !strings.Contains(string(data), `runbook_check_status{`) || !strings.Contains(string(data), `check="true"`) {
 		t.Errorf("textfile %q (%v)", data, err)
+	}
+}
+
+// TestSecretsNeverLeakThroughDiagnosticsOrTransformedForms covers the ways
+// a secret slipped past plain redaction: HCL's "with var.x as …" lines and
+// --var-file snippets in diagnostics, numeric secrets inside JSON values,
+// and the quoted or escaped forms runbook itself prints.
+func TestSecretsNeverLeakThroughDiagnosticsOrTransformedForms(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"pin": 987654}`)
+	}))
+	defer srv.Close()
+	dir := writeFiles(t, map[string]string{
+		"diag.hcl": `runbook "d" {}
+
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+check "c" {
+  shell {
+    command = ["true"]
+    env     = var.token
+  }
+}
+`,
+		"pin.hcl": `runbook "p" {}
+
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+
+check "api" {
+  http {
+    url = "` + srv.URL + `/pin"
+  }
+}
+
+check "args" {
+  shell {
+    command = ["echo", "code"]
+    env     = { PIN = var.pin }
+  }
+}
+`,
+		"quote.hcl": `runbook "q" {}
+
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+
+check "login" {
+  shell {
+    command = ["false", "--password", var.pw]
+  }
+}
+
+check "hook" {
+  http {
+    url = "http://127.0.0.1:1/hook/${var.pw}"
+  }
+}
+`,
+		"secret.vars.hcl": "pin = \"not-a-number-SECRETPIN\"\n",
+	})
+	t.Setenv("RUNBOOK_VAR_token", "ghp_TOPSECRET123")
+	var all strings.Builder
+	for _, args := range [][]string{
+		{"validate", "diag.hcl"},
+		{"exec", "pin.hcl", "--var", "pin=987654", "--format", "json"},
+		{"plan", "pin.hcl", "--var", "pin=987654", "--format", "json"},
+		{"plan", "pin.hcl", "--var-file", "secret.vars.hcl"},
+		{"exec", "quote.hcl", "--var", "pw=it's S3cret/ü", "--format", "json"},
+		{"plan", "quote.hcl", "--var", "pw=it's S3cret/ü"},
+	} {
+		_, stdout, stderr := runCLI(t, dir, args...)
+		all.WriteString(stdout + stderr)
+	}
+	out := all.String()
+	for _, secret := range []string{"ghp_TOPSECRET123", "987654", "SECRETPIN", `it'\''s`, "S3cret", "S3%20cret", "S3cret%2F"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output contains %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "(sensitive)") {
+		t.Errorf("no redaction marker:\n%s", out)
 	}
 }

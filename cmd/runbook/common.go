@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -48,6 +49,14 @@ func (a *app) useColor(w io.Writer) bool {
 
 // printDiags writes diagnostics with source snippets to stderr.
 func (a *app) printDiags(diags hcl.Diagnostics, files map[string]*hcl.File) {
+	a.printDiagsRedacted(diags, files, nil)
+}
+
+// printDiagsRedacted writes diagnostics with their source snippets, each
+// position with its column, and the run's sensitive values redacted from
+// everything printed: HCL shows the values of the variables an expression
+// used, and a snippet may be a line of a --var-file holding a secret.
+func (a *app) printDiagsRedacted(diags hcl.Diagnostics, files map[string]*hcl.File, red *engine.Redactor) {
 	if len(diags) == 0 {
 		return
 	}
@@ -57,8 +66,18 @@ func (a *app) printDiags(diags hcl.Diagnostics, files map[string]*hcl.File) {
 			width = uint(w)
 		}
 	}
-	wr := hcl.NewDiagnosticTextWriter(a.stderr, files, width, a.useColor(a.stderr))
-	_ = wr.WriteDiagnostics(diags)
+	for _, d := range diags {
+		var buf bytes.Buffer
+		wr := hcl.NewDiagnosticTextWriter(&buf, files, width, a.useColor(a.stderr))
+		_ = wr.WriteDiagnostic(d)
+		text := buf.String()
+		if d.Subject != nil {
+			// HCL names the line; the contract promises the column too.
+			on := fmt.Sprintf("on %s line %d", d.Subject.Filename, d.Subject.Start.Line)
+			text = strings.Replace(text, on, fmt.Sprintf("%s, column %d", on, d.Subject.Start.Column), 1)
+		}
+		_, _ = io.WriteString(a.stderr, red.String(text))
+	}
 }
 
 // load loads and binds a runbook, printing diagnostics; configuration
@@ -76,20 +95,19 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 		AllowMissing: allowMissing,
 	})
 	diags = append(diags, bdiags...)
+	var red *engine.Redactor
+	if b != nil {
+		red = b.Redactor
+	}
 	if !diags.HasErrors() {
-		// Alert channels and playbook triggers are configuration too:
-		// check them now rather than when watch first needs them.
+		// Alert channels, playbook triggers and report blocks are
+		// configuration too: check them now, before anything runs, rather
+		// than when watch or the end of a run first needs them.
 		_, adiags := alert.Load(b)
 		_, tdiags := b.Triggers()
-		diags = append(append(diags, adiags...), tdiags...)
+		diags = append(append(append(diags, adiags...), tdiags...), checkReportTemplates(b)...)
 	}
-	if b != nil && b.Redactor != nil {
-		for _, d := range diags {
-			d.Summary = b.Redactor.String(d.Summary)
-			d.Detail = b.Redactor.String(d.Detail)
-		}
-	}
-	a.printDiags(diags, cfg.Files)
+	a.printDiagsRedacted(diags, cfg.Files, red)
 	if diags.HasErrors() {
 		return nil, exitWith(2, nil)
 	}

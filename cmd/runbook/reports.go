@@ -43,7 +43,7 @@ func reportPath(s engine.ReportSpec, run *record.Run, dir string) string {
 func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Store) error {
 	specs, diags := b.Reports(run)
 	if diags.HasErrors() {
-		a.printDiags(diags, b.Config.Files)
+		a.printDiagsRedacted(diags, b.Config.Files, b.Redactor)
 		return fmt.Errorf("the report blocks could not be evaluated")
 	}
 	var errs []error

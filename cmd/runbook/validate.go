@@ -26,13 +26,6 @@ secrets. Exit code 2 when anything is wrong.`,
 					failed++
 					continue
 				}
-				if diags := checkReportTemplates(b); len(diags) > 0 {
-					a.printDiags(diags, b.Config.Files)
-					if diags.HasErrors() {
-						failed++
-						continue
-					}
-				}
 				c := b.Config
 				steps := len(c.Steps)
 				for _, pb := range c.Playbooks {
