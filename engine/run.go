@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -265,18 +264,22 @@ func (r *runner) plan() error {
 		steps = cfg.Steps
 	}
 
+	// A check that a step needs observes the system as it is when that
+	// step's turn comes: it waits for the step before (after), not the
+	// start of the run.
 	checkNodes := map[string]*node{}
-	var newCheck func(name string) *node
-	newCheck = func(name string) *node {
+	var newCheck func(name string, after *node) *node
+	newCheck = func(name string, after *node) *node {
 		if n, ok := checkNodes[name]; ok {
 			return n
 		}
 		it := cfg.Checks[name]
 		n := r.newNode(it, it)
+		n.prev = after
 		checkNodes[name] = n
 		for _, ref := range it.refs {
 			if ref.Kind == "check" {
-				dep := newCheck(ref.Name)
+				dep := newCheck(ref.Name, after)
 				n.deps = append(n.deps, dep)
 				n.scope["check."+ref.Name] = []*node{dep}
 			}
@@ -287,7 +290,7 @@ func (r *runner) plan() error {
 
 	if len(steps) == 0 {
 		for _, name := range cfg.CheckOrder {
-			newCheck(name)
+			newCheck(name, nil)
 		}
 	} else {
 		stepNodes := map[string]*node{}
@@ -314,7 +317,7 @@ func (r *runner) plan() error {
 				case aliases[ref.Name] != nil:
 					dep = aliases[ref.Name]
 				default:
-					dep = newCheck(ref.Name)
+					dep = newCheck(ref.Name, prev)
 				}
 				n.deps = append(n.deps, dep)
 				n.scope[ref.Address()] = []*node{dep}
@@ -662,6 +665,11 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		r.runManual(ctx, n)
 		return
 	}
+	// Decoded and described first, so a confirmation shows what will run.
+	cfgVal, p, ok := r.prepare(n)
+	if !ok {
+		return
+	}
 	if n.set.Confirm && !r.opts.Yes {
 		if r.opts.Prompter == nil {
 			r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
@@ -680,7 +688,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		start := r.now().UTC()
 		n.rec.StartedAt = &start
 	}
-	r.runProvider(ctx, n)
+	r.runProvider(ctx, n, cfgVal, p)
 }
 
 func (r *runner) runManual(ctx context.Context, n *node) {
@@ -701,7 +709,9 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 				r.skip(n, "interrupted")
 				return
 			}
-			r.fail(n, "manual answer: "+err.Error())
+			// Nobody answered (end of input): pending, never a pass or a
+			// failure of the system.
+			n.rec.Status = record.Pending
 			return
 		}
 		ans = a
@@ -725,9 +735,8 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 	}
 }
 
-// runProvider decodes the provider block, runs it with retries under the
-// item's timeout, and judges the result with the asserts.
-func (r *runner) runProvider(ctx context.Context, n *node) {
+// prepare decodes a node's provider block and describes it in the record.
+func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	src := n.src
 	cfgVal := n.set.cfg
 	if cfgVal == cty.NilVal {
@@ -736,18 +745,23 @@ func (r *runner) runProvider(ctx context.Context, n *node) {
 		cfgVal, diags = hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
 		if diags.HasErrors() {
 			r.fail(n, diagText(diags))
-			return
+			return cty.NilVal, nil, false
 		}
 	}
 	if !cfgVal.IsWhollyKnown() {
 		r.fail(n, fmt.Sprintf("the %s block's arguments are not all known", src.ProviderType))
-		return
+		return cty.NilVal, nil, false
 	}
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
 		n.rec.Action = r.b.Redactor.String(d.Describe(cfgVal))
 	}
+	return cfgVal, p, true
+}
 
+// runProvider runs the provider with retries under the item's timeout, and
+// judges the result with the asserts.
+func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p checks.Provider) {
 	tctx, cancel := context.WithTimeout(ctx, n.set.Timeout)
 	defer cancel()
 	var result cty.Value
@@ -764,7 +778,9 @@ func (r *runner) runProvider(ctx context.Context, n *node) {
 			switch {
 			case ctx.Err() != nil:
 				msg = "interrupted: " + msg
-			case tctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):
+			case tctx.Err() == context.DeadlineExceeded:
+				// The item's own deadline; a provider's own timeout
+				// argument is named by the provider's message.
 				msg = fmt.Sprintf("timed out after %s: %s", n.set.Timeout, msg)
 			}
 			r.fail(n, msg)

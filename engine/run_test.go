@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -614,5 +615,70 @@ func TestIsRunbookFile(t *testing.T) {
 		if got := engine.IsRunbookFile(name); got != want {
 			t.Errorf("IsRunbookFile(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestCheckNeededByAStepSeesEarlierSteps is the stale-state case: a check
+// a later step reads must observe the system after the steps before it.
+func TestCheckNeededByAStepSeesEarlierSteps(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "flag")
+	r := run(t, `runbook "t" {}
+check "flag" {
+  file { path = "`+flag+`" }
+}
+step "make" {
+  shell { command = "sleep 0.2; touch `+flag+`" }
+}
+step "verify" {
+  shell { command = ["echo", "exists=${check.flag.exists}"] }
+}
+`, engine.Options{})
+	if got := item(t, r, "step", "verify").Result["stdout"]; got != "exists=true\n" {
+		t.Errorf("verify printed %q, want exists=true", got)
+	}
+	if r.Status != record.Passed {
+		t.Errorf("run %s", r.Status)
+	}
+}
+
+// prompter answers confirm prompts and records what each one showed.
+type prompter struct {
+	shown  []string
+	answer error
+}
+
+func (p *prompter) Confirm(_ context.Context, it *record.Item) (bool, error) {
+	p.shown = append(p.shown, it.Action)
+	return true, nil
+}
+
+func (p *prompter) Answer(_ context.Context, it *record.Item) (*record.Answer, error) {
+	return nil, p.answer
+}
+
+func TestConfirmShowsWhatWillRun(t *testing.T) {
+	p := &prompter{}
+	r := run(t, `runbook "t" {}
+step "danger" {
+  shell { command = "echo rm -rf /important" }
+  confirm = true
+}
+`, engine.Options{Prompter: p})
+	if len(p.shown) != 1 || !strings.Contains(p.shown[0], "rm -rf /important") {
+		t.Errorf("the prompt showed %q, want the command", p.shown)
+	}
+	if got := item(t, r, "step", "danger").Status; got != record.Passed {
+		t.Errorf("status %s", got)
+	}
+}
+
+func TestManualStepWithoutAnAnswerIsPending(t *testing.T) {
+	r := run(t, `runbook "t" {}
+step "page" {
+  manual { instructions = "Page someone." }
+}
+`, engine.Options{Prompter: &prompter{answer: fmt.Errorf("no answer: EOF")}})
+	if got := item(t, r, "step", "page").Status; got != record.Pending || r.Status != record.Incomplete {
+		t.Errorf("step %s, run %s; want pending and incomplete", got, r.Status)
 	}
 }
