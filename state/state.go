@@ -50,8 +50,15 @@ func NewDir(path string) *Dir { return &Dir{Path: path} }
 // Location returns the directory's path.
 func (d *Dir) Location() string { return d.Path }
 
-func (d *Dir) runsDir() string   { return filepath.Join(d.Path, "runs") }
-func (d *Dir) stopPath() string  { return filepath.Join(d.Path, "stop.json") }
+func (d *Dir) runsDir() string  { return filepath.Join(d.Path, "runs") }
+func (d *Dir) stopPath() string { return filepath.Join(d.Path, "stop.json") }
+
+// HasStop reports whether this directory has ever recorded an emergency
+// stop (on or off), without taking its lock.
+func (d *Dir) HasStop() bool {
+	_, err := os.Stat(d.stopPath())
+	return err == nil
+}
 func (d *Dir) auditPath() string { return filepath.Join(d.Path, "audit.log") }
 
 // lock takes an advisory lock on the state directory until the returned

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -251,10 +252,29 @@ func (a *app) refuseIfStopped(ctx context.Context, store state.Store, b *engine.
 		return exitWith(2, fmt.Errorf("cannot tell whether the emergency stop is on, and this run has mutating steps (%s): %w", strings.Join(mutating, ", "), err))
 	}
 	if !st.On {
+		// Fail safe: `runbook stop enable` typed in this directory
+		// (./.runbook) stops runs from here too, even when the runbook's
+		// own state lives elsewhere (runbooks/.runbook).
+		if d, ok := store.(*state.Dir); ok && !samePath(d.Path, ".runbook") {
+			if local := state.NewDir(".runbook"); local.HasStop() {
+				if lst, err := local.Stop(ctx); err == nil && lst.On {
+					st, store = lst, local
+				}
+			}
+		}
+	}
+	if !st.On {
 		return nil
 	}
 	return exitWith(4, fmt.Errorf("refused: the emergency stop is ON: %s.\n"+
 		"This run has mutating steps (confirm = true): %s.\n"+
 		"Checks still run (runbook check). To lift the stop: runbook stop disable --reason \"…\" (state %s).",
 		describeChange(st, time.Now()), strings.Join(mutating, ", "), store.Location()))
+}
+
+// samePath reports whether two paths name the same directory.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }

@@ -256,3 +256,29 @@ func TestStopPostgres(t *testing.T) {
 		t.Errorf("unreachable --state: got exit %d, want 2 without the password\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestStopInWorkingDirectoryRefusesRunbooksElsewhere is the documented
+// flow from a repository's root: `runbook stop enable` there must stop
+// `runbook exec runbooks/x.hcl`, whose own state is runbooks/.runbook.
+func TestStopInWorkingDirectoryRefusesRunbooksElsewhere(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"runbooks/mutating.hcl": `runbook "m" {}
+
+step "flip" {
+  shell {
+    command = ["true"]
+  }
+  confirm = true
+}
+`})
+	if code, _, stderr := runCLI(t, dir, "stop", "enable", "--reason", "incident INC-1", "--operator", "alice"); code != 0 {
+		t.Fatalf("stop enable: exit %d: %s", code, stderr)
+	}
+	code, _, stderr := runCLI(t, dir, "exec", "runbooks/mutating.hcl", "--yes")
+	if code != 4 || !strings.Contains(stderr, "INC-1") {
+		t.Errorf("exec: exit %d, want 4 naming the reason:\n%s", code, stderr)
+	}
+	runCLI(t, dir, "stop", "disable", "--reason", "over", "--operator", "alice")
+	if code, _, stderr := runCLI(t, dir, "exec", "runbooks/mutating.hcl", "--yes"); code != 0 {
+		t.Errorf("after disable: exit %d: %s", code, stderr)
+	}
+}
