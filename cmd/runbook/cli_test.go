@@ -504,3 +504,17 @@ check "hook" {
 		t.Errorf("no redaction marker:\n%s", out)
 	}
 }
+
+func TestResumeRefusesAnotherRunbooksRecord(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"a.hcl": "runbook \"a\" {}\n\nstep \"one\" {\n  shell {\n    command = [\"echo\", \"A\"]\n  }\n}\n",
+		"b.hcl": "runbook \"b\" {}\n\nstep \"one\" {\n  shell {\n    command = [\"echo\", \"B\"]\n  }\n}\n",
+	})
+	if code, _, _ := runCLI(t, dir, "exec", "a.hcl", "--state", "st"); code != 0 {
+		t.Fatalf("exec a: exit %d", code)
+	}
+	code, _, stderr := runCLI(t, dir, "exec", "b.hcl", "--state", "st", "--resume", "last")
+	if code != 2 || !strings.Contains(stderr, `runbook "a", not "b"`) {
+		t.Errorf("exit %d, want 2 refusing a record of runbook a:\n%s", code, stderr)
+	}
+}

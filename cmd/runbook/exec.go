@@ -143,10 +143,23 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		if err != nil {
 			return exitWith(2, fmt.Errorf("--resume: %w", err))
 		}
-		opts.Resume = prev
+		if prev.Runbook != b.Info.Name {
+			return exitWith(2, fmt.Errorf("--resume: run %s is of runbook %q, not %q", prev.ID, prev.Runbook, b.Info.Name))
+		}
 		if opts.Playbook == "" && prev.Playbook != nil {
 			opts.Playbook = *prev.Playbook
 		}
+		prevPlaybook := ""
+		if prev.Playbook != nil {
+			prevPlaybook = *prev.Playbook
+		}
+		if prevPlaybook != opts.Playbook {
+			return exitWith(2, fmt.Errorf("--resume: run %s ran playbook %q, not %q", prev.ID, prevPlaybook, opts.Playbook))
+		}
+		if prev.SourceSHA256 != b.Config.SourceSHA256 {
+			fmt.Fprintf(a.stderr, "runbook: warning: the runbook changed since run %s; results carried over were produced by the earlier version\n", prev.ID)
+		}
+		opts.Resume = prev
 	}
 	if mode == engine.ModeExec {
 		if err := a.refuseIfStopped(cmd.Context(), store, b, opts); err != nil {
