@@ -477,6 +477,9 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
+	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {
+		return cty.NilVal, diags
+	}
 	p := pt.proto
 	if v, ok := p.(checks.Validator); ok {
 		if err := v.Validate(val); err != nil {
@@ -503,4 +506,37 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 		return cty.NilVal, diags
 	}
 	return val, diags
+}
+
+// requiredNotNull reports required provider arguments set to null: hcldec
+// accepts `command = null` for a required attribute, and the provider
+// would only find out at run time.
+func requiredNotNull(it *Item, pt *providerType, val cty.Value) hcl.Diagnostics {
+	obj, ok := pt.spec.(hcldec.ObjectSpec)
+	if !ok || !val.Type().IsObjectType() {
+		return nil
+	}
+	content, _ := it.ProviderBody.Content(pt.implied)
+	var diags hcl.Diagnostics
+	for key, sub := range obj {
+		as, ok := sub.(*hcldec.AttrSpec)
+		if !ok || !as.Required || !val.Type().HasAttribute(key) {
+			continue
+		}
+		v := val.GetAttr(key)
+		if !v.IsKnown() || !v.IsNull() {
+			continue
+		}
+		rng := it.ProviderRange
+		if a, ok := content.Attributes[as.Name]; ok {
+			rng = a.Expr.Range()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Required argument is null",
+			Detail:   fmt.Sprintf("The %s block's %q argument is required and must not be null.", it.ProviderType, as.Name),
+			Subject:  rng.Ptr(),
+		})
+	}
+	return diags
 }

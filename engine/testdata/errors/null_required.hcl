@@ -1,0 +1,6 @@
+runbook "t" {}
+check "c" {
+  shell {
+    command = null # ERROR: Required argument is null
+  }
+}
