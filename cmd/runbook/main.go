@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -42,14 +43,22 @@ func runMain() int {
 		if _, ok := <-sigs; !ok {
 			return
 		}
-		fmt.Fprintln(os.Stderr, "\nrunbook: interrupted: stopping and writing the run record (press Ctrl-C again to quit at once)")
+		fmt.Fprintln(os.Stderr, "\nrunbook: interrupted: stopping and writing the run record (press Ctrl-C again to quit sooner)")
 		cancel()
 		if _, ok := <-sigs; ok {
+			// Give the commands' process groups their SIGTERM→SIGKILL
+			// grace (1 s) so nothing is left running, then go.
+			fmt.Fprintln(os.Stderr, "runbook: quitting")
+			time.Sleep(forceExitDelay)
 			os.Exit(130)
 		}
 	}()
 	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
+
+// forceExitDelay is how long a second Ctrl-C waits before exiting: just
+// over the shell provider's grace between SIGTERM and SIGKILL.
+const forceExitDelay = 1500 * time.Millisecond
 
 // tuneGC trades memory for CPU: runbook's runs are short and allocate
 // mostly short-lived configuration and results, so collecting at 5× the
