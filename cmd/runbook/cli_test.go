@@ -518,3 +518,19 @@ func TestResumeRefusesAnotherRunbooksRecord(t *testing.T) {
 		t.Errorf("exit %d, want 2 refusing a record of runbook a:\n%s", code, stderr)
 	}
 }
+
+// TestShowFindsRunsBesideTheirRunbook: after `exec runbooks/x.hcl` from a
+// repository's root, `show` and `report` find the run in runbooks/.runbook.
+func TestShowFindsRunsBesideTheirRunbook(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"runbooks/ok.hcl": passing})
+	if code, _, _ := runCLI(t, dir, "exec", "runbooks/ok.hcl"); code != 0 {
+		t.Fatalf("exec: exit %d", code)
+	}
+	code, stdout, stderr := runCLI(t, dir, "show", "last", "--format", "json")
+	if code != 0 || !strings.Contains(stdout, `"runbook": "ok"`) || !strings.Contains(stderr, filepath.Join("runbooks", ".runbook")) {
+		t.Errorf("show: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := runCLI(t, dir, "report", "--template", "summary"); code != 0 || !strings.Contains(stdout, "All good") {
+		t.Errorf("report: exit %d\n%s", code, stdout)
+	}
+}

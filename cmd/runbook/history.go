@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/runbookhq/runbook/record"
@@ -103,9 +106,52 @@ func (a *app) recordedRun(ctx context.Context, stateFlag string, args []string) 
 		return nil, nil, err
 	}
 	run, err := store.LoadRun(ctx, ref)
-	if err != nil {
-		store.Close()
-		return nil, nil, exitWith(2, err)
+	if err == nil {
+		return store, run, nil
 	}
-	return store, run, nil
+	store.Close()
+	// Runs live beside their runbooks (runbooks/.runbook): without an
+	// explicit state, look there before giving up.
+	if stateFlag == "" && a.getenv("RUNBOOK_STATE") == "" {
+		var best *state.Dir
+		var bestRun *record.Run
+		for _, dir := range discoverStateDirs(".") {
+			d := state.NewDir(dir)
+			r, lerr := d.LoadRun(ctx, ref)
+			if lerr == nil && (bestRun == nil || r.ID > bestRun.ID) {
+				best, bestRun = d, r
+			}
+		}
+		if best != nil {
+			fmt.Fprintf(a.stderr, "runbook: run %s from %s\n", bestRun.ID, best.Path)
+			return best, bestRun, nil
+		}
+	}
+	return nil, nil, exitWith(2, err)
+}
+
+// discoverStateDirs finds .runbook state directories with runs below root,
+// a few levels deep (skipping hidden directories, testdata and vendor).
+func discoverStateDirs(root string) []string {
+	var out []string
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if p != root && strings.Count(filepath.ToSlash(filepath.Clean(p)), "/") >= 3 {
+			return filepath.SkipDir
+		}
+		name := d.Name()
+		if name == ".runbook" {
+			if _, err := os.Stat(filepath.Join(p, "runs")); err == nil {
+				out = append(out, p)
+			}
+			return filepath.SkipDir
+		}
+		if p != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "vendor" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return out
 }
