@@ -69,9 +69,10 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // Schema describes the `redis` block.
 func (p *Provider) Schema() hcldec.Spec {
 	return hcldec.ObjectSpec{
-		"url":     &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
-		"command": &hcldec.AttrSpec{Name: "command", Type: cty.List(cty.String), Required: true},
-		"timeout": &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"url":       &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
+		"command":   &hcldec.AttrSpec{Name: "command", Type: cty.List(cty.String), Required: true},
+		"timeout":   &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"max_value": &hcldec.AttrSpec{Name: "max_value", Type: cty.Number},
 	}
 }
 
@@ -80,7 +81,8 @@ func (p *Provider) Doc() checks.Doc {
 	return checks.Doc{
 		Summary: "Sends one command to a Redis server and returns the reply.",
 		Result: map[string]string{
-			"value": "the reply: string, number, null, list or object; INFO is an object of sections of fields",
+			"value":     "the reply: string, number, null, list or object; INFO is an object of sections of fields",
+			"truncated": "true when the reply held more than max_value bytes of text and was cut",
 		},
 	}
 }
@@ -117,6 +119,11 @@ func (p *Provider) Validate(cfg cty.Value) error {
 		}
 		if err := checkCommand(cmd); err != nil {
 			return err
+		}
+	}
+	if v, ok := checks.KnownAttr(cfg, "max_value"); ok {
+		if n := checks.Int(cfg, "max_value", 0); n < 1 || !v.AsBigFloat().IsInt() {
+			return fmt.Errorf("max_value must be a whole number of bytes, at least 1")
 		}
 	}
 	_, err := checks.Duration(cfg, "timeout", 0)
@@ -236,11 +243,50 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	name := strings.ToUpper(cmd[0])
 	switch {
 	case errors.Is(err, goredis.Nil):
-		return cty.ObjectVal(map[string]cty.Value{"value": cty.NullVal(cty.DynamicPseudoType)}), nil
+		return cty.ObjectVal(map[string]cty.Value{"value": cty.NullVal(cty.DynamicPseudoType), "truncated": cty.False}), nil
 	case err != nil:
 		return cty.NilVal, fmt.Errorf("redis %s on %s: %s", name, c.target, describeErr(ctx, err, raw))
 	}
-	return cty.ObjectVal(map[string]cty.Value{"value": reply2cty(cmd, reply)}), nil
+	budget := int(checks.Int(cfg, "max_value", checks.DefaultCaptureLimit))
+	truncated := false
+	reply = capReply(reply, &budget, &truncated)
+	return cty.ObjectVal(map[string]cty.Value{"value": reply2cty(cmd, reply), "truncated": cty.BoolVal(truncated)}), nil
+}
+
+// capReply bounds the text a reply keeps to budget bytes in all, as shell
+// and http bound their output: strings past the budget are cut, list
+// elements and map entries past it are dropped, and truncated is set.
+func capReply(v any, budget *int, truncated *bool) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) > *budget {
+			*truncated = true
+			x = x[:max(*budget, 0)]
+		}
+		*budget -= len(x)
+		return x
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if *budget <= 0 {
+				*truncated = true
+				break
+			}
+			out = append(out, capReply(e, budget, truncated))
+		}
+		return out
+	case map[any]any:
+		out := make(map[any]any, len(x))
+		for k, e := range x {
+			if *budget <= 0 {
+				*truncated = true
+				break
+			}
+			out[capReply(k, budget, truncated)] = capReply(e, budget, truncated)
+		}
+		return out
+	}
+	return v
 }
 
 // do runs one command. go-redis honours ctx's deadline on the socket;

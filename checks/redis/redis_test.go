@@ -487,3 +487,36 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeRepliesAreBounded: a 5 MiB value is kept to max_value bytes
+// and marked truncated, like shell and http output.
+func TestLargeRepliesAreBounded(t *testing.T) {
+	url := testserver.Redis(t)
+	p := redis.New()
+	defer p.(interface{ Close() error }).Close()
+	big := strings.Repeat("x", 5<<20)
+	run := func(command []cty.Value, extra map[string]cty.Value) cty.Value {
+		attrs := map[string]cty.Value{"url": cty.StringVal(url), "command": cty.ListVal(command), "timeout": cty.NullVal(cty.String), "max_value": cty.NullVal(cty.Number)}
+		for k, v := range extra {
+			attrs[k] = v
+		}
+		res, err := p.Run(context.Background(), cty.ObjectVal(attrs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	run([]cty.Value{cty.StringVal("SET"), cty.StringVal("runbook:big"), cty.StringVal(big)}, nil)
+	res := run([]cty.Value{cty.StringVal("GET"), cty.StringVal("runbook:big")}, nil)
+	if got := len(res.GetAttr("value").AsString()); got != 1<<20 || !res.GetAttr("truncated").True() {
+		t.Errorf("kept %d bytes, truncated=%v; want %d and true", got, res.GetAttr("truncated").True(), 1<<20)
+	}
+	res = run([]cty.Value{cty.StringVal("GET"), cty.StringVal("runbook:big")}, map[string]cty.Value{"max_value": cty.NumberIntVal(10)})
+	if got := res.GetAttr("value").AsString(); got != "xxxxxxxxxx" {
+		t.Errorf("max_value 10 kept %q", got)
+	}
+	res = run([]cty.Value{cty.StringVal("PING")}, nil)
+	if res.GetAttr("truncated").True() {
+		t.Errorf("PING marked truncated")
+	}
+}
