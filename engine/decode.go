@@ -692,6 +692,10 @@ func decodeRefList(expr hcl.Expression) ([]Ref, hcl.Diagnostics) {
 	return refs, diags
 }
 
+// Suggest returns " Did you mean "x"?" for the name closest to given, or
+// "" when none is close; commands use it for their own messages.
+func Suggest(given string, names []string) string { return suggest(given, names) }
+
 // suggest returns " Did you mean "x"?" for the closest of names, or "".
 func suggest(given string, names []string) string {
 	best, bestDist := "", 3

@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -58,7 +60,11 @@ func loadAnswers(path string) (map[string]record.Answer, *hcl.File, hcl.Diagnost
 			bad(fmt.Sprintf("has status %q; use passed, failed or skipped", ans.Status))
 			continue
 		}
-		if n, ok := m["note"]; ok && n.Type() == cty.String && !n.IsNull() {
+		if n, ok := m["note"]; ok && !n.IsNull() {
+			if n.Type() != cty.String {
+				bad("has a note that is not a string")
+				continue
+			}
 			ans.Note = n.AsString()
 		}
 		if o, ok := m["operator"]; ok && o.Type() == cty.String && !o.IsNull() {
@@ -72,4 +78,30 @@ func loadAnswers(path string) (map[string]record.Answer, *hcl.File, hcl.Diagnost
 		out[name] = ans
 	}
 	return out, f, diags
+}
+
+// unknownAnswers names the answers that match no manual step of the
+// runbook, with a suggestion, so a misspelt name is not silently ignored.
+func unknownAnswers(answers map[string]record.Answer, b *engine.Bound) []string {
+	var manual []string
+	steps := append([]*engine.Item(nil), b.Config.Steps...)
+	for _, pb := range b.Config.Playbooks {
+		steps = append(steps, pb.Steps...)
+	}
+	for _, st := range steps {
+		if st.Manual != nil {
+			manual = append(manual, st.Name)
+		}
+	}
+	var out []string
+	for _, name := range checks.SortedKeys(answers) {
+		known := false
+		for _, m := range manual {
+			known = known || m == name
+		}
+		if !known {
+			out = append(out, fmt.Sprintf("--answers names %q, which is not a manual step of this runbook.%s", name, engine.Suggest(name, manual)))
+		}
+	}
+	return out
 }

@@ -137,6 +137,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return exitWith(2, nil)
 		}
 		opts.Answers = ans
+		for _, w := range unknownAnswers(ans, b) {
+			fmt.Fprintf(a.stderr, "runbook: warning: %s\n", w)
+		}
 	}
 	if f.resume != "" {
 		prev, err := store.LoadRun(cmd.Context(), f.resume)

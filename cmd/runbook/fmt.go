@@ -36,6 +36,10 @@ files that are not formatted and exit 1 when there are any.`,
 			}
 			var unformatted []string
 			for _, name := range files {
+				if strings.HasSuffix(name, ".json") {
+					fmt.Fprintf(a.stderr, "runbook: fmt: %s is JSON; only native HCL files are formatted\n", name)
+					continue
+				}
 				src, err := os.ReadFile(name)
 				if err != nil {
 					return exitWith(2, err)
