@@ -16,6 +16,14 @@ import (
 // Markdown view and the report templates (the md function) share it.
 func EscapeCell(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
+	// Control characters go first, so the look-aheads below (an entity
+	// after "&", emphasis around "_") see the text as it will render.
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
 	s = escapeLineStart(&b, s)
@@ -42,9 +50,6 @@ func EscapeCell(s string) string {
 		case '\t':
 			b.WriteByte(' ')
 		default:
-			if unicode.IsControl(r) {
-				break
-			}
 			b.WriteRune(r)
 		}
 		prev = r
