@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	goredis "github.com/redis/go-redis/v9"
@@ -386,7 +385,7 @@ func target(opts *goredis.Options) string {
 func describeErr(ctx context.Context, err error, raw string) string {
 	msg := err.Error()
 	switch {
-	case pastDeadline(ctx):
+	case checks.PastDeadline(ctx):
 		msg = "timed out: " + msg
 	case ctx.Err() != nil:
 		msg = "canceled: " + msg
@@ -394,40 +393,8 @@ func describeErr(ctx context.Context, err error, raw string) string {
 	return redact(msg, raw)
 }
 
-// pastDeadline reports whether ctx's deadline has passed. The socket's
-// deadline, set from ctx, may fire a moment before ctx itself is done.
-func pastDeadline(ctx context.Context) bool {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return true
-	}
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
-}
-
 // redact removes the password raw carries from s.
-func redact(s, raw string) string {
-	var secrets []string
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-	}
-	if i := strings.Index(raw, "://"); i >= 0 {
-		// An unparsable URL: take what sits between the user's colon and @.
-		rest := raw[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
-				secrets = append(secrets, rest[colon+1:at])
-			}
-		}
-	}
-	for _, sec := range secrets {
-		if len(sec) >= 3 {
-			s = strings.ReplaceAll(s, sec, "xxxxx")
-		}
-	}
-	return s
-}
+func redact(s, raw string) string { return checks.Mask(s, checks.URLPasswords(raw)) }
 
 // secretArgs are commands whose arguments are credentials.
 var secretArgs = map[string]bool{"AUTH": true, "HELLO": true, "MIGRATE": true, "ACL": true}

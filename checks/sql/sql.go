@@ -268,7 +268,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 		return cty.NilVal, fmt.Errorf("connect to %s: %s", pl.target, describeErr(ctx, err, c.dsn))
 	}
 	res, err := query(ctx, conn.Conn(), c)
-	if err != nil && (ctx.Err() != nil || pastDeadline(ctx) || errors.Is(err, errReadOnlyOff)) {
+	if err != nil && (ctx.Err() != nil || checks.PastDeadline(ctx) || errors.Is(err, errReadOnlyOff)) {
 		discard(ctx, conn)
 	} else {
 		// The pool destroys a connection left in a transaction or closed.
@@ -451,7 +451,7 @@ func describeErr(ctx context.Context, err error, dsn string) string {
 	var msg string
 	var pgErr *pgconn.PgError
 	switch {
-	case pastDeadline(ctx):
+	case checks.PastDeadline(ctx):
 		msg = "timed out: " + err.Error()
 	case ctx.Err() != nil:
 		msg = "canceled: " + err.Error()
@@ -468,47 +468,21 @@ func describeErr(ctx context.Context, err error, dsn string) string {
 
 var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
-// pastDeadline reports whether ctx's deadline has passed. The socket's
-// deadline, set from ctx, may fire a moment before ctx itself is done.
-func pastDeadline(ctx context.Context) bool {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return true
-	}
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
-}
-
-// redact removes every password that dsn carries from s.
+// redact removes every password that dsn carries from s: the URL's, its
+// password and sslpassword parameters, and key=value password settings.
 func redact(s, dsn string) string {
-	var secrets []string
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
+	secrets := checks.URLPasswords(dsn)
+	if u, err := url.Parse(dsn); err == nil {
 		for _, k := range []string{"password", "sslpassword"} {
 			if pw := u.Query().Get(k); pw != "" {
 				secrets = append(secrets, pw)
 			}
 		}
 	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		// An unparsable URL: take what sits between the user's colon and @.
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
-				secrets = append(secrets, rest[colon+1:at])
-			}
-		}
-	}
 	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
 		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
 	}
-	for _, sec := range secrets {
-		if len(sec) >= 3 {
-			s = strings.ReplaceAll(s, sec, "xxxxx")
-		}
-	}
-	return s
+	return checks.Mask(s, secrets)
 }
 
 // firstLine returns the first non-blank line of q, marked when more
