@@ -79,7 +79,7 @@ type node struct {
 	deps []*node
 	// prev is the step before a step: steps run in order.
 	prev  *node
-	scope map[string][]*node // "check"/"step" name → node that provides it
+	scope map[string]*node // "check.NAME"/"step.NAME" → the node that provides it
 	done  chan struct{}
 	// result is the provider's last result; value is what check.NAME or
 	// step.NAME evaluates to, built only when another item refers to it.
@@ -281,7 +281,7 @@ func (r *runner) plan() error {
 			if ref.Kind == "check" {
 				dep := newCheck(ref.Name, after)
 				n.deps = append(n.deps, dep)
-				n.scope["check."+ref.Name] = []*node{dep}
+				n.scope["check."+ref.Name] = dep
 			}
 		}
 		r.nodes = append(r.nodes, n)
@@ -320,7 +320,7 @@ func (r *runner) plan() error {
 					dep = newCheck(ref.Name, prev)
 				}
 				n.deps = append(n.deps, dep)
-				n.scope[ref.Address()] = []*node{dep}
+				n.scope[ref.Address()] = dep
 			}
 			if st.CheckRef != "" && aliases[st.CheckRef] == nil {
 				aliases[st.CheckRef] = n
@@ -334,10 +334,8 @@ func (r *runner) plan() error {
 		return err
 	}
 	for _, n := range r.nodes {
-		for _, deps := range n.scope {
-			for _, d := range deps {
-				d.referenced = true
-			}
+		for _, d := range n.scope {
+			d.referenced = true
 		}
 	}
 	r.carryOver()
@@ -351,7 +349,7 @@ func (r *runner) newNode(it, src *Item) *node {
 	}
 	n := &node{
 		item: it, src: src, set: s,
-		scope:    map[string][]*node{},
+		scope:    map[string]*node{},
 		done:     make(chan struct{}),
 		selected: true,
 	}
@@ -594,12 +592,12 @@ func (r *runner) settle(n *node) {
 func (r *runner) scope(n *node, self cty.Value) *hcl.EvalContext {
 	ctx := r.b.base.NewChild()
 	checksObj, stepsObj := map[string]cty.Value{}, map[string]cty.Value{}
-	for addr, deps := range n.scope {
+	for addr, dep := range n.scope {
 		kind, name, _ := strings.Cut(addr, ".")
 		if kind == "check" {
-			checksObj[name] = deps[0].value
+			checksObj[name] = dep.value
 		} else {
-			stepsObj[name] = deps[0].value
+			stepsObj[name] = dep.value
 		}
 	}
 	ctx.Variables = map[string]cty.Value{
