@@ -32,7 +32,7 @@ func TestReadOnlyFallback(t *testing.T) {
 	}
 
 	t.Run("select", func(t *testing.T) {
-		res, err := query(ctx, conn, config{query: "SELECT $1::int + 1 AS n", args: []any{int64(41)}, readOnly: true, maxRows: 10})
+		res, err := query(ctx, conn, config{query: "SELECT $1::int + 1 AS n", args: []any{int64(41)}, readOnly: true, maxRows: 10, maxBytes: 1 << 20})
 		if err != nil {
 			t.Fatalf("query: %v", err)
 		}
@@ -45,7 +45,7 @@ func TestReadOnlyFallback(t *testing.T) {
 		}
 	})
 	t.Run("insert fails", func(t *testing.T) {
-		_, err := query(ctx, conn, config{query: "INSERT INTO fallback VALUES (1)", readOnly: true, maxRows: 10})
+		_, err := query(ctx, conn, config{query: "INSERT INTO fallback VALUES (1)", readOnly: true, maxRows: 10, maxBytes: 1 << 20})
 		if err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 			t.Fatalf("got %v want a read-only failure", err)
 		}
@@ -164,7 +164,7 @@ func TestMemoKept(t *testing.T) {
 	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS kept; CREATE TABLE kept (n int); INSERT INTO kept VALUES (1), (2)"); err != nil {
 		t.Fatalf("set up table: %v", err)
 	}
-	c := config{query: "SELECT n FROM kept ORDER BY n", maxRows: 10}
+	c := config{query: "SELECT n FROM kept ORDER BY n", maxRows: 10, maxBytes: 1 << 20}
 	var first *memo
 	for _, step := range []struct {
 		change string

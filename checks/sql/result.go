@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,11 +47,12 @@ type columns struct {
 // result is returned as it is: cty values are immutable. The next result
 // reuses a memo's buffers.
 type memo struct {
-	maxRows int
-	wire    []byte // each value: its length (4 bytes, big-endian; nullLength for NULL), then its bytes
-	ends    []int  // where each row ends in wire
-	rows    []cty.Value
-	result  cty.Value
+	maxRows  int
+	maxBytes int
+	wire     []byte // each value: its length (4 bytes, big-endian; nullLength for NULL), then its bytes
+	ends     []int  // where each row ends in wire
+	rows     []cty.Value
+	result   cty.Value
 }
 
 // row returns the wire form of row i.
@@ -116,13 +118,19 @@ func holds(row []byte, raws [][]byte) bool {
 // collect reads the rows of query into the result object, keeping at
 // most maxRows. A result equal to the last one of query on conn is the
 // last one.
-func collect(conn *pgx.Conn, rows pgx.Rows, query string, maxRows int) (cty.Value, error) {
+//
+// Rows are kept while their text (as the server sent it) fits in maxBytes;
+// a first row that alone is larger keeps its string cells cut to fit.
+// Either marks the result truncated, and a truncated result is never
+// reused.
+func collect(conn *pgx.Conn, rows pgx.Rows, query string, maxRows, maxBytes int) (cty.Value, error) {
 	defer rows.Close()
 	fds := rows.FieldDescriptions()
 	cols := columnsFor(conn, query, fds)
 	m := cols.last
 	cols.last = nil
-	same := m != nil && m.maxRows == maxRows // every row so far is m's
+	same := m != nil && m.maxRows == maxRows && m.maxBytes == maxBytes // every row so far is m's
+	used, cut := 0, false
 	if m == nil {
 		m = &memo{}
 	} else if !same {
@@ -140,21 +148,35 @@ func collect(conn *pgx.Conn, rows pgx.Rows, query string, maxRows int) (cty.Valu
 			}
 			same = false
 			kept = append(kept, m.rows[:n-1]...)
+			used = m.start(n - 1)
 			m.truncate(n - 1)
 		}
 		if len(kept) >= maxRows {
 			continue
 		}
+		size := 0
+		for _, raw := range raws {
+			size += len(raw)
+		}
+		if len(kept) > 0 && used+size > maxBytes {
+			cut = true
+			continue
+		}
+		used += size
 		obj := make(map[string]cty.Value, len(fds))
 		for i, fd := range fds {
 			v, err := cols.convs[i](raws[i])
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("decode row %d, column %q: %w", n, fd.Name, err)
 			}
+			if size > maxBytes && v.Type() == cty.String && !v.IsNull() && len(v.AsString()) > maxBytes/len(fds) {
+				v = cty.StringVal(strings.ToValidUTF8(v.AsString()[:maxBytes/len(fds)], ""))
+				cut = true
+			}
 			obj[fd.Name] = v
 		}
 		kept = append(kept, cty.ObjectVal(obj))
-		record = record && m.add(raws)
+		record = record && !cut && m.add(raws)
 	}
 	if err := rows.Err(); err != nil {
 		return cty.NilVal, err
@@ -179,10 +201,10 @@ func collect(conn *pgx.Conn, rows pgx.Rows, query string, maxRows int) (cty.Valu
 		"rows":      rowList,
 		"row_count": intVal(count),
 		"columns":   cols.names,
-		"truncated": cty.BoolVal(n > len(kept)),
+		"truncated": cty.BoolVal(n > len(kept) || cut),
 	})
-	if record && n == len(kept) {
-		m.maxRows, m.rows, m.result = maxRows, kept, res
+	if record && !cut && n == len(kept) {
+		m.maxRows, m.maxBytes, m.rows, m.result = maxRows, maxBytes, kept, res
 		cols.last = m
 	}
 	return res, nil

@@ -107,6 +107,7 @@ func (p *Provider) Schema() hcldec.Spec {
 		"read_only": &hcldec.AttrSpec{Name: "read_only", Type: cty.Bool},
 		"timeout":   &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
 		"max_rows":  &hcldec.AttrSpec{Name: "max_rows", Type: cty.Number},
+		"max_bytes": &hcldec.AttrSpec{Name: "max_bytes", Type: cty.Number},
 	}
 }
 
@@ -118,7 +119,7 @@ func (p *Provider) Doc() checks.Doc {
 			"rows":      "list of objects, one per row, keyed by column name (at most max_rows)",
 			"row_count": "rows the query returned (or rows affected, for a statement without a result set)",
 			"columns":   "column names in order",
-			"truncated": "true when the query returned more rows than max_rows",
+			"truncated": "true when the query returned more rows than max_rows, or more text than max_bytes",
 		},
 	}
 }
@@ -187,12 +188,13 @@ type config struct {
 	readOnly bool
 	timeout  time.Duration
 	maxRows  int
+	maxBytes int
 }
 
 // settings reads cfg. For Run (run true) everything must be set; for
 // Validate unknown values are skipped and the DSN is parsed to check it.
 func settings(cfg cty.Value, run bool) (config, error) {
-	c := config{readOnly: true, maxRows: DefaultMaxRows}
+	c := config{readOnly: true, maxRows: DefaultMaxRows, maxBytes: checks.DefaultCaptureLimit}
 	if v := checks.Attr(cfg, "dsn"); v.IsKnown() && !v.IsNull() {
 		c.dsn = v.AsString()
 	}
@@ -226,6 +228,13 @@ func settings(cfg cty.Value, run bool) (config, error) {
 			return c, fmt.Errorf("max_rows must be a whole number of at least 1, not %s", v.AsBigFloat().Text('f', -1))
 		}
 		c.maxRows = int(n)
+	}
+	if v := checks.Attr(cfg, "max_bytes"); !v.IsNull() && v.IsKnown() {
+		n := checks.Int(cfg, "max_bytes", 0)
+		if n < 1 || !v.AsBigFloat().IsInt() {
+			return c, fmt.Errorf("max_bytes must be a whole number of at least 1, not %s", v.AsBigFloat().Text('f', -1))
+		}
+		c.maxBytes = int(n)
 	}
 	if v := checks.Attr(cfg, "args"); !v.IsNull() && v.IsWhollyKnown() {
 		t := v.Type()
@@ -381,7 +390,7 @@ func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
 		if err != nil {
 			return cty.NilVal, err
 		}
-		res, err := collect(conn, rows, c.query, c.maxRows)
+		res, err := collect(conn, rows, c.query, c.maxRows, c.maxBytes)
 		if c.readOnly && conn.PgConn().ParameterStatus(readOnlyParam) != "on" {
 			return cty.NilVal, errReadOnlyOff
 		}
@@ -401,7 +410,7 @@ func query(ctx context.Context, conn *pgx.Conn, c config) (cty.Value, error) {
 		br.Close()
 		return cty.NilVal, err
 	}
-	res, err := collect(conn, rows, c.query, c.maxRows)
+	res, err := collect(conn, rows, c.query, c.maxRows, c.maxBytes)
 	if err != nil {
 		br.Close()
 		return cty.NilVal, err

@@ -728,3 +728,48 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestResultTextIsBounded: a result keeps at most max_bytes of text (1 MiB
+// by default), like shell and http output: rows past it are dropped and a
+// single huge cell is cut, both marked truncated.
+func TestResultTextIsBounded(t *testing.T) {
+	dsn := testserver.Postgres(t)
+	tests := []struct {
+		name, body string
+		rows       int
+		cellLen    int
+	}{
+		{"one huge cell", `dsn = var.dsn
+query = "SELECT repeat('x', 3000000) AS big"`, 1, 1 << 20},
+		{"many rows", `dsn = var.dsn
+query = "SELECT g, repeat('y', 1000) AS pad FROM generate_series(1, 5000) g"
+max_bytes = 100000`, 99, 1000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := run(t, tc.body, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := res.GetAttr("rows")
+			if got := rows.LengthInt(); got < tc.rows-1 || got > tc.rows {
+				t.Errorf("kept %d rows, want about %d", got, tc.rows)
+			}
+			if !res.GetAttr("truncated").True() {
+				t.Errorf("not marked truncated")
+			}
+			first := rows.Index(cty.NumberIntVal(0))
+			for name, v := range first.AsValueMap() {
+				if v.Type() == cty.String && len(v.AsString()) > tc.cellLen {
+					t.Errorf("cell %s holds %d bytes, want at most %d", name, len(v.AsString()), tc.cellLen)
+				}
+			}
+		})
+	}
+	// Within the budget nothing is cut.
+	res, err := run(t, `dsn = var.dsn
+query = "SELECT repeat('z', 1000) AS small"`, dsn)
+	if err != nil || res.GetAttr("truncated").True() {
+		t.Errorf("a small result: err %v truncated %v", err, res.GetAttr("truncated").True())
+	}
+}
