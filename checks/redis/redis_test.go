@@ -11,14 +11,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/checks/checkstest"
 	"github.com/runbookhq/runbook/checks/redis"
 	"github.com/runbookhq/runbook/internal/testserver"
 )
@@ -28,19 +26,7 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 // decode decodes a `redis` block body with the provider's schema, as the
 // engine does; var.url is raw.
 func decode(t testing.TB, p checks.Provider, body, raw string) cty.Value {
-	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(body), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse %q: %v", body, diags)
-	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"var": cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal(raw)}),
-	}}
-	v, diags := hcldec.Decode(f.Body, p.Schema(), ctx)
-	if diags.HasErrors() {
-		t.Fatalf("decode %q: %v", body, diags)
-	}
-	return v
+	return checkstest.Decode(t, p, body, map[string]cty.Value{"url": cty.StringVal(raw)})
 }
 
 func toJSON(t testing.TB, v cty.Value) string {

@@ -14,14 +14,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/jackc/pgx/v5"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/checks/checkstest"
 	"github.com/runbookhq/runbook/checks/sql"
 	"github.com/runbookhq/runbook/internal/testserver"
 )
@@ -31,19 +29,7 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 // decode decodes an `sql` block body with the provider's schema, as the
 // engine does; var.dsn is dsn.
 func decode(t testing.TB, p checks.Provider, body, dsn string) cty.Value {
-	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(body), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse %q: %v", body, diags)
-	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"var": cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal(dsn)}),
-	}}
-	v, diags := hcldec.Decode(f.Body, p.Schema(), ctx)
-	if diags.HasErrors() {
-		t.Fatalf("decode %q: %v", body, diags)
-	}
-	return v
+	return checkstest.Decode(t, p, body, map[string]cty.Value{"dsn": cty.StringVal(dsn)})
 }
 
 // run runs one block body against a fresh provider.

@@ -11,25 +11,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/checks/checkstest"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // decode decodes the body of a tcp block as the engine would.
 func decode(t testing.TB, p checks.Provider, src string) cty.Value {
-	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse %q: %s", src, diags)
-	}
-	v, diags := hcldec.Decode(f.Body, p.Schema(), nil)
-	if diags.HasErrors() {
-		t.Fatalf("decode %q: %s", src, diags)
-	}
-	return v
+	return checkstest.Decode(t, p, src, nil)
 }
 
 // listener returns the address of a real listener that accepts.
