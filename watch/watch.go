@@ -342,10 +342,17 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		cs.Notified = o.health
 	}
 	for name := range st.Checks {
-		if !seen[name] {
-			delete(st.Checks, name)
-			w.log.Info("check not watched this cycle (skipped by its when or --skip)", "check", name)
+		if seen[name] {
+			continue
 		}
+		if _, declared := w.b.Config.Checks[name]; declared {
+			// Kept, with what was last sent for it: when it is watched
+			// again, its recovery is still reported and a failure that
+			// persisted is not alerted twice.
+			w.log.Info("check not watched this cycle (skipped by its when or --skip)", "check", name)
+			continue
+		}
+		delete(st.Checks, name) // no longer in the runbook
 	}
 	st.Health = health
 	c.Health = health
@@ -487,6 +494,18 @@ func (w *Watcher) playbooks(ctx context.Context, events []alert.Transition) []en
 // consent to run it unattended: its confirm steps run as with --yes; its
 // manual steps stay pending.
 func (w *Watcher) runPlaybook(ctx context.Context, t engine.TriggerSpec) *record.Run {
+	// Read again right before starting: alerts went out since the stop was
+	// first read, and their retries can take minutes.
+	if stop, err := w.store.Stop(ctx); err != nil || stop.On {
+		attrs := []any{"playbook", t.Playbook, "check", t.Trigger}
+		if err != nil {
+			w.log.Error("playbook not started: the emergency stop could not be read", append(attrs, "error", w.redact(err.Error()))...)
+		} else {
+			w.log.Warn("playbook refused: the emergency stop is on", append(attrs, "stop_by", stop.By, "stop_reason", w.redact(stop.Reason))...)
+		}
+		w.metrics.playbooks.WithLabelValues(t.Playbook, "refused").Inc()
+		return nil
+	}
 	w.log.Warn("playbook started", "playbook", t.Playbook, "check", t.Trigger)
 	run, err := engine.Run(ctx, w.b, engine.Options{
 		Mode: engine.ModeExec, Playbook: t.Playbook, Yes: true,

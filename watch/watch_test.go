@@ -33,6 +33,8 @@ type hooks struct {
 	down     bool
 	payloads []payload
 	attempts int
+	// onAlert, when set, runs as each alert arrives.
+	onAlert func()
 }
 
 type payload struct {
@@ -46,6 +48,9 @@ func newHooks(t *testing.T) *hooks {
 		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if h.onAlert != nil {
+			h.onAlert()
+		}
 		h.attempts++
 		if h.down {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -353,15 +358,17 @@ func TestOnlyTheLeaderAlerts(t *testing.T) {
 
 func TestAutoPlaybook(t *testing.T) {
 	tests := []struct {
-		name       string
-		auto       bool
-		stop       bool
-		wantRan    bool
-		wantAction string
+		name             string
+		auto             bool
+		stop             bool
+		stopDuringAlerts bool
+		wantRan          bool
+		wantAction       string
 	}{
 		{name: "auto runs it", auto: true, wantRan: true, wantAction: "started"},
 		{name: "without auto it is only offered", auto: false, wantAction: "offered"},
 		{name: "the emergency stop refuses it", auto: true, stop: true, wantAction: "refused: the emergency stop is on"},
+		{name: "a stop enabled while the alerts go out refuses it", auto: true, stopDuringAlerts: true, wantAction: "started"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +382,15 @@ func TestAutoPlaybook(t *testing.T) {
 					Time: time.Now(), Action: "enable", User: "tester", Host: "test-host", Reason: "drill",
 				}); err != nil {
 					t.Fatal(err)
+				}
+			}
+			if tt.stopDuringAlerts {
+				// The operator hits the stop after the cycle looked at it
+				// and while the alert is being delivered.
+				f.hooks.onAlert = func() {
+					_, _ = state.NewDir(f.state).SetStop(context.Background(), true, state.AuditEntry{
+						Time: time.Now(), Action: "enable", User: "tester", Host: "test-host", Reason: "mid-cycle",
+					})
 				}
 			}
 			w := f.watcher(nil)
@@ -637,5 +653,31 @@ check "slow" {
 				t.Errorf("status: got %s want passed", c.Run.Status)
 			}
 		})
+	}
+}
+
+// TestRecoveryAfterACycleNotWatched: a check that alerted, then was not
+// watched for a cycle (--skip, its when), still gets its RECOVERED.
+func TestRecoveryAfterACycleNotWatched(t *testing.T) {
+	f := newFixture(t)
+	run := func(skip []string) []string {
+		w := f.watcher(func(o *watch.Options) { o.Skip = skip })
+		f.cycle(w)
+		w.Close()
+		got := f.hooks.take()
+		sort.Strings(got)
+		return got
+	}
+	f.set("alpha", false)
+	if got := run(nil); !cmp.Equal(got, []string{"/hook: alpha CRITICAL"}) {
+		t.Fatalf("first cycle sent %v", got)
+	}
+	if got := run([]string{"alpha"}); len(got) != 0 {
+		t.Errorf("the cycle without alpha sent %v", got)
+	}
+	f.set("alpha", true)
+	want := []string{"/hook/recoveries: alpha RECOVERED", "/hook: alpha RECOVERED"}
+	if got := run(nil); !cmp.Equal(got, want) {
+		t.Errorf("after alpha came back healthy: sent %v, want %v", got, want)
 	}
 }
