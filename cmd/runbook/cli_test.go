@@ -533,4 +533,7 @@ func TestShowFindsRunsBesideTheirRunbook(t *testing.T) {
 	if code, stdout, _ := runCLI(t, dir, "report", "--template", "summary"); code != 0 || !strings.Contains(stdout, "All good") {
 		t.Errorf("report: exit %d\n%s", code, stdout)
 	}
+	if code, stdout, _ := runCLI(t, dir, "history"); code != 0 || !strings.Contains(stdout, "runbooks/.runbook") || !strings.Contains(stdout, "passed") {
+		t.Errorf("history: exit %d\n%s", code, stdout)
+	}
 }

@@ -20,7 +20,7 @@ func newHistoryCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history [FILE|DIR]",
 		Short: "List past runs",
-		Long:  "List the runs recorded in the state directory (of the runbook given, or --state, or $RUNBOOK_STATE, or ./.runbook), newest first.",
+		Long:  "List the runs recorded in the state directory (of the runbook given, or --state, or $RUNBOOK_STATE, or ./.runbook — and when that has none, the .runbook directory beside runbooks below the working directory), newest first.",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := "."
@@ -35,6 +35,17 @@ func newHistoryCmd(a *app) *cobra.Command {
 			ids, err := store.RunIDs(cmd.Context())
 			if err != nil {
 				return exitWith(1, err)
+			}
+			if len(ids) == 0 && len(args) == 0 && stateFlag == "" && a.getenv("RUNBOOK_STATE") == "" {
+				// As show and report do: runs live beside their runbooks.
+				for _, dir := range discoverStateDirs(".") {
+					d := state.NewDir(dir)
+					if more, err := d.RunIDs(cmd.Context()); err == nil && len(more) > 0 {
+						fmt.Fprintf(a.stdout, "Runs in %s:\n", d.Path)
+						store, ids = d, more
+						break
+					}
+				}
 			}
 			t := table.NewWriter()
 			t.SetOutputMirror(a.stdout)
