@@ -67,6 +67,10 @@ type AlertState struct {
 	// Pending holds transitions not delivered yet; the next cycles try
 	// again, until they are older than the watch's pending limit.
 	Pending []alert.Transition `json:"pending,omitempty"`
+	// Open names the checks this alert was given a WARNING, CRITICAL or
+	// UNKNOWN event for and no RECOVERED since: a RECOVERED goes only to
+	// alerts that heard the problem (its `on` may leave WARNING out).
+	Open map[string]bool `json:"open,omitempty"`
 }
 
 func newState() *State {

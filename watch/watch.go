@@ -549,7 +549,32 @@ func (w *Watcher) sendAlerts(ctx context.Context, n *alert.Notification) []alert
 			}
 		}
 		f := n.Filter(a.Wants)
+		open := map[string]bool{}
+		if as != nil {
+			for c := range as.Open {
+				open[c] = true
+			}
+		}
+		// An alert that takes problem events hears a recovery only of a
+		// problem it heard; a recoveries-only alert hears every recovery.
+		hearsProblems := a.Wants(engine.EventCritical) || a.Wants(engine.EventWarning) || a.Wants(engine.EventUnknown)
+		kept := f.Transitions[:0]
+		for _, t := range f.Transitions {
+			switch {
+			case t.Event != engine.EventRecovered:
+				open[t.Check] = true
+			case hearsProblems && !open[t.Check]:
+				continue // its `on` left the problem out
+			default:
+				delete(open, t.Check)
+			}
+			kept = append(kept, t)
+		}
+		f.Transitions = kept
 		if len(f.Transitions) == 0 && len(pending) == 0 {
+			if as != nil {
+				as.Open = open
+			}
 			continue
 		}
 		f.Transitions = append(pending, f.Transitions...)
@@ -559,7 +584,7 @@ func (w *Watcher) sendAlerts(ctx context.Context, n *alert.Notification) []alert
 		for _, t := range f.Transitions {
 			events = append(events, t.Check+" "+t.Event)
 		}
-		ns := &AlertState{Time: n.Time, Health: n.Health, Events: events, Delivered: res.Err == nil, Attempts: res.Attempts}
+		ns := &AlertState{Time: n.Time, Health: n.Health, Events: events, Delivered: res.Err == nil, Attempts: res.Attempts, Open: open}
 		attrs := []any{"alert", a.Name, "channel", a.Channel, "events", strings.Join(events, ", "), "attempts", res.Attempts}
 		if res.Err != nil {
 			ns.Error = w.redact(res.Err.Error())

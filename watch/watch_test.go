@@ -681,3 +681,34 @@ func TestRecoveryAfterACycleNotWatched(t *testing.T) {
 		t.Errorf("after alpha came back healthy: sent %v, want %v", got, want)
 	}
 }
+
+// TestAlertHearsRecoveriesOfProblemsItHeard: an alert whose `on` leaves
+// WARNING out hears a CRITICAL check's recovery, but not the recovery of a
+// warning it never heard.
+func TestAlertHearsRecoveriesOfProblemsItHeard(t *testing.T) {
+	f := newFixture(t)
+	f.vars = append(f.vars, "critical_url="+f.hooks.URL+"/critical")
+	w := f.watcher(nil)
+	only := func(prefix string) []string {
+		var out []string
+		for _, a := range f.hooks.take() {
+			if strings.HasPrefix(a, prefix) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	f.cycle(w)
+	f.set("alpha", false)
+	f.set("beta-warn", true)
+	f.cycle(w)
+	if got := only("/critical:"); !cmp.Equal(got, []string{"/critical: alpha CRITICAL"}) {
+		t.Errorf("problems: the CRITICAL-only alert got %v", got)
+	}
+	f.set("alpha", true)
+	f.set("beta-warn", false)
+	f.cycle(w)
+	if got := only("/critical:"); !cmp.Equal(got, []string{"/critical: alpha RECOVERED"}) {
+		t.Errorf("recoveries: the CRITICAL-only alert got %v, want alpha's only", got)
+	}
+}

@@ -68,6 +68,18 @@ alert "recoveries" {
   on = ["RECOVERED"]
 }
 
+variable "critical_url" {
+  default = "" # an empty url disables the alert
+}
+
+# Pages only on CRITICAL: it must not hear the recovery of a warning.
+alert "critical" {
+  webhook {
+    url = var.critical_url
+  }
+  on = ["CRITICAL", "RECOVERED"]
+}
+
 playbook "restore_alpha" {
   title   = "Put alpha back"
   trigger = check.alpha
