@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/record"
 )
 
@@ -535,5 +536,26 @@ func TestShowFindsRunsBesideTheirRunbook(t *testing.T) {
 	}
 	if code, stdout, _ := runCLI(t, dir, "history"); code != 0 || !strings.Contains(stdout, "runbooks/.runbook") || !strings.Contains(stdout, "passed") {
 		t.Errorf("history: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestProvidersReadsTheRegistry: every registered provider is listed, and
+// describing one shows its schema's arguments and its result attributes.
+func TestProvidersReadsTheRegistry(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", "providers")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, name := range builtin.Names() {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("providers does not list %q", name)
+		}
+	}
+	code, stdout, _ = runCLI(t, "", "providers", "tcp")
+	if code != 0 || !strings.Contains(stdout, "address") || !strings.Contains(stdout, "required") || !strings.Contains(stdout, "connected") {
+		t.Errorf("providers tcp: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := runCLI(t, "", "providers", "tpc"); code != 2 {
+		t.Errorf("an unknown provider: exit %d, want 2", code)
 	}
 }
