@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	goredis "github.com/redis/go-redis/v9"
@@ -37,8 +36,7 @@ var (
 // Provider sends Redis commands. It keeps one client (with its connection
 // pool) per URL for the length of a run; Close closes them.
 type Provider struct {
-	mu      sync.Mutex // serializes making clients
-	clients atomic.Pointer[map[string]*client]
+	clients checks.LazyMap[string, *client]
 }
 
 // client is a go-redis client and where it points, for messages.
@@ -187,14 +185,8 @@ func hasKey(m map[string]string, k string) bool {
 
 // Close closes every client opened during the run.
 func (p *Provider) Close() error {
-	p.mu.Lock()
-	clients := p.clients.Swap(nil)
-	p.mu.Unlock()
-	if clients == nil {
-		return nil
-	}
 	var errs []error
-	for _, c := range *clients {
+	for _, c := range p.clients.Take() {
 		if err := c.rdb.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close redis client for %s: %w", c.target, err))
 		}
@@ -312,36 +304,15 @@ func do(ctx context.Context, rdb *goredis.Client, args []any) (any, error) {
 	}
 }
 
-// client returns the client for raw, making it on first use. Lookups
-// take no lock: the map is replaced, never changed, when a client is
-// added.
+// client returns the client for raw, making it on first use.
 func (p *Provider) client(raw string) (*client, error) {
-	if m := p.clients.Load(); m != nil {
-		if c, ok := (*m)[raw]; ok {
-			return c, nil
+	return p.clients.Get(raw, func() (*client, error) {
+		opts, err := parseURL(raw)
+		if err != nil {
+			return nil, err
 		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := map[string]*client{}
-	if m := p.clients.Load(); m != nil {
-		old = *m
-	}
-	if c, ok := old[raw]; ok {
-		return c, nil
-	}
-	opts, err := parseURL(raw)
-	if err != nil {
-		return nil, err
-	}
-	c := &client{rdb: goredis.NewClient(opts), target: target(opts)}
-	next := make(map[string]*client, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[raw] = c
-	p.clients.Store(&next)
-	return c, nil
+		return &client{rdb: goredis.NewClient(opts), target: target(opts)}, nil
+	})
 }
 
 // parseURL parses a redis:// or rediss:// URL into client options fit for

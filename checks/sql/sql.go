@@ -66,8 +66,7 @@ type Provider struct {
 	// max(4, number of CPUs).
 	PoolSize int
 
-	mu    sync.Mutex // serializes making pools
-	pools atomic.Pointer[map[poolKey]*pool]
+	pools checks.LazyMap[poolKey, *pool]
 
 	targets    sync.Map // DSN → where Describe says it runs
 	numTargets atomic.Int64
@@ -169,13 +168,8 @@ func (p *Provider) Validate(cfg cty.Value) error {
 
 // Close closes every pool opened during the run.
 func (p *Provider) Close() error {
-	p.mu.Lock()
-	pools := p.pools.Swap(nil)
-	p.mu.Unlock()
-	if pools != nil {
-		for _, pl := range *pools {
-			pl.conns.Close()
-		}
+	for _, pl := range p.pools.Take() {
+		pl.conns.Close()
 	}
 	return nil
 }
@@ -308,23 +302,13 @@ func discard(ctx context.Context, conn *pgxpool.Conn) {
 }
 
 // pool returns the pool for key, making it on first use (it connects
-// lazily, with ctx's values but not its deadline). Lookups take no lock:
-// the map is replaced, never changed, when a pool is added.
+// lazily, with ctx's values but not its deadline).
 func (p *Provider) pool(ctx context.Context, key poolKey) (*pool, error) {
-	if m := p.pools.Load(); m != nil {
-		if pl, ok := (*m)[key]; ok {
-			return pl, nil
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := map[poolKey]*pool{}
-	if m := p.pools.Load(); m != nil {
-		old = *m
-	}
-	if pl, ok := old[key]; ok {
-		return pl, nil
-	}
+	return p.pools.Get(key, func() (*pool, error) { return p.newPool(ctx, key) })
+}
+
+// newPool makes the pool of a key.
+func (p *Provider) newPool(ctx context.Context, key poolKey) (*pool, error) {
 	config, err := parseDSN(key.dsn)
 	if err != nil {
 		return nil, err
@@ -354,12 +338,6 @@ func (p *Provider) pool(ctx context.Context, key poolKey) (*pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make a pool for %s: %w", pl.target, err)
 	}
-	next := make(map[poolKey]*pool, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[key] = pl
-	p.pools.Store(&next)
 	return pl, nil
 }
 
