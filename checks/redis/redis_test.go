@@ -3,7 +3,6 @@ package redis_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -178,38 +177,6 @@ func TestInfo(t *testing.T) {
 	})
 }
 
-// silentServer listens on loopback, accepts connections and never
-// answers; it returns its address.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 func TestErrors(t *testing.T) {
 	raw := testserver.Redis(t)
 	u, _ := url.Parse(raw)
@@ -220,7 +187,7 @@ func TestErrors(t *testing.T) {
 
 	wrongPW := *u
 	wrongPW.User = url.UserPassword("runbook", canary)
-	silent := silentServer(t)
+	silent := testserver.Silent(t)
 
 	tests := []struct {
 		name    string

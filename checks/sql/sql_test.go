@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -398,7 +397,7 @@ func TestErrors(t *testing.T) {
 
 	// A port nothing listens on, and a server that accepts and never answers.
 	closed := "postgres://runbook:" + canary + "@127.0.0.1:1/postgres?sslmode=disable"
-	silent := silentServer(t)
+	silent := testserver.Silent(t)
 	wrongPW := *u
 	wrongPW.User = url.UserPassword("runbook", canary)
 
@@ -445,38 +444,6 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// silentServer listens on loopback, accepts connections and never
-// answers; it returns its address.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
 }
 
 func TestTimeoutCancelsOnServer(t *testing.T) {
