@@ -43,6 +43,7 @@ lint: build
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 ./engine
 
 # The loader's fuzzer runs briefly with every `make test`; every fuzzer's
 # seed corpus (testdata/fuzz, with each input a fuzzer ever failed on) runs

@@ -125,15 +125,44 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	b.base.Variables["local"] = objectOrEmpty(b.Locals)
 	diags = append(diags, b.evalRunbook()...)
 
+	var items []*Item
 	for _, name := range cfg.CheckOrder {
-		diags = append(diags, b.bindItem(cfg.Checks[name])...)
+		items = append(items, cfg.Checks[name])
 	}
-	for _, s := range cfg.Steps {
-		diags = append(diags, b.bindItem(s)...)
-	}
+	items = append(items, cfg.Steps...)
 	for _, pn := range cfg.PlaybookOrder {
-		for _, s := range cfg.Playbooks[pn].Steps {
-			diags = append(diags, b.bindItem(s)...)
+		items = append(items, cfg.Playbooks[pn].Steps...)
+	}
+	for _, it := range items {
+		if it.ProviderType != "" {
+			b.loadDefaultAssert(it.ProviderType)
+		}
+	}
+	// Items bind independently (the evaluation context is only read):
+	// bind on every core, keep the results and diagnostics in order.
+	bound := make([]*settings, len(items))
+	found := make([]hcl.Diagnostics, len(items))
+	forEach(len(items), func(i int) {
+		bound[i], found[i] = b.bindItem(items[i])
+	})
+	// A step that runs a check evaluates the check's settings again; say
+	// what is wrong with them once.
+	type said struct {
+		rng             hcl.Range
+		summary, detail string
+	}
+	seen := map[said]bool{}
+	for i, it := range items {
+		b.settings[it] = bound[i]
+		for _, d := range found[i] {
+			k := said{summary: d.Summary, detail: d.Detail}
+			if d.Subject != nil {
+				k.rng = *d.Subject
+			}
+			if !seen[k] {
+				seen[k] = true
+				diags = append(diags, d)
+			}
 		}
 	}
 	return b, diags
@@ -309,7 +338,8 @@ func evalDuration(e hcl.Expression, ctx *hcl.EvalContext, name string, def time.
 }
 
 // bindItem evaluates an item's settings and type-checks its provider block.
-func (b *Bound) bindItem(it *Item) hcl.Diagnostics {
+// It only reads b, so items may bind concurrently.
+func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	s := &settings{Attempts: 1, Interval: DefaultRetryInterval, OnFailure: "continue"}
 	if it.Playbook != "" {
@@ -390,8 +420,6 @@ func (b *Bound) bindItem(it *Item) hcl.Diagnostics {
 		}
 		s.Severities = append(s.Severities, sev)
 	}
-	b.settings[it] = s
-
 	if src.ProviderBody != nil {
 		cfg, d := b.typeCheck(src)
 		diags = append(diags, d...)
@@ -399,7 +427,7 @@ func (b *Bound) bindItem(it *Item) hcl.Diagnostics {
 			s.cfg = cfg
 		}
 	}
-	return diags
+	return s, diags
 }
 
 // stableBody reports whether a provider body evaluates to the same value
@@ -491,21 +519,31 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 			})
 		}
 	}
-	if _, ok := b.defaults[it.ProviderType]; !ok {
-		b.defaults[it.ProviderType] = nil
-		if da, ok := p.(checks.DefaultAsserter); ok {
-			cond, msg := da.DefaultAssert()
-			ce, cd := hclsyntax.ParseExpression([]byte(cond), it.ProviderType+" default assert", hcl.InitialPos)
-			me, md := hclsyntax.ParseTemplate([]byte(msg), it.ProviderType+" default assert", hcl.InitialPos)
-			if !cd.HasErrors() && !md.HasErrors() {
-				b.defaults[it.ProviderType] = &defaultAssert{Condition: ce, Message: me, Source: cond}
-			}
-		}
-	}
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
 	return val, diags
+}
+
+// loadDefaultAssert parses a provider's default assert (its success
+// condition when a block has no assert), once per provider type.
+func (b *Bound) loadDefaultAssert(name string) {
+	if _, ok := b.defaults[name]; ok {
+		return
+	}
+	b.defaults[name] = nil
+	pt := b.Config.types.get(b.reg, name)
+	if pt == nil {
+		return
+	}
+	if da, ok := pt.proto.(checks.DefaultAsserter); ok {
+		cond, msg := da.DefaultAssert()
+		ce, cd := hclsyntax.ParseExpression([]byte(cond), name+" default assert", hcl.InitialPos)
+		me, md := hclsyntax.ParseTemplate([]byte(msg), name+" default assert", hcl.InitialPos)
+		if !cd.HasErrors() && !md.HasErrors() {
+			b.defaults[name] = &defaultAssert{Condition: ce, Message: me, Source: cond}
+		}
+	}
 }
 
 // requiredNotNull reports required provider arguments set to null: hcldec

@@ -146,7 +146,22 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 
 func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 	content, diags := f.Body.Content(rootSchema)
-	for _, b := range content.Blocks {
+	// Checks and steps are most of a large runbook and decode on their own:
+	// decode them first, on every core, then register everything in file
+	// order (duplicates and diagnostics come out as a serial loop gives).
+	type decoded struct {
+		it    *Item
+		diags hcl.Diagnostics
+	}
+	items := make([]decoded, len(content.Blocks))
+	d.itemSchema("check")
+	d.itemSchema("step")
+	forEach(len(content.Blocks), func(i int) {
+		if b := content.Blocks[i]; b.Type == "check" || b.Type == "step" {
+			items[i].it, items[i].diags = d.decodeItem(b, b.Type, "")
+		}
+	})
+	for i, b := range content.Blocks {
 		switch b.Type {
 		case "runbook":
 			diags = append(diags, d.decodeRunbook(b)...)
@@ -155,7 +170,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 		case "locals":
 			diags = append(diags, d.decodeLocals(b)...)
 		case "check":
-			it, ds := d.decodeItem(b, "check", "")
+			it, ds := items[i].it, items[i].diags
 			diags = append(diags, ds...)
 			if it != nil {
 				if prev, ok := d.cfg.Checks[it.Name]; ok {
@@ -166,7 +181,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 				d.cfg.CheckOrder = append(d.cfg.CheckOrder, it.Name)
 			}
 		case "step":
-			it, ds := d.decodeItem(b, "step", "")
+			it, ds := items[i].it, items[i].diags
 			diags = append(diags, ds...)
 			if it != nil {
 				if prev := findStep(d.cfg.Steps, it.Name); prev != nil {
@@ -509,9 +524,6 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			Detail:   "A manual step is answered by a person; it takes no assert or retry blocks.",
 			Subject:  it.Manual.DeclRange.Ptr(),
 		})
-	}
-	if kind == "check" && it.When != nil {
-		// allowed: a check may be conditional too
 	}
 	return it, diags
 }

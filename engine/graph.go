@@ -19,11 +19,23 @@ var pathAttrs = []string{"module", "cwd"}
 func (d *decoder) resolveGraph() hcl.Diagnostics {
 	cfg := d.cfg
 	var diags hcl.Diagnostics
+	// Each check's and top-level step's references are its own business:
+	// find them on every core, report them in order.
+	var items []*Item
 	for _, name := range cfg.CheckOrder {
-		diags = append(diags, d.itemRefs(cfg.Checks[name], nil)...)
+		items = append(items, cfg.Checks[name])
 	}
-	for _, s := range cfg.Steps {
-		diags = append(diags, d.itemRefs(s, cfg.Steps)...)
+	items = append(items, cfg.Steps...)
+	found := make([]hcl.Diagnostics, len(items))
+	forEach(len(items), func(i int) {
+		var siblings []*Item
+		if items[i].Kind == "step" {
+			siblings = cfg.Steps
+		}
+		found[i] = d.itemRefs(items[i], siblings)
+	})
+	for _, ds := range found {
+		diags = append(diags, ds...)
 	}
 	for _, pn := range cfg.PlaybookOrder {
 		pb := cfg.Playbooks[pn]

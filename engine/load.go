@@ -156,7 +156,7 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 		if strings.HasSuffix(name, ".json") {
 			f, fdiags = parser.ParseJSON(src, name)
 		} else {
-			f, fdiags = parser.ParseHCL(src, name)
+			f, fdiags = parseNative(src, name)
 		}
 		diags = append(diags, fdiags...)
 		if f != nil {
