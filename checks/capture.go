@@ -1,6 +1,10 @@
 package checks
 
-import "sync"
+import (
+	"errors"
+	"io"
+	"sync"
+)
 
 // DefaultCaptureLimit is how many bytes of one output stream (stdout,
 // stderr, a response body) a provider keeps unless configured otherwise.
@@ -36,6 +40,33 @@ func (b *CappedBuffer) Write(p []byte) (int, error) {
 		b.buf = append(b.buf, p[:room]...)
 	}
 	return len(p), nil
+}
+
+// copyBufs are the scratch buffers ReadFrom reads through, shared: a run
+// of many commands would otherwise allocate (and zero) a 32 KiB buffer per
+// output stream, which io.Copy does for a writer without ReadFrom.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom reads r to its end, keeping what fits under the limit. os/exec
+// copies a child's output through it.
+func (b *CappedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			_, _ = b.Write(buf[:m])
+			n += int64(m)
+		}
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // String returns the kept bytes.

@@ -229,6 +229,9 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if c.stdin != nil {
 		cmd.Stdin = strings.NewReader(*c.stdin)
+	} else if null, err := devNull(); err == nil {
+		// One shared descriptor, not an open of /dev/null per command.
+		cmd.Stdin = null
 	}
 	if len(c.env) > 0 {
 		cmd.Env = os.Environ()
@@ -265,6 +268,10 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	}
 	return res, nil
 }
+
+// devNull is /dev/null opened once for reading, the standard input of
+// every command that is given none.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // killGroup stops the process group led by pid: SIGTERM, then SIGKILL
 // after the grace period, and returns what Wait returned.
