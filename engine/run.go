@@ -99,7 +99,7 @@ type runner struct {
 	now       func() time.Time
 	providers map[string]checks.Provider
 	provMu    sync.Mutex
-	sem       chan struct{}
+	work      chan func() // to the concurrency workers
 	stopMu    sync.Mutex
 	stopped   string // why the run stopped early, "" while running
 	nodes     []*node
@@ -124,7 +124,25 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	if conc <= 0 {
 		conc = 1
 	}
-	r.sem = make(chan struct{}, conc)
+	// conc workers run the items; a goroutine per item waits for what the
+	// item waits for and then hands it over. Workers keep their grown
+	// stacks from item to item, where a goroutine per run would grow one
+	// (HCL evaluation and cty's string normalization are stack-hungry).
+	r.work = make(chan func())
+	var workers sync.WaitGroup
+	for i := 0; i < conc; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for f := range r.work {
+				f()
+			}
+		}()
+	}
+	defer func() {
+		close(r.work)
+		workers.Wait()
+	}()
 
 	run := r.header()
 	var wg sync.WaitGroup
@@ -559,14 +577,22 @@ func (r *runner) execute(ctx context.Context, n *node) {
 		}
 	}
 
+	finished := make(chan struct{})
 	select {
-	case r.sem <- struct{}{}:
+	case r.work <- func() {
+		defer close(finished)
+		r.runOnWorker(ctx, n)
+	}:
 	case <-ctx.Done():
 		r.skip(n, "interrupted")
 		return
 	}
-	defer func() { <-r.sem }()
+	<-finished
+}
 
+// runOnWorker runs a node whose turn has come, on one of the run's
+// concurrency workers.
+func (r *runner) runOnWorker(ctx context.Context, n *node) {
 	start := r.now().UTC()
 	n.rec.StartedAt = &start
 	r.runNode(ctx, n)
