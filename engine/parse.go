@@ -28,7 +28,7 @@ import (
 
 // chunkMin is the smallest piece worth a goroutine; files under two pieces
 // are parsed whole.
-const chunkMin = 32 << 10
+const chunkMin = 8 << 10
 
 // parseNative parses native-syntax HCL, in pieces when the file is large.
 func parseNative(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {

@@ -224,72 +224,45 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("start command: %w", err)
 	}
-	cmd := &exec.Cmd{Path: path, Args: c.argv}
-	cmd.Dir = c.dir
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if c.stdin != nil {
-		cmd.Stdin = strings.NewReader(*c.stdin)
-	} else if null, err := devNull(); err == nil {
-		// One shared descriptor, not an open of /dev/null per command.
-		cmd.Stdin = null
-	}
+	var env []string
 	if len(c.env) > 0 {
-		cmd.Env = os.Environ()
+		env = os.Environ()
 		for _, k := range checks.SortedKeys(c.env) {
-			cmd.Env = append(cmd.Env, k+"="+c.env[k])
+			env = append(env, k+"="+c.env[k])
 		}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = p.waitDelay
 	if err := ctx.Err(); err != nil {
 		return cty.NilVal, fmt.Errorf("command not started: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return cty.NilVal, fmt.Errorf("start command: %w", err)
+	out := p.spawn(runCtx, path, c, env, stdout, stderr)
+	if !out.started {
+		return cty.NilVal, fmt.Errorf("start command: %w", out.err)
 	}
-
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var waitErr, stopErr error
-	select {
-	case waitErr = <-done:
-	case <-runCtx.Done():
-		stopErr = stopReason(ctx, c.timeout)
-		waitErr = p.killGroup(cmd.Process.Pid, done)
+	res := result(out.code, stdout, stderr)
+	if out.stopped {
+		return res, stopReason(ctx, c.timeout)
 	}
-
-	res := result(cmd.ProcessState, stdout, stderr)
-	if stopErr != nil {
-		return res, stopErr
-	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
-		return res, fmt.Errorf("wait for command: %w", waitErr)
+	if out.err != nil {
+		return res, fmt.Errorf("wait for command: %w", out.err)
 	}
 	return res, nil
 }
 
-// devNull is /dev/null opened once for reading, the standard input of
-// every command that is given none.
-var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+// outcome is how a command ended.
+type outcome struct {
+	started bool  // false: err says why it could not start
+	code    int   // exit code (see exitCode), -1 when its end was not seen
+	stopped bool  // its process group was stopped (timeout or cancel)
+	err     error // why it could not start, or could not be waited for
+}
 
-// killGroup stops the process group led by pid: SIGTERM, then SIGKILL
-// after the grace period, and returns what Wait returned.
-func (p *Provider) killGroup(pid int, done <-chan error) error {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	grace := time.NewTimer(p.grace)
-	defer grace.Stop()
-	var err error
-	select {
-	case err = <-done:
-	case <-grace.C:
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		err = <-done
+// exitCode is a wait status as a shell reports it: the exit status, or
+// 128 + the signal that ended the process.
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
 	}
-	// Members that ignored SIGTERM and closed their output may remain
-	// after the leader has gone.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	return err
+	return ws.ExitStatus()
 }
 
 // stopReason says why the command was stopped: its own timeout, the
@@ -305,14 +278,7 @@ func stopReason(parent context.Context, timeout time.Duration) error {
 	}
 }
 
-func result(state *os.ProcessState, stdout, stderr *checks.CappedBuffer) cty.Value {
-	code := -1
-	if state != nil {
-		code = state.ExitCode()
-		if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
-	}
+func result(code int, stdout, stderr *checks.CappedBuffer) cty.Value {
 	out := stdout.String()
 	lines := cty.ListValEmpty(cty.String)
 	if out != "" {

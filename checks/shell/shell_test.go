@@ -462,3 +462,83 @@ func BenchmarkExecTrue(b *testing.B) {
 		}
 	})
 }
+
+// Standard input larger than a pipe holds reaches the command whole, and
+// input the command never reads does not hold the check.
+func TestStdinLargeAndUnread(t *testing.T) {
+	p := New()
+	big := strings.Repeat("x", 1<<20)
+	for _, tt := range []struct {
+		name, command, want string
+	}{
+		{"read whole", `["wc", "-c"]`, "1048576"},
+		{"never read", `["true"]`, ""},
+		{"read a little", `"head -c 10 >/dev/null; echo read"`, "read"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := decode(t, p, "command = "+tt.command)
+			cfg = setAttr(cfg, "stdin", cty.StringVal(big))
+			res, err, _ := runWithin(t, context.Background(), p, cfg, 15*time.Second)
+			if err != nil {
+				t.Fatalf("got error %v", err)
+			}
+			if got := strings.TrimSpace(res.GetAttr("stdout").AsString()); got != tt.want {
+				t.Errorf("stdout %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A command that closes its output and keeps running is still waited for,
+// and still stopped by its timeout.
+func TestClosedOutputStillTimedOut(t *testing.T) {
+	p := New()
+	cfg := decode(t, p, `
+		command = "exec >&- 2>&-; sleep 3600"
+		timeout = "500ms"`)
+	_, err, el := runWithin(t, context.Background(), p, cfg, 15*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got error %v after %s, want a timeout", err, el)
+	}
+}
+
+// Running commands leaves no descriptor open in the runbook process, on
+// success, failure to start, timeout or cancel.
+func TestNoDescriptorsLeak(t *testing.T) {
+	count := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	p := New()
+	cfgs := []cty.Value{
+		decode(t, p, `command = ["echo", "hi"]`),
+		decode(t, p, `command = "echo out; echo err >&2; exit 3"`),
+		decode(t, p, `command = ["no-such-program-runbook-test"]`),
+		decode(t, p, `
+			command = "sleep 3600"
+			timeout = "100ms"`),
+		setAttr(decode(t, p, `command = ["cat"]`), "stdin", cty.StringVal("in")),
+	}
+	for _, cfg := range cfgs { // warm up: devNull, pools, runtime
+		_, _ = p.Run(context.Background(), cfg)
+	}
+	before := count()
+	for i := 0; i < 20; i++ {
+		for _, cfg := range cfgs {
+			_, _ = p.Run(context.Background(), cfg)
+		}
+	}
+	if after := count(); after != before {
+		t.Fatalf("%d descriptors open before, %d after 100 commands", before, after)
+	}
+}
+
+// setAttr sets one attribute of a decoded config.
+func setAttr(cfg cty.Value, name string, v cty.Value) cty.Value {
+	attrs := cfg.AsValueMap()
+	attrs[name] = v
+	return cty.ObjectVal(attrs)
+}
