@@ -423,11 +423,40 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	if src.ProviderBody != nil {
 		cfg, d := b.typeCheck(src)
 		diags = append(diags, d...)
-		if cfg != cty.NilVal && cfg.IsWhollyKnown() && stableBody(src.ProviderBody) {
+		if cfg != cty.NilVal && whollyKnown(cfg) && stableBody(src.ProviderBody) {
 			s.cfg = cfg
 		}
 	}
 	return s, diags
+}
+
+// whollyKnown is cty's IsWhollyKnown without its sorted walk of object
+// attributes (an allocation and a sort per object, for every item bound).
+func whollyKnown(v cty.Value) bool {
+	switch {
+	case v.IsMarked():
+		return v.IsWhollyKnown()
+	case !v.IsKnown():
+		return false
+	case v.IsNull() || v.Type().IsPrimitiveType():
+		return true
+	case v.Type().IsObjectType():
+		for name := range v.Type().AttributeTypes() {
+			if !whollyKnown(v.GetAttr(name)) {
+				return false
+			}
+		}
+		return true
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if !whollyKnown(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return v.IsWhollyKnown()
 }
 
 // stableBody reports whether a provider body evaluates to the same value
@@ -554,7 +583,7 @@ func requiredNotNull(it *Item, pt *providerType, val cty.Value) hcl.Diagnostics 
 	if !ok || !val.Type().IsObjectType() {
 		return nil
 	}
-	content, _ := it.ProviderBody.Content(pt.implied)
+	var content *hcl.BodyContent // for the ranges, when there is a null
 	var diags hcl.Diagnostics
 	for key, sub := range obj {
 		as, ok := sub.(*hcldec.AttrSpec)
@@ -566,6 +595,9 @@ func requiredNotNull(it *Item, pt *providerType, val cty.Value) hcl.Diagnostics 
 			continue
 		}
 		rng := it.ProviderRange
+		if content == nil {
+			content, _ = it.ProviderBody.Content(pt.implied)
+		}
 		if a, ok := content.Attributes[as.Name]; ok {
 			rng = a.Expr.Range()
 		}

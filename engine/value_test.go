@@ -39,3 +39,26 @@ func TestToJSONValueKeepsPrecision(t *testing.T) {
 		t.Errorf("JSON %s lacks %s", data, want)
 	}
 }
+
+func TestWhollyKnown(t *testing.T) {
+	for _, v := range []cty.Value{
+		cty.StringVal("x"),
+		cty.NullVal(cty.String),
+		cty.UnknownVal(cty.String),
+		cty.DynamicVal,
+		cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("x"), "b": cty.ListVal([]cty.Value{cty.StringVal("y")})}),
+		cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("x"), "b": cty.ListVal([]cty.Value{cty.UnknownVal(cty.String)})}),
+		cty.ObjectVal(map[string]cty.Value{"m": cty.MapVal(map[string]cty.Value{"k": cty.UnknownVal(cty.Number)})}),
+		cty.ObjectVal(map[string]cty.Value{"o": cty.ObjectVal(map[string]cty.Value{"deep": cty.UnknownVal(cty.Bool)})}),
+		cty.TupleVal([]cty.Value{cty.True, cty.UnknownVal(cty.Bool)}),
+		cty.SetVal([]cty.Value{cty.StringVal("a")}),
+		cty.StringVal("secret").Mark("sensitive"),
+		cty.ObjectVal(map[string]cty.Value{"s": cty.UnknownVal(cty.String).Mark("sensitive")}),
+		cty.EmptyObjectVal,
+		cty.ListValEmpty(cty.String),
+	} {
+		if got, want := whollyKnown(v), v.IsWhollyKnown(); got != want {
+			t.Errorf("whollyKnown(%#v) = %v, cty says %v", v, got, want)
+		}
+	}
+}
