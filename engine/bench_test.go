@@ -3,15 +3,19 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/runbookhq/runbook/engine"
 )
@@ -141,4 +145,114 @@ func BenchmarkExecTrue1000(b *testing.B) {
 		close(jobs)
 		wg.Wait()
 	}
+}
+
+// BenchmarkRunPhaseShell1000 and BenchmarkRunPhaseHTTP1000 time only what
+// the engine controls once a runbook is bound: engine.Run of 1000 checks
+// against the floor loop doing the same work at the same parallelism in the
+// same process, alternated, seven rounds, median ratios of wall time and
+// of this process's own CPU time (children excluded).
+func BenchmarkRunPhaseShell1000(b *testing.B) {
+	bound := bindGenerated(b, func(i int) string {
+		return fmt.Sprintf("check \"c%d\" {\n  shell {\n    command = [\"true\"]\n  }\n}\n", i)
+	})
+	p := runtime.NumCPU()
+	runPhase(b, bound, p, func() error { return exec.Command("true").Run() })
+}
+
+func BenchmarkRunPhaseHTTP1000(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	bound := bindGenerated(b, func(i int) string {
+		return fmt.Sprintf("check \"h%d\" {\n  http {\n    url = %q\n  }\n}\n", i, srv.URL)
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	p := runtime.NumCPU()
+	runPhase(b, bound, p, func() error {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	})
+}
+
+func bindGenerated(b *testing.B, block func(i int) string) *engine.Bound {
+	var sb strings.Builder
+	sb.WriteString("runbook \"bench\" {}\n")
+	for i := 0; i < 1000; i++ {
+		sb.WriteString(block(i))
+	}
+	reg := testRegistry()
+	cfg, diags := engine.LoadSource("bench.hcl", []byte(sb.String()), reg)
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	bound, diags := engine.Bind(cfg, reg, engine.Inputs{})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	return bound
+}
+
+func runPhase(b *testing.B, bound *engine.Bound, p int, op func() error) {
+	floor := func() {
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for w := 0; w < p; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					if err := op(); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		for j := 0; j < 1000; j++ {
+			jobs <- j
+		}
+		close(jobs)
+		wg.Wait()
+	}
+	engineRun := func() {
+		run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: p})
+		if err != nil || run.Status != "passed" {
+			b.Fatalf("%v %v", err, run)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		var wall, cpu []float64
+		for r := 0; r < 7; r++ {
+			fw, fc := timed(floor)
+			ew, ec := timed(engineRun)
+			wall = append(wall, ew/fw)
+			cpu = append(cpu, ec/fc)
+		}
+		b.ReportMetric(medianOf(wall), "x-floor")
+		b.ReportMetric(medianOf(cpu), "x-floor-selfcpu")
+	}
+}
+
+// timed runs f and returns its wall time and this process's CPU time.
+func timed(f func()) (wall, cpu float64) {
+	var r0, r1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	start := time.Now()
+	f()
+	wall = float64(time.Since(start))
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	cpu = float64(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
+	return wall, cpu
+}
+
+func medianOf(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }

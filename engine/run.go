@@ -771,10 +771,11 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 			r.fail(n, diagText(diags))
 			return cty.NilVal, nil, false
 		}
-	}
-	if !cfgVal.IsWhollyKnown() {
-		r.fail(n, fmt.Sprintf("the %s block's arguments are not all known", src.ProviderType))
-		return cty.NilVal, nil, false
+		// (A value kept from binding is wholly known: see bindItem.)
+		if !whollyKnown(cfgVal) {
+			r.fail(n, fmt.Sprintf("the %s block's arguments are not all known", src.ProviderType))
+			return cty.NilVal, nil, false
+		}
 	}
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
@@ -828,7 +829,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 			break
 		}
 	}
-	if result != cty.NilVal && result.IsWhollyKnown() && !result.IsNull() {
+	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
 		if m, ok := toJSONValue(result).(map[string]any); ok {
 			n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
 		}
