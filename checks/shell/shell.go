@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -224,12 +225,9 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("start command: %w", err)
 	}
-	var env []string
-	if len(c.env) > 0 {
-		env = os.Environ()
-		for _, k := range checks.SortedKeys(c.env) {
-			env = append(env, k+"="+c.env[k])
-		}
+	env, err := environ(c)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("start command: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return cty.NilVal, fmt.Errorf("command not started: %w", err)
@@ -246,6 +244,46 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 		return res, fmt.Errorf("wait for command: %w", out.err)
 	}
 	return res, nil
+}
+
+// environ is the command's environment: the runbook's own, with env's
+// entries replacing those of the same name (a C program's getenv takes the
+// first of two), and PWD set to dir when the command runs elsewhere, as
+// os/exec does. Nil means the runbook's own environment unchanged.
+func environ(c *command) ([]string, error) {
+	if len(c.env) == 0 && c.dir == "" {
+		return nil, nil
+	}
+	set := make(map[string]string, len(c.env)+1)
+	for k, v := range c.env {
+		if strings.ContainsRune(k+v, 0) {
+			return nil, fmt.Errorf("env %q contains a NUL byte", k)
+		}
+		set[k] = v
+	}
+	if c.dir != "" {
+		if _, given := c.env["PWD"]; !given {
+			if abs, err := filepath.Abs(c.dir); err == nil {
+				set["PWD"] = abs
+			}
+		}
+	}
+	base := os.Environ()
+	env := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		if k, _, _ := strings.Cut(kv, "="); !hasKey(set, k) {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range checks.SortedKeys(set) {
+		env = append(env, k+"="+set[k])
+	}
+	return env, nil
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // outcome is how a command ended.

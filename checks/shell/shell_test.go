@@ -542,3 +542,34 @@ func setAttr(cfg cty.Value, name string, v cty.Value) cty.Value {
 	attrs[name] = v
 	return cty.ObjectVal(attrs)
 }
+
+// An env entry replaces the inherited variable of the same name for every
+// program (C's getenv reads the first of two entries), and a command run in
+// dir sees PWD there, as os/exec gives it.
+func TestEnvironment(t *testing.T) {
+	t.Setenv("RUNBOOK_TEST_OVERRIDE", "inherited")
+	p := New()
+	res, err := p.Run(context.Background(), withEnv(decode(t, p, `command = ["printenv", "RUNBOOK_TEST_OVERRIDE"]`), "RUNBOOK_TEST_OVERRIDE=given"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.GetAttr("stdout").AsString(); got != "given\n" {
+		t.Errorf("printenv printed %q, want only the given value", got)
+	}
+
+	res, err = p.Run(context.Background(), decode(t, p, `
+		command = ["printenv", "PWD"]
+		dir     = "testdata"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.Abs("testdata")
+	if got := strings.TrimSpace(res.GetAttr("stdout").AsString()); got != want {
+		t.Errorf("PWD %q, want %q", got, want)
+	}
+
+	_, err = p.Run(context.Background(), withEnv(decode(t, p, `command = ["true"]`), "BAD=a\x00b"))
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("got %v, want a NUL byte error", err)
+	}
+}

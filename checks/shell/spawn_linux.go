@@ -115,7 +115,7 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 		return outcome{code: -1, err: err}
 	}
 	if env == nil {
-		env = syscall.Environ()
+		env = syscall.Environ() // (environ in shell.go has set PWD for a dir)
 	}
 
 	pidfd := -1
@@ -184,6 +184,12 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 		}
 	}
 	g.mu.Lock()
+	if g.stopped {
+		// Members that ignored SIGTERM and closed their output may remain
+		// after the leader has gone; the unreaped leader still holds the
+		// group's id, so this reaches only them.
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
 	var ws syscall.WaitStatus
 	var werr error
 	for {
@@ -204,11 +210,6 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 		return out
 	}
 	out.code = exitCode(ws)
-	if out.stopped {
-		// Members that ignored SIGTERM and closed their output may remain
-		// after the leader has gone.
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-	}
 	return out
 }
 
@@ -229,16 +230,16 @@ func (p *Provider) collect(pid, pidfd, outR, errR, stdinW int, stdin *string, st
 		{Fd: -1, Events: unix.POLLOUT},
 	}
 	// collect owns the write end of the command's standard input.
-	var input string
+	var input []byte
 	if stdinW >= 0 {
-		input = *stdin
+		input = []byte(*stdin)
 		pfds[iStdin].Fd = int32(stdinW)
 		defer func() {
 			if pfds[iStdin].Fd >= 0 {
 				_ = syscall.Close(int(pfds[iStdin].Fd))
 			}
 		}()
-		if input == "" {
+		if len(input) == 0 {
 			_ = syscall.Close(stdinW)
 			pfds[iStdin].Fd = -1
 		}
@@ -293,11 +294,11 @@ func (p *Provider) collect(pid, pidfd, outR, errR, stdinW int, stdin *string, st
 			}
 		}
 		if pfds[iStdin].Fd >= 0 && pfds[iStdin].Revents != 0 {
-			n, err := syscall.Write(int(pfds[iStdin].Fd), []byte(input))
+			n, err := syscall.Write(int(pfds[iStdin].Fd), input)
 			if n > 0 {
 				input = input[n:]
 			}
-			if input == "" || (err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)) {
+			if len(input) == 0 || (err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)) {
 				// All written, or the command stopped reading (EPIPE).
 				_ = syscall.Close(int(pfds[iStdin].Fd))
 				pfds[iStdin].Fd = -1
