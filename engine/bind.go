@@ -125,11 +125,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	b.base.Variables["local"] = objectOrEmpty(b.Locals)
 	diags = append(diags, b.evalRunbook()...)
 
-	var items []*Item
-	for _, name := range cfg.CheckOrder {
-		items = append(items, cfg.Checks[name])
-	}
-	items = append(items, cfg.Steps...)
+	items := cfg.checksAndSteps()
 	for _, pn := range cfg.PlaybookOrder {
 		items = append(items, cfg.Playbooks[pn].Steps...)
 	}

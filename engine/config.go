@@ -39,6 +39,16 @@ type Config struct {
 	types typeCache
 }
 
+// checksAndSteps returns the checks in declaration order, then the
+// top-level steps in file order.
+func (c *Config) checksAndSteps() []*Item {
+	items := make([]*Item, 0, len(c.CheckOrder)+len(c.Steps))
+	for _, name := range c.CheckOrder {
+		items = append(items, c.Checks[name])
+	}
+	return append(items, c.Steps...)
+}
+
 // RunbookBlock is the `runbook "name" {}` block.
 type RunbookBlock struct {
 	Name      string

@@ -21,11 +21,7 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	// Each check's and top-level step's references are its own business:
 	// find them on every core, report them in order.
-	var items []*Item
-	for _, name := range cfg.CheckOrder {
-		items = append(items, cfg.Checks[name])
-	}
-	items = append(items, cfg.Steps...)
+	items := cfg.checksAndSteps()
 	found := make([]hcl.Diagnostics, len(items))
 	forEach(len(items), func(i int) {
 		var siblings []*Item

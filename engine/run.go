@@ -126,7 +126,7 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}
 	// conc workers run the items; a goroutine per item waits for what the
 	// item waits for and then hands it over. Workers keep their grown
-	// stacks from item to item, where a goroutine per run would grow one
+	// stacks from item to item, where a goroutine per item would grow one
 	// (HCL evaluation and cty's string normalization are stack-hungry).
 	r.work = make(chan func())
 	var workers sync.WaitGroup
