@@ -18,13 +18,24 @@ const (
 	Warning    = "warning"
 	Skipped    = "skipped"
 	Pending    = "pending"
-	Incomplete = "incomplete" // run status only: a manual step is pending
+	Incomplete = "incomplete" // run status only: a manual step is pending or a step was declined
+	// Declined is a step whose confirmation the operator refused: the
+	// procedure ended there, and the run is incomplete (resumable).
+	Declined = "declined"
+	// Running is an item (or, in the journal, a run) not finished yet.
+	Running = "running"
+	// Abandoned is a run status read back from a journal whose process is
+	// gone (killed, OOM, power loss): it never finished.
+	Abandoned = "abandoned"
 )
 
 // Kinds of item.
 const (
 	KindCheck = "check"
 	KindStep  = "step"
+	// KindCleanup is a cleanup block: it runs after the procedure ends,
+	// however it ended.
+	KindCleanup = "cleanup"
 )
 
 // Run is one run of a runbook or playbook.
@@ -48,6 +59,14 @@ type Run struct {
 	DurationMS    int64          `json:"duration_ms"`
 	Status        string         `json:"status"`
 	Interrupted   bool           `json:"interrupted,omitempty"`
+	// Signal names what interrupted the run ("interrupt", "terminated",
+	// "hangup"), when one did.
+	Signal string `json:"signal,omitempty"`
+	// PID is the runbook process; with Host it tells whether a run whose
+	// record still says "running" is alive or abandoned.
+	PID int `json:"pid,omitempty"`
+	// UpdatedAt is when the journal last wrote this record.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	ResumedFrom   string         `json:"resumed_from,omitempty"`
 	Variables     map[string]any `json:"variables"`
 	Summary       Summary        `json:"summary"`
@@ -63,6 +82,8 @@ type Summary struct {
 	Warning int `json:"warning"`
 	Skipped int `json:"skipped"`
 	Pending int `json:"pending"`
+	// Declined counts steps whose confirmation was refused.
+	Declined int `json:"declined,omitempty"`
 }
 
 // Item is one check or step of a run.
@@ -96,6 +117,19 @@ type Item struct {
 	Manual bool `json:"manual,omitempty"`
 	// Instructions are a manual step's instructions.
 	Instructions string `json:"instructions,omitempty"`
+	// Required marks a manual step that cannot be skipped (required = true).
+	Required bool `json:"required,omitempty"`
+	// Decision records the answer to a confirm prompt: who, when, yes or no.
+	Decision *Decision `json:"decision,omitempty"`
+}
+
+// Decision is an operator's answer to a mutating step's confirm prompt.
+type Decision struct {
+	Confirmed bool      `json:"confirmed"`
+	Operator  string    `json:"operator"`
+	At        time.Time `json:"at"`
+	// By says how it was given: "prompt", or "--yes".
+	By string `json:"by,omitempty"`
 }
 
 // Assert is the outcome of one assert block.
@@ -136,8 +170,10 @@ func (r *Run) Tally() {
 			s.Warning++
 		case Skipped:
 			s.Skipped++
-		case Pending:
+		case Pending, Running:
 			s.Pending++
+		case Declined:
+			s.Declined++
 		}
 	}
 	r.Summary = s
@@ -149,7 +185,7 @@ func RunStatus(s Summary) string {
 	switch {
 	case s.Failed > 0:
 		return Failed
-	case s.Pending > 0:
+	case s.Pending > 0 || s.Declined > 0:
 		return Incomplete
 	case s.Warning > 0:
 		return Warning
