@@ -40,25 +40,25 @@ const (
 
 // Run is one run of a runbook or playbook.
 type Run struct {
-	ID            string         `json:"id"`
-	Runbook       string         `json:"runbook"`
-	Title         string         `json:"title"`
-	Description   string         `json:"description,omitempty"`
-	Document      string         `json:"document"`
-	Owner         string         `json:"owner,omitempty"`
-	Tags          []string       `json:"tags,omitempty"`
-	Source        string         `json:"source"`
-	SourceSHA256  string         `json:"source_sha256"`
-	Playbook      *string        `json:"playbook"`
-	Mode          string         `json:"mode,omitempty"` // exec, check, watch
-	Operator      string         `json:"operator"`
-	Host          string         `json:"host"`
-	EngineVersion string         `json:"engine_version"`
-	StartedAt     time.Time      `json:"started_at"`
-	FinishedAt    time.Time      `json:"finished_at"`
-	DurationMS    int64          `json:"duration_ms"`
-	Status        string         `json:"status"`
-	Interrupted   bool           `json:"interrupted,omitempty"`
+	ID            string    `json:"id"`
+	Runbook       string    `json:"runbook"`
+	Title         string    `json:"title"`
+	Description   string    `json:"description,omitempty"`
+	Document      string    `json:"document"`
+	Owner         string    `json:"owner,omitempty"`
+	Tags          []string  `json:"tags,omitempty"`
+	Source        string    `json:"source"`
+	SourceSHA256  string    `json:"source_sha256"`
+	Playbook      *string   `json:"playbook"`
+	Mode          string    `json:"mode,omitempty"` // exec, check, watch
+	Operator      string    `json:"operator"`
+	Host          string    `json:"host"`
+	EngineVersion string    `json:"engine_version"`
+	StartedAt     time.Time `json:"started_at"`
+	FinishedAt    time.Time `json:"finished_at"`
+	DurationMS    int64     `json:"duration_ms"`
+	Status        string    `json:"status"`
+	Interrupted   bool      `json:"interrupted,omitempty"`
 	// Signal names what interrupted the run ("interrupt", "terminated",
 	// "hangup"), when one did.
 	Signal string `json:"signal,omitempty"`
@@ -66,11 +66,11 @@ type Run struct {
 	// record still says "running" is alive or abandoned.
 	PID int `json:"pid,omitempty"`
 	// UpdatedAt is when the journal last wrote this record.
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-	ResumedFrom   string         `json:"resumed_from,omitempty"`
-	Variables     map[string]any `json:"variables"`
-	Summary       Summary        `json:"summary"`
-	Items         []Item         `json:"items"`
+	UpdatedAt   time.Time      `json:"updated_at,omitzero"`
+	ResumedFrom string         `json:"resumed_from,omitempty"`
+	Variables   map[string]any `json:"variables"`
+	Summary     Summary        `json:"summary"`
+	Items       []Item         `json:"items"`
 	// Reports lists the documents rendered from this run's report blocks.
 	Reports []ReportOutput `json:"reports,omitempty"`
 }
