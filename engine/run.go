@@ -68,6 +68,10 @@ type Options struct {
 	Resume *record.Run
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Begin, when set, is called once the run is planned and before any
+	// item runs, with the run's header and every item as planned (a copy):
+	// the start of the run's journal, which the Observer then follows.
+	Begin func(run *record.Run)
 }
 
 // node is one item scheduled in a run.
@@ -145,6 +149,14 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}()
 
 	run := r.header()
+	if opts.Begin != nil {
+		planned := *run
+		planned.Items = make([]record.Item, 0, len(r.nodes))
+		for _, n := range r.nodes {
+			planned.Items = append(planned.Items, n.rec)
+		}
+		opts.Begin(&planned)
+	}
 	var wg sync.WaitGroup
 	for _, n := range r.nodes {
 		wg.Add(1)

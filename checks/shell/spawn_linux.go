@@ -119,7 +119,10 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 	}
 
 	pidfd := -1
-	sys := &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: should runbook die without stopping the command (kill
+	// -9, the OOM killer), the kernel kills the command; the guard
+	// (guard_linux.go) kills the rest of its group.
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if pidfdWorks() {
 		sys.PidFD = &pidfd
 	}
@@ -149,6 +152,7 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 	if pidfd >= 0 {
 		fds = append(fds, pidfd)
 	}
+	guardAnnounce('+', pid)
 
 	g := &group{pid: pid, exited: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() {
@@ -190,6 +194,8 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 		// group's id, so this reaches only them.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
+	// Withdrawn while the unreaped leader still holds the group's id.
+	guardAnnounce('-', pid)
 	var ws syscall.WaitStatus
 	var werr error
 	for {

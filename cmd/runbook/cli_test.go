@@ -12,9 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/record"
@@ -318,74 +316,6 @@ func binary(t testing.TB) string {
 		t.Fatalf("build runbook: %v\n%s", buildErr, binPath)
 	}
 	return binPath
-}
-
-// TestInterruptExits130WithRecord sends the real process SIGINT while a
-// step runs: it must stop the step's process group, write the partial
-// record marked interrupted, and exit 130.
-func TestInterruptExits130WithRecord(t *testing.T) {
-	bin := binary(t)
-	dir := writeFiles(t, map[string]string{"long.hcl": `runbook "long" {}
-
-step "first" {
-  shell {
-    command = "true"
-  }
-}
-
-step "wait" {
-  shell {
-    command = "echo started > started; sleep 60"
-  }
-}
-
-step "later" {
-  shell {
-    command = "true"
-  }
-}
-`})
-	cmd := exec.Command(bin, "exec", "long.hcl")
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the step never started:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("runbook did not stop after SIGINT:\n%s", out.String())
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit %d, want 130:\n%s", code, out.String())
-	}
-	runs, _ := filepath.Glob(filepath.Join(dir, ".runbook", "runs", "*.json"))
-	if len(runs) != 1 {
-		t.Fatalf("want one run record, found %v", runs)
-	}
-	rec, err := record.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rec.Interrupted || rec.Item("step", "first").Status != record.Passed || rec.Item("step", "later").Status != record.Skipped {
-		t.Errorf("record: interrupted=%v items=%+v", rec.Interrupted, rec.Items)
-	}
 }
 
 func TestAlertBlocksAreValidated(t *testing.T) {

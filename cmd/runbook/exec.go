@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
@@ -66,8 +68,8 @@ writes the run record to the state directory, and renders the runbook's
 report blocks.
 
 Exit codes: 0 passed (or warning), 1 failed, 2 configuration error,
-3 incomplete (manual steps pending), 4 refused by the emergency stop,
-130 interrupted.`,
+3 incomplete (manual steps pending, or a step declined), 4 refused by the
+emergency stop, 130 interrupted by Ctrl-C (143 by SIGTERM, 129 by SIGHUP).`,
 		Example: `  runbook exec runbooks/quickstart.hcl
   runbook exec runbooks/m4-tabletop.hcl --answers answers.hcl --yes
   runbook exec runbooks/playbooks/golden-mismatch.hcl --playbook golden_mismatch`,
@@ -178,7 +180,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		progressOut = &quietBuf
 	}
 	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
-	opts.Observer = prog
+	warnAbandoned(cmd.Context(), store, a.stderr)
+	jr := newJournal(store, a.stderr)
+	opts.Begin = jr.Begin
+	opts.Observer = observers{jr, prog}
 	if isTerminal(a.stdin) && isTerminal(a.stdout) {
 		tp := newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
 		tp.before = prog.Pause
@@ -187,8 +192,13 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 
 	run, err := engine.Run(cmd.Context(), b, opts)
 	prog.Close()
+	jr.Close()
 	if err != nil {
 		return exitWith(2, err)
+	}
+	sig, bySignal := interruptedBy(cmd.Context())
+	if run.Interrupted && bySignal {
+		run.Signal = signalName(sig)
 	}
 	var reportErr error
 	if mode == engine.ModeExec && !f.noReport {
@@ -213,6 +223,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 	}
 	code := views.ExitCode(run, f.format, f.strict)
+	if run.Interrupted && bySignal && f.format != "nagios" {
+		code = signalExitCode(sig)
+	}
 	if f.quiet && code == 0 && run.Status == record.Passed {
 		return nil
 	}
@@ -222,7 +235,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if f.format == "table" {
 		fmt.Fprintln(a.stdout)
 	}
-	if err := renderer.Render(a.stdout, run); err != nil {
+	// A reader that went away (| head) loses the rest of the output, not
+	// the run's exit code.
+	if err := renderer.Render(a.stdout, run); err != nil && !errors.Is(err, syscall.EPIPE) {
 		return exitWith(1, fmt.Errorf("render %s: %w", f.format, err))
 	}
 	for _, r := range run.Reports {
@@ -232,7 +247,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
 	}
 	if run.Interrupted {
-		fmt.Fprintln(a.stderr, "runbook: interrupted; the partial run record was written")
+		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
 	}
 	if code != 0 {
 		return exitWith(code, nil)

@@ -21,9 +21,12 @@ func main() {
 	os.Exit(runMain())
 }
 
-// runMain runs the command line of this process. The first Ctrl-C (or
-// SIGTERM) cancels the run: providers stop their work, and the partial run
-// record is written before exiting 130. A second one exits at once.
+// runMain runs the command line of this process. The first Ctrl-C,
+// SIGTERM or SIGHUP (an ssh session that drops) cancels the run: providers
+// stop their commands' process groups, and the partial run record is
+// written before exiting 128 + the signal's number (130, 143, 129). A
+// second one quits sooner. SIGPIPE never kills the process: output to a
+// closed pipe (runbook exec x.hcl | head -1) is dropped and the run goes on.
 func runMain() int {
 	tuneGC()
 	if path := os.Getenv("RUNBOOK_CPUPROFILE"); path != "" {
@@ -34,26 +37,74 @@ func runMain() int {
 			}
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	// Heard, so that a write to a closed pipe fails with EPIPE instead of
+	// killing the process; a handled (not ignored) signal is reset to the
+	// default in the commands runbook starts, so they still see SIGPIPE.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	go func() {
+		for range pipes {
+		}
+	}()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
-		if _, ok := <-sigs; !ok {
+		sig, ok := <-sigs
+		if !ok {
 			return
 		}
-		fmt.Fprintln(os.Stderr, "\nrunbook: interrupted: stopping and writing the run record (press Ctrl-C again to quit sooner)")
-		cancel()
+		// Nothing here may fail the run: after a hangup stderr may be gone.
+		fmt.Fprintf(os.Stderr, "\nrunbook: %s: stopping and writing the run record (press Ctrl-C again to quit sooner)\n", signalName(sig))
+		cancel(&signalError{sig: sig})
 		if _, ok := <-sigs; ok {
 			// Give the commands' process groups their SIGTERM→SIGKILL
 			// grace (1 s) so nothing is left running, then go.
 			fmt.Fprintln(os.Stderr, "runbook: quitting")
 			time.Sleep(forceExitDelay)
-			os.Exit(130)
+			os.Exit(signalExitCode(sig))
 		}
 	}()
 	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// signalError is the cause of a run's cancellation by a signal.
+type signalError struct{ sig os.Signal }
+
+func (e *signalError) Error() string { return signalName(e.sig) }
+
+// signalName is how the record and messages name a signal.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "interrupt"
+	case syscall.SIGTERM:
+		return "terminated"
+	case syscall.SIGHUP:
+		return "hangup"
+	}
+	return sig.String()
+}
+
+// signalExitCode is the shell's convention for a process ended by a
+// signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for
+// SIGHUP).
+func signalExitCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 130
+}
+
+// interruptedBy returns the signal that cancelled ctx, if one did.
+func interruptedBy(ctx context.Context) (os.Signal, bool) {
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se.sig, true
+	}
+	return nil, false
 }
 
 // forceExitDelay is how long a second Ctrl-C waits before exiting: just

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+// journal keeps a run's record in the state while the run goes on, so a
+// run that never finishes (SIGKILL, the OOM killer, a power cut) still
+// leaves a trace: the record is written when the run starts, with status
+// "running" and this process's pid, and again as items start and finish.
+// A reader that finds "running" with no live process behind it shows the
+// run as abandoned (state.Settle), with the item that was running.
+//
+// A step or cleanup is written before it runs and after it finishes, and
+// the run waits for that write: a step changes the system, and the record
+// must say so before it does. Checks only observe; their progress is
+// written at most every flushEvery, so a thousand parallel checks do not
+// rewrite the record a thousand times.
+type journal struct {
+	store  state.Store
+	warn   io.Writer
+	saveMu sync.Mutex // one save at a time, each of the newest snapshot
+
+	mu     sync.Mutex
+	run    *record.Run
+	index  map[string]int // kind + "." + name → position in run.Items
+	dirty  bool
+	failed bool // a save failed; warned once
+	closed bool
+
+	kick chan struct{}
+	done chan struct{}
+}
+
+// flushEvery bounds how often progress of checks is written.
+const flushEvery = 250 * time.Millisecond
+
+func newJournal(store state.Store, warn io.Writer) *journal {
+	return &journal{store: store, warn: warn, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Begin writes the run's first record: every item as planned.
+func (j *journal) Begin(run *record.Run) {
+	j.mu.Lock()
+	j.run = run
+	run.Status = record.Running
+	run.PID = os.Getpid()
+	j.index = make(map[string]int, len(run.Items))
+	for i, it := range run.Items {
+		j.index[it.Kind+"."+it.Name] = i
+	}
+	j.dirty = true
+	j.mu.Unlock()
+	j.save()
+	go j.flusher()
+}
+
+// Started records an item as running.
+func (j *journal) Started(item record.Item) {
+	item.Status = record.Running
+	j.update(item)
+}
+
+// Finished records an item's outcome.
+func (j *journal) Finished(item record.Item) { j.update(item) }
+
+func (j *journal) update(item record.Item) {
+	j.mu.Lock()
+	if j.run == nil || j.closed {
+		j.mu.Unlock()
+		return
+	}
+	if i, ok := j.index[item.Kind+"."+item.Name]; ok {
+		j.run.Items[i] = item
+	} else {
+		j.index[item.Kind+"."+item.Name] = len(j.run.Items)
+		j.run.Items = append(j.run.Items, item)
+	}
+	j.dirty = true
+	if item.Kind == record.KindCheck {
+		// (Under mu, where Close cannot have closed kick.)
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+		j.mu.Unlock()
+		return
+	}
+	j.mu.Unlock()
+	j.save()
+}
+
+// flusher writes the checks' progress, at most every flushEvery.
+func (j *journal) flusher() {
+	defer close(j.done)
+	for range j.kick {
+		j.save()
+		time.Sleep(flushEvery)
+	}
+}
+
+// save writes the newest snapshot if anything changed since the last.
+func (j *journal) save() {
+	j.saveMu.Lock()
+	defer j.saveMu.Unlock()
+	j.mu.Lock()
+	if j.run == nil || j.closed || !j.dirty {
+		j.mu.Unlock()
+		return
+	}
+	snap := *j.run
+	snap.Items = append([]record.Item(nil), j.run.Items...)
+	snap.UpdatedAt = time.Now().UTC()
+	snap.Tally()
+	snap.Status = record.Running
+	j.dirty = false
+	j.mu.Unlock()
+	// Not cancelled with the run: the journal is how an interrupted or
+	// killed run is found again.
+	if _, err := j.store.SaveRun(context.Background(), &snap); err != nil {
+		j.mu.Lock()
+		first := !j.failed
+		j.failed = true
+		j.mu.Unlock()
+		if first {
+			fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
+		}
+	}
+}
+
+// Close stops the journal before the run's final record is written, so no
+// late progress write can replace it.
+func (j *journal) Close() {
+	j.saveMu.Lock()
+	j.mu.Lock()
+	started := j.run != nil && !j.closed
+	j.closed = true
+	if started {
+		close(j.kick)
+	}
+	j.mu.Unlock()
+	j.saveMu.Unlock()
+	if started {
+		<-j.done
+	}
+}
+
+// observers hands progress to several observers in turn.
+type observers []engine.Observer
+
+func (o observers) Started(item record.Item) {
+	for _, x := range o {
+		x.Started(item)
+	}
+}
+
+func (o observers) Finished(item record.Item) {
+	for _, x := range o {
+		x.Finished(item)
+	}
+}
+
+// abandonedLookback is how many of the newest runs a run looks at for one
+// that was abandoned.
+const abandonedLookback = 10
+
+// warnAbandoned tells the operator about runs in the store that never
+// finished (their process is gone), once: each is written back with status
+// "abandoned", so history shows it as such and the next run stays quiet.
+func warnAbandoned(ctx context.Context, store state.Store, w io.Writer) {
+	ids, err := store.RunIDs(ctx)
+	if err != nil {
+		return
+	}
+	if len(ids) > abandonedLookback {
+		ids = ids[len(ids)-abandonedLookback:]
+	}
+	for _, id := range ids {
+		run, err := store.LoadRun(ctx, id)
+		// (A record the store already settled is abandoned but, until it
+		// is written back here, still has no finish time.)
+		if err != nil || state.Settle(run).Status != record.Abandoned || !run.FinishedAt.IsZero() {
+			continue
+		}
+		what := ""
+		for _, it := range run.Items {
+			if it.Status == record.Running {
+				what = fmt.Sprintf(" during %s %s", it.Kind, it.Name)
+				break
+			}
+		}
+		fmt.Fprintf(w, "runbook: warning: run %s of %s (%s on %s, started %s) was abandoned%s: its process is gone; see runbook show %s, or pick it up with --resume %s\n",
+			run.ID, run.Runbook, run.Operator, run.Host, run.StartedAt.Local().Format(time.DateTime), what, run.ID, run.ID)
+		// It ended, as far as anyone can tell, when it was last heard of.
+		run.FinishedAt = run.UpdatedAt
+		if run.FinishedAt.IsZero() {
+			run.FinishedAt = run.StartedAt
+		}
+		run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+		_, _ = store.SaveRun(ctx, run)
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+// longRunbook's second step starts a background child (not the direct
+// child of runbook: only its process group or the guard can reach it),
+// writes both pids and waits; a run that finds resume-ok passes at once.
+const longRunbook = `runbook "long" {}
+
+step "first" {
+  shell {
+    command = "true"
+  }
+}
+
+step "wait" {
+  shell {
+    command = "if [ -f resume-ok ]; then exit 0; fi; sleep 300 & echo $! > child; echo $$ > leader; touch started; wait"
+  }
+}
+
+step "later" {
+  shell {
+    command = "true"
+  }
+}
+`
+
+// startLong starts the built runbook on longRunbook in a new directory and
+// returns once the "wait" step's commands are running.
+func startLong(t *testing.T, args ...string) (dir string, cmd *exec.Cmd, out *bytes.Buffer) {
+	t.Helper()
+	bin := binary(t)
+	dir = writeFiles(t, map[string]string{"long.hcl": longRunbook})
+	cmd = exec.Command(bin, append([]string{"exec", "long.hcl"}, args...)...)
+	cmd.Dir = dir
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, "the step to start", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil
+	})
+	return dir, cmd, out
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pidsOf reads the pids the "wait" step wrote.
+func pidsOf(t *testing.T, dir string, names ...string) []int {
+	t.Helper()
+	var pids []int
+	for _, name := range names {
+		waitFor(t, name+" pid file", func() bool {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			return err == nil && strings.HasSuffix(string(data), "\n")
+		})
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+}
+
+func onlyRecord(t *testing.T, dir string) *record.Run {
+	t.Helper()
+	runs, _ := filepath.Glob(filepath.Join(dir, ".runbook", "runs", "*.json"))
+	if len(runs) != 1 {
+		t.Fatalf("want one run record, found %v", runs)
+	}
+	rec, err := record.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestSignalsStopTheRunAndKeepTheRecord: SIGINT, SIGTERM and SIGHUP (an
+// ssh session that drops) each stop the running step's whole process
+// group, write the partial record marked interrupted with the signal's
+// name, and exit 128 + the signal's number.
+func TestSignalsStopTheRunAndKeepTheRecord(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGINT, "interrupt", 130},
+		{syscall.SIGTERM, "terminated", 143},
+		{syscall.SIGHUP, "hangup", 129},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir, cmd, out := startLong(t)
+			pids := pidsOf(t, dir, "leader", "child")
+			_ = cmd.Process.Signal(tc.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("runbook did not stop after %s:\n%s", tc.name, out)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, pid := range pids {
+				if alive(pid) {
+					t.Errorf("pid %d of the step's process group outlived the run", pid)
+				}
+			}
+			rec := onlyRecord(t, dir)
+			if !rec.Interrupted || rec.Signal != tc.name {
+				t.Errorf("record: interrupted=%v signal=%q, want true %q", rec.Interrupted, rec.Signal, tc.name)
+			}
+			if got := rec.Item("step", "first").Status; got != record.Passed {
+				t.Errorf("first: %s, want passed", got)
+			}
+			if got := rec.Item("step", "later").Status; got != record.Skipped {
+				t.Errorf("later: %s, want skipped", got)
+			}
+		})
+	}
+}
+
+// TestClosedStdoutDoesNotKillTheRun: `runbook exec x.hcl | head -1`. The
+// reader of stdout is gone before the first line; the run goes on,
+// finishes and is recorded, and its exit code is the run's.
+func TestClosedStdoutDoesNotKillTheRun(t *testing.T) {
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"steps.hcl": `runbook "steps" {}
+
+step "one" {
+  shell {
+    command = "echo one"
+  }
+}
+
+step "two" {
+  shell {
+    command = "touch two-ran"
+  }
+}
+`})
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(bin, "exec", "steps.hcl")
+	cmd.Dir = dir
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	w.Close()
+	if err != nil {
+		t.Fatalf("runbook with a closed stdout: %v (%s)\n%s", err, cmd.ProcessState, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "two-ran")); err != nil {
+		t.Errorf("the second step did not run: %v", err)
+	}
+	if rec := onlyRecord(t, dir); rec.Status != record.Passed || len(rec.Items) != 2 {
+		t.Errorf("record: status %s, %d items; want passed, 2", rec.Status, len(rec.Items))
+	}
+}
+
+// TestKilledRunLeavesNoProcessAndAnAbandonedRecord: kill -9 of runbook in
+// the middle of a step. The step's commands do not outlive it (the direct
+// child by Pdeathsig, its background child by the guard); the journal left
+// a record that reads as abandoned with the step that was running; the
+// next run warns about it, once, and --resume picks it up.
+func TestKilledRunLeavesNoProcessAndAnAbandonedRecord(t *testing.T) {
+	dir, cmd, out := startLong(t, "--operator", "alice")
+	pids := pidsOf(t, dir, "leader", "child")
+
+	// While it runs, the journal already holds the record.
+	live := onlyRecord(t, dir)
+	if live.Status != record.Running || live.PID != cmd.Process.Pid {
+		t.Fatalf("journal while running: status %q pid %d, want running %d", live.Status, live.PID, cmd.Process.Pid)
+	}
+	if got := state.Settle(live).Status; got != record.Running {
+		t.Errorf("a live run settles as %q, want running", got)
+	}
+
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	for _, pid := range pids {
+		pid := pid
+		waitFor(t, "pid "+strconv.Itoa(pid)+" to be gone", func() bool { return !alive(pid) })
+	}
+
+	rec := onlyRecord(t, dir)
+	if rec.Status != record.Running {
+		t.Fatalf("killed run's record: status %q, want running (as the journal left it)\n%s", rec.Status, out)
+	}
+	if got := state.Settle(rec).Status; got != record.Abandoned {
+		t.Fatalf("killed run settles as %q, want abandoned", got)
+	}
+	if got := rec.Item("step", "first").Status; got != record.Passed {
+		t.Errorf("first: %s, want passed", got)
+	}
+	if got := rec.Item("step", "wait").Status; got != record.Running {
+		t.Errorf("wait: %s, want running (the step it was killed in)", got)
+	}
+
+	// The next run warns, and --resume picks the run up.
+	if err := os.WriteFile(filepath.Join(dir, "resume-ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, dir, "exec", "long.hcl", "--resume", rec.ID)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "run "+rec.ID) || !strings.Contains(stderr, "abandoned during step wait") {
+		t.Errorf("the next run did not warn about the abandoned run:\n%s", stderr)
+	}
+	again, err := state.NewDir(filepath.Join(dir, ".runbook")).LoadRun(t.Context(), rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != record.Abandoned || again.FinishedAt.IsZero() {
+		t.Errorf("the abandoned run was not written back as abandoned: %q finished %v", again.Status, again.FinishedAt)
+	}
+	var resumed *record.Run
+	ids, _ := state.NewDir(filepath.Join(dir, ".runbook")).RunIDs(t.Context())
+	for _, id := range ids {
+		if id != rec.ID {
+			resumed, _ = state.NewDir(filepath.Join(dir, ".runbook")).LoadRun(t.Context(), id)
+		}
+	}
+	if resumed == nil {
+		t.Fatalf("no resumed run among %v", ids)
+	}
+	if resumed.ResumedFrom != rec.ID || !resumed.Item("step", "first").CarriedOver || resumed.Status != record.Passed {
+		t.Errorf("resumed run: from %q, first carried over %v, status %s", resumed.ResumedFrom, resumed.Item("step", "first").CarriedOver, resumed.Status)
+	}
+	if _, _, stderr := runCLI(t, dir, "exec", "long.hcl"); strings.Contains(stderr, "abandoned") {
+		t.Errorf("a second run warned again about the same abandoned run:\n%s", stderr)
+	}
+}
