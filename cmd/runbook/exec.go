@@ -180,7 +180,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		progressOut = &quietBuf
 	}
 	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
-	warnAbandoned(cmd.Context(), store, a.stderr)
+	if mode == engine.ModeExec {
+		// (Not for check: cron's checks run often and change nothing.)
+		warnAbandoned(cmd.Context(), store, a.stderr)
+	}
 	jr := newJournal(store, a.stderr)
 	opts.Begin = jr.Begin
 	opts.Observer = observers{jr, prog}
