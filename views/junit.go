@@ -281,7 +281,7 @@ func junitOutput(it record.Item) string {
 	if it.Answer != nil && it.Status != record.Failed {
 		fmt.Fprintf(&b, "answered %s by %s at %s: %s\n", it.Answer.Status, it.Answer.Operator, report.DateTime(it.Answer.AnsweredAt), it.Answer.Note)
 	}
-	if d := report.DecisionText(it); d != "" && junitPasses(it) {
+	if d := report.DecisionText(it); d != "" && itemPasses(it) {
 		fmt.Fprintf(&b, "confirm prompt: %s\n", d)
 	}
 	if out := report.Output(it); out != "" {
@@ -293,8 +293,8 @@ func junitOutput(it record.Item) string {
 	return b.String()
 }
 
-// junitPasses reports whether an item's test case carries no <failure>.
-func junitPasses(it record.Item) bool {
+// itemPasses reports whether an item's test case carries no <failure>.
+func itemPasses(it record.Item) bool {
 	switch it.Status {
 	case record.Failed, record.Pending, record.Declined, record.Running:
 		return false

@@ -200,3 +200,23 @@ func TestCleanupGroup(t *testing.T) {
 		})
 	}
 }
+
+func TestTotalsLine(t *testing.T) {
+	tests := []struct {
+		name string
+		run  record.Run
+		want string
+	}{
+		{"declined counted", record.Run{Status: record.Incomplete, Summary: record.Summary{Passed: 2, Declined: 1}}, "2 passed, 0 failed, 0 warning, 0 skipped, 0 pending, 1 declined — run incomplete in 0ms"},
+		{"no declined, no count", record.Run{Status: record.Passed, Summary: record.Summary{Passed: 2}}, "2 passed, 0 failed, 0 warning, 0 skipped, 0 pending — run passed in 0ms"},
+		{"interrupted by a signal", record.Run{Status: record.Passed, Interrupted: true, Signal: "terminated"}, "0 passed, 0 failed, 0 warning, 0 skipped, 0 pending — run passed, interrupted (terminated) in 0ms"},
+		{"abandoned", record.Run{Status: record.Abandoned, ID: "x"}, "0 passed, 0 failed, 0 warning, 0 skipped, 0 pending — run abandoned in 0ms (record x)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := totalsLine(&tc.run, false); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -132,6 +132,9 @@ func totalsLine(run *record.Run, color bool) string {
 	status := run.Status
 	if run.Interrupted {
 		status += ", interrupted"
+		if run.Signal != "" {
+			status += " (" + run.Signal + ")"
+		}
 	}
 	counts := fmt.Sprintf("%d passed, %d failed, %d warning, %d skipped, %d pending",
 		s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending)

@@ -35,7 +35,7 @@ func newTAP(Options) Renderer {
 		fmt.Fprintf(bw, "TAP version 13\n1..%d\n", points)
 		for i, it := range run.Items {
 			ok := "ok"
-			if !junitPasses(it) {
+			if !itemPasses(it) {
 				ok = "not ok"
 			}
 			desc := it.Kind + "." + it.Name
@@ -48,7 +48,7 @@ func newTAP(Options) Renderer {
 				fmt.Fprintf(bw, " # SKIP %s", tapEscape(report.Detail(it)))
 			}
 			bw.WriteByte('\n')
-			if !junitPasses(it) || it.Status == record.Warning {
+			if !itemPasses(it) || it.Status == record.Warning {
 				writeTAPDiagnostics(bw, it)
 			}
 			if it.Status == record.Warning {
