@@ -39,11 +39,18 @@ func FuncMap() template.FuncMap {
 		"output":     Output,
 		"stderr":     Stderr,
 		"ran":        Ran,
+		"truncated":  TruncationNote,
+		"decision":   DecisionText,
+		"procedure":  Procedure,
+		"cleanups":   Cleanups,
+		"completion": CompletionStatus,
+		"missing":    Missing,
 	}
 }
 
 // StatusIcon is a status's emoji: ✅ passed, ❌ failed, ⚠️ warning,
-// ⏭️ skipped, ⏳ pending or incomplete, ❔ anything else.
+// ⏭️ skipped, ⏳ pending or incomplete, 🚫 declined, 🔄 running, ⛔ abandoned,
+// ❔ anything else.
 func StatusIcon(status string) string {
 	switch status {
 	case record.Passed:
@@ -56,6 +63,12 @@ func StatusIcon(status string) string {
 		return "⏭️"
 	case record.Pending, record.Incomplete:
 		return "⏳"
+	case record.Declined:
+		return "🚫"
+	case record.Running:
+		return "🔄"
+	case record.Abandoned:
+		return "⛔"
 	}
 	return "❔"
 }

@@ -36,6 +36,10 @@ func Detail(it record.Item) string {
 		return "skipped"
 	case record.Pending:
 		return "pending manual step"
+	case record.Declined:
+		return DeclinedText(it)
+	case record.Running:
+		return "did not finish: the run stopped while it was running"
 	}
 	if it.Answer != nil && it.Answer.Note != "" {
 		return FirstLine(it.Answer.Note)
@@ -89,15 +93,20 @@ func Stderr(it record.Item) string {
 	return s
 }
 
-// Ran reports whether an item ran: skipped and pending items did not, and
-// their durations mean nothing.
+// Ran reports whether an item ran to the end: skipped, pending and declined
+// items did not run, a running item never finished, and their durations
+// mean nothing.
 func Ran(it record.Item) bool {
-	return it.StartedAt != nil && it.Status != record.Skipped && it.Status != record.Pending
+	switch it.Status {
+	case record.Skipped, record.Pending, record.Declined, record.Running:
+		return false
+	}
+	return it.StartedAt != nil
 }
 
 // Evidence is what an item showed, for a report's evidence column: the
 // provider's error, else a manual step's note, else its captured output
-// (Output), else its scalar result attributes as "key=value" pairs.
+// (Output), else its result attributes as "key=value" pairs (ResultPairs).
 func Evidence(it record.Item) string {
 	if it.Error != nil && strings.TrimSpace(*it.Error) != "" {
 		return *it.Error
@@ -108,21 +117,102 @@ func Evidence(it record.Item) string {
 	if out := Output(it); out != "" {
 		return out
 	}
-	keys := make([]string, 0, len(it.Result))
+	return ResultPairs(it.Result)
+}
+
+// DeclinedText says who declined a step's confirmation and when:
+// "declined by alice at 2025-12-02 12:12:19 UTC"; "declined" when no
+// decision was recorded.
+func DeclinedText(it record.Item) string {
+	d := it.Decision
+	if d == nil || d.Confirmed {
+		return "declined"
+	}
+	return DecisionText(it)
+}
+
+// DecisionText says how a mutating step's confirmation was answered:
+// "confirmed by alice (--yes) at …" or "declined by bob at …"; empty when
+// the step has no recorded decision.
+func DecisionText(it record.Item) string {
+	d := it.Decision
+	if d == nil {
+		return ""
+	}
+	s := "declined"
+	if d.Confirmed {
+		s = "confirmed"
+	}
+	if d.Operator != "" {
+		s += " by " + d.Operator
+	}
+	if d.By != "" && d.By != "prompt" {
+		s += " (" + d.By + ")"
+	}
+	if !d.At.IsZero() {
+		s += " at " + DateTime(d.At)
+	}
+	return s
+}
+
+// TruncatedCaptures names what a provider cut: every top-level result key
+// equal to "truncated" or ending in "_truncated" whose value is true, by
+// the name before "_truncated" ("stdout", "body"; "result" for a bare
+// "truncated"), sorted.
+func TruncatedCaptures(it record.Item) []string {
+	var names []string
 	for k, v := range it.Result {
-		switch k {
-		case "duration_ms", "attempts":
+		if b, ok := v.(bool); !ok || !b || !isTruncationKey(k) {
 			continue
 		}
-		switch v.(type) {
-		case string, float64, int, int64, bool:
-			keys = append(keys, k)
+		name := strings.TrimSuffix(k, "_truncated")
+		if k == "truncated" || name == "" {
+			name = "result"
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// isTruncationKey reports whether a result key is a provider's mark that
+// something it captured was cut.
+func isTruncationKey(k string) bool {
+	return k == "truncated" || strings.HasSuffix(k, "_truncated")
+}
+
+// TruncationNote is the mark every view shows when a provider cut what it
+// captured: "output truncated (stdout, stderr)"; empty when nothing was cut.
+func TruncationNote(it record.Item) string {
+	names := TruncatedCaptures(it)
+	if len(names) == 0 {
+		return ""
+	}
+	return "output truncated (" + strings.Join(names, ", ") + ")"
+}
+
+// IsCleanup reports whether an item is a cleanup block.
+func IsCleanup(it record.Item) bool { return it.Kind == record.KindCleanup }
+
+// Procedure returns the items that are not cleanup blocks, in order.
+func Procedure(items []record.Item) []record.Item {
+	var out []record.Item
+	for _, it := range items {
+		if !IsCleanup(it) {
+			out = append(out, it)
 		}
 	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, k+"="+Text(it.Result[k]))
+	return out
+}
+
+// Cleanups returns the cleanup items, in order: what ran after the
+// procedure ended.
+func Cleanups(items []record.Item) []record.Item {
+	var out []record.Item
+	for _, it := range items {
+		if IsCleanup(it) {
+			out = append(out, it)
+		}
 	}
-	return strings.Join(parts, " ")
+	return out
 }

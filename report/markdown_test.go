@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -271,15 +272,20 @@ func TestBuiltinTemplatesAreValidGFM(t *testing.T) {
 						t.Errorf("table %q row %d: got %d cells, want %d", rows[0], r, len(cells), len(rows[0]))
 					}
 				}
-				switch rows[0][0] {
-				case "#":
+				switch {
+				case rows[0][0] == "#" && slices.Contains(rows[0], "Cleanup"):
+					checkItemTable(t, rows, Cleanups(run.Items))
+				case rows[0][0] == "#" && slices.Contains(rows[0], "Started"):
 					sawItemTable = true
 					checkItemTable(t, rows, run.Items)
-				case "Passed":
+				case rows[0][0] == "#":
+					sawItemTable = true
+					checkItemTable(t, rows, Procedure(run.Items))
+				case rows[0][0] == "Passed":
 					if len(rows) != 2 {
 						t.Errorf("totals table: got %d rows, want 2", len(rows))
 					}
-				case "Metric":
+				case rows[0][0] == "Metric":
 					metrics, _ := tc.spec.Data["metrics"].(map[string]any)
 					if len(rows) != len(metrics)+1 {
 						t.Errorf("metrics table: got %d rows, want %d", len(rows), len(metrics)+1)
@@ -324,8 +330,24 @@ func checkItemTable(t *testing.T, rows [][]string, items []record.Item) {
 				t.Errorf("row %d step: got %q, want %q", i+1, cells[c], want)
 			}
 		}
+		if c, ok := col["Cleanup"]; ok {
+			want := it.Title
+			if want == "" {
+				want = it.Name
+			}
+			if _, hasTitle := col["Title"]; hasTitle {
+				want = it.Kind + "." + it.Name
+			}
+			if cells[c] != want {
+				t.Errorf("row %d cleanup: got %q, want %q", i+1, cells[c], want)
+			}
+		}
 		if c, ok := col["Evidence"]; ok {
-			if got, want := cells[c], plain(Truncate(200, Excerpt(2, Evidence(it)))); got != want {
+			ev := Evidence(it)
+			if _, cleanup := col["Cleanup"]; cleanup && ev == "" {
+				ev = Detail(it)
+			}
+			if got, want := cells[c], withNote(plain(Truncate(200, Excerpt(2, ev))), it); got != want {
 				t.Errorf("row %d evidence: got %q, want %q", i+1, got, want)
 			}
 		}
@@ -335,11 +357,24 @@ func checkItemTable(t *testing.T, rows [][]string, items []record.Item) {
 			}
 		}
 		if c, ok := col["Detail"]; ok {
-			if got, want := cells[c], plain(Truncate(160, Detail(it))); got != want {
+			if got, want := cells[c], withNote(plain(Truncate(160, Detail(it))), it); got != want {
 				t.Errorf("row %d detail: got %q, want %q", i+1, got, want)
 			}
 		}
 	}
+}
+
+// withNote is a cell's text followed by the item's truncation mark, when a
+// provider cut what it captured.
+func withNote(cell string, it record.Item) string {
+	note := TruncationNote(it)
+	switch {
+	case note == "":
+		return cell
+	case cell == "":
+		return "✂️ " + note
+	}
+	return cell + " ✂️ " + note
 }
 
 func FuzzCodeSpan(f *testing.F) {

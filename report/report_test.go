@@ -79,6 +79,11 @@ func goldenCases() []struct {
 		{"pin-completion-minimal", Spec{Name: "pin", Template: "pin-completion"}, "passed"},
 		{"summary", Spec{Name: "summary", Template: "summary"}, "tabletop"},
 		{"summary-passed", Spec{Name: "summary", Template: "summary"}, "passed"},
+		{"tabletop-drill", Spec{Name: "tabletop", Template: "tabletop"}, "drill"},
+		{"pin-completion-drill", Spec{Name: "pin", Template: "pin-completion"}, "drill"},
+		{"summary-drill", Spec{Name: "summary", Template: "summary"}, "drill"},
+		{"tabletop-abandoned", Spec{Name: "tabletop", Template: "tabletop"}, "abandoned"},
+		{"pin-completion-abandoned", Spec{Name: "pin", Template: "pin-completion"}, "abandoned"},
 	}
 }
 
@@ -242,9 +247,10 @@ func TestFuncMapHasNoEnvironmentAccess(t *testing.T) {
 		got = append(got, name)
 	}
 	want := []string{
-		"add", "code", "codespan", "datetime", "default", "detail", "duration",
-		"evidence", "excerpt", "firstLine", "health", "join", "json", "lower",
-		"md", "output", "ran", "statusIcon", "stderr", "truncate", "upper",
+		"add", "cleanups", "code", "codespan", "completion", "datetime", "decision",
+		"default", "detail", "duration", "evidence", "excerpt", "firstLine",
+		"health", "join", "json", "lower", "md", "missing", "output", "procedure",
+		"ran", "statusIcon", "stderr", "truncate", "truncated", "upper",
 	}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("FuncMap names mismatch (-want +got):\n%s", diff)

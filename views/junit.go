@@ -1,6 +1,7 @@
 package views
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -78,8 +79,12 @@ type junitSkipped struct {
 }
 
 // newJUnit renders the run as JUnit XML: one <testsuite> per run, one
-// <testcase> per item. Failed items carry a <failure>, skipped and pending
-// ones a <skipped>; warnings pass and are noted in <system-out>.
+// <testcase> per item. Failed items carry a <failure>, and so do the ones
+// that keep a run from being done — pending (not answered), declined (who
+// and when) and running (never finished) — so an incomplete run never
+// reads as green; skipped ones carry a <skipped>; warnings pass and are
+// noted in <system-out>. A run that did not finish (interrupted,
+// abandoned or still running) adds a failed "run" test case.
 func newJUnit(Options) Renderer {
 	return RendererFunc(func(w io.Writer, run *record.Run) error {
 		suiteName := run.Runbook
@@ -119,15 +124,25 @@ func newJUnit(Options) Renderer {
 				if it.Error != nil {
 					typ = "error"
 				}
-				c.Failure = &junitFailure{Message: report.Detail(it), Type: typ, Body: xmlChars(failureBody(it))}
+				c.Failure = &junitFailure{Message: xmlChars(report.Detail(it)), Type: typ, Body: xmlChars(failureBody(it))}
 			case record.Skipped:
 				suite.Skipped++
-				c.Skipped = &junitSkipped{Message: report.Detail(it)}
-			case record.Pending:
-				suite.Skipped++
-				c.Skipped = &junitSkipped{Message: "pending manual step"}
+				c.Skipped = &junitSkipped{Message: xmlChars(report.Detail(it))}
+			case record.Pending, record.Declined, record.Running:
+				suite.Failures++
+				c.Failure = &junitFailure{Message: xmlChars(unfinishedMessage(it)), Type: it.Status, Body: xmlChars(failureBody(it))}
 			}
 			suite.Cases = append(suite.Cases, c)
+		}
+		if msg := runProblem(run); msg != "" {
+			suite.Tests++
+			suite.Failures++
+			suite.Cases = append(suite.Cases, junitCase{
+				Classname: "runbook." + run.Runbook,
+				Name:      "run",
+				Time:      seconds(run.DurationMS),
+				Failure:   &junitFailure{Message: xmlChars(msg), Type: runProblemType(run)},
+			})
 		}
 		doc := junitSuites{
 			Name: "runbook", Tests: suite.Tests, Failures: suite.Failures,
@@ -164,6 +179,45 @@ func seconds(ms int64) string {
 	return strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
 }
 
+// unfinishedMessage says why an item that did not fail still fails the
+// test case: a manual step nobody answered, a declined confirmation (who,
+// when), an item that never finished.
+func unfinishedMessage(it record.Item) string {
+	switch it.Status {
+	case record.Pending:
+		return "pending: manual step not answered"
+	case record.Declined:
+		return report.DeclinedText(it)
+	case record.Running:
+		return "running: did not finish before the run stopped"
+	}
+	return report.Detail(it)
+}
+
+// runProblem says why a run did not finish, or is empty when it did:
+// interrupted, abandoned (its process is gone) or still running.
+func runProblem(run *record.Run) string {
+	switch {
+	case run.Status == record.Abandoned:
+		return "run abandoned: its process stopped before the run finished"
+	case run.Status == record.Running:
+		return "run still running: this record is a snapshot of an unfinished run"
+	case run.Interrupted && run.Signal != "":
+		return "run interrupted (" + run.Signal + ") before it finished"
+	case run.Interrupted:
+		return "run interrupted before it finished"
+	}
+	return ""
+}
+
+// runProblemType is the failure type of the "run" test case.
+func runProblemType(run *record.Run) string {
+	if run.Status == record.Abandoned || run.Status == record.Running {
+		return run.Status
+	}
+	return "interrupted"
+}
+
 // failureBody lists what failed: every failed assert and the error.
 func failureBody(it record.Item) string {
 	var b strings.Builder
@@ -192,6 +246,15 @@ func failureBody(it record.Item) string {
 	if it.Answer != nil {
 		fmt.Fprintf(&b, "answered %s by %s: %s\n", it.Answer.Status, it.Answer.Operator, it.Answer.Note)
 	}
+	if d := report.DecisionText(it); d != "" {
+		fmt.Fprintf(&b, "confirm prompt: %s\n", d)
+	}
+	if it.Manual && it.Instructions != "" && it.Status == record.Pending {
+		fmt.Fprintf(&b, "instructions: %s\n", it.Instructions)
+	}
+	if note := report.TruncationNote(it); note != "" {
+		fmt.Fprintf(&b, "%s\n", note)
+	}
 	if it.Attempts > 1 {
 		fmt.Fprintf(&b, "attempts: %d\n", it.Attempts)
 	}
@@ -202,13 +265,24 @@ func failureBody(it record.Item) string {
 // manual answer and a capped excerpt of the captured output.
 func junitOutput(it record.Item) string {
 	var b strings.Builder
+	warned := false
 	for _, a := range it.Asserts {
 		if !a.Passed && a.Severity == "warning" {
 			fmt.Fprintf(&b, "warning: %s\n", report.FirstLine(a.Message))
+			warned = true
 		}
+	}
+	if it.Status == record.Warning && !warned {
+		fmt.Fprintf(&b, "warning: %s\n", cmp.Or(report.Detail(it), "the item passed with a warning"))
+	}
+	if note := report.TruncationNote(it); note != "" {
+		fmt.Fprintf(&b, "%s: the provider kept only the start\n", note)
 	}
 	if it.Answer != nil && it.Status != record.Failed {
 		fmt.Fprintf(&b, "answered %s by %s at %s: %s\n", it.Answer.Status, it.Answer.Operator, report.DateTime(it.Answer.AnsweredAt), it.Answer.Note)
+	}
+	if d := report.DecisionText(it); d != "" && itemPasses(it) {
+		fmt.Fprintf(&b, "confirm prompt: %s\n", d)
 	}
 	if out := report.Output(it); out != "" {
 		b.WriteString(capOutput(out))
@@ -217,6 +291,15 @@ func junitOutput(it record.Item) string {
 		b.WriteString("stderr:\n" + capOutput(errOut))
 	}
 	return b.String()
+}
+
+// itemPasses reports whether an item's test case carries no <failure>.
+func itemPasses(it record.Item) bool {
+	switch it.Status {
+	case record.Failed, record.Pending, record.Declined, record.Running:
+		return false
+	}
+	return true
 }
 
 // capOutput keeps the head of captured output within the JUnit caps and

@@ -19,7 +19,9 @@ var nagiosStates = [...]string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
 //
 //	RUNBOOK <NAME> OK|WARNING|CRITICAL|UNKNOWN - <summary> | <perfdata>
 //
-// with run counts and one '<name>_ms' duration per item that ran.
+// with run counts and one '<name>_ms' duration per item that ran. Only a
+// passed run is OK: a pending or declined step, or a run that never
+// finished, is UNKNOWN.
 // NagiosExitCode gives the matching exit code.
 func newNagios(Options) Renderer {
 	return RendererFunc(func(w io.Writer, run *record.Run) error {
@@ -40,7 +42,7 @@ func nagiosSummary(run *record.Run) string {
 	s := run.Summary
 	total := len(run.Items)
 	var parts []string
-	for _, status := range []string{record.Failed, record.Warning, record.Pending} {
+	for _, status := range []string{record.Failed, record.Declined, record.Running, record.Warning, record.Pending} {
 		var named []string
 		n := 0
 		for _, it := range run.Items {
@@ -50,7 +52,7 @@ func nagiosSummary(run *record.Run) string {
 			n++
 			if len(named) < nagiosNamesMax {
 				d := it.Name
-				if detail := report.Detail(it); detail != "" && status != record.Pending {
+				if detail := report.Detail(it); detail != "" && status != record.Pending && status != record.Running {
 					d += " (" + report.Truncate(60, detail) + ")"
 				}
 				named = append(named, d)
@@ -75,7 +77,12 @@ func nagiosSummary(run *record.Run) string {
 		parts = append(parts, msg)
 	}
 	msg := strings.Join(parts, "; ")
-	if run.Interrupted {
+	switch {
+	case run.Status == record.Abandoned:
+		msg = "abandoned; " + msg
+	case run.Status == record.Running:
+		msg = "still running; " + msg
+	case run.Interrupted:
 		msg = "interrupted; " + msg
 	}
 	return nagiosText(msg)
@@ -88,7 +95,7 @@ func nagiosPerfdata(run *record.Run) string {
 	fields := []string{
 		fmt.Sprintf("passed=%d", s.Passed), fmt.Sprintf("failed=%d", s.Failed),
 		fmt.Sprintf("warning=%d", s.Warning), fmt.Sprintf("skipped=%d", s.Skipped),
-		fmt.Sprintf("pending=%d", s.Pending),
+		fmt.Sprintf("pending=%d", s.Pending), fmt.Sprintf("declined=%d", s.Declined),
 		fmt.Sprintf("duration=%.3fs", float64(run.DurationMS)/1000),
 	}
 	seen := map[string]int{}

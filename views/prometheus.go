@@ -11,9 +11,12 @@ import (
 )
 
 // Item statuses and run statuses as the one-hot status gauges spell them.
+// A check is never declined (only a step's confirm prompt is), so checks
+// keep the shorter list.
 var (
-	itemStatuses = []string{record.Passed, record.Warning, record.Failed, record.Skipped, record.Pending}
-	runStatuses  = []string{record.Passed, record.Warning, record.Failed, record.Incomplete}
+	checkStatuses = []string{record.Passed, record.Warning, record.Failed, record.Skipped, record.Pending}
+	stepStatuses  = []string{record.Passed, record.Warning, record.Failed, record.Skipped, record.Pending, record.Declined, record.Running}
+	runStatuses   = []string{record.Passed, record.Warning, record.Failed, record.Incomplete, record.Abandoned}
 )
 
 // HealthValue is a health as a number, in the Nagios plugin order:
@@ -42,13 +45,19 @@ var (
 		"How long the check took in the last run, retries included.",
 		[]string{"runbook", "check"}, nil)
 	stepStatusDesc = prometheus.NewDesc("runbook_step_status",
-		"1 for the status the step had in the last run (passed, warning, failed, skipped, pending), 0 for the others.",
+		"1 for the status the step had in the last run (passed, warning, failed, skipped, pending, declined, running), 0 for the others.",
 		[]string{"runbook", "step", "status"}, nil)
 	stepDurationDesc = prometheus.NewDesc("runbook_step_duration_seconds",
 		"How long the step took in the last run.",
 		[]string{"runbook", "step"}, nil)
+	cleanupStatusDesc = prometheus.NewDesc("runbook_cleanup_status",
+		"1 for the status the cleanup block had in the last run (passed, warning, failed, skipped, pending, declined, running), 0 for the others.",
+		[]string{"runbook", "cleanup", "status"}, nil)
+	cleanupDurationDesc = prometheus.NewDesc("runbook_cleanup_duration_seconds",
+		"How long the cleanup block took in the last run.",
+		[]string{"runbook", "cleanup"}, nil)
 	runStatusDesc = prometheus.NewDesc("runbook_run_status",
-		"1 for the status of the last run (passed, warning, failed, incomplete), 0 for the others.",
+		"1 for the status of the last run (passed, warning, failed, incomplete, abandoned), 0 for the others.",
 		[]string{"runbook", "status"}, nil)
 	runHealthDesc = prometheus.NewDesc("runbook_run_health",
 		"The last run's health: 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
@@ -65,7 +74,7 @@ var (
 )
 
 // RunCollector is a prometheus.Collector of one run's metrics: per check
-// (and step) status, health and duration, and the run's status, health,
+// (and step, and cleanup block) status, health and duration, and the run's status, health,
 // time and duration. Set swaps the run, so a long-lived registry (watch's
 // /metrics) always shows the latest; before the first run it has no
 // samples. It is safe for concurrent use.
@@ -90,7 +99,7 @@ func (c *RunCollector) Set(run *record.Run) {
 func (c *RunCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		checkStatusDesc, checkHealthDesc, checkDurationDesc, stepStatusDesc, stepDurationDesc,
-		runStatusDesc, runHealthDesc, runTimestampDesc, runDurationDesc, runInterruptedDesc,
+		cleanupStatusDesc, cleanupDurationDesc, runStatusDesc, runHealthDesc, runTimestampDesc, runDurationDesc, runInterruptedDesc,
 	} {
 		ch <- d
 	}
@@ -117,11 +126,14 @@ func (c *RunCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[key] = true
-		statusDesc, durDesc := checkStatusDesc, checkDurationDesc
-		if it.Kind == record.KindStep {
-			statusDesc, durDesc = stepStatusDesc, stepDurationDesc
+		statusDesc, durDesc, statuses := checkStatusDesc, checkDurationDesc, checkStatuses
+		switch it.Kind {
+		case record.KindStep:
+			statusDesc, durDesc, statuses = stepStatusDesc, stepDurationDesc, stepStatuses
+		case record.KindCleanup:
+			statusDesc, durDesc, statuses = cleanupStatusDesc, cleanupDurationDesc, stepStatuses
 		}
-		for _, s := range itemStatuses {
+		for _, s := range statuses {
 			gauge(statusDesc, oneHot(it.Status == s), rb, it.Name, s)
 		}
 		if it.Kind == record.KindCheck {

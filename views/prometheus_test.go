@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -87,6 +88,7 @@ func TestPrometheusSamples(t *testing.T) {
 		"runbook_run_duration_seconds{runbook=shadow-monitor} 1.5",
 		"runbook_run_health{runbook=shadow-monitor} 2",
 		"runbook_run_interrupted{runbook=shadow-monitor} 0",
+		"runbook_run_status{runbook=shadow-monitor,status=abandoned} 0",
 		"runbook_run_status{runbook=shadow-monitor,status=failed} 1",
 		"runbook_run_status{runbook=shadow-monitor,status=incomplete} 0",
 		"runbook_run_status{runbook=shadow-monitor,status=passed} 0",
@@ -129,6 +131,25 @@ func TestHealthValue(t *testing.T) {
 	for h, want := range map[string]float64{"HEALTHY": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3, "": 3} {
 		if got := HealthValue(h); got != want {
 			t.Errorf("HealthValue(%q): got %v want %v", h, got, want)
+		}
+	}
+}
+
+// TestPrometheusCleanupSeries checks cleanup blocks get their own series,
+// so a cleanup named like a check is no duplicate sample.
+func TestPrometheusCleanupSeries(t *testing.T) {
+	run := &record.Run{Runbook: "drill", Status: record.Passed, Items: []record.Item{
+		{Kind: record.KindCheck, Name: "stop", Status: record.Passed, DurationMS: 5},
+		{Kind: record.KindCleanup, Name: "stop", Status: record.Failed, DurationMS: 110},
+	}}
+	got := parseExposition(t, render(t, "prometheus", Options{}, run))
+	for _, want := range []string{
+		"runbook_check_status{check=stop,runbook=drill,status=passed} 1",
+		"runbook_cleanup_status{cleanup=stop,runbook=drill,status=failed} 1",
+		"runbook_cleanup_duration_seconds{cleanup=stop,runbook=drill} 0.11",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("got no sample %q in:\n%s", want, strings.Join(got, "\n"))
 		}
 	}
 }

@@ -37,24 +37,37 @@ func newTable(opts Options) Renderer {
 			{Number: 1, Align: text.AlignRight, AlignHeader: text.AlignRight},
 			{Number: 5, Align: text.AlignRight, AlignHeader: text.AlignRight},
 		})
-		for i, it := range run.Items {
+		addRow := func(n int, it record.Item) {
 			dur := "-"
 			if report.Ran(it) {
 				dur = report.Duration(it.DurationMS)
 			}
 			t.AppendRow(table.Row{
-				i + 1,
+				n,
 				it.Kind + "." + it.Name,
 				oneLine(tableTitleMax, it.Title),
 				paint(opts.Color, it.Status, statusLabel(it)),
 				dur,
-				oneLine(tableDetailMax, report.Detail(it)),
+				oneLine(tableDetailMax, tableDetail(it)),
 			})
 			if opts.Verbose {
 				for _, a := range it.Asserts {
 					t.AppendRow(table.Row{"", "  assert", oneLine(tableTitleMax, a.Condition), paint(opts.Color, assertStatus(a), assertLabel(a)), "", oneLine(tableDetailMax, a.Message)})
 				}
 			}
+		}
+		for i, it := range report.Procedure(run.Items) {
+			addRow(i+1, it)
+		}
+		// Cleanup blocks ran after the procedure: their own group, under a
+		// label row, numbered on from the steps.
+		procedure := len(report.Procedure(run.Items))
+		for i, it := range report.Cleanups(run.Items) {
+			if i == 0 {
+				t.AppendSeparator()
+				t.AppendRow(table.Row{"", "cleanup", "after the procedure", "", "", ""})
+			}
+			addRow(procedure+i+1, it)
 		}
 		if _, err := io.WriteString(w, t.Render()+"\n"); err != nil {
 			return err
@@ -66,13 +79,31 @@ func newTable(opts Options) Renderer {
 
 // statusLabel is an item's status with what qualifies it.
 func statusLabel(it record.Item) string {
+	s := it.Status
 	switch {
 	case it.CarriedOver:
-		return it.Status + " (carried over)"
-	case it.Attempts > 1:
-		return it.Status + " (" + strconv.Itoa(it.Attempts) + " tries)"
+		s += " (carried over)"
+	case it.Attempts > 1 && report.Ran(it):
+		s += " (" + strconv.Itoa(it.Attempts) + " tries)"
 	}
-	return it.Status
+	if it.Required && it.Status != record.Passed {
+		s += " (required)"
+	}
+	return s
+}
+
+// tableDetail is an item's detail, after a mark when a provider cut what
+// it captured (first, so the cell's width limit cannot hide it).
+func tableDetail(it record.Item) string {
+	d := report.Detail(it)
+	note := report.TruncationNote(it)
+	switch {
+	case note == "":
+		return d
+	case d == "":
+		return "[" + note + "]"
+	}
+	return "[" + note + "] " + d
 }
 
 // assertStatus is the status an assert's outcome stands for.
@@ -101,10 +132,16 @@ func totalsLine(run *record.Run, color bool) string {
 	status := run.Status
 	if run.Interrupted {
 		status += ", interrupted"
+		if run.Signal != "" {
+			status += " (" + run.Signal + ")"
+		}
 	}
-	line := fmt.Sprintf("%d passed, %d failed, %d warning, %d skipped, %d pending — run %s in %s",
-		s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending,
-		paint(color, run.Status, status), report.Duration(run.DurationMS))
+	counts := fmt.Sprintf("%d passed, %d failed, %d warning, %d skipped, %d pending",
+		s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending)
+	if s.Declined > 0 {
+		counts += fmt.Sprintf(", %d declined", s.Declined)
+	}
+	line := fmt.Sprintf("%s — run %s in %s", counts, paint(color, run.Status, status), report.Duration(run.DurationMS))
 	if run.ID != "" {
 		line += " (record " + run.ID + ")"
 	}
@@ -119,6 +156,9 @@ var statusColors = map[string]text.Colors{
 	record.Skipped:    {text.Faint},
 	record.Pending:    {text.FgCyan},
 	record.Incomplete: {text.FgCyan},
+	record.Declined:   {text.FgMagenta, text.Bold},
+	record.Running:    {text.FgCyan},
+	record.Abandoned:  {text.FgRed, text.Bold},
 }
 
 // paint colours s by a status when color is on.

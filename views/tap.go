@@ -2,6 +2,7 @@ package views
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,15 +17,25 @@ import (
 const tapOutputLines = 20
 
 // newTAP renders the run as TAP version 13: one test point per item,
-// "# SKIP" for skipped and pending items, and a YAML diagnostic block for
-// failures and warnings.
+// "# SKIP" for skipped items, "not ok" for failed items and for the ones
+// that keep a run from being done (pending, declined, running), a YAML
+// diagnostic block for those and for warnings, and a "# warning" comment
+// line under a warning (which passes). A "# output truncated" comment
+// marks an item whose provider cut what it captured. A run that did not
+// finish (interrupted, abandoned, still running) ends with a failed "run"
+// test point.
 func newTAP(Options) Renderer {
 	return RendererFunc(func(w io.Writer, run *record.Run) error {
 		bw := bufio.NewWriter(w)
-		fmt.Fprintf(bw, "TAP version 13\n1..%d\n", len(run.Items))
+		problem := runProblem(run)
+		points := len(run.Items)
+		if problem != "" {
+			points++
+		}
+		fmt.Fprintf(bw, "TAP version 13\n1..%d\n", points)
 		for i, it := range run.Items {
 			ok := "ok"
-			if it.Status == record.Failed {
+			if !itemPasses(it) {
 				ok = "not ok"
 			}
 			desc := it.Kind + "." + it.Name
@@ -35,17 +46,32 @@ func newTAP(Options) Renderer {
 			switch it.Status {
 			case record.Skipped:
 				fmt.Fprintf(bw, " # SKIP %s", tapEscape(report.Detail(it)))
-			case record.Pending:
-				fmt.Fprintf(bw, " # SKIP pending manual step")
 			}
 			bw.WriteByte('\n')
-			if it.Status == record.Failed || it.Status == record.Warning {
+			if !itemPasses(it) || it.Status == record.Warning {
 				writeTAPDiagnostics(bw, it)
 			}
+			if it.Status == record.Warning {
+				fmt.Fprintf(bw, "# warning: %s: %s\n", it.Kind+"."+it.Name, oneLine(200, cmp.Or(report.Detail(it), "passed with a warning")))
+			}
+			if note := report.TruncationNote(it); note != "" {
+				fmt.Fprintf(bw, "# %s: %s\n", note, it.Kind+"."+it.Name)
+			}
 		}
-		fmt.Fprintf(bw, "# %d passed, %d failed, %d warning, %d skipped, %d pending; run %s in %s\n",
-			run.Summary.Passed, run.Summary.Failed, run.Summary.Warning, run.Summary.Skipped, run.Summary.Pending,
-			run.Status, report.Duration(run.DurationMS))
+		if problem != "" {
+			fmt.Fprintf(bw, "not ok %d - run\n", points)
+			bw.WriteString("  ---\n")
+			yamlField(bw, "    ", "message", problem)
+			yamlField(bw, "    ", "severity", "fail")
+			yamlField(bw, "    ", "status", run.Status)
+			bw.WriteString("  ...\n")
+		}
+		s := run.Summary
+		counts := fmt.Sprintf("%d passed, %d failed, %d warning, %d skipped, %d pending", s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending)
+		if s.Declined > 0 {
+			counts += fmt.Sprintf(", %d declined", s.Declined)
+		}
+		fmt.Fprintf(bw, "# %s; run %s in %s\n", counts, run.Status, report.Duration(run.DurationMS))
 		return bw.Flush()
 	})
 }
@@ -65,7 +91,7 @@ func writeTAPDiagnostics(w *bufio.Writer, it record.Item) {
 		severity = "warning"
 	}
 	w.WriteString("  ---\n")
-	yamlField(w, "    ", "message", report.Detail(it))
+	yamlField(w, "    ", "message", unfinishedMessage(it))
 	yamlField(w, "    ", "severity", severity)
 	yamlField(w, "    ", "status", it.Status)
 	if it.Action != "" {
@@ -96,6 +122,15 @@ func writeTAPDiagnostics(w *bufio.Writer, it record.Item) {
 				yamlField(w, "        ", "message", a.Message)
 			}
 		}
+	}
+	if it.Decision != nil {
+		w.WriteString("    decision:\n")
+		fmt.Fprintf(w, "      confirmed: %t\n", it.Decision.Confirmed)
+		yamlField(w, "      ", "operator", it.Decision.Operator)
+		yamlField(w, "      ", "at", report.DateTime(it.Decision.At))
+	}
+	if note := report.TruncationNote(it); note != "" {
+		yamlField(w, "    ", "truncated", note)
 	}
 	if it.Answer != nil {
 		w.WriteString("    answer:\n")

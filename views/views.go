@@ -71,8 +71,11 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitCode maps a finished run to the process exit code. With strict, a
-// warning fails the run. The Nagios format has its own convention, decided
+// ExitCode maps a finished run to the process exit code: 0 passed (or
+// warning), 1 failed, 3 incomplete (a step pending or declined), also for
+// a run that never finished (abandoned, or a journal record still
+// running), 130 interrupted; an unknown status is a failure, never a
+// success. With strict, a warning fails the run. The Nagios format has its own convention, decided
 // by NagiosExitCode.
 func ExitCode(run *record.Run, format string, strict bool) int {
 	if format == "nagios" {
@@ -82,21 +85,26 @@ func ExitCode(run *record.Run, format string, strict bool) int {
 		return ExitInterrupted
 	}
 	switch run.Status {
-	case record.Failed:
-		return ExitFailed
-	case record.Incomplete:
-		return ExitIncomplete
+	case record.Passed:
+		return ExitPassed
 	case record.Warning:
 		if strict {
 			return ExitFailed
 		}
+		return ExitPassed
+	case record.Incomplete, record.Abandoned, record.Running:
+		return ExitIncomplete
 	}
-	return ExitPassed
+	return ExitFailed
 }
 
 // NagiosExitCode follows the Nagios plugin convention: 0 OK, 1 WARNING,
-// 2 CRITICAL, 3 UNKNOWN.
+// 2 CRITICAL, 3 UNKNOWN. A run that is incomplete, abandoned or still
+// running, or was interrupted without failing, is UNKNOWN.
 func NagiosExitCode(run *record.Run) int {
+	if run.Interrupted && run.Status != record.Failed {
+		return 3
+	}
 	switch run.Status {
 	case record.Passed:
 		return 0
