@@ -498,3 +498,55 @@ cleanup "c" {
 		t.Errorf("plan: %+v", items)
 	}
 }
+
+// TestCleanupRunsTheChecksItNeeds: a check only a cleanup uses runs in the
+// cleanup phase, after the steps and despite the interruption, and again
+// on resume.
+func TestCleanupRunsTheChecksItNeeds(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "flag")
+	src := `runbook "t" {}
+check "flag" {
+  file { path = "` + flag + `" }
+}
+step "on" {
+  shell { command = "touch ` + flag + `" }
+}
+step "hang" {
+  shell { command = "sleep 30" }
+}
+cleanup "off" {
+  when = check.flag.exists
+  shell { command = "rm ` + flag + `" }
+}
+`
+	b := bind(t, src, engine.Inputs{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := engine.Run(ctx, b, engine.Options{Mode: engine.ModeExec, Observer: &cancelOn{name: "hang", cancel: cancel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"step.on", "step.hang", "check.flag", "cleanup.off"}
+	if diff := cmp.Diff(want, kinds(r)); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
+	}
+	if c := item(t, r, "cleanup", "off"); c.Status != record.Passed {
+		t.Errorf("cleanup %s (%s), want passed", c.Status, c.SkipReason)
+	}
+	if _, err := os.Stat(flag); err == nil {
+		t.Errorf("the flag is still there")
+	}
+	// On resume the check observes the system again: no flag, nothing to
+	// clean up.
+	again, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeExec, Resume: r, Skip: []string{"hang", "on"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := item(t, again, "check", "flag"); c.CarriedOver || c.Result["exists"] != false {
+		t.Errorf("check on resume: carried_over=%v result %v, want observed again", c.CarriedOver, c.Result)
+	}
+	if c := item(t, again, "cleanup", "off"); c.Status != record.Skipped {
+		t.Errorf("cleanup on resume %s, want skipped (no flag)", c.Status)
+	}
+}

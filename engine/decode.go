@@ -163,6 +163,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 	items := make([]decoded, len(content.Blocks))
 	d.itemSchema("check")
 	d.itemSchema("step")
+	d.itemSchema("cleanup")
 	forEach(len(content.Blocks), func(i int) {
 		if b := content.Blocks[i]; b.Type == "check" || b.Type == "step" {
 			items[i].it, items[i].diags = d.decodeItem(b, b.Type, "")

@@ -536,8 +536,8 @@ func (r *runner) carryOver() {
 		return
 	}
 	for _, n := range r.nodes {
-		if n.item.Kind == record.KindCleanup {
-			continue // cleanups run again after every run
+		if n.late {
+			continue // cleanups (and their checks) run again after every run
 		}
 		prev := old.Item(n.item.Kind, n.item.Name)
 		if prev == nil || prev.Status != record.Passed || !n.selected {
