@@ -440,7 +440,6 @@ func (r *runner) newNode(it, src *Item) *node {
 		selected: true,
 	}
 	n.rec = record.Item{
-		Required:    s.Required,
 		Kind:        it.Kind,
 		Name:        it.Name,
 		Title:       r.b.Redactor.String(s.Title),
@@ -449,6 +448,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		Check:       it.CheckRef,
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
+		Required:    s.Required,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
 	}
