@@ -55,8 +55,10 @@ type settings struct {
 	Attempts                     int
 	Interval                     time.Duration
 	Confirm                      bool
-	OnFailure                    string
-	Severities                   []string
+	// Required is a manual step's required = true.
+	Required   bool
+	OnFailure  string
+	Severities []string
 	// cfg is the provider block's value decoded at bind time, kept when it
 	// cannot differ at run time (see stableBody); cty.NilVal otherwise.
 	cfg cty.Value
@@ -125,9 +127,10 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	b.base.Variables["local"] = objectOrEmpty(b.Locals)
 	diags = append(diags, b.evalRunbook()...)
 
-	items := cfg.checksAndSteps()
+	items := append(cfg.checksAndSteps(), cfg.Cleanups...)
 	for _, pn := range cfg.PlaybookOrder {
 		items = append(items, cfg.Playbooks[pn].Steps...)
+		items = append(items, cfg.Playbooks[pn].Cleanups...)
 	}
 	for _, it := range items {
 		if it.ProviderType != "" {
@@ -338,7 +341,7 @@ func evalDuration(e hcl.Expression, ctx *hcl.EvalContext, name string, def time.
 func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	s := &settings{Attempts: 1, Interval: DefaultRetryInterval, OnFailure: "continue"}
-	if it.Playbook != "" {
+	if it.Playbook != "" && it.Kind == "step" {
 		s.OnFailure = "stop"
 	}
 	// A step that runs a declared check inherits its settings; its own
@@ -377,6 +380,18 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 				diags = append(diags, typeDiag(it.Confirm, "confirm", "true or false"))
 			} else {
 				s.Confirm = c.True()
+			}
+		}
+	}
+	if it.Required != nil {
+		v, d := it.Required.Value(b.base)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsKnown() {
+			c, err := convert.Convert(v, cty.Bool)
+			if err != nil || c.IsNull() {
+				diags = append(diags, typeDiag(it.Required, "required", "true or false"))
+			} else {
+				s.Required = c.True()
 			}
 		}
 	}
@@ -424,6 +439,13 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	return s, diags
+}
+
+// Required reports whether a step is a manual step that may not be
+// skipped (required = true): its answer must be passed or failed.
+func (b *Bound) Required(step *Item) bool {
+	s := b.settings[step]
+	return s != nil && s.Required
 }
 
 // whollyKnown is cty's IsWhollyKnown without its sorted walk of object

@@ -32,8 +32,13 @@ type Config struct {
 	Steps         []*Item
 	Playbooks     map[string]*Playbook
 	PlaybookOrder []string
-	Reports       []*Report
-	Alerts        []*Alert
+	// Cleanups are the top-level cleanup blocks in file order: they run
+	// after the top-level procedure, however it ended.
+	Cleanups []*Item
+	// Reports are the top-level report blocks: rendered after the
+	// top-level procedure. A playbook carries its own.
+	Reports []*Report
+	Alerts  []*Alert
 
 	// types caches what the engine learned of each provider type.
 	types typeCache
@@ -82,13 +87,15 @@ type Local struct {
 	Expr hcl.Expression
 }
 
-// Item is a check or a step: the shared settings decoded in stage one and
-// the provider block kept as a body for the provider's own schema.
+// Item is a check, a step or a cleanup: the shared settings decoded in
+// stage one and the provider block kept as a body for the provider's own
+// schema.
 type Item struct {
-	// Kind is "check" or "step".
+	// Kind is "check", "step" or "cleanup".
 	Kind string
 	Name string
-	// Playbook names the playbook a step belongs to; empty at top level.
+	// Playbook names the playbook a step or cleanup belongs to; empty at
+	// top level.
 	Playbook string
 
 	Title       hcl.Expression
@@ -114,6 +121,8 @@ type Item struct {
 	When      hcl.Expression
 	Confirm   hcl.Expression
 	OnFailure hcl.Expression
+	// Required, on a manual step, refuses "skipped" as its answer.
+	Required  hcl.Expression
 	DependsOn []Ref
 
 	// refs are the items this item's expressions reference, found by Load.
@@ -122,7 +131,7 @@ type Item struct {
 	DeclRange hcl.Range
 }
 
-// Address is "check.NAME" or "step.NAME".
+// Address is "check.NAME", "step.NAME" or "cleanup.NAME".
 func (it *Item) Address() string { return it.Kind + "." + it.Name }
 
 // Manual is a human step's `manual {}` block.
@@ -165,7 +174,11 @@ type Playbook struct {
 	TriggerRange hcl.Range
 	Auto         hcl.Expression
 	Steps        []*Item
-	DeclRange    hcl.Range
+	// Cleanups run after the playbook's steps, however they ended.
+	Cleanups []*Item
+	// Reports are rendered after a run of this playbook.
+	Reports   []*Report
+	DeclRange hcl.Range
 }
 
 // Report is a `report` block: a document rendered from a run.

@@ -23,6 +23,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "playbook", LabelNames: []string{"name"}},
 		{Type: "report", LabelNames: []string{"name"}},
 		{Type: "alert", LabelNames: []string{"name"}},
+		{Type: "cleanup", LabelNames: []string{"name"}},
 	},
 }
 
@@ -71,7 +72,11 @@ var playbookSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "title"}, {Name: "description"}, {Name: "trigger"}, {Name: "auto"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "step", LabelNames: []string{"name"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "step", LabelNames: []string{"name"}},
+		{Type: "cleanup", LabelNames: []string{"name"}},
+		{Type: "report", LabelNames: []string{"name"}},
+	},
 }
 
 var reportSchema = &hcl.BodySchema{
@@ -103,9 +108,11 @@ var itemAttrs = []hcl.AttributeSchema{
 	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"},
 }
 
-// stepOnlyAttrs are settings only a step has.
+// stepOnlyAttrs are settings a step (and a cleanup) has and a check has
+// not. A cleanup is decoded with them so that confirm and required, which
+// it may not use, are reported with their ranges and a reason.
 var stepOnlyAttrs = []hcl.AttributeSchema{
-	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"},
+	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"}, {Name: "required"},
 }
 
 // decoder decodes files into a Config (stage one).
@@ -129,7 +136,7 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 		return s
 	}
 	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
-	if kind == "step" {
+	if kind != "check" {
 		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "manual"})
 	}
@@ -156,6 +163,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 	items := make([]decoded, len(content.Blocks))
 	d.itemSchema("check")
 	d.itemSchema("step")
+	d.itemSchema("cleanup")
 	forEach(len(content.Blocks), func(i int) {
 		if b := content.Blocks[i]; b.Type == "check" || b.Type == "step" {
 			items[i].it, items[i].diags = d.decodeItem(b, b.Type, "")
@@ -192,8 +200,14 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 			}
 		case "playbook":
 			diags = append(diags, d.decodePlaybook(b)...)
+		case "cleanup":
+			var ds hcl.Diagnostics
+			d.cfg.Cleanups, ds = d.addCleanup(d.cfg.Cleanups, b, "")
+			diags = append(diags, ds...)
 		case "report":
-			diags = append(diags, d.decodeReport(b)...)
+			var ds hcl.Diagnostics
+			d.cfg.Reports, ds = addReport(d.cfg.Reports, b)
+			diags = append(diags, ds...)
 		case "alert":
 			diags = append(diags, d.decodeAlert(b)...)
 		}
@@ -411,6 +425,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	}
 	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
 	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
+	it.Required = attr("required")
 
 	if a, ok := content.Attributes["depends_on"]; ok {
 		refs, rdiags := decodeRefList(a.Expr)
@@ -490,8 +505,11 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		})
 	case len(providers) == 0 && it.CheckRef == "" && !cdiags.HasErrors() && content.Attributes["check"] == nil:
 		what := "one provider block, such as http { … } or shell { … }"
-		if kind == "step" {
+		switch kind {
+		case "step":
 			what = "one provider block (http { … }, shell { … } …), a manual { … } block, or check = check.NAME"
+		case "cleanup":
+			what = "one provider block (http { … }, shell { … } …) or check = check.NAME"
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -525,6 +543,14 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			Subject:  it.Manual.DeclRange.Ptr(),
 		})
 	}
+	if it.Required != nil && it.Manual == nil && kind == "step" {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Required on an automated step",
+			Detail:   "required = true makes a manual step impossible to skip; it applies only to steps with a manual { … } block.",
+			Subject:  it.Required.Range().Ptr(),
+		})
+	}
 	return it, diags
 }
 
@@ -553,15 +579,24 @@ func (d *decoder) decodePlaybook(b *hcl.Block) hcl.Diagnostics {
 		pb.Trigger, pb.TriggerRange = name, a.Expr.Range()
 	}
 	for _, sb := range content.Blocks {
-		it, sdiags := d.decodeItem(sb, "step", name)
-		diags = append(diags, sdiags...)
-		if prev := findStep(pb.Steps, it.Name); prev != nil {
-			diags = append(diags, duplicate("step", it.Name, sb.DefRange, prev.DeclRange))
-			continue
+		var ds hcl.Diagnostics
+		switch sb.Type {
+		case "cleanup":
+			pb.Cleanups, ds = d.addCleanup(pb.Cleanups, sb, name)
+		case "report":
+			pb.Reports, ds = addReport(pb.Reports, sb)
+		default:
+			it, sdiags := d.decodeItem(sb, "step", name)
+			ds = sdiags
+			if prev := findStep(pb.Steps, it.Name); prev != nil {
+				ds = append(ds, duplicate("step", it.Name, sb.DefRange, prev.DeclRange))
+				break
+			}
+			pb.Steps = append(pb.Steps, it)
 		}
-		pb.Steps = append(pb.Steps, it)
+		diags = append(diags, ds...)
 	}
-	if len(content.Blocks) == 0 && !cdiags.HasErrors() {
+	if len(pb.Steps) == 0 && !cdiags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Empty playbook",
@@ -574,16 +609,18 @@ func (d *decoder) decodePlaybook(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-func (d *decoder) decodeReport(b *hcl.Block) hcl.Diagnostics {
+// addReport decodes a report block and appends it to the reports of its
+// procedure (the top level's or a playbook's), where its name is unique.
+func addReport(reports []*Report, b *hcl.Block) ([]*Report, hcl.Diagnostics) {
 	diags := validName(b)
 	content, cdiags := b.Body.Content(reportSchema)
 	diags = append(diags, cdiags...)
 	if cdiags.HasErrors() {
-		return diags
+		return reports, diags
 	}
-	for _, prev := range d.cfg.Reports {
+	for _, prev := range reports {
 		if prev.Name == b.Labels[0] {
-			return append(diags, duplicate("report", prev.Name, b.DefRange, prev.DeclRange))
+			return reports, append(diags, duplicate("report", prev.Name, b.DefRange, prev.DeclRange))
 		}
 	}
 	r := &Report{Name: b.Labels[0], Template: content.Attributes["template"].Expr, DeclRange: b.DefRange}
@@ -608,8 +645,7 @@ func (d *decoder) decodeReport(b *hcl.Block) hcl.Diagnostics {
 		}
 		r.Signoffs = append(r.Signoffs, s)
 	}
-	d.cfg.Reports = append(d.cfg.Reports, r)
-	return diags
+	return append(reports, r), diags
 }
 
 func (d *decoder) decodeAlert(b *hcl.Block) hcl.Diagnostics {

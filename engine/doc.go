@@ -11,4 +11,9 @@
 // each provider block. Run executes what was bound. No provider knows about
 // the engine; the engine knows providers only through checks.Provider and
 // the registry it is given.
+//
+// A run has two phases: the procedure (the top-level steps, a playbook's
+// steps, or the checks), then the procedure's cleanup blocks, which run
+// however the procedure ended, on a context its interruption does not
+// cancel (Options.CleanupCtx). See cleanup.go.
 package engine

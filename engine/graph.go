@@ -33,11 +33,19 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 	for _, ds := range found {
 		diags = append(diags, ds...)
 	}
+	for _, c := range cfg.Cleanups {
+		diags = append(diags, d.itemRefs(c, cfg.Steps)...)
+	}
+	reports := append([]*Report(nil), cfg.Reports...)
 	for _, pn := range cfg.PlaybookOrder {
 		pb := cfg.Playbooks[pn]
 		for _, s := range pb.Steps {
 			diags = append(diags, d.itemRefs(s, pb.Steps)...)
 		}
+		for _, c := range pb.Cleanups {
+			diags = append(diags, d.itemRefs(c, pb.Steps)...)
+		}
+		reports = append(reports, pb.Reports...)
 		if pb.Trigger != "" {
 			if _, ok := cfg.Checks[pb.Trigger]; !ok {
 				diags = append(diags, undeclared(Ref{Kind: "check", Name: pb.Trigger, Range: pb.TriggerRange}, cfg.CheckOrder))
@@ -47,7 +55,7 @@ func (d *decoder) resolveGraph() hcl.Diagnostics {
 			diags = append(diags, d.rootRefs(e, false, false)...)
 		}
 	}
-	for _, r := range cfg.Reports {
+	for _, r := range reports {
 		for _, e := range []hcl.Expression{r.Template, r.Output} {
 			diags = append(diags, d.rootRefs(e, false, false)...)
 		}
@@ -169,8 +177,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// itemRefs collects the references of one check or step. siblings are the
-// steps a step may see (top-level or its playbook's), in order.
+// itemRefs collects the references of one check, step or cleanup. siblings
+// are the steps a step may see (top-level or its playbook's), in order; a
+// cleanup sees them all, since it runs after them.
 func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type expr struct {
@@ -179,7 +188,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	var exprs []expr
 	// Settings are evaluated before anything runs: no results in them.
-	static := []hcl.Expression{it.Title, it.Description, it.Expected, it.Timeout, it.Confirm, it.OnFailure}
+	static := []hcl.Expression{it.Title, it.Description, it.Expected, it.Timeout, it.Confirm, it.OnFailure, it.Required}
 	if it.Retry != nil {
 		static = append(static, it.Retry.Attempts, it.Retry.Interval)
 	}
@@ -270,6 +279,9 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 				continue
 			}
 			idx, self := -1, -1
+			if it.Kind == "cleanup" {
+				self = len(siblings)
+			}
 			var names []string
 			for i, s := range siblings {
 				names = append(names, s.Name)

@@ -28,9 +28,11 @@ type PlanItem struct {
 	When      string         `json:"when,omitempty"`
 	Confirm   bool           `json:"confirm,omitempty"`
 	Manual    bool           `json:"manual,omitempty"`
-	Timeout   string         `json:"timeout"`
-	Attempts  int            `json:"attempts"`
-	OnFailure string         `json:"on_failure,omitempty"`
+	// Required marks a manual step that cannot be skipped.
+	Required  bool   `json:"required,omitempty"`
+	Timeout   string `json:"timeout"`
+	Attempts  int    `json:"attempts"`
+	OnFailure string `json:"on_failure,omitempty"`
 	// Variables are the variables the item uses, with redacted values.
 	Variables map[string]any `json:"variables,omitempty"`
 	// Selected is false for items --only/--skip leave out.
@@ -55,12 +57,13 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			Provider:   n.rec.Provider,
 			Confirm:    n.set.Confirm,
 			Manual:     n.src.Manual != nil,
+			Required:   n.set.Required,
 			Timeout:    n.set.Timeout.String(),
 			Attempts:   n.set.Attempts,
 			Selected:   n.selected,
 			SkipReason: n.skipReason,
 		}
-		if n.item.Kind == "step" {
+		if n.item.Kind != "check" {
 			pi.OnFailure = n.set.OnFailure
 		}
 		seen := map[*node]bool{}

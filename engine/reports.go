@@ -24,16 +24,21 @@ type SignoffSpec struct {
 	Role, Statement, Name string
 }
 
-// Reports evaluates the runbook's report blocks. With a run, data may use
-// the run's results (step.capture.stdout, check.golden.violations); with
-// nil, results are unknown, as validate sees them. Sensitive values are
-// redacted from data.
+// Reports evaluates the report blocks of a run's procedure: a playbook's
+// run renders the report blocks declared in that playbook, a run of the
+// top-level steps the top-level ones, and a check run none. Data may use
+// the run's results (step.capture.stdout, check.golden.violations). With
+// a nil run, every report block of the runbook is evaluated with unknown
+// results, as validate sees them. Sensitive values are redacted from data.
 func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 	ctx := b.unknownScope()
 	if run != nil {
 		checksObj, stepsObj := map[string]cty.Value{}, map[string]cty.Value{}
 		for i := range run.Items {
 			it := &run.Items[i]
+			if it.Kind == record.KindCleanup {
+				continue
+			}
 			if it.Kind == record.KindCheck {
 				checksObj[it.Name] = valueFromRecord(it)
 			} else {
@@ -45,7 +50,7 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 	}
 	var diags hcl.Diagnostics
 	var out []ReportSpec
-	for _, r := range b.Config.Reports {
+	for _, r := range b.reportBlocks(run) {
 		spec := ReportSpec{Name: r.Name, Range: r.DeclRange}
 		var d hcl.Diagnostics
 		spec.Template, d = evalString(r.Template, ctx, "template")
@@ -77,4 +82,26 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 		out = append(out, spec)
 	}
 	return out, diags
+}
+
+// reportBlocks are the report blocks of a run's procedure, or all of them
+// for a nil run.
+func (b *Bound) reportBlocks(run *record.Run) []*Report {
+	cfg := b.Config
+	switch {
+	case run == nil:
+		all := append([]*Report(nil), cfg.Reports...)
+		for _, pn := range cfg.PlaybookOrder {
+			all = append(all, cfg.Playbooks[pn].Reports...)
+		}
+		return all
+	case run.Mode == ModeCheck:
+		return nil
+	case run.Playbook != nil:
+		if pb := cfg.Playbooks[*run.Playbook]; pb != nil {
+			return pb.Reports
+		}
+		return nil
+	}
+	return cfg.Reports
 }

@@ -72,6 +72,13 @@ type Options struct {
 	// item runs, with the run's header and every item as planned (a copy):
 	// the start of the run's journal, which the Observer then follows.
 	Begin func(run *record.Run)
+	// CleanupCtx is the context cleanup blocks run under once the
+	// procedure has ended; nil means the run's context without its
+	// cancellation, so an interrupted run still cleans up. Each cleanup
+	// is further bounded by its own timeout. Cancelling CleanupCtx
+	// abandons the cleanups still running or to run (a second Ctrl-C):
+	// they are recorded as skipped, "cleanup abandoned".
+	CleanupCtx context.Context
 }
 
 // node is one item scheduled in a run.
@@ -93,7 +100,10 @@ type node struct {
 	// selected is false for items left out by --only/--skip.
 	selected   bool
 	skipReason string
-	stopRun    bool // set when this step failed with on_failure = "stop"
+	// late marks the cleanup phase: cleanups, and checks that only a
+	// cleanup needs. They run after every other node, on the cleanup
+	// context.
+	late bool
 }
 
 // runner holds one run's state.
@@ -105,7 +115,7 @@ type runner struct {
 	provMu    sync.Mutex
 	work      chan func() // to the concurrency workers
 	stopMu    sync.Mutex
-	stopped   string // why the run stopped early, "" while running
+	stopped   map[string]string // kind → why its items stopped early
 	nodes     []*node
 }
 
@@ -157,16 +167,14 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 		}
 		opts.Begin(&planned)
 	}
-	var wg sync.WaitGroup
-	for _, n := range r.nodes {
-		wg.Add(1)
-		go func(n *node) {
-			defer wg.Done()
-			defer close(n.done)
-			r.execute(ctx, n)
-		}(n)
+	r.runPhase(ctx, false)
+	// However the procedure ended, its cleanups run now, on a context the
+	// run's interruption does not cancel.
+	cctx := opts.CleanupCtx
+	if cctx == nil {
+		cctx = context.WithoutCancel(ctx)
 	}
-	wg.Wait()
+	r.runPhase(cctx, true)
 	r.closeProviders()
 
 	run.FinishedAt = r.now().UTC()
@@ -177,6 +185,24 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}
 	run.Tally()
 	return run, nil
+}
+
+// runPhase runs the nodes of one phase (the procedure, or its cleanups)
+// and returns when every one of them is done.
+func (r *runner) runPhase(ctx context.Context, late bool) {
+	var wg sync.WaitGroup
+	for _, n := range r.nodes {
+		if n.late != late {
+			continue
+		}
+		wg.Add(1)
+		go func(n *node) {
+			defer wg.Done()
+			defer close(n.done)
+			r.execute(ctx, n)
+		}(n)
+	}
+	wg.Wait()
 }
 
 func (r *runner) header() *record.Run {
@@ -283,6 +309,7 @@ func newRunID(t time.Time) string {
 func (r *runner) plan() error {
 	cfg := r.b.Config
 	var steps []*Item
+	late := false // set while planning the cleanups
 	switch {
 	case r.opts.Playbook != "":
 		pb, ok := cfg.Playbooks[r.opts.Playbook]
@@ -306,6 +333,7 @@ func (r *runner) plan() error {
 		it := cfg.Checks[name]
 		n := r.newNode(it, it)
 		n.prev = after
+		n.late = late
 		checkNodes[name] = n
 		for _, ref := range it.refs {
 			if ref.Kind == "check" {
@@ -318,13 +346,13 @@ func (r *runner) plan() error {
 		return n
 	}
 
+	stepNodes := map[string]*node{}
+	aliases := map[string]*node{} // check name → step that ran it
 	if len(steps) == 0 {
 		for _, name := range cfg.CheckOrder {
 			newCheck(name, nil)
 		}
 	} else {
-		stepNodes := map[string]*node{}
-		aliases := map[string]*node{} // check name → step that ran it
 		var prev *node
 		for _, st := range steps {
 			src := st
@@ -360,7 +388,47 @@ func (r *runner) plan() error {
 			prev = n
 		}
 	}
+	// Cleanups run in declaration order after the procedure; a check only
+	// a cleanup needs runs just before it.
+	late = true
+	var prev *node
+	for _, c := range cfg.cleanupsOf(r.opts) {
+		src := c
+		if c.CheckRef != "" {
+			src = cfg.Checks[c.CheckRef]
+		}
+		n := r.newNode(c, src)
+		n.late = true
+		refs := append([]Ref(nil), c.refs...)
+		if src != c {
+			refs = append(refs, src.refs...)
+		}
+		for _, ref := range refs {
+			var dep *node
+			switch {
+			case ref.Kind == "step":
+				dep = stepNodes[ref.Name]
+			case ref.Name == c.CheckRef:
+				continue
+			case aliases[ref.Name] != nil:
+				dep = aliases[ref.Name]
+			default:
+				dep = newCheck(ref.Name, prev)
+			}
+			if dep == nil {
+				continue
+			}
+			n.deps = append(n.deps, dep)
+			n.scope[ref.Address()] = dep
+		}
+		n.prev = prev
+		r.nodes = append(r.nodes, n)
+		prev = n
+	}
 	if err := r.selectNodes(); err != nil {
+		return err
+	}
+	if err := r.checkRequiredAnswers(); err != nil {
 		return err
 	}
 	for _, n := range r.nodes {
@@ -392,6 +460,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		Check:       it.CheckRef,
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
+		Required:    s.Required,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
 	}
@@ -405,8 +474,12 @@ func (r *runner) newNode(it, src *Item) *node {
 	return n
 }
 
-// matches reports whether a --only/--skip name selects the node.
+// matches reports whether a --only/--skip name selects the node. Cleanups
+// are never selected by name: they always run with their procedure.
 func (n *node) matches(name string) bool {
+	if n.item.Kind == record.KindCleanup {
+		return false
+	}
 	return name == n.item.Name || name == n.item.Address()
 }
 
@@ -422,7 +495,9 @@ func (r *runner) selectNodes() error {
 	}
 	var names []string
 	for _, n := range r.nodes {
-		names = append(names, n.item.Name)
+		if n.item.Kind != record.KindCleanup {
+			names = append(names, n.item.Name)
+		}
 	}
 	for _, name := range append(append([]string(nil), r.opts.Only...), r.opts.Skip...) {
 		if !known(name) {
@@ -449,7 +524,9 @@ func (r *runner) selectNodes() error {
 			}
 		}
 		for _, n := range r.nodes {
-			if !keep[n] {
+			// The cleanup phase always runs; its cleanups' when
+			// conditions see which steps were left out.
+			if !keep[n] && !n.late {
 				n.selected, n.skipReason = false, "not selected (--only)"
 			}
 		}
@@ -471,6 +548,9 @@ func (r *runner) carryOver() {
 		return
 	}
 	for _, n := range r.nodes {
+		if n.late {
+			continue // cleanups (and their checks) run again after every run
+		}
 		prev := old.Item(n.item.Kind, n.item.Name)
 		if prev == nil || prev.Status != record.Passed || !n.selected {
 			continue
@@ -515,18 +595,34 @@ func itemObject(status string, result cty.Value, durMS int64, attempts int, ans 
 	return cty.ObjectVal(attrs)
 }
 
-func (r *runner) stopReason() string {
+// stopReason says why the items of a kind (steps, cleanups) stopped
+// early, or "" while they go on.
+func (r *runner) stopReason(kind string) string {
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
-	return r.stopped
+	return r.stopped[kind]
 }
 
-func (r *runner) stop(why string) {
+// stop ends the items of a kind that have not started: the first reason
+// stands.
+func (r *runner) stop(kind, why string) {
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
-	if r.stopped == "" {
-		r.stopped = why
+	if r.stopped == nil {
+		r.stopped = map[string]string{}
 	}
+	if r.stopped[kind] == "" {
+		r.stopped[kind] = why
+	}
+}
+
+// interruption is the skip reason of a node whose context is done: the
+// run's (interrupted) or, in the cleanup phase, the cleanup context's.
+func (n *node) interruption() string {
+	if n.late {
+		return "cleanup abandoned"
+	}
+	return "interrupted"
 }
 
 func (r *runner) provider(name string) checks.Provider {
@@ -573,10 +669,10 @@ func (r *runner) execute(ctx context.Context, n *node) {
 		return
 	}
 	if ctx.Err() != nil {
-		r.skip(n, "interrupted")
+		r.skip(n, n.interruption())
 		return
 	}
-	if why := r.stopReason(); why != "" && n.item.Kind == record.KindStep {
+	if why := r.stopReason(n.item.Kind); why != "" && n.item.Kind != record.KindCheck {
 		r.skip(n, why)
 		return
 	}
@@ -596,7 +692,7 @@ func (r *runner) execute(ctx context.Context, n *node) {
 		r.runOnWorker(ctx, n)
 	}:
 	case <-ctx.Done():
-		r.skip(n, "interrupted")
+		r.skip(n, n.interruption())
 		return
 	}
 	<-finished
@@ -609,8 +705,13 @@ func (r *runner) runOnWorker(ctx context.Context, n *node) {
 	n.rec.StartedAt = &start
 	r.runNode(ctx, n)
 	n.rec.DurationMS = r.now().Sub(*n.rec.StartedAt).Milliseconds()
-	if n.item.Kind == record.KindStep && n.rec.Status == record.Failed && n.set.OnFailure == "stop" {
-		r.stop(fmt.Sprintf("an earlier step stopped the run (step %s failed)", n.item.Name))
+	if n.rec.Status == record.Failed && n.set.OnFailure == "stop" {
+		switch n.item.Kind {
+		case record.KindStep:
+			r.stop(record.KindStep, fmt.Sprintf("an earlier step stopped the run (step %s failed)", n.item.Name))
+		case record.KindCleanup:
+			r.stop(record.KindCleanup, cleanupStopReason(n.item.Name))
+		}
 	}
 	if r.opts.Observer != nil {
 		r.opts.Observer.Finished(n.rec)
@@ -706,25 +807,49 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 	if !ok {
 		return
 	}
-	if n.set.Confirm && !r.opts.Yes {
-		if r.opts.Prompter == nil {
-			r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
-			return
-		}
-		ok, err := r.opts.Prompter.Confirm(ctx, &n.rec)
-		if err != nil {
-			r.fail(n, "confirmation: "+err.Error())
-			return
-		}
-		if !ok {
-			r.skip(n, "declined by the operator")
-			return
-		}
-		// The step's time is the command's, not the operator's.
-		start := r.now().UTC()
-		n.rec.StartedAt = &start
+	if n.set.Confirm && !r.confirm(ctx, n) {
+		return
 	}
 	r.runProvider(ctx, n, cfgVal, p)
+}
+
+// confirm gets a mutating step's confirmation, from --yes or the operator,
+// and records the decision. It returns false when the step must not run:
+// declined (the procedure ends there), interrupted at the prompt, or no
+// one to ask.
+func (r *runner) confirm(ctx context.Context, n *node) bool {
+	decide := func(yes bool, by string) {
+		n.rec.Decision = &record.Decision{Confirmed: yes, Operator: r.opts.Operator, At: r.now().UTC(), By: by}
+	}
+	if r.opts.Yes {
+		decide(true, "--yes")
+		return true
+	}
+	if r.opts.Prompter == nil {
+		r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
+		return false
+	}
+	ok, err := r.opts.Prompter.Confirm(ctx, &n.rec)
+	if ctx.Err() != nil {
+		// Ctrl-C at the prompt interrupts the run; it is no answer.
+		r.skip(n, n.interruption())
+		return false
+	}
+	if err != nil {
+		r.fail(n, "confirmation: "+err.Error())
+		return false
+	}
+	if !ok {
+		decide(false, "prompt")
+		n.rec.Status = record.Declined
+		r.stop(record.KindStep, fmt.Sprintf("the operator declined step %s", n.item.Name))
+		return false
+	}
+	decide(true, "prompt")
+	// The step's time is the command's, not the operator's.
+	start := r.now().UTC()
+	n.rec.StartedAt = &start
+	return true
 }
 
 func (r *runner) runManual(ctx context.Context, n *node) {
@@ -740,11 +865,11 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		ans = &a
 	} else if r.opts.Prompter != nil {
 		a, err := r.opts.Prompter.Answer(ctx, &n.rec)
+		if ctx.Err() != nil {
+			r.skip(n, n.interruption())
+			return
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				r.skip(n, "interrupted")
-				return
-			}
 			// Nobody answered (end of input): pending, never a pass or a
 			// failure of the system.
 			n.rec.Status = record.Pending
@@ -752,7 +877,10 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		}
 		ans = a
 	}
-	if ans == nil {
+	if ans == nil || (ans.Status == record.Skipped && n.set.Required) {
+		// A required step is done or not done: skipping it leaves it
+		// pending. (Answers files cannot say skipped for it: see
+		// checkRequiredAnswers.)
 		n.rec.Status = record.Pending
 		return
 	}
@@ -769,6 +897,20 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 	if ans.Status == record.Skipped {
 		n.rec.SkipReason = "skipped by the operator"
 	}
+}
+
+// checkRequiredAnswers refuses answers that skip a required manual step of
+// this run, before anything runs.
+func (r *runner) checkRequiredAnswers() error {
+	for _, n := range r.nodes {
+		if n.src.Manual == nil || !n.set.Required {
+			continue
+		}
+		if a, ok := r.opts.Answers[n.item.Name]; ok && a.Status == record.Skipped {
+			return fmt.Errorf("the answer for step %q is skipped, but the step is required: answer passed or failed, or leave it out to keep the step pending", n.item.Name)
+		}
+	}
+	return nil
 }
 
 // prepare decodes a node's provider block and describes it in the record.
@@ -814,7 +956,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 			msg := err.Error()
 			switch {
 			case ctx.Err() != nil:
-				msg = "interrupted: " + msg
+				msg = n.interruption() + ": " + msg
 			case tctx.Err() == context.DeadlineExceeded:
 				// The item's own deadline; a provider's own timeout
 				// argument is named by the provider's message.
@@ -835,7 +977,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 		if tctx.Err() != nil {
 			msg := fmt.Sprintf("timed out after %s while waiting to retry", n.set.Timeout)
 			if ctx.Err() != nil {
-				msg = "interrupted while waiting to retry"
+				msg = n.interruption() + " while waiting to retry"
 			}
 			r.fail(n, msg)
 			break

@@ -7,7 +7,8 @@
 #   runbook exec runbooks/m4-tabletop.hcl --var-file prod.vars.hcl
 #
 # Steps 4 and 6 change the system (they flip the emergency stop) and ask for
-# confirmation; --yes answers for unattended drills. The run ends with the
+# confirmation; --yes answers for unattended drills. If the run ends with
+# the stop still on, cleanup "stop_off" turns it off. The run ends with the
 # PIN-015 completion document (report "pin_015" below).
 
 runbook "m4-tabletop" {
@@ -214,6 +215,23 @@ step "stop_disable" {
     error_message = "workflows were not re-enabled: ${trimspace(self.stdout)}"
   }
   confirm = true
+}
+
+# However the run ends (a failed step, a declined confirmation, Ctrl-C),
+# the emergency stop is not left on: this cleanup runs after the procedure
+# and turns it off when the drill turned it on and did not turn it off.
+cleanup "stop_off" {
+  title    = "Emergency stop left off"
+  expected = "the switch reports DISABLED"
+  when     = step.stop_enable.status == "passed" && step.stop_disable.status != "passed"
+  shell {
+    command = concat(var.stop_command, ["disable"])
+  }
+  assert {
+    condition     = self.exit_code == 0 && strcontains(upper(self.stdout), "DISABLED")
+    error_message = "the emergency stop may still be on: ${trimspace(self.stdout)}"
+  }
+  timeout = "2m"
 }
 
 step "golden_diff" {

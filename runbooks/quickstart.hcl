@@ -139,6 +139,16 @@ step "stop_disable" {
   confirm = true
 }
 
+# Runs after the procedure however it ended (failed, declined, Ctrl-C):
+# the drill never leaves the stop flag behind.
+cleanup "stop_off" {
+  title = "Drill: the stop is not left on"
+  when  = step.stop_enable.status == "passed" && step.stop_disable.status != "passed"
+  shell {
+    command = ["rm", "-f", var.stop_file]
+  }
+}
+
 step "review" {
   title    = "Operator reviews the results"
   expected = "the operator agrees the system is ready"

@@ -13,8 +13,10 @@ import (
 )
 
 // loadAnswers reads an answers file (HCL or JSON) mapping a manual step's
-// name to { status = "passed"|"failed"|"skipped", note = "…" }.
-func loadAnswers(path string) (map[string]record.Answer, *hcl.File, hcl.Diagnostics) {
+// name to { status = "passed"|"failed"|"skipped", note = "…" }. An answer
+// that skips a required step of b (required = true) is an error, with its
+// range, so nothing runs.
+func loadAnswers(path string, b *engine.Bound) (map[string]record.Answer, *hcl.File, hcl.Diagnostics) {
 	p := hclparse.NewParser()
 	var f *hcl.File
 	var diags hcl.Diagnostics
@@ -58,6 +60,15 @@ func loadAnswers(path string) (map[string]record.Answer, *hcl.File, hcl.Diagnost
 		case record.Passed, record.Failed, record.Skipped:
 		default:
 			bad(fmt.Sprintf("has status %q; use passed, failed or skipped", ans.Status))
+			continue
+		}
+		if ans.Status == record.Skipped && requiredStep(b, name) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Required step skipped",
+				Detail:   fmt.Sprintf("The step %q is required (required = true): it cannot be skipped. Answer passed or failed, or leave it out of the answers file to keep it pending.", name),
+				Subject:  a.Expr.Range().Ptr(),
+			})
 			continue
 		}
 		if n, ok := m["note"]; ok && !n.IsNull() {
@@ -104,4 +115,22 @@ func unknownAnswers(answers map[string]record.Answer, b *engine.Bound) []string 
 		}
 	}
 	return out
+}
+
+// requiredStep reports whether b has a manual step of that name, at top
+// level or in a playbook, that is required.
+func requiredStep(b *engine.Bound, name string) bool {
+	if b == nil {
+		return false
+	}
+	steps := append([]*engine.Item(nil), b.Config.Steps...)
+	for _, pb := range b.Config.Playbooks {
+		steps = append(steps, pb.Steps...)
+	}
+	for _, st := range steps {
+		if st.Name == name && st.Manual != nil && b.Required(st) {
+			return true
+		}
+	}
+	return false
 }

@@ -129,7 +129,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		Source:      path,
 	}
 	if f.answers != "" {
-		ans, file, diags := loadAnswers(f.answers)
+		ans, file, diags := loadAnswers(f.answers, b)
 		if diags.HasErrors() {
 			files := b.Config.Files
 			if file != nil {
@@ -204,7 +204,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		run.Signal = signalName(sig)
 	}
 	var reportErr error
-	if mode == engine.ModeExec && !f.noReport {
+	// An interrupted run renders no report (runbook report RUN still
+	// can); a check run has none.
+	if mode == engine.ModeExec && !f.noReport && !run.Interrupted {
 		reportErr = a.renderRunReports(b, run, store)
 	}
 	// Not cancelled by Ctrl-C: an interrupted run's record is still saved.

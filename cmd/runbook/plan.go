@@ -26,7 +26,8 @@ func newPlanCmd(a *app) *cobra.Command {
 run (or check, with --checks), in order: its provider and arguments (values
 that depend on earlier results show as "(known after run)", sensitive values
 as "(sensitive)"), what it waits for, its when condition, whether it needs
-confirmation, and whether it is a manual step.`,
+confirmation, and whether it is a manual step. Cleanup blocks come last: they
+run after the procedure, however it ends.`,
 		Example: `  runbook plan runbooks/m4-tabletop.hcl
   runbook plan runbooks/playbooks/redis-failure.hcl --playbook redis_failure --format json`,
 		Args: cobra.ExactArgs(1),
@@ -102,6 +103,12 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 		var notes []string
 		if it.Title != "" {
 			notes = append(notes, it.Title)
+		}
+		if it.Kind == "cleanup" {
+			notes = append(notes, "runs after the procedure, however it ends")
+		}
+		if it.Required {
+			notes = append(notes, "required")
 		}
 		if it.When != "" {
 			notes = append(notes, "when "+it.When)

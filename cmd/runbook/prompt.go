@@ -21,25 +21,36 @@ type terminalPrompter struct {
 	// before runs before each question, to clear the live progress line.
 	before func()
 	mu     sync.Mutex
+	// pending is a read of a line still under way from a question given
+	// up (Ctrl-C): the next question takes that line rather than start a
+	// second reader of the same input.
+	pending chan lineResult
+}
+
+// lineResult is one line read from the operator's input.
+type lineResult struct {
+	s   string
+	err error
 }
 
 func newTerminalPrompter(in io.Reader, out io.Writer, operator string) *terminalPrompter {
 	return &terminalPrompter{in: bufio.NewReader(in), out: out, operator: operator}
 }
 
-// readLine reads one line, giving up when ctx is done.
+// readLine reads one line, giving up as soon as ctx is done (the read
+// itself goes on, for the next question). Callers hold p.mu.
 func (p *terminalPrompter) readLine(ctx context.Context) (string, error) {
-	type res struct {
-		s   string
-		err error
+	if p.pending == nil {
+		ch := make(chan lineResult, 1)
+		go func() {
+			s, err := p.in.ReadString('\n')
+			ch <- lineResult{s, err}
+		}()
+		p.pending = ch
 	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := p.in.ReadString('\n')
-		ch <- res{s, err}
-	}()
 	select {
-	case r := <-ch:
+	case r := <-p.pending:
+		p.pending = nil
 		if r.err != nil && r.s == "" {
 			return "", fmt.Errorf("no answer: %w", r.err)
 		}
@@ -96,9 +107,13 @@ func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record
 	if it.Expected != "" {
 		fmt.Fprintf(p.out, "  Expected: %s\n", it.Expected)
 	}
+	question := "  Result? [p]assed / [f]ailed / [s]kipped: "
+	if it.Required {
+		question = "  Result (required: it cannot be skipped)? [p]assed / [f]ailed: "
+	}
 	var status string
 	for status == "" {
-		fmt.Fprint(p.out, "  Result? [p]assed / [f]ailed / [s]kipped: ")
+		fmt.Fprint(p.out, question)
 		line, err := p.readLine(ctx)
 		if err != nil {
 			return nil, err
@@ -109,6 +124,10 @@ func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record
 		case "f", "fail", "failed":
 			status = record.Failed
 		case "s", "skip", "skipped":
+			if it.Required {
+				fmt.Fprintln(p.out, "  This step is required and cannot be skipped: answer passed or failed (or press Ctrl-C to stop; it stays pending).")
+				continue
+			}
 			status = record.Skipped
 		}
 	}
@@ -118,4 +137,25 @@ func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record
 		return nil, err
 	}
 	return &record.Answer{Status: status, Note: note, Operator: p.operator, AnsweredAt: time.Now().UTC()}, nil
+}
+
+// AbandonCleanup asks, after a second Ctrl-C while cleanups run, whether
+// to abandon them: "abandon cleanup? [y/N]". Anything but yes, or no
+// answer before ctx is done, keeps cleaning up.
+func (p *terminalPrompter) AbandonCleanup(ctx context.Context) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.before != nil {
+		p.before()
+	}
+	fmt.Fprint(p.out, "\nCleanup is still running. Abandon cleanup? [y/N] ")
+	line, err := p.readLine(ctx)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(line) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }

@@ -141,8 +141,8 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
 			if err != nil {
 				return err
 			}
-			if len(b.Config.Reports) == 0 {
-				return exitWith(2, fmt.Errorf("%s has no report blocks; pass --template", src))
+			if specs, _ := b.Reports(run); len(specs) == 0 {
+				return exitWith(2, fmt.Errorf("%s has no report blocks for this run (a playbook's run renders the playbook's own); pass --template", src))
 			}
 			run.Reports = nil
 			if err := a.renderRunReports(b, run, store); err != nil {

@@ -176,3 +176,23 @@ func TestM4TabletopCatchesMismatchLines(t *testing.T) {
 		t.Errorf("exit %d, sanity %s %+v; want the mismatch line caught (and the \", 0 mismatches\" lines not)", code, sanity.Status, sanity.Asserts)
 	}
 }
+
+// TestM4TabletopDrillNeverLeavesTheStopOn: when the run ends with the
+// emergency stop on (here its disable step is skipped), the cleanup turns
+// it off; when the drill turned it off itself, the cleanup does nothing.
+func TestM4TabletopDrillNeverLeavesTheStopOn(t *testing.T) {
+	w := newM4World(t)
+	flag := filepath.Join(w.dir, "stop.flag")
+	_, run, out := w.exec(t, "--skip", "stop_disable")
+	c := run.Item(record.KindCleanup, "stop_off")
+	if c == nil || c.Status != record.Passed {
+		t.Fatalf("cleanup stop_off: %+v\n%s", c, out)
+	}
+	if _, err := os.Stat(flag); err == nil {
+		t.Errorf("the emergency stop was left on")
+	}
+	_, run, _ = w.exec(t)
+	if c := run.Item(record.KindCleanup, "stop_off"); c == nil || c.Status != record.Skipped {
+		t.Errorf("after a complete drill the cleanup is %+v, want skipped", c)
+	}
+}

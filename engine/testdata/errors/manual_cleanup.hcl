@@ -1,0 +1,6 @@
+runbook "t" {}
+cleanup "c" {
+  manual { # ERROR: Manual cleanup
+    instructions = "Turn it off."
+  }
+}
