@@ -185,15 +185,45 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		warnAbandoned(cmd.Context(), store, a.stderr)
 	}
 	jr := newJournal(store, a.stderr)
-	opts.Begin = jr.Begin
-	opts.Observer = observers{jr, prog}
+	cl := &cleanupPhase{}
+	opts.Begin = func(run *record.Run) {
+		cl.begin(run)
+		jr.Begin(run)
+	}
+	opts.Observer = observers{cl, jr, prog}
+	var tp *terminalPrompter
 	if isTerminal(a.stdin) && isTerminal(a.stdout) {
-		tp := newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
+		tp = newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
 		tp.before = prog.Pause
 		opts.Prompter = tp
 	}
+	// The first Ctrl-C stops the procedure; its cleanup blocks still run.
+	// A second one abandons them: at once without a terminal (a service
+	// manager's second SIGTERM), after asking on one.
+	cctx, abandon := context.WithCancel(context.WithoutCancel(cmd.Context()))
+	defer abandon()
+	opts.CleanupCtx = cctx
+	askCtx, stopAsking := context.WithCancel(context.WithoutCancel(cmd.Context()))
+	removeAgain := a.intr.onAgain(func() bool {
+		if !cl.unfinished() {
+			return false
+		}
+		if tp == nil {
+			fmt.Fprintln(a.stderr, "runbook: abandoning the cleanup blocks")
+			abandon()
+			return true
+		}
+		go func() {
+			if tp.AbandonCleanup(askCtx) {
+				abandon()
+			}
+		}()
+		return true
+	})
 
 	run, err := engine.Run(cmd.Context(), b, opts)
+	removeAgain()
+	stopAsking()
 	prog.Close()
 	jr.Close()
 	if err != nil {

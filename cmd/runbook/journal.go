@@ -209,3 +209,41 @@ func warnAbandoned(ctx context.Context, store state.Store, w io.Writer) {
 		_, _ = store.SaveRun(ctx, run)
 	}
 }
+
+// cleanupPhase follows a run's cleanup blocks, so a second Ctrl-C knows
+// whether there is cleanup left to abandon.
+type cleanupPhase struct {
+	mu      sync.Mutex
+	planned int
+	done    int
+}
+
+func (c *cleanupPhase) begin(run *record.Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, it := range run.Items {
+		if it.Kind == record.KindCleanup {
+			c.planned++
+		}
+	}
+}
+
+// Started is part of engine.Observer.
+func (c *cleanupPhase) Started(record.Item) {}
+
+// Finished counts finished cleanups.
+func (c *cleanupPhase) Finished(item record.Item) {
+	if item.Kind != record.KindCleanup {
+		return
+	}
+	c.mu.Lock()
+	c.done++
+	c.mu.Unlock()
+}
+
+// unfinished reports whether a cleanup block has yet to finish.
+func (c *cleanupPhase) unfinished() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done < c.planned
+}

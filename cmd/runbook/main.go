@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,9 +49,10 @@ func runMain() int {
 		for range pipes {
 		}
 	}()
-	sigs := make(chan os.Signal, 2)
+	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	intr := &interrupts{}
 	go func() {
 		sig, ok := <-sigs
 		if !ok {
@@ -59,15 +61,54 @@ func runMain() int {
 		// Nothing here may fail the run: after a hangup stderr may be gone.
 		fmt.Fprintf(os.Stderr, "\nrunbook: %s: stopping and writing the run record (press Ctrl-C again to quit sooner)\n", signalName(sig))
 		cancel(&signalError{sig: sig})
-		if _, ok := <-sigs; ok {
-			// Give the commands' process groups their SIGTERM→SIGKILL
+		for again := 1; ; again++ {
+			if _, ok := <-sigs; !ok {
+				return
+			}
+			// The second may be the running command's to handle (exec
+			// abandons its cleanup blocks); otherwise, and on the third,
+			// give the commands' process groups their SIGTERM→SIGKILL
 			// grace (1 s) so nothing is left running, then go.
+			if again == 1 && intr.handleAgain() {
+				continue
+			}
 			fmt.Fprintln(os.Stderr, "runbook: quitting")
 			time.Sleep(forceExitDelay)
 			os.Exit(signalExitCode(sig))
 		}
 	}()
-	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	return runWith(ctx, intr, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// interrupts lets the running command handle the signal after the first
+// (the first always cancels the run's context).
+type interrupts struct {
+	mu    sync.Mutex
+	again func() bool
+}
+
+// onAgain sets the handler of a second signal; it returns true when it
+// handled it (the process then waits for the command to finish). The
+// returned function removes the handler.
+func (i *interrupts) onAgain(f func() bool) (remove func()) {
+	if i == nil {
+		return func() {}
+	}
+	i.mu.Lock()
+	i.again = f
+	i.mu.Unlock()
+	return func() {
+		i.mu.Lock()
+		i.again = nil
+		i.mu.Unlock()
+	}
+}
+
+func (i *interrupts) handleAgain() bool {
+	i.mu.Lock()
+	f := i.again
+	i.mu.Unlock()
+	return f != nil && f()
 }
 
 // signalError is the cause of a run's cancellation by a signal.
@@ -131,6 +172,8 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// intr routes a second Ctrl-C to the running command; nil in-process.
+	intr *interrupts
 }
 
 // exitError carries an exit code out of a command. A nil err means the
@@ -155,7 +198,13 @@ func exitWith(code int, err error) error { return &exitError{code: code, err: er
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return runWith(ctx, nil, args, stdin, stdout, stderr)
+}
+
+// runWith is run with the process's signal routing (nil in tests that run
+// commands in-process).
+func runWith(ctx context.Context, intr *interrupts, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, intr: intr}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)

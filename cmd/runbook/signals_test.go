@@ -278,3 +278,70 @@ func TestKilledRunLeavesNoProcessAndAnAbandonedRecord(t *testing.T) {
 		t.Errorf("a second run warned again about the same abandoned run:\n%s", stderr)
 	}
 }
+
+// TestSecondSignalAbandonsCleanup: the first SIGTERM stops the procedure
+// and its cleanup starts; a second one (a service manager insisting, no
+// terminal to ask) abandons the cleanup, and the run still ends with its
+// record written, the cleanup marked abandoned.
+func TestSecondSignalAbandonsCleanup(t *testing.T) {
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"drill.hcl": `runbook "drill" {}
+
+step "work" {
+  shell {
+    command = "touch started; sleep 300"
+  }
+}
+
+cleanup "slow" {
+  shell {
+    command = "touch cleaning; sleep 300"
+  }
+}
+
+cleanup "after" {
+  shell {
+    command = "true"
+  }
+}
+`})
+	cmd := exec.Command(bin, "exec", "drill.hcl")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	exists := func(name string) func() bool {
+		return func() bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	}
+	waitFor(t, "the step to start", exists("started"))
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "the cleanup to start", exists("cleaning"))
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("runbook did not end after the second SIGTERM:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("exit %d, want 143:\n%s", code, out.String())
+	}
+	rec := onlyRecord(t, dir)
+	slow, after := rec.Item(record.KindCleanup, "slow"), rec.Item(record.KindCleanup, "after")
+	if slow == nil || after == nil {
+		t.Fatalf("cleanups missing from the record: %+v", rec.Items)
+	}
+	if slow.Error == nil || !strings.HasPrefix(*slow.Error, "cleanup abandoned") {
+		t.Errorf("slow cleanup: %s %v, want abandoned", slow.Status, slow.Error)
+	}
+	if after.Status != record.Skipped || after.SkipReason != "cleanup abandoned" {
+		t.Errorf("later cleanup: %s %q, want skipped, cleanup abandoned", after.Status, after.SkipReason)
+	}
+	if !strings.Contains(out.String(), "abandoning the cleanup blocks") {
+		t.Errorf("the second signal was not acknowledged:\n%s", out.String())
+	}
+}
