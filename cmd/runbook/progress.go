@@ -99,11 +99,13 @@ var badges = map[string]struct {
 	word  string
 	color text.Colors
 }{
-	record.Passed:  {"PASS", text.Colors{text.FgGreen}},
-	record.Failed:  {"FAIL", text.Colors{text.FgRed, text.Bold}},
-	record.Warning: {"WARN", text.Colors{text.FgYellow}},
-	record.Skipped: {"SKIP", text.Colors{text.FgHiBlack}},
-	record.Pending: {"PEND", text.Colors{text.FgCyan}},
+	record.Passed:   {"PASS", text.Colors{text.FgGreen}},
+	record.Failed:   {"FAIL", text.Colors{text.FgRed, text.Bold}},
+	record.Warning:  {"WARN", text.Colors{text.FgYellow}},
+	record.Skipped:  {"SKIP", text.Colors{text.FgHiBlack}},
+	record.Pending:  {"PEND", text.Colors{text.FgCyan}},
+	record.Declined: {"DECL", text.Colors{text.FgMagenta, text.Bold}},
+	record.Running:  {"RUN ", text.Colors{text.FgCyan}},
 }
 
 func (p *progress) badge(status string) string {
@@ -126,6 +128,8 @@ func detail(it record.Item) string {
 		s = *it.Error
 	case it.SkipReason != "":
 		s = it.SkipReason
+	case it.Status == record.Declined && it.Decision != nil:
+		s = fmt.Sprintf("declined by %s; the procedure ends here (--resume runs it again)", it.Decision.Operator)
 	case it.Status == record.Pending && it.Manual:
 		s = "manual step awaiting an answer (--answers FILE, or run on a terminal)"
 	default:

@@ -27,12 +27,14 @@ secrets. Exit code 2 when anything is wrong.`,
 					continue
 				}
 				c := b.Config
-				steps := len(c.Steps)
+				steps, cleanups, reports := len(c.Steps), len(c.Cleanups), len(c.Reports)
 				for _, pb := range c.Playbooks {
 					steps += len(pb.Steps)
+					cleanups += len(pb.Cleanups)
+					reports += len(pb.Reports)
 				}
-				fmt.Fprintf(a.stdout, "✓ %s: valid (%d checks, %d steps, %d playbooks, %d reports)\n",
-					p, len(c.Checks), steps, len(c.Playbooks), len(c.Reports))
+				fmt.Fprintf(a.stdout, "✓ %s: valid (%d checks, %d steps, %d cleanups, %d playbooks, %d reports)\n",
+					p, len(c.Checks), steps, cleanups, len(c.Playbooks), reports)
 			}
 			if failed > 0 {
 				return exitWith(2, fmt.Errorf("%d of the runbooks are not valid", failed))
