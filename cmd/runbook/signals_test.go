@@ -345,3 +345,64 @@ cleanup "after" {
 		t.Errorf("the second signal was not acknowledged:\n%s", out.String())
 	}
 }
+
+// TestDeclinedConfirmEndsTheProcedure answers "n" at a real terminal (a
+// pty, through util-linux's script): the step does not run, nor anything
+// after it; the run is incomplete (exit 3) with who declined; --resume
+// then runs the declined step and the rest.
+func TestDeclinedConfirmEndsTheProcedure(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("util-linux's script (a pty for the prompt) is not installed")
+	}
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"d.hcl": `runbook "d" {}
+
+step "flip" {
+  shell {
+    command = "touch flipped"
+  }
+  confirm = true
+}
+
+step "after" {
+  shell {
+    command = "touch after"
+  }
+}
+`})
+	cmd := exec.Command(scriptBin, "-qec", bin+" exec d.hcl --operator bob", "/dev/null")
+	cmd.Dir = dir
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, "the confirm prompt", func() bool { return strings.Contains(out.String(), "Run it? [y/N]") })
+	_, _ = stdin.Write([]byte("n\n"))
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Errorf("exit %d, want 3 (incomplete):\n%s", code, out.String())
+	}
+	for _, f := range []string{"flipped", "after"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s ran after the confirm was declined", f)
+		}
+	}
+	rec := onlyRecord(t, dir)
+	flip := rec.Item("step", "flip")
+	if rec.Status != record.Incomplete || flip.Status != record.Declined || flip.Decision == nil || flip.Decision.Operator != "bob" || flip.Decision.Confirmed {
+		t.Fatalf("record: run %s, flip %s decision %+v", rec.Status, flip.Status, flip.Decision)
+	}
+	code, stdout, stderr := runCLI(t, dir, "exec", "d.hcl", "--resume", rec.ID, "--yes")
+	if code != 0 {
+		t.Fatalf("resume --yes: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"flipped", "after"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s did not run on resume", f)
+		}
+	}
+}
