@@ -82,7 +82,7 @@ func newM4World(t *testing.T) *m4World {
 		"stop.sh": `#!/bin/sh
 flag="$(dirname "$0")/stop.flag"
 case "$1" in
-  enable) date > "$flag"; echo "emergency stop ENABLED" ;;
+  enable) date > "$flag"; if [ -f "$(dirname "$0")/half" ]; then echo "timeout waiting for the API"; exit 1; fi; echo "emergency stop ENABLED" ;;
   disable) rm -f "$flag"; echo "emergency stop DISABLED" ;;
   status) if [ -f "$flag" ]; then echo "ENABLED since $(cat "$flag")"; else echo "DISABLED"; fi ;;
 esac
@@ -194,5 +194,21 @@ func TestM4TabletopDrillNeverLeavesTheStopOn(t *testing.T) {
 	_, run, _ = w.exec(t)
 	if c := run.Item(record.KindCleanup, "stop_off"); c == nil || c.Status != record.Skipped {
 		t.Errorf("after a complete drill the cleanup is %+v, want skipped", c)
+	}
+
+	// An enable that half worked (the switch engaged, then the command
+	// failed) stops the drill; the cleanup still turns the switch off.
+	if err := os.WriteFile(filepath.Join(w.dir, "half"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, run, out = w.exec(t)
+	if st := run.Item(record.KindStep, "stop_enable").Status; st != record.Failed {
+		t.Fatalf("stop_enable: %s, want failed\n%s", st, out)
+	}
+	if c := run.Item(record.KindCleanup, "stop_off"); c == nil || c.Status != record.Passed {
+		t.Errorf("after a failed enable the cleanup is %+v, want passed\n%s", c, out)
+	}
+	if _, err := os.Stat(flag); err == nil {
+		t.Errorf("a failed enable left the emergency stop on")
 	}
 }
