@@ -35,6 +35,7 @@ deps:
 	@bash .ci/deps
 
 lint: build
+	@echo "== lint: gofmt, go vet, runbook fmt --check and validate on runbooks/"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -42,13 +43,16 @@ lint: build
 	./$(BIN) validate runbooks
 
 unit:
+	@echo "== unit and integration tests (each package starts its own PostgreSQL/Redis on loopback as needed)"
 	$(GO) test -count=1 -timeout 20m ./...
+	@echo "== the engine again under the race detector"
 	$(GO) test -race -count=1 ./engine
 
 # The loader's fuzzer runs briefly with every `make test`; every fuzzer's
 # seed corpus (testdata/fuzz, with each input a fuzzer ever failed on) runs
 # as a plain test in `go test`.
 fuzz-load:
+	@echo "== fuzzing the loader for $(FUZZTIME)"
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
 
 # Every fuzzer, FUZZTIME each: run before a release or after touching a
