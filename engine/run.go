@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -300,9 +298,7 @@ func toJSONValue(v cty.Value) any {
 }
 
 func newRunID(t time.Time) string {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return record.NewRunID(t)
 }
 
 // plan decides which items run, in what order, with which dependencies.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/runbookhq/runbook/internal/testserver"
 )
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 //	        $DIR $N times, alternating, as user u$ID with reasons "p$ID #j"
 //	lead:   try to lead $KEY in $DIR, print "leading" or "standby", and
 //	        hold until standard input closes
+//	acquire: take the procedure lock $KEY in $DIR as operator $OPERATOR,
+//	        print "held" or the error, and hold until standard input closes
 func runHelper(mode string) error {
 	ctx := context.Background()
 	d := NewDir(os.Getenv("DIR"))
@@ -64,6 +67,17 @@ func runHelper(mode string) error {
 		} else {
 			fmt.Println("standby")
 		}
+		_, err = io.Copy(io.Discard, os.Stdin)
+		return err
+	case "acquire":
+		host, _ := os.Hostname()
+		l, err := d.Acquire(ctx, os.Getenv("KEY"), Holder{Operator: os.Getenv("OPERATOR"), Host: host, PID: os.Getpid(), Since: time.Now()})
+		if err != nil {
+			fmt.Println("error:", err)
+			return nil
+		}
+		defer l.Release()
+		fmt.Println("held")
 		_, err = io.Copy(io.Discard, os.Stdin)
 		return err
 	}

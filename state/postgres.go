@@ -34,8 +34,13 @@ type Postgres struct {
 	location string
 	closed   atomic.Bool
 
-	mu     sync.Mutex // guards leases
+	mu     sync.Mutex // guards leases and locks
 	leases map[string]*pgx.Conn
+	locks  map[*Lock]struct{}
+
+	// lockTTL is how long a procedure lock's lease lasts without renewal;
+	// lockRenew how often its holder renews it. Tests shorten them.
+	lockTTL, lockRenew time.Duration
 }
 
 var _ Store = (*Postgres)(nil)
@@ -99,7 +104,31 @@ CREATE TABLE runbook.watch (
 	data       bytea NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now()
 );`,
+	// 2: what `stop --force` repaired; the procedure locks (leases).
+	`ALTER TABLE runbook.audit ADD COLUMN repair text NOT NULL DEFAULT '';
+
+CREATE TABLE runbook.locks (
+	key        text PRIMARY KEY,
+	token      text NOT NULL,
+	operator   text NOT NULL,
+	host       text NOT NULL,
+	pid        integer NOT NULL,
+	since      timestamptz NOT NULL,
+	run_id     text NOT NULL DEFAULT '',
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX runs_started_at ON runbook.runs (started_at, id);`,
 }
+
+// The procedure locks' lease: renewed every lockRenew while held, taken
+// over once lockTTL passed without a renewal.
+const (
+	defaultLockTTL   = 30 * time.Second
+	defaultLockRenew = 10 * time.Second
+)
+
+// stopLockKey serializes changes of the emergency stop.
+var stopLockKey = lockKey("runbook emergency stop")
 
 // SchemaVersion is the schema version this build of runbook creates.
 var SchemaVersion = len(migrations)
@@ -126,7 +155,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, errors.New("open PostgreSQL state: " + redactDSN(dsn, err.Error()))
 	}
-	p := &Postgres{pool: pool, cfg: cfg, location: pgLocation(cfg)}
+	p := &Postgres{pool: pool, cfg: cfg, location: pgLocation(cfg), lockTTL: defaultLockTTL, lockRenew: defaultLockRenew}
 	if err := p.migrate(ctx); err != nil {
 		p.Close()
 		return nil, err
@@ -296,11 +325,11 @@ func jsonbSafe(data []byte) []byte {
 	return out
 }
 
-// RunIDs lists the stored run ids, oldest first.
+// RunIDs lists the stored run ids, oldest first (by started_at, then id).
 func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 	var ids []string
 	err := p.do(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id FROM runbook.runs ORDER BY id`)
+		rows, err := c.Query(ctx, `SELECT id FROM runbook.runs ORDER BY started_at, id`)
 		if err != nil {
 			return err
 		}
@@ -313,11 +342,11 @@ func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// LoadRun loads a run by id (or unique id prefix), by "last", or by a path
-// to a record file.
+// LoadRun loads a run by id (or unique id prefix), by "last" (the latest
+// started_at), or by a path to a record file, and settles it (see Settle).
 func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
 	if isRecordPath(ref) {
-		return record.Read(ref)
+		return readRun(ref)
 	}
 	var data []byte
 	var lookErr error
@@ -325,7 +354,7 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 		query := `SELECT id FROM runbook.runs WHERE starts_with(id, $1) ORDER BY id LIMIT 3`
 		args := []any{ref}
 		if ref == "" || ref == "last" {
-			query, args = `SELECT id FROM runbook.runs ORDER BY id DESC LIMIT 1`, nil
+			query, args = `SELECT id FROM runbook.runs ORDER BY started_at DESC, id DESC LIMIT 1`, nil
 		}
 		rows, err := c.Query(ctx, query, args...)
 		if err != nil {
@@ -352,7 +381,7 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("parse run record %q from %s: %w", ref, p.location, err)
 	}
-	return &run, nil
+	return Settle(&run), nil
 }
 
 // Stop returns the emergency stop's state.
@@ -363,6 +392,9 @@ func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
 		return c.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop`).
 			Scan(&st.On, &since, &st.By, &st.Host, &st.Reason)
 	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StopState{}, p.stopRowMissing()
+	}
 	if err != nil {
 		return StopState{}, p.errorf("read the emergency stop", err)
 	}
@@ -372,54 +404,97 @@ func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
 	return st, nil
 }
 
-// SetStop turns the emergency stop on or off. One transaction locks the
-// stop's row, appends the audit row and updates the flag, so the trail's
-// order is the order of the changes, across hosts. A zero entry time
-// becomes the database's clock.
+// stopRowMissing is the error for a database whose stop row was deleted.
+func (p *Postgres) stopRowMissing() error {
+	return &DamagedStopError{Where: p.location, Err: errors.New("the row of runbook.stop is missing")}
+}
+
+// SetStop turns the emergency stop on or off (see ChangeStop).
 func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState, error) {
-	entry, err := completeEntry(on, entry, func() time.Time { return time.Time{} })
+	c, err := p.ChangeStop(ctx, StopRequest{On: on, Entry: entry})
+	return c.After, err
+}
+
+// ChangeStop turns the emergency stop on or off. One transaction, under an
+// advisory lock, reads the stop's row, appends the audit row and updates
+// the flag, so the trail's order is the order of the changes, across
+// hosts. A zero entry time becomes the database's clock, taken under the
+// lock, and no entry is ever earlier than the one before it. With Force a
+// missing stop row is put back.
+func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
+	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
-		return StopState{}, err
+		return StopChange{}, err
 	}
 	var at *time.Time
 	if !entry.Time.IsZero() {
 		at = &entry.Time
 	}
+	var before StopState
+	var damaged error
 	err = p.do(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM runbook.stop FOR UPDATE`); err != nil {
+		damaged = nil
+		e := entry
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, stopLockKey); err != nil {
 				return err
 			}
+			var since *time.Time
+			before = StopState{}
+			err := tx.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop FOR UPDATE`).
+				Scan(&before.On, &since, &before.By, &before.Host, &before.Reason)
+			if errors.Is(err, pgx.ErrNoRows) {
+				if !req.Force {
+					damaged = p.stopRowMissing()
+					return damaged
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO runbook.stop DEFAULT VALUES`); err != nil {
+					return err
+				}
+				e.Repair = "put back the missing row of runbook.stop"
+			} else if err != nil {
+				return err
+			}
+			if since != nil {
+				before.Since = since.UTC()
+			}
 			var t time.Time
-			err := tx.QueryRow(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason)
-VALUES (coalesce($1, clock_timestamp()), $2, $3, $4, $5) RETURNING time`,
-				at, entry.Action, entry.User, entry.Host, entry.Reason).Scan(&t)
+			err = tx.QueryRow(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason, repair)
+VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook.audit)), $2, $3, $4, $5, $6) RETURNING time`,
+				at, e.Action, e.User, e.Host, e.Reason, e.Repair).Scan(&t)
 			if err != nil {
 				return err
 			}
-			entry.Time = t.UTC()
+			e.Time = t.UTC()
 			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5`,
-				on, entry.Time, entry.User, entry.Host, entry.Reason)
+				req.On, e.Time, e.User, e.Host, e.Reason)
 			return err
 		})
+		if err == nil {
+			entry = e
+		}
+		return err
 	})
-	if err != nil {
-		return StopState{}, p.errorf(entry.Action+" the emergency stop", err)
+	if damaged != nil {
+		return StopChange{}, damaged
 	}
-	return entry.state(), nil
+	if err != nil {
+		return StopChange{}, p.errorf(entry.Action+" the emergency stop", err)
+	}
+	return StopChange{Before: before, After: entry.state(), Entry: entry}, nil
 }
 
 // Audit returns the audit trail, oldest first.
 func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := p.do(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason FROM runbook.audit ORDER BY id`)
+		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason, repair FROM runbook.audit ORDER BY id`)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 			var e AuditEntry
-			err := r.Scan(&e.Time, &e.Action, &e.User, &e.Host, &e.Reason)
+			err := r.Scan(&e.Time, &e.Action, &e.User, &e.Host, &e.Reason, &e.Repair)
 			e.Time = e.Time.UTC()
 			return e, err
 		})
@@ -522,14 +597,22 @@ func closeConn(c *pgx.Conn) {
 	_ = c.Close(ctx)
 }
 
-// Close ends every lease and closes the connection.
+// Close ends every lease, releases every procedure lock and closes the
+// connections.
 func (p *Postgres) Close() error {
 	p.mu.Lock()
 	for key, c := range p.leases {
 		delete(p.leases, key)
 		closeConn(c)
 	}
+	locks := make([]*Lock, 0, len(p.locks))
+	for l := range p.locks {
+		locks = append(locks, l)
+	}
 	p.mu.Unlock()
+	for _, l := range locks {
+		l.Release()
+	}
 	if !p.closed.Swap(true) {
 		p.pool.Close()
 	}

@@ -6,15 +6,15 @@
 package state
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,14 +31,18 @@ import (
 //	audit.log          the stop's audit trail, one JSON object a line, append-only
 //	watch/<key>.json   the saved state of each watch
 //	lead/<key>.lock    held (flock) by the watch instance that alerts
+//	locks/<key>.lock   held (flock) by the process running a procedure, naming it
 //
 // Every change takes an exclusive flock on .lock, so processes on one host
 // cannot corrupt it; files are replaced atomically (write and rename).
+// Symbolic links inside the directory are never followed for writes (see
+// SymlinkError); the directory's own path may be one.
 type Dir struct {
 	Path string
 
 	mu     sync.Mutex
 	leases map[string]*os.File
+	locks  map[*Lock]struct{}
 }
 
 var _ Store = (*Dir)(nil)
@@ -69,12 +73,12 @@ func (d *Dir) lock(exclusive bool) (func(), error) {
 	how, mode := syscall.LOCK_SH, os.O_RDONLY
 	if exclusive {
 		how, mode = syscall.LOCK_EX, os.O_CREATE|os.O_RDWR
-		if err := os.MkdirAll(d.Path, 0o755); err != nil {
-			return nil, fmt.Errorf("create state directory %q: %w", d.Path, err)
+		if err := d.ensureRoot(); err != nil {
+			return nil, err
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(d.Path, ".lock"), mode, 0o644)
-	if !exclusive && os.IsNotExist(err) {
+	f, err := openNoFollow(filepath.Join(d.Path, ".lock"), mode, 0o644)
+	if !exclusive && missing(err) {
 		return func() {}, nil
 	}
 	if err != nil {
@@ -88,6 +92,13 @@ func (d *Dir) lock(exclusive bool) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// missing reports whether err means a file is not there: it does not
+// exist, or a directory on its path is not a directory (nothing was ever
+// written there).
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // flock is syscall.Flock, retried when a signal interrupts it.
@@ -108,45 +119,38 @@ func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}
+	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
+		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
+	}
 	unlock, err := d.lock(true)
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	path := filepath.Join(d.runsDir(), run.ID+".json")
-	if err := record.WriteFileAtomic(path, data, 0o644); err != nil {
+	dir, err := d.subdir("runs")
+	if err != nil {
 		return "", err
 	}
-	return path, nil
+	if err := writeFile(dir, run.ID+".json", data); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, run.ID+".json"), nil
 }
 
-// RunIDs lists the stored run ids, oldest first (ids sort by time).
+// RunIDs lists the stored run ids, oldest first: by the start time an id
+// carries (see record.RunIDTime), and where ids of earlier versions share
+// a second, by the records' started_at.
 func (d *Dir) RunIDs(_ context.Context) ([]string, error) {
-	entries, err := os.ReadDir(d.runsDir())
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	var ids []string
-	for _, e := range entries {
-		n := e.Name()
-		if strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
-			ids = append(ids, strings.TrimSuffix(n, ".json"))
-		}
-	}
-	sort.Strings(ids)
-	return ids, nil
+	return d.runIDs()
 }
 
 // LoadRun loads a run by id (or unique id prefix), by "last", or by a path
-// to a record file.
-func (d *Dir) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
+// to a record file, and settles it (see Settle).
+func (d *Dir) LoadRun(_ context.Context, ref string) (*record.Run, error) {
 	if isRecordPath(ref) {
-		return record.Read(ref)
+		return readRun(ref)
 	}
-	ids, err := d.RunIDs(ctx)
+	ids, err := d.runIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +158,7 @@ func (d *Dir) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return record.Read(filepath.Join(d.runsDir(), id+".json"))
+	return readRun(filepath.Join(d.runsDir(), id+".json"))
 }
 
 // isRecordPath reports whether a run reference names a record file rather
@@ -191,77 +195,179 @@ func pickRun(ids []string, ref, where string) (string, error) {
 	}
 }
 
-// Stop returns the emergency stop's state: off when it was never set.
+// Stop returns the emergency stop's state: off when it was never set. A
+// stop.json that does not parse is a *DamagedStopError.
 func (d *Dir) Stop(_ context.Context) (StopState, error) {
+	return d.readStop()
+}
+
+func (d *Dir) readStop() (StopState, error) {
 	var st StopState
 	data, err := os.ReadFile(d.stopPath())
-	if os.IsNotExist(err) {
+	if missing(err) {
 		return st, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("read emergency stop: %w", err)
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("parse emergency stop %q: %w", d.stopPath(), err)
+		return StopState{}, &DamagedStopError{Where: d.stopPath(), Err: err}
 	}
 	return st, nil
 }
 
-// SetStop turns the emergency stop on or off. Under the directory's lock it
-// first appends the entry to audit.log (and syncs it), then replaces
-// stop.json: no change is ever made without its line in the trail.
-func (d *Dir) SetStop(_ context.Context, on bool, entry AuditEntry) (StopState, error) {
-	entry, err := completeEntry(on, entry, time.Now)
+// SetStop turns the emergency stop on or off (see ChangeStop).
+func (d *Dir) SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState, error) {
+	c, err := d.ChangeStop(ctx, StopRequest{On: on, Entry: entry})
+	return c.After, err
+}
+
+// ChangeStop turns the emergency stop on or off. Under the directory's
+// lock it reads the stop it replaces, takes the entry's time (never before
+// the trail's last entry), appends the entry to audit.log (synced), then
+// replaces stop.json. It is all or nothing: when the append or the new
+// stop.json cannot be written (a full disk), audit.log is truncated back
+// to what it was and the error says so.
+func (d *Dir) ChangeStop(_ context.Context, req StopRequest) (StopChange, error) {
+	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
-		return StopState{}, err
+		return StopChange{}, err
+	}
+	unlock, err := d.lock(true)
+	if err != nil {
+		return StopChange{}, err
+	}
+	defer unlock()
+	if err := notSymlink(d.stopPath()); err != nil {
+		return StopChange{}, err
+	}
+	before, err := d.readStop()
+	if err != nil {
+		var damaged *DamagedStopError
+		if !req.Force || !errors.As(err, &damaged) {
+			return StopChange{}, err
+		}
+		before = StopState{}
+		entry.Repair = fmt.Sprintf("replaced a damaged %s (%v)", filepath.Base(d.stopPath()), damaged.Err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if entry.Time.IsZero() {
+		entry.Time = now
+	}
+	if last, ok := d.lastAuditTime(); ok && entry.Time.Before(last) {
+		entry.Time = last // the clock stepped back: the trail stays in order
 	}
 	line, err := json.Marshal(entry)
 	if err != nil {
-		return StopState{}, fmt.Errorf("encode audit entry: %w", err)
+		return StopChange{}, fmt.Errorf("encode audit entry: %w", err)
 	}
 	st := entry.state()
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return StopState{}, fmt.Errorf("encode emergency stop: %w", err)
+		return StopChange{}, fmt.Errorf("encode emergency stop: %w", err)
 	}
-	unlock, err := d.lock(true)
+	undo, err := appendLine(d.auditPath(), line)
 	if err != nil {
-		return StopState{}, err
+		return StopChange{}, err
 	}
-	defer unlock()
-	if err := appendLine(d.auditPath(), line); err != nil {
-		return StopState{}, err
+	if err := writeFile(d.Path, "stop.json", append(data, '\n')); err != nil {
+		if uerr := undo(); uerr != nil {
+			return StopChange{}, fmt.Errorf("write the emergency stop: %w; and its audit line could not be taken back (%v): %s records a change that was not made", err, uerr, d.auditPath())
+		}
+		return StopChange{}, fmt.Errorf("write the emergency stop: %w (nothing changed: the audit trail was left as it was)", err)
 	}
-	if err := record.WriteFileAtomic(d.stopPath(), append(data, '\n'), 0o644); err != nil {
-		return StopState{}, fmt.Errorf("the audit trail records the change but the stop flag was not written: %w", err)
-	}
-	return st, nil
+	return StopChange{Before: before, After: st, Entry: entry}, nil
 }
 
-// appendLine appends one line to a file with a single write and syncs it.
-func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// appendLine appends one line to the audit trail with a single write and
+// syncs it; undo truncates the trail back to its size before. A write or
+// sync that fails (a full disk) truncates it back at once, so no partial
+// line is left. A trail whose last line an older version left incomplete
+// gets a newline first, so this line stays whole.
+func appendLine(path string, line []byte) (undo func() error, err error) {
+	f, err := openNoFollow(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return fmt.Errorf("open audit trail: %w", err)
+		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
-	buf := make([]byte, 0, len(line)+1)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open audit trail: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("audit trail %s is not a regular file", path)
+	}
+	size := fi.Size()
+	buf := make([]byte, 0, len(line)+2)
+	if size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, size-1); err != nil {
+			return nil, fmt.Errorf("read audit trail: %w", err)
+		}
+		if last[0] != '\n' {
+			buf = append(buf, '\n')
+		}
+	}
 	buf = append(append(buf, line...), '\n')
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		return fmt.Errorf("append to audit trail: %w", err)
+	truncate := func() error {
+		if err := f.Truncate(size); err != nil {
+			return err
+		}
+		return f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync audit trail: %w", err)
+	_, werr := f.WriteAt(buf, size)
+	if werr == nil {
+		werr = f.Sync()
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close audit trail: %w", err)
+	if werr != nil {
+		if terr := truncate(); terr != nil {
+			return nil, fmt.Errorf("append to audit trail %s: %w; truncating it back failed too (%v): its last line may be partial", path, werr, terr)
+		}
+		return nil, fmt.Errorf("append to audit trail %s: %w (nothing changed: the trail was left as it was)", path, werr)
 	}
-	return nil
+	undo = func() error {
+		g, err := openNoFollow(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		if err := g.Truncate(size); err != nil {
+			return err
+		}
+		return g.Sync()
+	}
+	return undo, nil
 }
 
-// Audit returns the audit trail, oldest first. A line that does not parse
-// is an error naming it: the trail is evidence, and damage must show.
+// lastAuditTime returns the time of the trail's last entry.
+func (d *Dir) lastAuditTime() (time.Time, bool) {
+	f, err := os.Open(d.auditPath())
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return time.Time{}, false
+	}
+	off := max(fi.Size()-64<<10, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return time.Time{}, false
+	}
+	lines := bytes.Split(buf, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		var e AuditEntry
+		if json.Unmarshal(lines[i], &e) == nil && !e.Time.IsZero() {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Audit returns the audit trail, oldest first. Lines that are not entries
+// come back as an *AuditDamageError with every entry that could be read:
+// the trail is evidence, so damage shows, but it hides nothing else.
 func (d *Dir) Audit(_ context.Context) ([]AuditEntry, error) {
 	unlock, err := d.lock(false)
 	if err != nil {
@@ -269,7 +375,7 @@ func (d *Dir) Audit(_ context.Context) ([]AuditEntry, error) {
 	}
 	defer unlock()
 	data, err := os.ReadFile(d.auditPath())
-	if os.IsNotExist(err) {
+	if missing(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -278,28 +384,36 @@ func (d *Dir) Audit(_ context.Context) ([]AuditEntry, error) {
 	return parseAudit(data, d.auditPath())
 }
 
-// parseAudit parses a JSON-lines audit trail strictly.
+// parseAudit parses a JSON-lines audit trail. A line that is not an entry
+// is a problem: torn when it is an incomplete JSON object (a write cut
+// short), damaged otherwise.
 func parseAudit(data []byte, name string) ([]AuditEntry, error) {
 	var out []AuditEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+	var problems []AuditProblem
+	for n, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		var e AuditEntry
-		if err := dec.Decode(&e); err != nil {
-			return out, fmt.Errorf("audit trail %s line %d: %w", name, n, err)
+		err := dec.Decode(&e)
+		if err == nil && dec.More() {
+			err = errors.New("text after the entry")
+		}
+		if err != nil {
+			torn := errors.Is(err, io.ErrUnexpectedEOF)
+			problems = append(problems, AuditProblem{Line: n + 1, Torn: torn, Err: err.Error()})
+			continue
 		}
 		if e.Action != ActionEnable && e.Action != ActionDisable {
-			return out, fmt.Errorf("audit trail %s line %d: unknown action %q", name, n, e.Action)
+			problems = append(problems, AuditProblem{Line: n + 1, Err: fmt.Sprintf("unknown action %q", e.Action)})
+			continue
 		}
 		out = append(out, e)
 	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("read audit trail %s: %w", name, err)
+	if len(problems) > 0 {
+		return out, &AuditDamageError{Where: name, Problems: problems}
 	}
 	return out, nil
 }
@@ -311,7 +425,7 @@ func (d *Dir) LoadWatch(_ context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(d.Path, "watch", name+".json"))
-	if os.IsNotExist(err) {
+	if missing(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -331,7 +445,11 @@ func (d *Dir) SaveWatch(_ context.Context, key string, data []byte) error {
 		return err
 	}
 	defer unlock()
-	if err := record.WriteFileAtomic(filepath.Join(d.Path, "watch", name+".json"), data, 0o644); err != nil {
+	dir, err := d.subdir("watch")
+	if err != nil {
+		return err
+	}
+	if err := writeFile(dir, name+".json", data); err != nil {
 		return fmt.Errorf("save watch state %q: %w", key, err)
 	}
 	return nil
@@ -350,11 +468,14 @@ func (d *Dir) Lead(_ context.Context, key string) (bool, func(), error) {
 	if f, ok := d.leases[key]; ok {
 		return true, d.releaser(key, f), nil
 	}
-	dir := filepath.Join(d.Path, "lead")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := d.ensureRoot(); err != nil {
+		return false, func() {}, err
+	}
+	dir, err := d.subdir("lead")
+	if err != nil {
 		return false, func() {}, fmt.Errorf("create lead directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := openNoFollow(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return false, func() {}, fmt.Errorf("open lead lock %q: %w", key, err)
 	}
@@ -387,21 +508,25 @@ func (d *Dir) releaser(key string, f *os.File) func() {
 	}
 }
 
-// Close gives up every lease this store holds.
+// Close gives up every lease and procedure lock this store holds.
 func (d *Dir) Close() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for key, f := range d.leases {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 		delete(d.leases, key)
 	}
+	locks := make([]*Lock, 0, len(d.locks))
+	for l := range d.locks {
+		locks = append(locks, l)
+	}
+	d.mu.Unlock()
+	for _, l := range locks {
+		l.Release()
+	}
 	return nil
 }
 
-// fileKey turns a watch key into a file name: letters, digits, '-', '_'
-// and '.' stay, everything else (and a leading '.') becomes %XX, so
-// distinct keys never share a file and no key escapes the directory.
 func fileKey(key string) (string, error) {
 	if key == "" {
 		return "", errors.New("empty watch key")

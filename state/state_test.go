@@ -182,6 +182,9 @@ func TestDirConcurrentTogglers(t *testing.T) {
 		if next[e.User] != j {
 			t.Errorf("entry %d: %s's change #%d, want #%d (lost or reordered)", n+1, e.User, j, next[e.User])
 		}
+		if n > 0 && e.Time.Before(trail[n-1].Time) {
+			t.Errorf("entry %d at %v is before entry %d at %v", n+1, e.Time, n, trail[n-1].Time)
+		}
 		next[e.User] = j + 1
 	}
 	for i := 0; i < procs; i++ {

@@ -37,8 +37,30 @@ type Store interface {
 	// store. Every call is recorded, also one that leaves the stop as it
 	// was; the returned state describes this change.
 	SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState, error)
-	// Audit returns the audit trail, oldest first.
+	// ChangeStop is SetStop that also says what it replaced: it reads the
+	// stop, appends the entry and writes the new stop under one lock (or
+	// in one transaction), taking the entry's time there, never earlier
+	// than the trail's last entry. A stop that cannot be read is a
+	// *DamagedStopError, unless req.Force replaces it (the entry's Repair
+	// says what was replaced).
+	ChangeStop(ctx context.Context, req StopRequest) (StopChange, error)
+	// Audit returns the audit trail, oldest first. Lines that are not
+	// entries come back as an *AuditDamageError along with every entry
+	// that could be read.
 	Audit(ctx context.Context) ([]AuditEntry, error)
+
+	// Acquire takes the lock that lets one process at a time run a
+	// procedure (key: see ProcKey). A lock held by a live process is a
+	// *HeldError naming its holder; one whose holder is gone (a dead
+	// process on this host, an expired lease) is taken over, and the
+	// returned Lock says from whom. Release the lock when the run ends;
+	// closing the store releases it too.
+	Acquire(ctx context.Context, key string, holder Holder) (*Lock, error)
+
+	// Runs calls fn for the stored runs matching f, newest first, each
+	// passed through Settle, and for each stored record that cannot be
+	// read (RunEntry.Err), until fn returns false.
+	Runs(ctx context.Context, f Filter, fn func(RunEntry) bool) error
 
 	// LoadWatch returns the saved state of a watch (by key, e.g. the
 	// runbook's name), or nil when there is none.
@@ -75,6 +97,80 @@ type AuditEntry struct {
 	User   string    `json:"user"`
 	Host   string    `json:"host"`
 	Reason string    `json:"reason,omitempty"`
+	// Repair is set on a change forced over a stop that could not be read
+	// (`runbook stop enable|disable --force`): what was wrong with it.
+	Repair string `json:"repair,omitempty"`
+}
+
+// StopRequest is a change of the emergency stop.
+type StopRequest struct {
+	On    bool
+	Entry AuditEntry
+	// Force replaces a stop that cannot be read (a damaged stop.json)
+	// instead of failing.
+	Force bool
+}
+
+// StopChange is what a change of the emergency stop did.
+type StopChange struct {
+	// Before is the stop the change replaced: zero when it was damaged and
+	// replaced by force.
+	Before StopState
+	// After is the stop as the change left it.
+	After StopState
+	// Entry is the line appended to the audit trail.
+	Entry AuditEntry
+}
+
+// DamagedStopError is an emergency stop whose state cannot be read.
+type DamagedStopError struct {
+	Where string
+	Err   error
+}
+
+func (e *DamagedStopError) Error() string {
+	return fmt.Sprintf("the emergency stop in %s is damaged: %v", e.Where, e.Err)
+}
+
+func (e *DamagedStopError) Unwrap() error { return e.Err }
+
+// AuditProblem is a line of an audit trail that is not an entry.
+type AuditProblem struct {
+	Line int `json:"line"`
+	// Torn marks an incomplete line: a write cut short (a full disk, a
+	// crash) by a version of runbook that did not roll it back. The change
+	// it began was never made: the stop is written only after its line.
+	Torn bool   `json:"torn"`
+	Err  string `json:"error"`
+}
+
+// AuditDamageError lists the lines of an audit trail that are not
+// entries. Audit returns it along with every entry it could read.
+type AuditDamageError struct {
+	Where    string
+	Problems []AuditProblem
+}
+
+func (e *AuditDamageError) Error() string {
+	parts := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		if p.Torn {
+			parts = append(parts, fmt.Sprintf("line %d is incomplete (a write cut short; skipped): %s", p.Line, p.Err))
+		} else {
+			parts = append(parts, fmt.Sprintf("line %d: %s", p.Line, p.Err))
+		}
+	}
+	return fmt.Sprintf("audit trail %s: %s", e.Where, strings.Join(parts, "; "))
+}
+
+// Damaged reports whether a line is damaged, as opposed to merely torn.
+func (e *AuditDamageError) Damaged() bool {
+	for _, p := range e.Problems {
+		if !p.Torn {
+			return true
+		}
+	}
+	return false
 }
 
 // The actions of the audit trail.
@@ -84,7 +180,7 @@ const (
 )
 
 // completeEntry checks an audit entry and fills in its action and, when
-// zero, its time from now.
+// zero and now is not nil, its time from now.
 func completeEntry(on bool, e AuditEntry, now func() time.Time) (AuditEntry, error) {
 	e.Action = ActionDisable
 	if on {
@@ -99,10 +195,12 @@ func completeEntry(on bool, e AuditEntry, now func() time.Time) (AuditEntry, err
 	if on && strings.TrimSpace(e.Reason) == "" {
 		return e, fmt.Errorf("audit entry: a reason is required to enable the emergency stop")
 	}
-	if e.Time.IsZero() {
+	if e.Time.IsZero() && now != nil {
 		e.Time = now()
 	}
-	e.Time = e.Time.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+	if !e.Time.IsZero() {
+		e.Time = e.Time.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+	}
 	return e, nil
 }
 

@@ -77,8 +77,12 @@ type Options struct {
 	// again with the next cycles' notifications.
 	PendingFor time.Duration
 	// PlaybookCommand is how a person runs a playbook by hand; %s is the
-	// playbook's name. Empty means "runbook exec SOURCE --playbook %s".
+	// playbook's name. Empty means the exec of Source with the watch's
+	// VarFiles, Vars and state (see playbookCommand).
 	PlaybookCommand string
+	// VarFiles and Vars are the watch's --var-file and --var flags, as
+	// given, for PlaybookCommand.
+	VarFiles, Vars []string
 	// Now and After are the clock; nil means the time package's.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -144,12 +148,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 	if opts.Sender == nil {
 		opts.Sender = &alert.Sender{Redactor: opts.Bound.Redactor}
 	}
+	var hidden []string
 	if opts.PlaybookCommand == "" {
-		src := opts.Source
-		if src == "" {
-			src = opts.Bound.Config.Path
-		}
-		opts.PlaybookCommand = "runbook exec " + src + " --playbook %s"
+		opts.PlaybookCommand, hidden = playbookCommand(opts)
 	}
 	w := &Watcher{
 		opts:  opts,
@@ -167,6 +168,10 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.log = w.log.With("runbook", w.b.Info.Name)
+	if len(hidden) > 0 {
+		w.log.Info("the suggested playbook command shows sensitive variables as name=...: supply their values (or RUNBOOK_VAR_name) to run it",
+			"variables", strings.Join(hidden, ","))
+	}
 	for _, a := range opts.Alerts {
 		if a.Disabled {
 			w.log.Info("alert disabled: its url or routing_key is empty", "alert", a.Name, "channel", a.Channel)
@@ -633,4 +638,39 @@ func oneIf(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// playbookCommand is how a person runs one of the watch's playbooks by
+// hand, as the watch would: `runbook exec SOURCE` with the watch's
+// --var-file and --var flags and its state, then `--playbook %s`. A --var
+// of a sensitive variable shows as name=... (its value is never put in a
+// message); hidden names those variables. Paths are as the watch was
+// given them: the command runs from the watch's working directory.
+func playbookCommand(opts Options) (format string, hidden []string) {
+	src := opts.Source
+	if src == "" {
+		src = opts.Bound.Config.Path
+	}
+	parts := []string{"runbook", "exec", shellQuote(src)}
+	for _, f := range opts.VarFiles {
+		parts = append(parts, "--var-file", shellQuote(f))
+	}
+	for _, v := range opts.Vars {
+		name, _, _ := strings.Cut(v, "=")
+		if opts.Bound.Sensitive[strings.TrimSpace(name)] {
+			hidden = append(hidden, name)
+			v = name + "=..."
+		}
+		parts = append(parts, "--var", shellQuote(v))
+	}
+	parts = append(parts, "--state", shellQuote(opts.Store.Location()))
+	return strings.ReplaceAll(strings.Join(parts, " "), "%", "%%") + " --playbook %s", hidden
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -266,7 +266,7 @@ func TestTransitionsAndRecovery(t *testing.T) {
 		pbs := tr["playbooks"].([]any)
 		pb := pbs[0].(map[string]any)
 		want := map[string]any{"name": "restore_alpha", "title": "Put alpha back", "auto": false, "action": "offered",
-			"command": "runbook exec testdata/watch.hcl --playbook restore_alpha"}
+			"command": "runbook exec testdata/watch.hcl --state " + f.state + " --playbook restore_alpha"}
 		if d := cmp.Diff(want, pb); d != "" {
 			t.Errorf("playbook (-want +got):\n%s", d)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 )
 
 // runCLI runs the command line in-process in dir and returns the exit code
@@ -444,9 +445,18 @@ func TestResumeRefusesAnotherRunbooksRecord(t *testing.T) {
 	if code, _, _ := runCLI(t, dir, "exec", "a.hcl", "--state", "st"); code != 0 {
 		t.Fatalf("exec a: exit %d", code)
 	}
-	code, _, stderr := runCLI(t, dir, "exec", "b.hcl", "--state", "st", "--resume", "last")
+	run, err := state.NewDir(filepath.Join(dir, "st")).LoadRun(context.Background(), "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, dir, "exec", "b.hcl", "--state", "st", "--resume", run.ID)
 	if code != 2 || !strings.Contains(stderr, `runbook "a", not "b"`) {
 		t.Errorf("exit %d, want 2 refusing a record of runbook a:\n%s", code, stderr)
+	}
+	// last is the last resumable run of b: there is none.
+	code, _, stderr = runCLI(t, dir, "exec", "b.hcl", "--state", "st", "--resume", "last")
+	if code != 2 || !strings.Contains(stderr, `no exec runs of runbook "b"`) {
+		t.Errorf("--resume last: exit %d, want 2 finding no run of b:\n%s", code, stderr)
 	}
 }
 

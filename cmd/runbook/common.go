@@ -153,9 +153,12 @@ func localStateDir(store state.Store, runbookDir string) string {
 	return filepath.Join(runbookDir, ".runbook")
 }
 
-// operator is who runs: --operator, then SUDO_USER, USER, the account name.
+// operator is who runs: --operator, then RUNBOOK_OPERATOR (which a run
+// exports to the commands it starts, so a step running `runbook stop
+// enable` records the run's operator), then SUDO_USER, USER, the account
+// name.
 func (a *app) operator(flag string) string {
-	for _, v := range []string{flag, a.getenv("SUDO_USER"), a.getenv("USER")} {
+	for _, v := range []string{flag, a.getenv("RUNBOOK_OPERATOR"), a.getenv("SUDO_USER"), a.getenv("USER")} {
 		if v != "" {
 			return v
 		}
@@ -164,6 +167,22 @@ func (a *app) operator(flag string) string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// exportOperator sets RUNBOOK_OPERATOR to the run's operator in this
+// process's environment, which the commands a run starts inherit, and
+// returns the function that puts the environment back.
+func exportOperator(operator string) (restore func()) {
+	const name = "RUNBOOK_OPERATOR"
+	old, had := os.LookupEnv(name)
+	_ = os.Setenv(name, operator)
+	return func() {
+		if had {
+			_ = os.Setenv(name, old)
+		} else {
+			_ = os.Unsetenv(name)
+		}
+	}
 }
 
 func hostname() string {

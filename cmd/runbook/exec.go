@@ -144,7 +144,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 	}
 	if f.resume != "" {
-		prev, err := store.LoadRun(cmd.Context(), f.resume)
+		prev, err := a.resumeRun(cmd.Context(), store, f.resume, b.Info.Name, opts.Playbook)
 		if err != nil {
 			return exitWith(2, fmt.Errorf("--resume: %w", err))
 		}
@@ -170,7 +170,13 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		if err := a.refuseIfStopped(cmd.Context(), store, b, opts); err != nil {
 			return err
 		}
+		lock, err := a.lockProcedure(cmd.Context(), store, b, opts)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
+	defer exportOperator(opts.Operator)()
 	// Live progress goes to stdout for the table view and to stderr for
 	// machine formats, so their output stays parseable. --quiet buffers it
 	// and prints it only if something did not pass.

@@ -54,6 +54,10 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Sto
 			continue
 		}
 		path := reportPath(s, run, localStateDir(store, b.Config.Dir))
+		if err := state.NoSymlinks(localStateDir(store, b.Config.Dir), path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+			continue
+		}
 		if err := record.WriteFileAtomic(path, []byte(b.Redactor.String(buf.String())), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
@@ -110,7 +114,7 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
   runbook report last`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, run, err := a.recordedRun(cmd.Context(), stateFlag, args)
+			store, run, err := a.reportRun(cmd.Context(), stateFlag, args, runbook, tmpl != "")
 			if err != nil {
 				return err
 			}

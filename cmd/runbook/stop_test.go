@@ -179,9 +179,13 @@ func TestStopUser(t *testing.T) {
 }
 
 // TestStopDefaultState: without --state, the stop lives beside the runbook
-// given, where exec of that runbook finds it; RUNBOOK_STATE overrides.
+// given, where exec of that runbook finds it, and in the host-wide state,
+// which every exec on the host honours, whatever its state; RUNBOOK_STATE
+// names the state the stop commands use.
 func TestStopDefaultState(t *testing.T) {
 	t.Setenv("RUNBOOK_STATE", "")
+	host := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", host)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "RESTARTED")
 	rb := filepath.Join(dir, "deploy.hcl")
@@ -191,8 +195,10 @@ func TestStopDefaultState(t *testing.T) {
 	if code, _, stderr := runCLI(t, "", "stop", "enable", "--reason", "drill", "--operator", "alice", rb); code != 0 {
 		t.Fatalf("stop enable FILE: exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".runbook", "stop.json")); err != nil {
-		t.Errorf("stop enable FILE did not write beside the runbook: %v", err)
+	for _, p := range []string{filepath.Join(dir, ".runbook", "stop.json"), filepath.Join(host, "runbook", "stop.json")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("stop enable FILE did not write %s: %v", p, err)
+		}
 	}
 	if code, _, stderr := runCLI(t, "", "exec", rb, "--yes"); code != 4 {
 		t.Errorf("exec beside an enabled stop: got exit %d, want 4: %s", code, stderr)
@@ -200,11 +206,27 @@ func TestStopDefaultState(t *testing.T) {
 
 	other := t.TempDir()
 	t.Setenv("RUNBOOK_STATE", other)
-	if code, _, stderr := runCLI(t, "", "exec", rb, "--yes"); code != 0 {
-		t.Errorf("exec with RUNBOOK_STATE elsewhere: got exit %d, want 0: %s", code, stderr)
+	if code, _, stderr := runCLI(t, "", "exec", rb, "--yes"); code != 4 || !strings.Contains(stderr, "host-wide state "+filepath.Join(host, "runbook")) {
+		t.Errorf("exec with RUNBOOK_STATE elsewhere: got exit %d, want 4 by the host-wide stop: %s", code, stderr)
 	}
-	if code, stdout, _ := runCLI(t, "", "stop", "status"); code != 0 || !strings.Contains(stdout, "OFF") || !strings.Contains(stdout, other) {
+	code, stdout, _ := runCLI(t, "", "stop", "status")
+	if code != 0 || !strings.Contains(stdout, "Emergency stop: OFF") || !strings.Contains(stdout, other) ||
+		!strings.Contains(stdout, "Host-wide emergency stop: ON") || !strings.Contains(stdout, filepath.Join(host, "runbook")) {
 		t.Errorf("stop status with RUNBOOK_STATE: got exit %d\n%s", code, stdout)
+	}
+	// Disabling another state leaves the host-wide stop on, and says so.
+	code, stdout, _ = runCLI(t, "", "stop", "disable", "--operator", "bob")
+	if code != 0 || !strings.Contains(stdout, "host-wide stop in "+filepath.Join(host, "runbook")+" is ON too") {
+		t.Errorf("stop disable with RUNBOOK_STATE: got exit %d\n%s", code, stdout)
+	}
+
+	t.Setenv("RUNBOOK_STATE", "")
+	if code, _, stderr := runCLI(t, "", "stop", "disable", "--operator", "bob", rb); code != 0 {
+		t.Fatalf("stop disable FILE: exit %d: %s", code, stderr)
+	}
+	t.Setenv("RUNBOOK_STATE", other)
+	if code, _, stderr := runCLI(t, "", "exec", rb, "--yes"); code != 0 {
+		t.Errorf("exec once both stops are off: got exit %d, want 0: %s", code, stderr)
 	}
 }
 
@@ -261,6 +283,7 @@ func TestStopPostgres(t *testing.T) {
 // flow from a repository's root: `runbook stop enable` there must stop
 // `runbook exec runbooks/x.hcl`, whose own state is runbooks/.runbook.
 func TestStopInWorkingDirectoryRefusesRunbooksElsewhere(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	dir := writeFiles(t, map[string]string{"runbooks/mutating.hcl": `runbook "m" {}
 
 step "flip" {

@@ -144,6 +144,8 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 		Operator:         a.operator(f.operator),
 		Host:             hostname(),
 		Source:           path,
+		VarFiles:         f.varFiles,
+		Vars:             f.vars,
 		Concurrency:      f.concurrency,
 		Only:             splitList(f.only),
 		Skip:             splitList(f.skip),
