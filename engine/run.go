@@ -66,6 +66,9 @@ type Options struct {
 	Resume *record.Run
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ID is the run's id (record.NewRunID), when the caller needs it
+	// before the run starts; empty means a new one.
+	ID string
 	// Begin, when set, is called once the run is planned and before any
 	// item runs, with the run's header and every item as planned (a copy):
 	// the start of the run's journal, which the Observer then follows.
@@ -205,8 +208,11 @@ func (r *runner) runPhase(ctx context.Context, late bool) {
 
 func (r *runner) header() *record.Run {
 	b := r.b
+	if r.opts.ID == "" {
+		r.opts.ID = newRunID(r.now())
+	}
 	run := &record.Run{
-		ID:            newRunID(r.now()),
+		ID:            r.opts.ID,
 		Runbook:       b.Info.Name,
 		Title:         b.Info.Title,
 		Description:   b.Info.Description,

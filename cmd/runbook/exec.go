@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
@@ -127,6 +128,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		Operator:    a.operator(f.operator),
 		Host:        hostname(),
 		Source:      path,
+		ID:          record.NewRunID(time.Now()),
 	}
 	if f.answers != "" {
 		ans, file, diags := loadAnswers(f.answers, b)

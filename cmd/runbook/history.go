@@ -294,11 +294,23 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 		} else {
 			known := map[string]bool{}
 			hasReports = func(r *record.Run) bool {
-				ok, seen := known[r.Source]
+				// Report blocks belong to their procedure: a playbook's
+				// run has its playbook's.
+				pb := ""
+				if r.Playbook != nil {
+					pb = *r.Playbook
+				}
+				ok, seen := known[r.Source+"\x00"+pb]
 				if !seen {
 					cfg, diags := engine.Load(r.Source, registry())
-					ok = !diags.HasErrors() && len(cfg.Reports) > 0
-					known[r.Source] = ok
+					if !diags.HasErrors() {
+						if pb == "" {
+							ok = len(cfg.Reports) > 0
+						} else if p := cfg.Playbooks[pb]; p != nil {
+							ok = len(p.Reports) > 0
+						}
+					}
+					known[r.Source+"\x00"+pb] = ok
 				}
 				return ok
 			}

@@ -101,7 +101,9 @@ func newReportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report [--template T] [--out FILE] [RUN]",
 		Short: "Render a Markdown report from a run record",
-		Long: fmt.Sprintf(`Render a Markdown document from a recorded run (default: the last).
+		Long: fmt.Sprintf(`Render a Markdown document from a recorded run. Without RUN: the last exec
+run (with --template, of any runbook; without, the last exec of a procedure
+that has report blocks).
 
 With --template, render that template (a built-in: %v, or a path to a
 .md.tmpl file) to --out or standard output. Without it, render the runbook's

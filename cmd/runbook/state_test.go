@@ -434,6 +434,46 @@ report "summary" {
 	}
 }
 
+// TestReportWithoutRunPicksAPlaybooksReports: report blocks belong to
+// their procedure, so a playbook's run with report blocks is picked over
+// a later run of the runbook's top-level steps, which has none.
+func TestReportWithoutRunPicksAPlaybooksReports(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"pb.hcl": `runbook "pb" {}
+
+step "top" {
+  shell {
+    command = ["true"]
+  }
+}
+
+playbook "fix" {
+  step "repair" {
+    shell {
+      command = ["true"]
+    }
+  }
+
+  report "fixed" {
+    template = "summary"
+  }
+}
+`})
+	if code, _, stderr := runCLI(t, dir, "exec", "pb.hcl", "--playbook", "fix"); code != 0 {
+		t.Fatalf("exec --playbook: %d %s", code, stderr)
+	}
+	pbRun, err := state.NewDir(filepath.Join(dir, ".runbook")).LoadRun(context.Background(), "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, dir, "exec", "pb.hcl"); code != 0 {
+		t.Fatalf("exec: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, dir, "report")
+	if code != 0 || !strings.Contains(stdout, pbRun.ID+"-fixed.md") {
+		t.Errorf("report: exit %d, want the playbook run %s's report:\n%s%s", code, pbRun.ID, stdout, stderr)
+	}
+}
+
 // TestReportRefusesSymlinkInState: a report is never written through a
 // symbolic link inside the state directory.
 func TestReportRefusesSymlinkInState(t *testing.T) {

@@ -537,13 +537,16 @@ func (a *app) lockProcedure(ctx context.Context, store state.Store, b *engine.Bo
 	if opts.Playbook != "" {
 		what = fmt.Sprintf("playbook %q of runbook %q", opts.Playbook, b.Info.Name)
 	}
-	l, err := store.Acquire(ctx, key, state.Holder{Operator: opts.Operator, Host: opts.Host, PID: os.Getpid(), Since: time.Now().UTC()})
+	l, err := store.Acquire(ctx, key, state.Holder{Operator: opts.Operator, Host: opts.Host, PID: os.Getpid(), Since: time.Now().UTC(), RunID: opts.ID})
 	var held *state.HeldError
 	if errors.As(err, &held) {
 		h := held.Holder
 		since := "an unknown time"
 		if !h.Since.IsZero() {
 			since = stamp(h.Since, time.Now())
+		}
+		if h.RunID != "" {
+			since += " as run " + h.RunID
 		}
 		return nil, exitWith(4, fmt.Errorf("refused: %s is already running: started by %s on %s (pid %d) at %s.\n"+
 			"Two runs of one procedure must not interleave: wait for that one to end (a lock whose process is gone is taken over). Lock: %s.",
