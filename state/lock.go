@@ -79,6 +79,10 @@ type Lock struct {
 	Stale *Holder
 	// StaleWhy says why Stale was taken over.
 	StaleWhy string
+	// Unnamed is why the holder could not be written into the lock (a full
+	// disk): the lock is held all the same, but a run it refuses is told
+	// no name.
+	Unnamed error
 
 	once    sync.Once
 	release func()
@@ -99,10 +103,15 @@ func (l *Lock) Release() {
 // Warning is the message for a lock taken over from a stale holder, ""
 // when there was none.
 func (l *Lock) Warning(key string) string {
-	if l == nil || l.Stale == nil {
+	switch {
+	case l == nil:
 		return ""
+	case l.Stale != nil:
+		return fmt.Sprintf("took over the lock of %s from %s: %s", describeKey(key), *l.Stale, l.StaleWhy)
+	case l.Unnamed != nil:
+		return fmt.Sprintf("holding the lock of %s without a name (%v): a run it refuses meanwhile cannot be told who holds it", describeKey(key), l.Unnamed)
 	}
-	return fmt.Sprintf("took over the lock of %s from %s: %s", describeKey(key), *l.Stale, l.StaleWhy)
+	return ""
 }
 
 // Acquire takes locks/<key>.lock with a non-blocking exclusive flock and
@@ -153,9 +162,15 @@ func (d *Dir) Acquire(_ context.Context, key string, h Holder) (*Lock, error) {
 	}
 	if err != nil {
 		_ = f.Truncate(0)
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-		return nil, fmt.Errorf("write the holder into %s: %w", path, err)
+		if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+			return nil, fmt.Errorf("write the holder into %s: %w", path, err)
+		}
+		// The flock is the lock; the holder is only its name. A full disk
+		// must not keep a procedure (perhaps the one that frees space)
+		// from running.
+		lock.Unnamed = fmt.Errorf("write the holder into %s: %w", path, err)
 	}
 	lock.release = func() {
 		d.mu.Lock()

@@ -248,8 +248,12 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		reportErr = a.renderRunReports(b, run, store)
 	}
 	// Not cancelled by Ctrl-C: an interrupted run's record is still saved.
+	// A record the state cannot take (a full disk, a read-only or lost
+	// state) is spooled elsewhere; the run's output still follows, and
+	// the exit code is 1.
+	var saveErr error
 	if _, err := store.SaveRun(context.WithoutCancel(cmd.Context()), run); err != nil {
-		return exitWith(1, fmt.Errorf("save run record: %w", err))
+		saveErr = spoolRecord(a.stderr, store, run, err)
 	}
 	if f.out != "" {
 		data, err := run.Marshal()
@@ -289,8 +293,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if reportErr != nil {
 		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
 	}
-	if run.Interrupted {
+	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
+	}
+	if saveErr != nil {
+		return exitWith(1, saveErr)
 	}
 	if code != 0 {
 		return exitWith(code, nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -246,4 +247,22 @@ func (c *cleanupPhase) unfinished() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.done < c.planned
+}
+
+// spoolRecord keeps a run record the state could not take: in
+// $TMPDIR/runbook-spool/<id>.json, or, when that cannot be written either
+// (the same full disk), as JSON on standard error. It returns the error
+// the command ends with.
+func spoolRecord(stderr io.Writer, store state.Store, run *record.Run, saveErr error) error {
+	data, err := run.Marshal()
+	if err != nil {
+		return fmt.Errorf("save run record: %w", saveErr)
+	}
+	path := filepath.Join(os.TempDir(), "runbook-spool", run.ID+".json")
+	if err := record.WriteFileAtomic(path, data, 0o600); err == nil {
+		return fmt.Errorf("the run record could not be saved in %s (%v); it was written to %s instead", store.Location(), saveErr, path)
+	}
+	fmt.Fprintf(stderr, "runbook: the run record could not be saved in %s (%v), nor in %s; here it is:\n", store.Location(), saveErr, filepath.Dir(path))
+	_, _ = stderr.Write(data)
+	return fmt.Errorf("the run record was not saved (printed above)")
 }

@@ -406,3 +406,71 @@ step "after" {
 		}
 	}
 }
+
+// TestFullDiskSpoolsTheRecord: the state's disk fills up between two runs.
+// The run still runs and prints its results; the journal says once that it
+// cannot write; the record goes to $TMPDIR/runbook-spool and the exit code
+// is 1, naming where it went.
+func TestFullDiskSpoolsTheRecord(t *testing.T) {
+	bin := binary(t)
+	mnt := filepath.Join(t.TempDir(), "fs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill up (needs root): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	dir := writeFiles(t, map[string]string{"steps.hcl": `runbook "steps" {}
+
+step "one" {
+  shell {
+    command = "touch one-ran"
+  }
+}
+`})
+	spool := t.TempDir()
+	execRun := func() (int, string, string) {
+		cmd := exec.Command(bin, "exec", "steps.hcl", "--state", mnt)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TMPDIR="+spool)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	if code, _, stderr := execRun(); code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	f, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := f.Write(bytes.Repeat([]byte("x"), 4096)); err != nil {
+			break
+		}
+	}
+	f.Close()
+	_ = os.Remove(filepath.Join(dir, "one-ran"))
+	code, stdout, stderr := execRun()
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (the record is not in the state)\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "one-ran")); err != nil {
+		t.Errorf("the step did not run on a full disk: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "step.one") {
+		t.Errorf("the results were not printed:\n%s", stdout)
+	}
+	spooled, _ := filepath.Glob(filepath.Join(spool, "runbook-spool", "*.json"))
+	if len(spooled) != 1 || !strings.Contains(stderr, spooled[0]) {
+		t.Fatalf("spooled %v; stderr:\n%s", spooled, stderr)
+	}
+	if rec, err := record.Read(spooled[0]); err != nil || rec.Status != record.Passed {
+		t.Errorf("spooled record: %v %+v", err, rec)
+	}
+	if n := strings.Count(stderr, "journal could not be written"); n != 1 {
+		t.Errorf("the journal's failure was reported %d times, want once:\n%s", n, stderr)
+	}
+}
