@@ -112,7 +112,13 @@ type Alert struct {
 	// routing_key (pagerduty) is the empty string, so that a variable
 	// whose default is "" turns the alert off until it is set.
 	Disabled bool
-	ch       channel
+	// Rate limits the messages sent; more are batched.
+	Rate Rate
+	// Flap is the alert's flap damping.
+	Flap Flap
+	// Windows are the alert's recurring maintenance windows.
+	Windows []Window
+	ch      channel
 }
 
 // Wants reports whether the alert is sent for an event.
@@ -157,6 +163,9 @@ func New(spec engine.AlertSpec) (*Alert, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.settings(spec.Config); err != nil {
+		return nil, err
+	}
 	a.Disabled = a.ch.disabled()
 	return a, nil
 }
@@ -167,7 +176,11 @@ func NewWebhook(name, rawURL string) (*Alert, error) {
 	if err := checkURL("url", rawURL); err != nil {
 		return nil, err
 	}
-	return &Alert{Name: name, Channel: "webhook", ch: &webhook{url: rawURL, ok: true}}, nil
+	a := &Alert{Name: name, Channel: "webhook", ch: &webhook{url: rawURL, ok: true}}
+	if err := a.settings(cty.NilVal); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // Load evaluates and builds the runbook's alerts. Problems are

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
@@ -15,9 +17,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// SignatureHeader carries a webhook body's HMAC-SHA256 when the alert has
-// an hmac_secret: "sha256=" and the hex digest of the exact body bytes.
+// SignatureHeader carries a webhook request's HMAC-SHA256 when the alert
+// has an hmac_secret: "sha256=" and the hex digest of the timestamp (as
+// sent in TimestampHeader), a ".", and the exact body bytes.
 const SignatureHeader = "X-Runbook-Signature"
+
+// TimestampHeader carries when a signed webhook request was sent, in
+// seconds since the Unix epoch; the signature covers it, so a receiver
+// that rejects old timestamps cannot be fed a captured request again.
+const TimestampHeader = "X-Runbook-Timestamp"
 
 // PagerDutyURL is the Events API v2 endpoint.
 const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
@@ -26,26 +34,29 @@ const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
 // when a field changes meaning or goes away.
 const PayloadVersion = 1
 
-var webhookSpec = hcldec.ObjectSpec{
+var webhookSpec = common(hcldec.ObjectSpec{
 	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
 	"hmac_secret": &hcldec.AttrSpec{Name: "hmac_secret", Type: cty.String},
 	"headers":     &hcldec.AttrSpec{Name: "headers", Type: cty.Map(cty.String)},
-}
+})
 
-var slackSpec = hcldec.ObjectSpec{
+var slackSpec = common(hcldec.ObjectSpec{
 	"url": &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
-}
+})
 
-var pagerdutySpec = hcldec.ObjectSpec{
+var pagerdutySpec = common(hcldec.ObjectSpec{
 	"routing_key": &hcldec.AttrSpec{Name: "routing_key", Type: cty.String, Required: true},
 	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String},
-}
+})
 
 // request is one HTTP POST a channel wants sent.
 type request struct {
 	url    string
 	header http.Header
 	body   []byte
+	// secret, when set, signs the request as it is sent: a timestamp
+	// header and an HMAC over it and the body.
+	secret []byte
 	// what names the request in errors and logs, never with its URL.
 	what string
 }
@@ -106,24 +117,41 @@ func (w *webhook) requests(a *Alert, n *Notification, redact func(any) any) ([]r
 		h.Set(k, v)
 	}
 	h.Set("Content-Type", "application/json")
+	r := request{url: w.url, header: h, body: body, what: "webhook"}
 	if w.secret != "" {
-		h.Set(SignatureHeader, Sign([]byte(w.secret), body))
+		r.secret = []byte(w.secret)
 	}
-	return []request{{url: w.url, header: h, body: body, what: "webhook"}}, nil
+	return []request{r}, nil
 }
 
-// Sign returns the X-Runbook-Signature value of a body: "sha256=" and the
-// hex HMAC-SHA256 of body under secret.
-func Sign(secret, body []byte) string {
+// Sign returns the X-Runbook-Signature value of a request: "sha256=" and
+// the hex HMAC-SHA256, under secret, of the X-Runbook-Timestamp value, a
+// ".", and the body.
+func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether signature is body's X-Runbook-Signature under
-// secret, comparing in constant time.
-func Verify(secret, body []byte, signature string) bool {
-	return hmac.Equal([]byte(Sign(secret, body)), []byte(signature))
+// DefaultTolerance is how far a signed request's timestamp may be from the
+// receiver's clock for Verify to accept it.
+const DefaultTolerance = 5 * time.Minute
+
+// Verify reports whether signature is the X-Runbook-Signature of body sent
+// at timestamp (the X-Runbook-Timestamp value) under secret, comparing in
+// constant time, and whether that timestamp is within tolerance of now: a
+// request captured and sent again later is refused.
+func Verify(secret, body []byte, timestamp, signature string, now time.Time, tolerance time.Duration) bool {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
 }
 
 // slack posts to a Slack incoming webhook.
