@@ -293,7 +293,7 @@ func parseAudit(data []byte, name string) ([]AuditEntry, error) {
 		if err := dec.Decode(&e); err != nil {
 			return out, fmt.Errorf("audit trail %s line %d: %w", name, n, err)
 		}
-		if e.Action != ActionEnable && e.Action != ActionDisable {
+		if !knownAction(e.Action) {
 			return out, fmt.Errorf("audit trail %s line %d: unknown action %q", name, n, e.Action)
 		}
 		out = append(out, e)
