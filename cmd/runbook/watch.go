@@ -175,6 +175,13 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 		if err != nil {
 			return exitWith(2, err)
 		}
+		// Deliver what the cycle queued before exiting: at most --grace,
+		// then what is left stays queued in the state for the next run.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.grace)
+		if err := w.Flush(fctx); err != nil {
+			slog.New(handler).Warn("alerts still queued at exit; the next watch sends them", "grace", f.grace.String())
+		}
+		cancel()
 		if code := views.ExitCode(c.Run, "table", f.strict); code != 0 {
 			return exitWith(code, nil)
 		}
