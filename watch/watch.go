@@ -235,6 +235,10 @@ func (w *Watcher) Close() {
 	if w.stopWorkers != nil {
 		w.stopWorkers()
 		w.workers.Wait()
+		w.stopWorkers = nil
+		if w.leading && w.cycles > 0 {
+			w.save(context.Background())
+		}
 	}
 	if w.release != nil {
 		w.release()
