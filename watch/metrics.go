@@ -58,7 +58,10 @@ func newMetrics(runbook string) (*metrics, error) {
 	}
 	m.constLabels = constLabels
 	m.health.Set(views.HealthValue(Unknown))
-	for _, c := range []prometheus.Collector{m.run, m.cycles, m.health, m.leader, m.alertsSent, m.alertsFailed, m.attempts, m.drops, m.playbooks} {
+	if err := views.ModeRegisterer(m.reg, "watch").Register(m.run); err != nil {
+		return nil, fmt.Errorf("register watch metrics: %w", err)
+	}
+	for _, c := range []prometheus.Collector{m.cycles, m.health, m.leader, m.alertsSent, m.alertsFailed, m.attempts, m.drops, m.playbooks} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register watch metrics: %w", err)
 		}
