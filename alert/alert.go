@@ -41,7 +41,8 @@ type Notification struct {
 
 // Transition is one check changing health.
 type Transition struct {
-	// Event is CRITICAL, WARNING, UNKNOWN or RECOVERED (engine.Event*).
+	// Event is CRITICAL, WARNING, UNKNOWN or RECOVERED (engine.Event*),
+	// or FLAPPING (EventFlapping).
 	Event string `json:"event"`
 	Check string `json:"check"`
 	Title string `json:"title,omitempty"`
@@ -92,9 +93,12 @@ func (n *Notification) Filter(wants func(event string) bool) *Notification {
 func (n *Notification) Headline() string {
 	var parts []string
 	for _, t := range n.Transitions {
-		if t.Event == engine.EventRecovered {
+		switch t.Event {
+		case engine.EventRecovered:
 			parts = append(parts, fmt.Sprintf("%s recovered", t.Check))
-		} else {
+		case EventFlapping:
+			parts = append(parts, fmt.Sprintf("%s FLAPPING", t.Check))
+		default:
 			parts = append(parts, fmt.Sprintf("%s %s (was %s)", t.Check, t.Health, t.Previous))
 		}
 	}

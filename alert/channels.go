@@ -177,6 +177,7 @@ var slackIcons = map[string]string{
 	engine.EventWarning:   ":large_yellow_circle:",
 	engine.EventUnknown:   ":white_circle:",
 	engine.EventRecovered: ":large_green_circle:",
+	EventFlapping:         ":warning:",
 }
 
 func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
@@ -191,9 +192,12 @@ func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]req
 	}
 	for _, t := range n.Transitions {
 		icon := slackIcons[t.Event]
-		if t.Event == engine.EventRecovered {
+		switch t.Event {
+		case engine.EventRecovered:
 			fmt.Fprintf(&b, "\n%s `%s` recovered", icon, slackEscape(t.Check))
-		} else {
+		case EventFlapping:
+			fmt.Fprintf(&b, "\n%s `%s` is FLAPPING (now %s)", icon, slackEscape(t.Check), t.Health)
+		default:
 			fmt.Fprintf(&b, "\n%s `%s` is %s (was %s)", icon, slackEscape(t.Check), t.Health, t.Previous)
 		}
 		if t.Message != "" {
@@ -265,6 +269,18 @@ var pagerdutySeverity = map[string]string{
 	engine.EventUnknown:  "error",
 }
 
+// severity is a trigger's PagerDuty severity: a FLAPPING check's is that
+// of its health now, at least warning.
+func severity(t Transition) string {
+	if t.Event == EventFlapping {
+		if s, ok := pagerdutySeverity[t.Health]; ok {
+			return s
+		}
+		return "warning"
+	}
+	return pagerdutySeverity[t.Event]
+}
+
 // DedupKey is the PagerDuty dedup key of a runbook's check: every event
 // of one check, trigger and resolve, lands on the same incident.
 func DedupKey(runbook, check string) string {
@@ -299,7 +315,7 @@ func (p *pagerduty) requests(a *Alert, n *Notification, redact func(any) any) ([
 			ev["payload"] = map[string]any{
 				"summary":        firstLine(summary, 1024),
 				"source":         source,
-				"severity":       pagerdutySeverity[t.Event],
+				"severity":       severity(t),
 				"timestamp":      n.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
 				"component":      t.Check,
 				"group":          n.Runbook,

@@ -346,3 +346,50 @@ func TestMaintenanceWindowActive(t *testing.T) {
 		t.Error("03:00 in Paris is 02:00 UTC in March: 02:30 UTC is in the window")
 	}
 }
+
+// TestFlappingPayloads: PagerDuty triggers a FLAPPING check with the
+// severity of its health now (an empty severity would be refused); Slack
+// and the webhook summary name it FLAPPING.
+func TestFlappingPayloads(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	_, alerts, diags := load(t, `
+runbook "r" {}
+variable "url" {}
+alert "pd" {
+  pagerduty {
+    routing_key = "k"
+    url         = var.url
+  }
+}
+alert "chat" {
+  slack {
+    url = var.url
+  }
+}
+`, "url="+rcv.URL)
+	if diags != "" {
+		t.Fatal(diags)
+	}
+	n := note(alert.Transition{Check: "a", Event: alert.EventFlapping, Health: "CRITICAL", Previous: "HEALTHY"})
+	for _, a := range alerts {
+		if res := (&alert.Sender{}).Send(context.Background(), a, n); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	var ev struct {
+		Action  string `json:"event_action"`
+		Payload struct{ Severity string }
+	}
+	if err := json.Unmarshal(rcv.bodies[0], &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Action != "trigger" || ev.Payload.Severity != "critical" {
+		t.Errorf("pagerduty: got %+v, want a critical trigger", ev)
+	}
+	if !strings.Contains(string(rcv.bodies[1]), "`a` is FLAPPING (now CRITICAL)") {
+		t.Errorf("slack: got %s", rcv.bodies[1])
+	}
+	if got := n.Headline(); got != "CRITICAL r: a FLAPPING" {
+		t.Errorf("headline: got %q", got)
+	}
+}
