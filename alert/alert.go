@@ -4,10 +4,15 @@
 //
 // Each channel publishes an hcldec spec (Specs), so an alert block is
 // decoded like a provider block: a misspelt argument is a diagnostic with
-// its source range. Sending goes through a Sender, which retries a
-// receiver that is down or busy a bounded number of times, with jittered
-// exponential backoff and Retry-After honoured, so a receiver that is down
-// for ten minutes sees a few attempts per alert, not a storm.
+// its source range. Every channel block also takes a rate limit, flap
+// damping settings and recurring maintenance windows (settings.go).
+//
+// A watch delivers through an Outbox per alert: a bounded queue holding
+// each check's latest transition, emptied by its own worker under the
+// alert's rate limit, with jittered exponential backoff and Retry-After
+// honoured across cycles, so that receivers never hold up the checks and a
+// receiver that is down for ten minutes sees a few attempts, not a storm.
+// Sender.Send sends one notification synchronously, with bounded retries.
 package alert
 
 import (

@@ -1,7 +1,9 @@
 // Package watch re-runs a runbook's checks on an interval and turns their
 // results into health: per check and overall HEALTHY, WARNING, CRITICAL or
-// UNKNOWN. It logs every cycle and every transition, sends the runbook's
-// alerts on transitions and recoveries (never on every cycle), names and
+// UNKNOWN. It logs every cycle and every transition, queues the runbook's
+// alerts on transitions and recoveries (never on every cycle) for delivery
+// apart from the cycles, damps flapping checks, honours silences and
+// maintenance windows, names and
 // (with auto = true) runs the playbooks a failing check triggers, keeps
 // its state in a state.Store so a restart does not alert again, and
 // serves /healthz and /metrics.
