@@ -1,12 +1,11 @@
 // Package watch re-runs a runbook's checks on an interval and turns their
 // results into health: per check and overall HEALTHY, WARNING, CRITICAL or
-// UNKNOWN. It logs every cycle and every transition, queues the runbook's
+// UNKNOWN. It logs every cycle and every transition; queues the runbook's
 // alerts on transitions and recoveries (never on every cycle) for delivery
-// apart from the cycles, damps flapping checks, honours silences and
-// maintenance windows, names and
-// (with auto = true) runs the playbooks a failing check triggers, keeps
-// its state in a state.Store so a restart does not alert again, and
-// serves /healthz and /metrics.
+// apart from the cycles, damping flapping checks and honouring silences
+// and maintenance windows; names and (with auto = true) runs the playbooks
+// a failing check triggers; keeps its state in a state.Store so a restart
+// does not alert again; and serves /healthz and /metrics.
 //
 // Several instances may watch the same runbook against one shared store:
 // the one that holds the store's lead for the watch's key sends the alerts
