@@ -131,6 +131,11 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 				// An alert new to this check has heard what the watch
 				// last said of it.
 				ac = &AlertCheck{Notified: notified[o.name]}
+				if as.Open != nil && hearsProblems(a) && !as.Open[o.name] && ac.Notified != "" {
+					// An earlier version's state: the alert's `on` left
+					// out the problem it was not told.
+					ac.Notified = Healthy
+				}
 				as.Checks[o.name] = ac
 			}
 			prev, didChange := changed[o.name]
@@ -189,6 +194,7 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 				queue = append(queue, tr)
 			}
 		}
+		as.Open = nil
 		if inWindow && !as.InMaintenance {
 			w.log.Info("maintenance window: the alert sends nothing until it closes", "alert", a.Name, "until", windowEnd)
 		}

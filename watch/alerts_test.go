@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,5 +371,32 @@ func TestMaintenanceWindow(t *testing.T) {
 	f.cycle(w)
 	if got := alphaOnHook(f.hooks.take()); !cmp.Equal(got, []string{"CRITICAL"}) {
 		t.Errorf("after the window: /hook got %v, want alpha CRITICAL", got)
+	}
+}
+
+// TestStateOfAnEarlierVersion: a state saved before alerts had queues
+// keeps its meaning: an alert hears the recovery of a problem it was told
+// (its "open" checks), not of one its `on` left out.
+func TestStateOfAnEarlierVersion(t *testing.T) {
+	f := newFixture(t)
+	f.vars = append(f.vars, "critical_url="+f.hooks.URL+"/critical")
+	old := `{"version":1,"health":"WARNING","checks":{
+  "alpha":{"health":"HEALTHY","status":"passed","since":"2026-03-02T12:00:00Z"},
+  "beta":{"health":"WARNING","status":"warning","since":"2026-03-02T12:00:00Z","notified":"WARNING"},
+  "gamma":{"health":"HEALTHY","status":"passed","since":"2026-03-02T12:00:00Z"}},
+ "alerts":{
+  "hook":{"time":"2026-03-02T12:00:00Z","health":"WARNING","events":["beta WARNING"],"delivered":true,"attempts":1,"open":{"beta":true}},
+  "recoveries":{"time":"2026-03-02T12:00:00Z","health":"WARNING","events":[],"delivered":true,"attempts":0,"open":{}},
+  "critical":{"time":"2026-03-02T12:00:00Z","health":"WARNING","events":[],"delivered":true,"attempts":0,"open":{}}},
+ "last_cycle":"2026-03-02T12:00:00Z","cycles":3}`
+	if err := state.NewDir(f.state).SaveWatch(context.Background(), "flags", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	w := f.watcher(nil)
+	f.cycle(w)
+	got := f.hooks.take()
+	sort.Strings(got)
+	if d := cmp.Diff([]string{"/hook/recoveries: beta RECOVERED", "/hook: beta RECOVERED"}, got); d != "" {
+		t.Errorf("beta's recovery (-want +got):\n%s", d)
 	}
 }

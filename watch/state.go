@@ -86,6 +86,9 @@ type AlertState struct {
 	// InMaintenance is true while one of the alert's maintenance windows
 	// is open.
 	InMaintenance bool `json:"in_maintenance,omitempty"`
+	// Open is read from states saved by earlier versions only: the checks
+	// the alert was told a problem of and no recovery since.
+	Open map[string]bool `json:"open,omitempty"`
 }
 
 // AlertCheck is what one alert last heard of one check.
