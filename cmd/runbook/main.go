@@ -259,6 +259,7 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newShowCmd(a),
 		newWatchCmd(a),
 		newStopCmd(a),
+		newSilenceCmd(a),
 		newVersionCmd(a),
 	)
 	return root

@@ -45,6 +45,10 @@ overall health, and logs it; a check whose health changes is logged as a
 transition and sent to the runbook's alert blocks (and to --webhook), once,
 not on every cycle, and again as RECOVERED when it is healthy again. A check
 skipped because a check it depends on failed does not alert on its own.
+Alerts are queued and delivered apart from the cycles, under each alert's
+rate limit, so a slow or failing receiver never delays the checks. A check
+that keeps changing health is reported FLAPPING once, then not until it
+settles; runbook silence and an alert's maintenance windows hold alerts back.
 
 A playbook whose trigger check turns CRITICAL is named in the alert; with
 auto = true the watch runs it, confirm steps included, unless the emergency
@@ -177,6 +181,13 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 		if err != nil {
 			return exitWith(2, err)
 		}
+		// Deliver what the cycle queued before exiting: at most --grace,
+		// then what is left stays queued in the state for the next run.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.grace)
+		if err := w.Flush(fctx); err != nil {
+			slog.New(handler).Warn("alerts still queued at exit; the next watch sends them", "grace", f.grace.String())
+		}
+		cancel()
 		if code := views.ExitCode(c.Run, "table", f.strict); code != 0 {
 			return exitWith(code, nil)
 		}

@@ -252,6 +252,7 @@ type hookReceiver struct {
 	mu     sync.Mutex
 	bodies [][]byte
 	sigs   []string
+	stamps []string
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
@@ -261,6 +262,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		h.mu.Lock()
 		h.bodies = append(h.bodies, body)
 		h.sigs = append(h.sigs, r.Header.Get(alert.SignatureHeader))
+		h.stamps = append(h.stamps, r.Header.Get(alert.TimestampHeader))
 		h.mu.Unlock()
 	}))
 	t.Cleanup(h.Close)
@@ -299,8 +301,8 @@ func TestWatchOnceAlertsAndPlaybook(t *testing.T) {
 			if len(hook.bodies) != 1 || len(extra.bodies) != 1 {
 				t.Fatalf("got %d alerts on the runbook's webhook and %d on --webhook, want 1 each\n%s", len(hook.bodies), len(extra.bodies), stdout)
 			}
-			if !alert.Verify([]byte("hm4c-s3cret"), hook.bodies[0], hook.sigs[0]) {
-				t.Errorf("signature %q does not verify", hook.sigs[0])
+			if !alert.Verify([]byte("hm4c-s3cret"), hook.bodies[0], hook.stamps[0], hook.sigs[0], time.Now(), alert.DefaultTolerance) {
+				t.Errorf("signature %q (timestamp %q) does not verify", hook.sigs[0], hook.stamps[0])
 			}
 			if extra.sigs[0] != "" {
 				t.Errorf("--webhook is signed: %q", extra.sigs[0])
@@ -464,7 +466,7 @@ func TestWatchServesHealthAndStopsOnSIGTERM(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `runbook_check_status{check="true",runbook="ok",status="passed"} 1`) {
+	if !strings.Contains(string(body), `runbook_check_status{check="true",mode="watch",runbook="ok",status="passed"} 1`) {
 		t.Errorf("metrics lack the check's status:\n%s", body)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
