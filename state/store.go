@@ -103,7 +103,7 @@ type StopState struct {
 // AuditEntry is one line of the emergency stop's append-only audit trail.
 type AuditEntry struct {
 	Time   time.Time `json:"time"`
-	Action string    `json:"action"` // ActionEnable or ActionDisable
+	Action string    `json:"action"` // ActionEnable, ActionDisable, ActionSilence or ActionUnsilence
 	User   string    `json:"user"`
 	Host   string    `json:"host"`
 	Reason string    `json:"reason,omitempty"`
