@@ -78,6 +78,12 @@ type Options struct {
 	// QueueLimit bounds each alert's queue (alert.DefaultQueueLimit when
 	// 0); the queue holds one transition per check.
 	QueueLimit int
+	// BeforePlaybook, when set, is asked right before an automatic
+	// playbook starts, as exec would be: it refuses (an emergency stop
+	// that covers this run, the same playbook already running) with an
+	// error, or returns what to call when the playbook has finished (to
+	// release its procedure lock).
+	BeforePlaybook func(ctx context.Context, playbook string) (done func(), err error)
 	// PlaybookCommand is how a person runs a playbook by hand; %s is the
 	// playbook's name. Empty means the exec of Source with the watch's
 	// VarFiles, Vars and state (see playbookCommand).
@@ -600,6 +606,15 @@ func (w *Watcher) runPlaybook(ctx context.Context, t engine.TriggerSpec) *record
 		}
 		w.metrics.playbooks.WithLabelValues(t.Playbook, "refused").Inc()
 		return nil
+	}
+	if w.opts.BeforePlaybook != nil {
+		done, err := w.opts.BeforePlaybook(ctx, t.Playbook)
+		if err != nil {
+			w.log.Warn("playbook refused", "playbook", t.Playbook, "check", t.Trigger, "reason", w.redact(err.Error()))
+			w.metrics.playbooks.WithLabelValues(t.Playbook, "refused").Inc()
+			return nil
+		}
+		defer done()
 	}
 	w.log.Warn("playbook started", "playbook", t.Playbook, "check", t.Trigger)
 	run, err := engine.Run(ctx, w.b, engine.Options{

@@ -136,16 +136,34 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 	}
 	defer store.Close()
 
+	operator := a.operator(f.operator)
+	// Commands of the playbooks the watch starts (a `runbook stop` among
+	// them) are audited under the watch's operator.
+	defer exportOperator(operator)()
 	w, err := watch.New(ctx, watch.Options{
-		Bound:            b,
-		Store:            store,
-		Key:              f.key,
-		Every:            f.every,
-		Alerts:           alerts,
-		Sender:           &alert.Sender{Redactor: b.Redactor, UserAgent: "runbook/" + engine.Version},
-		Triggers:         triggers,
-		Logger:           slog.New(handler),
-		Operator:         a.operator(f.operator),
+		Bound:    b,
+		Store:    store,
+		Key:      f.key,
+		Every:    f.every,
+		Alerts:   alerts,
+		Sender:   &alert.Sender{Redactor: b.Redactor, UserAgent: "runbook/" + engine.Version},
+		Triggers: triggers,
+		Logger:   slog.New(handler),
+		Operator: operator,
+		// An automatic playbook is refused as `runbook exec --playbook`
+		// would be: by any emergency stop that covers it (the host-wide
+		// one too), and while the same playbook runs elsewhere.
+		BeforePlaybook: func(ctx context.Context, playbook string) (func(), error) {
+			eo := engine.Options{Mode: engine.ModeExec, Playbook: playbook, Operator: operator, Host: hostname()}
+			if err := a.refuseIfStopped(ctx, store, b, eo); err != nil {
+				return nil, err
+			}
+			lock, err := a.lockProcedure(ctx, store, b, eo)
+			if err != nil {
+				return nil, err
+			}
+			return lock.Release, nil
+		},
 		Host:             hostname(),
 		Source:           path,
 		VarFiles:         f.varFiles,
