@@ -168,6 +168,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 		opts.Resume = prev
 	}
+	// The run of a procedure lock taken over from a process that died.
+	staleRun := ""
 	if mode == engine.ModeExec {
 		if err := a.refuseIfStopped(cmd.Context(), store, b, opts); err != nil {
 			return err
@@ -177,6 +179,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return err
 		}
 		defer lock.Release()
+		if lock.Stale != nil {
+			staleRun = lock.Stale.RunID
+		}
 	}
 	defer exportOperator(opts.Operator)()
 	// Live progress goes to stdout for the table view and to stderr for
@@ -190,7 +195,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
 	if mode == engine.ModeExec {
 		// (Not for check: cron's checks run often and change nothing.)
-		warnAbandoned(cmd.Context(), store, a.stderr)
+		warnAbandoned(cmd.Context(), store, a.stderr, staleRun)
 	}
 	jr := newJournal(store, a.stderr)
 	cl := &cleanupPhase{}
