@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -264,9 +265,15 @@ func (r *request) failed(parent context.Context, err error) error {
 		err = uerr.Err
 	}
 	if parent.Err() == nil && r.timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err)) {
-		return fmt.Errorf("%s: timed out after %s: %w", r, r.timeout, err)
+		err = fmt.Errorf("%s: timed out after %s: %w", r, r.timeout, err)
+	} else {
+		err = fmt.Errorf("%s: %w", r, err)
 	}
-	return fmt.Errorf("%s: %w", r, err)
+	// A redirect's or proxy's error may quote a URL with its password.
+	if msg := err.Error(); secret.MaskText(msg) != msg {
+		return errors.New(secret.MaskText(msg))
+	}
+	return err
 }
 
 func result(resp *http.Response, body []byte, truncated bool) cty.Value {

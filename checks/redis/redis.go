@@ -23,6 +23,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 )
 
 var (
@@ -365,7 +366,7 @@ func describeErr(ctx context.Context, err error, raw string) string {
 }
 
 // redact removes the password raw carries from s.
-func redact(s, raw string) string { return checks.Mask(s, checks.URLPasswords(raw)) }
+func redact(s, raw string) string { return secret.MaskConn(s, raw) }
 
 // secretArgs are commands whose arguments are credentials.
 var secretArgs = map[string]bool{"AUTH": true, "HELLO": true, "MIGRATE": true, "ACL": true}
