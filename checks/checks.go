@@ -84,3 +84,11 @@ type Validator interface {
 type DefaultAsserter interface {
 	DefaultAssert() (condition, message string)
 }
+
+// Environment is implemented by providers that start processes. The
+// engine gives them the environment children inherit when it differs from
+// the runbook's own (the RUNBOOK_VAR_ values of sensitive variables are
+// left out), once, before the first Run.
+type Environment interface {
+	SetEnviron(env []string)
+}

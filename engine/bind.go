@@ -35,6 +35,11 @@ type Bound struct {
 	// Redactor hides sensitive values in everything printed or stored.
 	Redactor *Redactor
 
+	// childEnv is the environment child processes inherit when it
+	// differs from the runbook's own: without the RUNBOOK_VAR_ values of
+	// sensitive variables. Nil means unchanged.
+	childEnv []string
+
 	reg      Registry
 	base     *hcl.EvalContext
 	settings map[*Item]*settings
@@ -88,9 +93,13 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 		if cfg.Variables[name].Sensitive {
 			b.Sensitive[name] = true
 			secrets = append(secrets, secretStrings(vals[name])...)
+			if v, ok := vals[name]; ok {
+				vals[name] = markSensitive(v)
+			}
 		}
 	}
 	b.Redactor = NewRedactor(secrets)
+	b.childEnv = childEnviron(in.Environ, b.Sensitive)
 	if diags.HasErrors() {
 		return b, diags
 	}
@@ -107,6 +116,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	for k, v := range envMap(in.Environ) {
 		envVals[k] = cty.StringVal(v)
 	}
+	sensitiveEnv(envVals, b.Sensitive)
 	envObj := cty.MapValEmpty(cty.String)
 	if len(envVals) > 0 {
 		envObj = cty.MapVal(envVals)
@@ -118,6 +128,9 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(moduleDir), "cwd": cty.StringVal(cwd)}),
 		},
 		Functions: Functions(cfg.Dir),
+	}
+	if len(b.Sensitive) > 0 {
+		b.base.Functions = redactingFunctions(b.base.Functions, b.Redactor)
 	}
 	diags = append(diags, validateVariables(cfg, b.base, b.Redactor)...)
 	diags = append(diags, b.evalLocals()...)
@@ -229,7 +242,7 @@ func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, hc
 	if e == nil {
 		return "", nil
 	}
-	v, diags := e.Value(ctx)
+	v, diags := plainValue(e, ctx, nil)
 	if diags.HasErrors() {
 		return "", diags
 	}
@@ -267,7 +280,7 @@ func (b *Bound) evalRunbook() hcl.Diagnostics {
 		b.Info.Title = rb.Name
 	}
 	if a, ok := rb.Attrs["tags"]; ok {
-		v, d := a.Expr.Value(b.base)
+		v, d := plainValue(a.Expr, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsWhollyKnown() {
 			if err := gocty.FromCtyValue(mustConvert(v, cty.List(cty.String)), &b.Info.Tags); err != nil {
@@ -304,7 +317,7 @@ func typeDiag(e hcl.Expression, name, want string) *hcl.Diagnostic {
 
 // evalInt evaluates a whole number of at least min; 0 when unknown.
 func evalInt(e hcl.Expression, ctx *hcl.EvalContext, name string, min int) (int, hcl.Diagnostics) {
-	v, diags := e.Value(ctx)
+	v, diags := plainValue(e, ctx, nil)
 	if diags.HasErrors() || !v.IsKnown() {
 		return 0, diags
 	}
@@ -372,7 +385,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		diags = append(diags, d...)
 	}
 	if it.Confirm != nil {
-		v, d := it.Confirm.Value(b.base)
+		v, d := plainValue(it.Confirm, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() {
 			c, err := convert.Convert(v, cty.Bool)
@@ -384,7 +397,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	if it.Required != nil {
-		v, d := it.Required.Value(b.base)
+		v, d := plainValue(it.Required, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() {
 			c, err := convert.Convert(v, cty.Bool)
@@ -552,6 +565,8 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
+	// Providers see plain values; what was sensitive is now redacted.
+	val, _ = unmark(val, b.Redactor)
 	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {
 		return cty.NilVal, diags
 	}

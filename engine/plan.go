@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -83,9 +84,10 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			val, diags := hcldec.Decode(n.src.ProviderBody, spec, ctx)
 			if !diags.HasErrors() {
 				pi.Args = b.planArgs(val)
-				if val.IsWhollyKnown() {
+				plain, _ := unmark(val, b.Redactor)
+				if plain.IsWhollyKnown() {
 					if d, ok := pt.proto.(checks.Describer); ok {
-						pi.Action = b.Redactor.String(d.Describe(val))
+						pi.Action = secret.MaskText(b.Redactor.String(d.Describe(plain)))
 					}
 				}
 			}
@@ -104,7 +106,9 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 }
 
 // planArgs renders a decoded provider config for plan: unknown values as
-// "(known after run)", strings redacted, nulls left out.
+// "(known after run)", values derived from sensitive ones as
+// "(sensitive)", strings redacted and connection-string passwords masked,
+// nulls left out.
 func (b *Bound) planArgs(v cty.Value) map[string]any {
 	if !v.Type().IsObjectType() || v.IsNull() {
 		return nil
@@ -121,6 +125,31 @@ func (b *Bound) planArgs(v cty.Value) map[string]any {
 }
 
 func (b *Bound) planValue(v cty.Value) any {
+	if v.HasMark(sensitiveMark) {
+		unmark(v, b.Redactor)
+		return Redacted
+	}
+	if v.ContainsMarked() && v.IsKnown() && !v.IsNull() && !v.Type().IsPrimitiveType() {
+		// Some parts are sensitive: show the others.
+		switch {
+		case v.Type().IsObjectType() || v.Type().IsMapType():
+			out := map[string]any{}
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				k, _ = unmark(k, b.Redactor)
+				out[b.Redactor.String(k.AsString())] = b.planValue(e)
+			}
+			return out
+		case v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType():
+			var out []any
+			for it := v.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				out = append(out, b.planValue(e))
+			}
+			return out
+		}
+	}
+	v, _ = unmark(v, b.Redactor)
 	if !v.IsWhollyKnown() {
 		if v.IsKnown() && (v.Type().IsObjectType() || v.Type().IsMapType()) {
 			out := map[string]any{}
@@ -140,7 +169,7 @@ func (b *Bound) planValue(v cty.Value) any {
 		}
 		return "(known after run)"
 	}
-	return b.Redactor.Value(toJSONValue(v))
+	return maskJSON(b.Redactor.Value(toJSONValue(v)))
 }
 
 // usedVariables lists the variables referenced by the traversals, with

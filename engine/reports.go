@@ -64,7 +64,8 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 			if !d.HasErrors() {
 				if !v.IsNull() && v.IsKnown() && !(v.Type().IsObjectType() || v.Type().IsMapType()) {
 					diags = append(diags, typeDiag(r.Data, "data", "an object, like { milestone = \"M4\" }"))
-				} else if m, ok := b.Redactor.Value(toJSONValue(v)).(map[string]any); ok {
+				} else if m, ok := b.planValue(v).(map[string]any); ok {
+					// Sensitive data shows as "(sensitive)", as in plan.
 					spec.Data = m
 				}
 			}

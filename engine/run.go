@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -251,9 +252,28 @@ func (b *Bound) RecordVariables() map[string]any {
 			out[name] = Redacted
 			continue
 		}
-		out[name] = toJSONValue(v)
+		out[name] = maskJSON(toJSONValue(v))
 	}
 	return out
+}
+
+// maskJSON masks connection-string passwords in every string of a JSON
+// value: a variable holding postgres://u:PASS@db shows u:xxxxx, sensitive
+// or not.
+func maskJSON(v any) any {
+	switch x := v.(type) {
+	case string:
+		return secret.MaskText(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = maskJSON(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskJSON(e)
+		}
+	}
+	return v
 }
 
 // toJSONValue turns a cty value into plain JSON data: strings, bools,
@@ -631,6 +651,9 @@ func (r *runner) provider(name string) checks.Provider {
 	p, ok := r.providers[name]
 	if !ok {
 		p = r.b.reg.Providers[name]()
+		if e, ok := p.(checks.Environment); ok && r.b.childEnv != nil {
+			e.SetEnviron(r.b.childEnv)
+		}
 		r.providers[name] = p
 	}
 	return p
@@ -751,7 +774,7 @@ func (r *runner) scope(n *node, self cty.Value) *hcl.EvalContext {
 
 func (r *runner) fail(n *node, err string) {
 	n.rec.Status = record.Failed
-	msg := r.b.Redactor.String(err)
+	msg := secret.MaskText(r.b.Redactor.String(err))
 	n.rec.Error = &msg
 }
 
@@ -780,7 +803,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		if when == nil {
 			continue
 		}
-		v, diags := when.Value(r.scope(n, cty.NilVal))
+		v, diags := plainValue(when, r.scope(n, cty.NilVal), r.b.Redactor)
 		if diags.HasErrors() {
 			r.fail(n, "when: "+diagText(diags))
 			return
@@ -931,9 +954,12 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 			return cty.NilVal, nil, false
 		}
 	}
+	// The provider gets plain values; every string derived from a
+	// sensitive one is registered for redaction before it runs.
+	cfgVal, _ = unmark(cfgVal, r.b.Redactor)
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
-		n.rec.Action = r.b.Redactor.String(d.Describe(cfgVal))
+		n.rec.Action = secret.MaskText(r.b.Redactor.String(d.Describe(cfgVal)))
 	}
 	return cfgVal, p, true
 }
@@ -985,7 +1011,12 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 	}
 	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
 		if m, ok := toJSONValue(result).(map[string]any); ok {
-			n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
+			if cut(m) {
+				// A secret the output cap cut in two is still redacted.
+				n.rec.Result = r.b.Redactor.ValueCut(m).(map[string]any)
+			} else {
+				n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
+			}
 		}
 	}
 }
@@ -1051,7 +1082,7 @@ func (r *runner) judge(n *node, self cty.Value) {
 // evalCondition evaluates an assert; on failure it returns the rendered
 // error message (redacted).
 func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (bool, string) {
-	v, diags := cond.Value(ctx)
+	v, diags := plainValue(cond, ctx, r.b.Redactor)
 	if diags.HasErrors() {
 		return false, r.b.Redactor.String("the condition could not be evaluated: " + diagText(diags))
 	}
@@ -1064,7 +1095,11 @@ func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (
 	}
 	text := "condition is false: " + r.source(cond)
 	if msg != nil {
-		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsKnown() && !m.IsNull() {
+		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsWhollyKnown() && !m.IsNull() {
+			// The secret's text and what functions derived from it are
+			// registered, and so redacted below; the rest of the
+			// message stays readable.
+			m, _ = m.UnmarkDeep()
 			if s, err := convert.Convert(m, cty.String); err == nil {
 				text = s.AsString()
 			}
@@ -1082,4 +1117,15 @@ func (r *runner) source(e hcl.Expression) string {
 		return r.b.Redactor.String(string(f.Bytes[rng.Start.Byte:rng.End.Byte]))
 	}
 	return ""
+}
+
+// cut reports whether a provider result says it was cut short: an
+// attribute named truncated, or ending in _truncated, that is true.
+func cut(result map[string]any) bool {
+	for k, v := range result {
+		if b, ok := v.(bool); ok && b && (k == "truncated" || strings.HasSuffix(k, "_truncated")) {
+			return true
+		}
+	}
+	return false
 }

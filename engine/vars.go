@@ -197,7 +197,7 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 	for _, name := range cfg.VariableOrder {
 		v := cfg.Variables[name]
 		for _, val := range v.Validations {
-			res, cdiags := val.Condition.Value(ctx)
+			res, cdiags := plainValue(val.Condition, ctx, red)
 			if cdiags.HasErrors() {
 				diags = append(diags, cdiags...)
 				continue
@@ -219,7 +219,7 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 				continue
 			}
 			msg := "the value is not valid"
-			if m, mdiags := val.ErrorMessage.Value(ctx); !mdiags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
+			if m, mdiags := plainValue(val.ErrorMessage, ctx, nil); !mdiags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
 				msg = m.AsString()
 			}
 			diags = append(diags, &hcl.Diagnostic{
@@ -236,7 +236,11 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 // secretStrings returns the text forms of sensitive values: strings as they
 // are, other values as JSON, and the strings nested inside collections.
 func secretStrings(v cty.Value) []string {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+	if v == cty.NilVal {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
 		return nil
 	}
 	switch {
