@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/runbookhq/runbook/engine"
 )
 
@@ -215,5 +217,46 @@ check "kv" {
 	}
 	if !strings.Contains(string(pd), "app:xxxxx@db") || !strings.Contains(string(pd), "password=xxxxx") {
 		t.Errorf("the plan does not show the masked forms:\n%s", pd)
+	}
+}
+
+// A value for an undeclared variable from a variables file or the
+// environment is an error, like --var; AllowUndeclared keeps the file's
+// as a warning and ignores the environment's.
+func TestUndeclaredVariableValues(t *testing.T) {
+	dir := t.TempDir()
+	rb := filepath.Join(dir, "runbook.hcl")
+	vf := filepath.Join(dir, "shared.vars.hcl")
+	os.WriteFile(rb, []byte("runbook \"t\" {}\nvariable \"region\" { default = \"x\" }\n"), 0o644)
+	os.WriteFile(vf, []byte("regoin = \"eu\"\n"), 0o644)
+	reg := testRegistry()
+	cfg, diags := engine.Load(rb, reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	tests := []struct {
+		name     string
+		in       engine.Inputs
+		severity hcl.DiagnosticSeverity
+		detail   string
+	}{
+		{"var file", engine.Inputs{VarFiles: []string{vf}}, hcl.DiagError, `Did you mean "region"?`},
+		{"environment", engine.Inputs{Environ: []string{"RUNBOOK_VAR_regoin=eu"}}, hcl.DiagError, `RUNBOOK_VAR_regoin`},
+		{"var file allowed", engine.Inputs{VarFiles: []string{vf}, AllowUndeclared: true}, hcl.DiagWarning, `Did you mean "region"?`},
+		{"environment allowed", engine.Inputs{Environ: []string{"RUNBOOK_VAR_regoin=eu"}, AllowUndeclared: true}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := engine.Bind(cfg, reg, tt.in)
+			if tt.severity == 0 {
+				if len(diags) != 0 {
+					t.Fatalf("got %v, want no diagnostics", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Severity != tt.severity || !strings.Contains(diags[0].Detail, tt.detail) {
+				t.Fatalf("got %v, want one diagnostic of severity %v saying %q", diags, tt.severity, tt.detail)
+			}
+		})
 	}
 }

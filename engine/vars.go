@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -27,6 +28,11 @@ type Inputs struct {
 	AllowMissing bool
 	// Cwd is the working directory (path.cwd); empty means os.Getwd.
 	Cwd string
+	// AllowUndeclared turns a value for an undeclared variable in a
+	// variables file into a warning, and ignores RUNBOOK_VAR_ entries
+	// the runbook does not declare: for variable files shared by several
+	// runbooks. Without it both are errors, like --var.
+	AllowUndeclared bool
 }
 
 // envMap turns KEY=value strings into a map; later entries win.
@@ -69,6 +75,25 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		}
 	}
 	env := envMap(in.Environ)
+	if !in.AllowUndeclared {
+		var undeclared []string
+		for k := range env {
+			if name, ok := strings.CutPrefix(k, "RUNBOOK_VAR_"); ok {
+				if _, declared := cfg.Variables[name]; !declared {
+					undeclared = append(undeclared, name)
+				}
+			}
+		}
+		sort.Strings(undeclared)
+		for _, name := range undeclared {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("The environment sets RUNBOOK_VAR_%s, but the runbook declares no variable %q.%s Unset it, or pass --allow-undeclared when the environment serves several runbooks.",
+					name, name, suggest(name, cfg.VariableOrder)),
+			})
+		}
+	}
 	for _, name := range cfg.VariableOrder {
 		if raw, ok := env["RUNBOOK_VAR_"+name]; ok {
 			val, vdiags := rawValue(cfg.Variables[name], raw, "RUNBOOK_VAR_"+name)
@@ -105,12 +130,17 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		diags = append(diags, adiags...)
 		for name, a := range attrs {
 			if _, ok := cfg.Variables[name]; !ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagWarning,
+				d := &hcl.Diagnostic{
+					Severity: hcl.DiagError,
 					Summary:  "Value for undeclared variable",
-					Detail:   fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s", name, suggest(name, cfg.VariableOrder)),
+					Detail:   fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s Pass --allow-undeclared when the file serves several runbooks.", name, suggest(name, cfg.VariableOrder)),
 					Subject:  a.NameRange.Ptr(),
-				})
+				}
+				if in.AllowUndeclared {
+					d.Severity = hcl.DiagWarning
+					d.Detail = fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s", name, suggest(name, cfg.VariableOrder))
+				}
+				diags = append(diags, d)
 				continue
 			}
 			val, vdiags := a.Expr.Value(nil)

@@ -26,13 +26,15 @@ func registry() engine.Registry {
 
 // varFlags are the variable flags every loading command takes.
 type varFlags struct {
-	vars     []string
-	varFiles []string
+	vars            []string
+	varFiles        []string
+	allowUndeclared bool
 }
 
 func (f *varFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.vars, "var", nil, "set a variable: `name=value` (repeatable)")
 	cmd.Flags().StringArrayVar(&f.varFiles, "var-file", nil, "read variable values from an HCL or JSON `FILE` (repeatable)")
+	cmd.Flags().BoolVar(&f.allowUndeclared, "allow-undeclared", false, "warn about, rather than refuse, values for undeclared variables in --var-file and RUNBOOK_VAR_* (for files shared by several runbooks)")
 }
 
 // isTerminal reports whether w is a terminal.
@@ -89,10 +91,11 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 		return nil, exitWith(2, nil)
 	}
 	b, bdiags := engine.Bind(cfg, registry(), engine.Inputs{
-		Environ:      os.Environ(),
-		VarFiles:     vf.varFiles,
-		Vars:         vf.vars,
-		AllowMissing: allowMissing,
+		Environ:         os.Environ(),
+		VarFiles:        vf.varFiles,
+		Vars:            vf.vars,
+		AllowMissing:    allowMissing,
+		AllowUndeclared: vf.allowUndeclared,
 	})
 	diags = append(diags, bdiags...)
 	var red *engine.Redactor
