@@ -114,6 +114,10 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			})
 			continue
 		}
+		if d := checkText(path, src); d != nil {
+			diags = append(diags, d...)
+			continue
+		}
 		var f *hcl.File
 		var fdiags hcl.Diagnostics
 		if strings.HasSuffix(path, ".json") {
