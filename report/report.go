@@ -179,7 +179,9 @@ func Render(w io.Writer, spec Spec, run *record.Run, opts Options) error {
 	if err := t.Execute(&buf, in); err != nil {
 		return fmt.Errorf("render report %q: %w", spec.Name, err)
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	// Whatever a template printed raw (a field, a fenced block of
+	// output), no control character reaches the reader's terminal.
+	if _, err := io.WriteString(w, Printable(buf.String())); err != nil {
 		return fmt.Errorf("write report %q: %w", spec.Name, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,48 @@ check "mark" {
 			code, stdout, stderr := runCLI(t, dir, tt.args...)
 			if code != tt.code || !strings.Contains(stderr, tt.want) {
 				t.Fatalf("exit %d, want %d; stderr:\n%s\nstdout:\n%s", code, tt.code, stderr, stdout)
+			}
+		})
+	}
+}
+
+// Hostile runbooks get bounded, printable diagnostics: no control
+// character from a snippet reaches the terminal, at most 50 diagnostics
+// are printed, deep nesting and binary files are one clear error each.
+func TestHostileRunbooksGetBoundedDiagnostics(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("runbook \"m\" {}\n")
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&many, "check \"c%d\" {\n  bogus = 1\n  shell {\n    command = \"true\"\n  }\n}\n", i)
+	}
+	dir := writeFiles(t, map[string]string{
+		"ctl.hcl":  "runbook \"x\" {\n  bogus = \"a\x1b]0;pwned\x07\x1b[2Jb\u009b\"\n}\n",
+		"many.hcl": many.String(),
+		"deep.hcl": "runbook \"d\" {}\nlocals {\n  a = " + strings.Repeat("(", 100_000) + "1" + strings.Repeat(")", 100_000) + "\n}\n",
+		"bin.hcl":  "\x7fELF\x02\x01\x01\x00\x00\x00" + strings.Repeat("\xff\xfe", 1000),
+	})
+	tests := []struct {
+		file, want string
+		errors     int
+	}{
+		{"ctl.hcl", "Unsupported argument", 1},
+		{"many.hcl", "… and 70 more errors and 0 more warnings not shown", 50},
+		{"deep.hcl", "Nesting too deep", 1},
+		{"bin.hcl", "Not a text file", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			code, _, stderr := runCLI(t, dir, "validate", tt.file)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, want 2 and %q; stderr:\n%s", code, tt.want, stderr)
+			}
+			if n := strings.Count(stderr, "Error: "); n != tt.errors {
+				t.Errorf("printed %d errors, want %d", n, tt.errors)
+			}
+			for _, c := range []string{"\x1b", "\x07", "\x00", "\u009b"} {
+				if strings.Contains(stderr, c) {
+					t.Errorf("stderr holds %q:\n%q", c, stderr)
+				}
 			}
 		})
 	}
