@@ -124,7 +124,12 @@ func (b *Bound) planArgs(v cty.Value) map[string]any {
 	return out
 }
 
-func (b *Bound) planValue(v cty.Value) any {
+func (b *Bound) planValue(v cty.Value) any { return b.shownValue(v, "(known after run)") }
+
+// shownValue renders a value for people and documents: parts derived from
+// sensitive values as "(sensitive)", unknown parts as unknown, strings
+// redacted and connection-string passwords masked.
+func (b *Bound) shownValue(v cty.Value, unknown any) any {
 	if v.HasMark(sensitiveMark) {
 		unmark(v, b.Redactor)
 		return Redacted
@@ -137,14 +142,14 @@ func (b *Bound) planValue(v cty.Value) any {
 			for it := v.ElementIterator(); it.Next(); {
 				k, e := it.Element()
 				k, _ = unmark(k, b.Redactor)
-				out[b.Redactor.String(k.AsString())] = b.planValue(e)
+				out[b.Redactor.String(k.AsString())] = b.shownValue(e, unknown)
 			}
 			return out
 		case v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType():
 			var out []any
 			for it := v.ElementIterator(); it.Next(); {
 				_, e := it.Element()
-				out = append(out, b.planValue(e))
+				out = append(out, b.shownValue(e, unknown))
 			}
 			return out
 		}
@@ -155,7 +160,7 @@ func (b *Bound) planValue(v cty.Value) any {
 			out := map[string]any{}
 			for it := v.ElementIterator(); it.Next(); {
 				k, e := it.Element()
-				out[k.AsString()] = b.planValue(e)
+				out[k.AsString()] = b.shownValue(e, unknown)
 			}
 			return out
 		}
@@ -163,11 +168,11 @@ func (b *Bound) planValue(v cty.Value) any {
 			var out []any
 			for it := v.ElementIterator(); it.Next(); {
 				_, e := it.Element()
-				out = append(out, b.planValue(e))
+				out = append(out, b.shownValue(e, unknown))
 			}
 			return out
 		}
-		return "(known after run)"
+		return unknown
 	}
 	return maskJSON(b.Redactor.Value(toJSONValue(v)))
 }

@@ -261,6 +261,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && bySignal && f.format != "nagios" {
 		code = signalExitCode(sig)
 	}
+	if reportErr != nil && code == 0 {
+		code = 1 // a report the run promised was not written
+	}
 	if f.quiet && code == 0 && run.Status == record.Passed {
 		return nil
 	}
@@ -279,7 +282,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		fmt.Fprintf(progressOutFor(a, f), "report %s → %s\n", r.Name, r.Path)
 	}
 	if reportErr != nil {
-		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
+		fmt.Fprintf(a.stderr, "runbook: the report was not written: %v\n", reportErr)
 	}
 	if run.Interrupted {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)

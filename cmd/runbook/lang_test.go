@@ -90,3 +90,50 @@ func TestHostileRunbooksGetBoundedDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// validate renders every report template over sample records of the
+// runbook: an unknown field is an error at the template's file and line,
+// worded without Go types. A template that fails only on a real run's
+// values makes exec exit non-zero and says which report and where.
+func TestReportTemplatesAreChecked(t *testing.T) {
+	rb := func(tmpl string) string {
+		return `runbook "r" {}
+
+step "say" {
+  shell {
+    command = "echo boom"
+  }
+}
+
+report "notes" {
+  template = "` + tmpl + `"
+  output   = "notes.md"
+}
+`
+	}
+	dir := writeFiles(t, map[string]string{
+		"typo.hcl":     rb("typo.md.tmpl"),
+		"typo.md.tmpl": "# {{ .Run.Title }}\n\n{{ range .Run.Items }}- {{ .Titel }}\n{{ end }}\n",
+		"late.hcl":     rb("late.md.tmpl"),
+		"late.md.tmpl": "# {{ .Run.Title }}\n{{ range .Run.Items }}{{ if eq (index .Result \"stdout\") \"boom\\n\" }}{{ add \"x\" 1 }}{{ end }}{{ end }}\n",
+	})
+	code, _, stderr := runCLI(t, dir, "validate", "typo.hcl")
+	if code != 2 || !strings.Contains(stderr, "typo.md.tmpl line 3") || !strings.Contains(stderr, `Did you mean "Title"?`) {
+		t.Fatalf("validate: exit %d; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "record.") || strings.Contains(stderr, "can't evaluate") {
+		t.Errorf("validate speaks Go:\n%s", stderr)
+	}
+
+	code, _, stderr = runCLI(t, dir, "validate", "late.hcl")
+	if code != 0 {
+		t.Fatalf("validate late.hcl: exit %d; stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, dir, "exec", "late.hcl")
+	if code == 0 || !strings.Contains(stderr, `the report was not written: render report "notes"`) || !strings.Contains(stderr, "late.md.tmpl:2:") {
+		t.Fatalf("exec: exit %d; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "interface {}") || strings.Contains(stderr, "[") {
+		t.Errorf("exec speaks Go:\n%s", stderr)
+	}
+}
