@@ -424,6 +424,15 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 			})
 		}
 	}
+	// What would fail at run time for its type fails now: a when or a
+	// condition that can never be true or false.
+	unknown := b.unknownScope()
+	for _, w := range []hcl.Expression{it.When, src.whenIfRef(it)} {
+		diags = append(diags, mustBeBool(w, unknown, "when")...)
+	}
+	for _, a := range it.Asserts {
+		diags = append(diags, mustBeBool(a.Condition, unknown, "condition")...)
+	}
 	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
 		sev := "critical"
 		if a.Severity != nil {
@@ -452,6 +461,42 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	return s, diags
+}
+
+// mustBeBool reports an expression (a when, an assert's condition) whose
+// value, as far as it is known before the run, cannot be true or false:
+// `when = "yes please"`, `condition = [1]`. Evaluation errors are left to
+// the run, which reports them with the results at hand.
+func mustBeBool(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnostics {
+	if e == nil {
+		return nil
+	}
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	ok := true
+	switch {
+	case v.IsKnown() && !v.IsNull():
+		c, err := convert.Convert(v, cty.Bool)
+		ok = err == nil && !c.IsNull()
+	case v.Type() != cty.DynamicPseudoType && !v.Type().Equals(cty.Bool):
+		ok = convert.GetConversion(v.Type(), cty.Bool) != nil
+	}
+	if ok {
+		return nil
+	}
+	shown := v.Type().FriendlyName()
+	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		shown = fmt.Sprintf("the string %q", v.AsString())
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Incorrect value type",
+		Detail:   fmt.Sprintf("%s must be true or false, but this is %s.", name, shown),
+		Subject:  e.Range().Ptr(),
+	}}
 }
 
 // Required reports whether a step is a manual step that may not be

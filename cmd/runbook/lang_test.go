@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,45 @@ report "notes" {
 	}
 	if strings.Contains(stderr, "interface {}") || strings.Contains(stderr, "[") {
 		t.Errorf("exec speaks Go:\n%s", stderr)
+	}
+}
+
+// What exec refuses, validate refuses: a directory with no runbook in it,
+// and a runbook directory with two runbook blocks. A directory whose
+// files are each a runbook of their own is still validated file by file.
+func TestValidateRefusesWhatExecRefuses(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"none/README.md": "not a runbook\n",
+		"two/main.hcl":   "runbook \"a\" {}\n",
+		"two/copy.hcl":   "runbook \"b\" {}\n",
+		"two/checks.hcl": "check \"c\" {\n  shell {\n    command = \"true\"\n  }\n}\n",
+		"many/a.hcl":     "runbook \"a\" {}\n",
+		"many/b.hcl":     "runbook \"b\" {}\n",
+		"when.hcl":       "runbook \"w\" {}\n\nstep \"s\" {\n  when = \"yes please\"\n  shell {\n    command = \"true\"\n  }\n}\n",
+	})
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	tests := []struct {
+		arg, want string
+		code      int
+	}{
+		{"empty", "holds no .hcl or .hcl.json runbook files", 2},
+		{"none", "holds no .hcl or .hcl.json runbook files", 2},
+		{"two", "Duplicate runbook block", 2},
+		{"when.hcl", `when must be true or false, but this is the string "yes please"`, 2},
+		{"many", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, dir, "validate", tt.arg)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("validate: exit %d, want %d and %q; stdout:\n%s\nstderr:\n%s", code, tt.code, tt.want, stdout, stderr)
+			}
+			if tt.code == 0 {
+				return
+			}
+			if code, _, _ := runCLI(t, dir, "exec", tt.arg); code == 0 {
+				t.Errorf("exec %s: exit 0, want an error", tt.arg)
+			}
+		})
 	}
 }
