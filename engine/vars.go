@@ -33,6 +33,10 @@ type Inputs struct {
 	// the runbook does not declare: for variable files shared by several
 	// runbooks. Without it both are errors, like --var.
 	AllowUndeclared bool
+	// ChecksOnly is for runs of the checks alone (`runbook check`,
+	// `watch`): a variable that only steps, cleanups or reports use may
+	// go without a value, and is then unknown.
+	ChecksOnly bool
 }
 
 // envMap turns KEY=value strings into a map; later entries win.
@@ -181,11 +185,15 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		}
 	}
 
+	var needed map[string]bool
+	if in.ChecksOnly {
+		needed = checkVariables(cfg)
+	}
 	for _, name := range cfg.VariableOrder {
 		v := cfg.Variables[name]
 		val, ok := vals[name]
 		if !ok {
-			if in.AllowMissing {
+			if in.AllowMissing || (needed != nil && !needed[name]) {
 				vals[name] = cty.UnknownVal(v.Type)
 				continue
 			}
@@ -291,4 +299,86 @@ func secretStrings(v cty.Value) []string {
 		return out
 	}
 	return nil
+}
+
+// checkVariables returns the variables a run of the checks alone needs
+// (`runbook check`, `watch`): those the checks, the runbook block, the
+// alerts and the locals these use refer to, and those their validation
+// blocks refer to. Nil means every variable (a body that cannot be walked).
+func checkVariables(cfg *Config) map[string]bool {
+	need := map[string]bool{}
+	locals := map[string]bool{}
+	var pending []string
+	use := func(ref string) {
+		root, name, _ := strings.Cut(ref, ".")
+		switch {
+		case root == "var" && !need[name]:
+			need[name] = true
+			pending = append(pending, ref)
+		case root == "local" && !locals[name]:
+			locals[name] = true
+			pending = append(pending, ref)
+		}
+	}
+	useTraversals := func(travs []hcl.Traversal) {
+		for _, tr := range travs {
+			if root := tr.RootName(); root == "var" || root == "local" {
+				if name, ok := attrName(tr); ok {
+					use(root + "." + name)
+				}
+			}
+		}
+	}
+	for _, name := range cfg.CheckOrder {
+		for _, ref := range cfg.Checks[name].uses {
+			use(ref)
+		}
+	}
+	if cfg.Runbook != nil {
+		for _, a := range cfg.Runbook.Attrs {
+			useTraversals(a.Expr.Variables())
+		}
+	}
+	for _, a := range cfg.Alerts {
+		useTraversals(exprTraversals(a.On))
+		body, ok := a.ChannelBody.(*hclsyntax.Body)
+		if !ok {
+			if a.ChannelBody != nil {
+				return nil
+			}
+			continue
+		}
+		_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+			if e, ok := n.(hclsyntax.Expression); ok {
+				useTraversals(e.Variables())
+			}
+			return nil
+		})
+	}
+	for len(pending) > 0 {
+		ref := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		root, name, _ := strings.Cut(ref, ".")
+		switch root {
+		case "local":
+			if l := cfg.Locals[name]; l != nil {
+				useTraversals(l.Expr.Variables())
+			}
+		case "var":
+			if v := cfg.Variables[name]; v != nil {
+				for _, val := range v.Validations {
+					useTraversals(exprTraversals(val.Condition))
+					useTraversals(exprTraversals(val.ErrorMessage))
+				}
+			}
+		}
+	}
+	return need
+}
+
+func exprTraversals(e hcl.Expression) []hcl.Traversal {
+	if e == nil {
+		return nil
+	}
+	return e.Variables()
 }

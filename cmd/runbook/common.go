@@ -30,6 +30,9 @@ type varFlags struct {
 	vars            []string
 	varFiles        []string
 	allowUndeclared bool
+	// checksOnly is set by commands that run the checks alone: variables
+	// only steps use need no value.
+	checksOnly bool
 }
 
 func (f *varFlags) add(cmd *cobra.Command) {
@@ -158,6 +161,7 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 		Vars:            vf.vars,
 		AllowMissing:    allowMissing,
 		AllowUndeclared: vf.allowUndeclared,
+		ChecksOnly:      vf.checksOnly,
 	})
 	diags = append(diags, bdiags...)
 	var red *engine.Redactor

@@ -108,7 +108,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return exitWith(2, err)
 	}
-	b, err := a.load(path, f.varFlags, false)
+	vf := f.varFlags
+	vf.checksOnly = mode == engine.ModeCheck
+	b, err := a.load(path, vf, false)
 	if err != nil {
 		return err
 	}

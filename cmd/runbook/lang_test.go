@@ -179,3 +179,47 @@ func TestValidateRefusesWhatExecRefuses(t *testing.T) {
 		})
 	}
 }
+
+// `runbook check` needs only the variables the checks use: a variable
+// only a step uses may go without a value; exec still demands it.
+func TestCheckDoesNotDemandStepVariables(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": `runbook "c" {}
+
+variable "host" {
+  type = string
+}
+
+variable "deploy_token" {
+  type      = string
+  sensitive = true
+}
+
+locals {
+  url = "http://${var.host}/"
+}
+
+check "up" {
+  shell {
+    command = ["test", "-n", local.url]
+  }
+}
+
+step "deploy" {
+  shell {
+    command = ["echo", var.deploy_token]
+  }
+}
+`})
+	code, _, stderr := runCLI(t, dir, "check", "rb.hcl", "--var", "host=example")
+	if code != 0 {
+		t.Fatalf("check: exit %d; stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, dir, "check", "rb.hcl")
+	if code != 2 || !strings.Contains(stderr, `"host" has no default`) {
+		t.Fatalf("check without host: exit %d; stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, dir, "exec", "rb.hcl", "--var", "host=example")
+	if code != 2 || !strings.Contains(stderr, `"deploy_token" has no default`) {
+		t.Fatalf("exec: exit %d; stderr:\n%s", code, stderr)
+	}
+}
