@@ -15,7 +15,10 @@ package checks
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -91,4 +94,48 @@ type DefaultAsserter interface {
 // left out), once, before the first Run.
 type Environment interface {
 	SetEnviron(env []string)
+}
+
+// ArgError is a Validate error about one argument of a provider block.
+// The engine points the diagnostic at that argument rather than at the
+// block. A Validate error that is not an ArgError but starts with an
+// argument's name ("method \"GTE\" is not …", "timeout: …") is pointed at
+// that argument too.
+type ArgError struct {
+	// Arg is the argument's name in the block.
+	Arg string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// Error returns the message, which names the argument.
+func (e *ArgError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Arg) {
+		return msg
+	}
+	return e.Arg + ": " + msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ArgError) Unwrap() error { return e.Err }
+
+// ArgErrorf makes an ArgError for argument arg.
+func ArgErrorf(arg, format string, a ...any) error {
+	return &ArgError{Arg: arg, Err: fmt.Errorf(format, a...)}
+}
+
+// Suggest returns " Did you mean "X"?" for the name closest to given
+// (case-insensitively, at most two edits away), or "".
+func Suggest(given string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(strings.ToUpper(given), strings.ToUpper(n), nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(". Did you mean %q?", best)
 }

@@ -1,16 +1,19 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -618,12 +621,7 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	p := pt.proto
 	if v, ok := p.(checks.Validator); ok {
 		if err := v.Validate(val); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Invalid %s block", it.ProviderType),
-				Detail:   b.Redactor.String(err.Error()) + ".",
-				Subject:  it.ProviderRange.Ptr(),
-			})
+			diags = append(diags, b.argDiags(it, pt, err)...)
 		}
 	}
 	if diags.HasErrors() {
@@ -684,6 +682,56 @@ func requiredNotNull(it *Item, pt *providerType, val cty.Value) hcl.Diagnostics 
 			Summary:  "Required argument is null",
 			Detail:   fmt.Sprintf("The %s block's %q argument is required and must not be null.", it.ProviderType, as.Name),
 			Subject:  rng.Ptr(),
+		})
+	}
+	return diags
+}
+
+// argDiags turns a provider's Validate error into diagnostics, each on the
+// argument it is about: a checks.ArgError names it; otherwise a message
+// that starts with an argument's name is about that argument. Errors
+// joined with errors.Join give one diagnostic each.
+func (b *Bound) argDiags(it *Item, pt *providerType, err error) hcl.Diagnostics {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var content *hcl.BodyContent
+	var diags hcl.Diagnostics
+	for _, e := range errs {
+		msg := secret.MaskText(b.Redactor.String(e.Error()))
+		arg := ""
+		var ae *checks.ArgError
+		if errors.As(e, &ae) {
+			arg = ae.Arg
+		} else {
+			for _, a := range pt.implied.Attributes {
+				if len(a.Name) > len(arg) && strings.HasPrefix(msg, a.Name) && len(msg) > len(a.Name) && strings.ContainsRune(" :", rune(msg[len(a.Name)])) {
+					arg = a.Name
+				}
+			}
+		}
+		subject := it.ProviderRange
+		if arg != "" {
+			if content == nil {
+				content, _ = it.ProviderBody.Content(pt.implied)
+			}
+			if content != nil {
+				if a, ok := content.Attributes[arg]; ok {
+					subject = a.Expr.Range()
+				}
+			}
+		}
+		if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+			msg += "."
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s block", it.ProviderType),
+			Detail:   msg,
+			Subject:  subject.Ptr(),
 		})
 	}
 	return diags

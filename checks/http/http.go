@@ -168,7 +168,7 @@ func parse(cfg cty.Value) (*request, error) {
 		r.url = u
 	}
 	if !validMethod(r.method) {
-		return nil, fmt.Errorf("method %q is not one of %s", r.method, strings.Join(methods, ", "))
+		return nil, checks.ArgErrorf("method", "method %q is not one of %s%s", r.method, strings.Join(methods, ", "), checks.Suggest(r.method, methods))
 	}
 	for k := range r.headers {
 		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
