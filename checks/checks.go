@@ -139,3 +139,27 @@ func Suggest(given string, names []string) string {
 	}
 	return fmt.Sprintf(". Did you mean %q?", best)
 }
+
+// Typed is implemented by providers that publish the type of their result
+// object. The engine checks references to it before anything runs:
+// `self.exit_cod` or `step.list.stdout_line` is then an error at validate,
+// with a suggestion. Attributes whose shape depends on what is observed (a
+// decoded JSON body, SQL rows) have type cty.DynamicPseudoType and are
+// checked no further.
+type Typed interface {
+	Result() cty.Type
+}
+
+// DynamicResult returns an object type with the given attribute names, each
+// of type cty.DynamicPseudoType except those given in known: for providers
+// whose result attributes are known by name.
+func DynamicResult(names []string, known map[string]cty.Type) cty.Type {
+	attrs := make(map[string]cty.Type, len(names))
+	for _, n := range names {
+		attrs[n] = cty.DynamicPseudoType
+		if t, ok := known[n]; ok {
+			attrs[n] = t
+		}
+	}
+	return cty.Object(attrs)
+}

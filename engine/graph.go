@@ -257,6 +257,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		}
 		add(Ref{Kind: root, Name: name, Range: tr.SourceRange()})
 	}
+	diags = append(diags, d.checkResultRefs(it, travs, siblings)...)
 	for _, r := range it.DependsOn {
 		add(r)
 	}

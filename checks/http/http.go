@@ -28,6 +28,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -343,4 +344,12 @@ func (p *Provider) Close() error {
 		c.transport.CloseIdleConnections()
 	}
 	return nil
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"status": cty.Number, "body": cty.String, "body_truncated": cty.Bool,
+		"headers": cty.Map(cty.String), "json": cty.DynamicPseudoType,
+	})
 }

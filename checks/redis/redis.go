@@ -28,6 +28,7 @@ import (
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -391,4 +392,9 @@ func commandLine(cmd []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{"value": cty.DynamicPseudoType, "truncated": cty.Bool})
 }

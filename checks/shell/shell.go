@@ -27,6 +27,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -365,3 +366,11 @@ func quote(s string) string {
 // runbook's own: the engine leaves sensitive variables' RUNBOOK_VAR_
 // values out of it.
 func (p *Provider) SetEnviron(env []string) { p.base = env }
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"exit_code": cty.Number, "stdout": cty.String, "stderr": cty.String,
+		"stdout_lines": cty.List(cty.String), "stdout_truncated": cty.Bool, "stderr_truncated": cty.Bool,
+	})
+}

@@ -52,6 +52,7 @@ const readOnlyParam = "default_transaction_read_only"
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -475,4 +476,11 @@ func jsonText(v cty.Value) (string, error) {
 		return "", fmt.Errorf("encode as JSON: %w", err)
 	}
 	return string(b), nil
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"rows": cty.DynamicPseudoType, "row_count": cty.Number, "columns": cty.DynamicPseudoType, "truncated": cty.Bool,
+	})
 }
