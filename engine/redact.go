@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/runbookhq/runbook/record"
 )
 
 // Redacted replaces a sensitive value wherever it would be printed or stored.
@@ -211,4 +213,58 @@ func jsonOneLine(v any) string {
 		return ""
 	}
 	return string(data)
+}
+
+// Item redacts every text field of a run record's item in place: the one
+// pass an item goes through on its way out (to an Observer, the journal,
+// the record), so that a secret the run learned of only after the item
+// was built is still caught.
+func (r *Redactor) Item(it *record.Item) {
+	if r.Empty() {
+		return
+	}
+	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions} {
+		*p = r.String(*p)
+	}
+	if it.Error != nil {
+		e := r.String(*it.Error)
+		it.Error = &e
+	}
+	if it.Result != nil {
+		if cut(it.Result) {
+			it.Result = r.ValueCut(it.Result).(map[string]any)
+		} else {
+			it.Result = r.Value(it.Result).(map[string]any)
+		}
+	}
+	if len(it.Asserts) > 0 {
+		asserts := make([]record.Assert, len(it.Asserts))
+		for i, a := range it.Asserts {
+			a.Condition, a.Message = r.String(a.Condition), r.String(a.Message)
+			asserts[i] = a
+		}
+		it.Asserts = asserts
+	}
+	if it.Answer != nil {
+		a := *it.Answer
+		a.Note = r.String(a.Note)
+		it.Answer = &a
+	}
+}
+
+// Run redacts every text field of a run record in place: its header,
+// variables and items.
+func (r *Redactor) Run(run *record.Run) {
+	if r.Empty() {
+		return
+	}
+	for _, p := range []*string{&run.Title, &run.Description, &run.Document, &run.Owner} {
+		*p = r.String(*p)
+	}
+	if run.Variables != nil {
+		run.Variables = r.Value(run.Variables).(map[string]any)
+	}
+	for i := range run.Items {
+		r.Item(&run.Items[i])
+	}
 }

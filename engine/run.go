@@ -166,6 +166,7 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 		for _, n := range r.nodes {
 			planned.Items = append(planned.Items, n.rec)
 		}
+		b.Redactor.Run(&planned)
 		opts.Begin(&planned)
 	}
 	r.runPhase(ctx, false)
@@ -184,6 +185,9 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	for _, n := range r.nodes {
 		run.Items = append(run.Items, n.rec)
 	}
+	// On the way out, everything the record holds is redacted once more
+	// with every secret the run learned of, derived ones included.
+	b.Redactor.Run(run)
 	run.Tally()
 	return run, nil
 }
@@ -737,7 +741,7 @@ func (r *runner) runOnWorker(ctx context.Context, n *node) {
 		}
 	}
 	if r.opts.Observer != nil {
-		r.opts.Observer.Finished(n.rec)
+		r.opts.Observer.Finished(r.out(n.rec))
 	}
 }
 
@@ -819,7 +823,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		}
 	}
 	if r.opts.Observer != nil {
-		r.opts.Observer.Started(n.rec)
+		r.opts.Observer.Started(r.out(n.rec))
 	}
 	if n.src.Manual != nil {
 		r.runManual(ctx, n)
@@ -1128,4 +1132,10 @@ func cut(result map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// out is an item on its way out to an Observer: a redacted copy.
+func (r *runner) out(it record.Item) record.Item {
+	r.b.Redactor.Item(&it)
+	return it
 }

@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -258,5 +260,36 @@ func TestUndeclaredVariableValues(t *testing.T) {
 				t.Fatalf("got %v, want one diagnostic of severity %v saying %q", diags, tt.severity, tt.detail)
 			}
 		})
+	}
+}
+
+// A string derived from a secret only late in the run (from a result) is
+// registered then; the record is redacted on its way out, so output that
+// an earlier item captured is caught too.
+func TestLateDerivedSecretsAreRedactedOnTheWayOut(t *testing.T) {
+	sum := sha256.Sum256([]byte(canary + "passed"))
+	digest := hex.EncodeToString(sum[:])
+	b := bind(t, `runbook "t" {}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+check "a" {
+  shell { command = ["echo", "`+digest+`"] }
+}
+check "b" {
+  shell { command = ["echo", sha256("${var.token}${check.a.status}")] }
+}
+`, engine.Inputs{Vars: []string{"token=" + canary}})
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	if strings.Contains(string(data), digest) {
+		t.Fatalf("the record holds the derived secret:\n%s", data)
+	}
+	if got := item(t, r, "check", "a").Result["stdout"]; got != engine.Redacted+"\n" {
+		t.Errorf("a's stdout = %q, want %q", got, engine.Redacted+"\n")
 	}
 }
