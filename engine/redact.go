@@ -24,7 +24,8 @@ const Redacted = "(sensitive)"
 // atomic load per call.
 type Redactor struct {
 	mu       sync.Mutex
-	known    map[string]bool // every form added so far
+	added    map[string]bool // every secret added so far
+	known    map[string]bool // every form of them
 	secrets  []string        // the forms, longest first
 	replacer atomic.Pointer[strings.Replacer]
 }
@@ -75,12 +76,13 @@ func (r *Redactor) Add(secrets ...string) {
 	defer r.mu.Unlock()
 	added := false
 	for _, s := range secrets {
-		if len(s) < MinSecretLength || r.known[s] {
+		if len(s) < MinSecretLength || r.added[s] {
 			continue
 		}
 		if r.known == nil {
-			r.known = map[string]bool{}
+			r.known, r.added = map[string]bool{}, map[string]bool{}
 		}
+		r.added[s] = true
 		for _, f := range forms(s) {
 			// A form inside "(sensitive)" would redact the redaction again.
 			if len(f) >= MinSecretLength && !r.known[f] && !strings.Contains(Redacted, f) {
@@ -89,7 +91,6 @@ func (r *Redactor) Add(secrets ...string) {
 				added = true
 			}
 		}
-		r.known[s] = true
 	}
 	if !added {
 		return
