@@ -614,7 +614,9 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 		return cty.NilVal, diags
 	}
 	// Providers see plain values; what was sensitive is now redacted.
-	val, _ = unmark(val, b.Redactor)
+	if b.marks() {
+		val, _ = unmark(val, b.Redactor)
+	}
 	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {
 		return cty.NilVal, diags
 	}

@@ -960,7 +960,9 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	}
 	// The provider gets plain values; every string derived from a
 	// sensitive one is registered for redaction before it runs.
-	cfgVal, _ = unmark(cfgVal, r.b.Redactor)
+	if r.b.marks() {
+		cfgVal, _ = unmark(cfgVal, r.b.Redactor)
+	}
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
 		n.rec.Action = secret.MaskText(r.b.Redactor.String(d.Describe(cfgVal)))
@@ -1015,7 +1017,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 	}
 	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
 		if m, ok := toJSONValue(result).(map[string]any); ok {
-			if cut(m) {
+			if !r.b.Redactor.Empty() && cut(m) {
 				// A secret the output cap cut in two is still redacted.
 				n.rec.Result = r.b.Redactor.ValueCut(m).(map[string]any)
 			} else {

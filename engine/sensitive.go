@@ -153,3 +153,8 @@ func childEnviron(environ []string, sensitive map[string]bool) []string {
 	}
 	return out
 }
+
+// marks reports whether values may carry the sensitive mark: whether the
+// runbook declares a sensitive variable. Without one, the engine skips
+// every walk looking for marks.
+func (b *Bound) marks() bool { return len(b.Sensitive) > 0 }

@@ -73,6 +73,18 @@ func Mask(s string, passwords []string) string {
 // carries: for error messages of a client that connected with conn.
 func MaskConn(s, conn string) string { return Mask(s, Passwords(conn)) }
 
+// containsPassword reports whether s holds "password" in any case,
+// without allocating.
+func containsPassword(s string) bool {
+	const word = "password"
+	for i := 0; i+len(word) <= len(s); i++ {
+		if s[i]|0x20 == 'p' && strings.EqualFold(s[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
+}
+
 var (
 	// urlUserinfo matches scheme://user:PASSWORD@ anywhere in text.
 	urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)([^\s/?#@]+)@`)
@@ -85,7 +97,7 @@ var (
 // password of scheme://user:PASSWORD@ and the value of password= and
 // sslpassword= settings. Text without such a password is returned as is.
 func MaskText(s string) string {
-	if !strings.Contains(s, "@") && !strings.Contains(strings.ToLower(s), "password") {
+	if !strings.Contains(s, "@") && !containsPassword(s) {
 		return s // the common case: nothing that could hold a password
 	}
 	s = urlUserinfo.ReplaceAllString(s, "${1}"+Masked+"@")
