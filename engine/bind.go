@@ -471,8 +471,17 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 // `when = "yes please"`, `condition = [1]`. Evaluation errors are left to
 // the run, which reports them with the results at hand.
 func mustBeBool(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnostics {
-	if e == nil {
+	switch x := e.(type) {
+	case nil:
 		return nil
+	case *hclsyntax.BinaryOpExpr:
+		if x.Op.Type == cty.Bool {
+			return nil // a comparison or a logical operator: always a bool
+		}
+	case *hclsyntax.UnaryOpExpr:
+		if x.Op == hclsyntax.OpLogicalNot {
+			return nil
+		}
 	}
 	v, diags := e.Value(ctx)
 	if diags.HasErrors() {
