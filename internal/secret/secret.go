@@ -10,6 +10,7 @@ package secret
 import (
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -58,11 +59,15 @@ func Passwords(conn string) []string {
 	return out
 }
 
-// Mask replaces every password of at least 3 bytes in s with Masked.
-// Shorter ones would mask common letters and hide nothing.
+// Mask replaces every password in s with Masked, however short: a
+// message about a connection is better mangled than telling a password.
+// Longer passwords are replaced first, so one that contains another is
+// masked whole.
 func Mask(s string, passwords []string) string {
-	for _, pw := range passwords {
-		if len(pw) >= 3 {
+	pws := append([]string(nil), passwords...)
+	sort.Slice(pws, func(i, j int) bool { return len(pws[i]) > len(pws[j]) })
+	for _, pw := range pws {
+		if pw != "" {
 			s = strings.ReplaceAll(s, pw, Masked)
 		}
 	}
