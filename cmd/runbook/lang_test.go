@@ -223,3 +223,24 @@ step "deploy" {
 		t.Fatalf("exec: exit %d; stderr:\n%s", code, stderr)
 	}
 }
+
+// plan shows argument values from variables with their control
+// characters replaced.
+func TestPlanShowsNoControlCharacters(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": `runbook "p" {}
+
+variable "msg" {
+  type = string
+}
+
+check "say" {
+  shell {
+    command = ["echo", var.msg]
+  }
+}
+`})
+	code, stdout, stderr := runCLI(t, dir, "plan", "rb.hcl", "--var", "msg=hi \x1b]0;pwned\x07 \x1b[2J")
+	if code != 0 || strings.ContainsAny(stdout, "\x1b\x07") || !strings.Contains(stdout, "\uFFFD") {
+		t.Fatalf("plan: exit %d; stdout:\n%q\nstderr:\n%s", code, stdout, stderr)
+	}
+}
