@@ -54,7 +54,7 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			Order:      i + 1,
 			Kind:       n.item.Kind,
 			Name:       n.item.Name,
-			Title:      n.rec.Title,
+			Title:      b.Redactor.String(n.rec.Title),
 			Provider:   n.rec.Provider,
 			Confirm:    n.set.Confirm,
 			Manual:     n.src.Manual != nil,
@@ -75,7 +75,7 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			}
 		}
 		if n.item.When != nil {
-			pi.When = r.source(n.item.When)
+			pi.When = b.Redactor.String(r.source(n.item.When))
 		}
 		var exprs []hcl.Traversal
 		if n.src.ProviderBody != nil {

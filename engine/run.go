@@ -478,9 +478,9 @@ func (r *runner) newNode(it, src *Item) *node {
 	n.rec = record.Item{
 		Kind:        it.Kind,
 		Name:        it.Name,
-		Title:       r.b.Redactor.String(s.Title),
-		Description: r.b.Redactor.String(s.Description),
-		Expected:    r.b.Redactor.String(s.Expected),
+		Title:       s.Title,
+		Description: s.Description,
+		Expected:    s.Expected,
 		Check:       it.CheckRef,
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
@@ -492,7 +492,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		n.rec.Provider = "manual"
 		n.rec.Manual = true
 		if ins, _ := evalString(src.Manual.Instructions, r.b.base, "instructions"); ins != "" {
-			n.rec.Instructions = r.b.Redactor.String(ins)
+			n.rec.Instructions = ins
 		}
 	}
 	return n
@@ -778,7 +778,7 @@ func (r *runner) scope(n *node, self cty.Value) *hcl.EvalContext {
 
 func (r *runner) fail(n *node, err string) {
 	n.rec.Status = record.Failed
-	msg := secret.MaskText(r.b.Redactor.String(err))
+	msg := secret.MaskText(err)
 	n.rec.Error = &msg
 }
 
@@ -856,7 +856,8 @@ func (r *runner) confirm(ctx context.Context, n *node) bool {
 		r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
 		return false
 	}
-	ok, err := r.opts.Prompter.Confirm(ctx, &n.rec)
+	shown := r.out(n.rec)
+	ok, err := r.opts.Prompter.Confirm(ctx, &shown)
 	if ctx.Err() != nil {
 		// Ctrl-C at the prompt interrupts the run; it is no answer.
 		r.skip(n, n.interruption())
@@ -891,7 +892,8 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		}
 		ans = &a
 	} else if r.opts.Prompter != nil {
-		a, err := r.opts.Prompter.Answer(ctx, &n.rec)
+		shown := r.out(n.rec)
+		a, err := r.opts.Prompter.Answer(ctx, &shown)
 		if ctx.Err() != nil {
 			r.skip(n, n.interruption())
 			return
@@ -911,7 +913,6 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		n.rec.Status = record.Pending
 		return
 	}
-	ans.Note = r.b.Redactor.String(ans.Note)
 	switch ans.Status {
 	case record.Passed, record.Failed, record.Skipped:
 	default:
@@ -965,7 +966,7 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	}
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
-		n.rec.Action = secret.MaskText(r.b.Redactor.String(d.Describe(cfgVal)))
+		n.rec.Action = secret.MaskText(d.Describe(cfgVal))
 	}
 	return cfgVal, p, true
 }
@@ -1017,12 +1018,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 	}
 	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
 		if m, ok := toJSONValue(result).(map[string]any); ok {
-			if !r.b.Redactor.Empty() && cut(m) {
-				// A secret the output cap cut in two is still redacted.
-				n.rec.Result = r.b.Redactor.ValueCut(m).(map[string]any)
-			} else {
-				n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
-			}
+			n.rec.Result = m
 		}
 	}
 }
@@ -1090,7 +1086,7 @@ func (r *runner) judge(n *node, self cty.Value) {
 func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (bool, string) {
 	v, diags := plainValue(cond, ctx, r.b.Redactor)
 	if diags.HasErrors() {
-		return false, r.b.Redactor.String("the condition could not be evaluated: " + diagText(diags))
+		return false, "the condition could not be evaluated: " + diagText(diags)
 	}
 	v, err := convert.Convert(v, cty.Bool)
 	if err != nil || !v.IsKnown() || v.IsNull() {
@@ -1113,14 +1109,14 @@ func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (
 			text += " (error_message: " + diagText(mdiags) + ")"
 		}
 	}
-	return false, r.b.Redactor.String(text)
+	return false, text
 }
 
 // source returns the source text of an expression, for the record.
 func (r *runner) source(e hcl.Expression) string {
 	rng := e.Range()
 	if f, ok := r.b.Config.Files[rng.Filename]; ok && rng.End.Byte <= len(f.Bytes) && rng.Start.Byte < rng.End.Byte {
-		return r.b.Redactor.String(string(f.Bytes[rng.Start.Byte:rng.End.Byte]))
+		return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
 	}
 	return ""
 }
@@ -1136,7 +1132,10 @@ func cut(result map[string]any) bool {
 	return false
 }
 
-// out is an item on its way out to an Observer: a redacted copy.
+// out is an item on its way out of the engine while the run goes on (to
+// an Observer, to the operator at a prompt): a redacted copy. The record
+// is redacted as a whole at the end of the run (Redactor.Run); nothing
+// else in a run redacts.
 func (r *runner) out(it record.Item) record.Item {
 	r.b.Redactor.Item(&it)
 	return it
