@@ -109,7 +109,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return exitWith(2, err)
 	}
-	b, err := a.load(path, f.varFlags, false)
+	vf := f.varFlags
+	vf.checksOnly = mode == engine.ModeCheck
+	b, err := a.load(path, vf, false)
 	if err != nil {
 		return err
 	}
@@ -278,6 +280,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && bySignal && f.format != "nagios" {
 		code = signalExitCode(sig)
 	}
+	if reportErr != nil && code == 0 {
+		code = 1 // a report the run promised was not written
+	}
 	if f.quiet && code == 0 && run.Status == record.Passed {
 		return nil
 	}
@@ -296,7 +301,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		fmt.Fprintf(progressOutFor(a, f), "report %s → %s\n", r.Name, r.Path)
 	}
 	if reportErr != nil {
-		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
+		fmt.Fprintf(a.stderr, "runbook: the report was not written: %v\n", reportErr)
 	}
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
