@@ -374,59 +374,19 @@ func (r *runner) plan() error {
 
 	stepNodes := map[string]*node{}
 	aliases := map[string]*node{} // check name → step that ran it
-	if len(steps) == 0 {
-		for _, name := range cfg.CheckOrder {
-			newCheck(name, nil)
+	// sequential makes the node of a step or cleanup that runs after prev,
+	// with what it refers to: earlier steps, the step that already ran a
+	// check it names, or the check itself.
+	sequential := func(it *Item, prev *node) *node {
+		src := it
+		if it.CheckRef != "" {
+			src = cfg.Checks[it.CheckRef]
 		}
-	} else {
-		var prev *node
-		for _, st := range steps {
-			src := st
-			if st.CheckRef != "" {
-				src = cfg.Checks[st.CheckRef]
-			}
-			n := r.newNode(st, src)
-			n.prev = prev
-			refs := append([]Ref(nil), st.refs...)
-			if src != st {
-				refs = append(refs, src.refs...)
-			}
-			for _, ref := range refs {
-				var dep *node
-				switch {
-				case ref.Kind == "step":
-					dep = stepNodes[ref.Name]
-				case ref.Name == st.CheckRef:
-					continue
-				case aliases[ref.Name] != nil:
-					dep = aliases[ref.Name]
-				default:
-					dep = newCheck(ref.Name, prev)
-				}
-				n.deps = append(n.deps, dep)
-				n.scope[ref.Address()] = dep
-			}
-			if st.CheckRef != "" && aliases[st.CheckRef] == nil {
-				aliases[st.CheckRef] = n
-			}
-			stepNodes[st.Name] = n
-			r.nodes = append(r.nodes, n)
-			prev = n
-		}
-	}
-	// Cleanups run in declaration order after the procedure; a check only
-	// a cleanup needs runs just before it.
-	late = true
-	var prev *node
-	for _, c := range cfg.cleanupsOf(r.opts) {
-		src := c
-		if c.CheckRef != "" {
-			src = cfg.Checks[c.CheckRef]
-		}
-		n := r.newNode(c, src)
-		n.late = true
-		refs := append([]Ref(nil), c.refs...)
-		if src != c {
+		n := r.newNode(it, src)
+		n.prev = prev
+		n.late = late
+		refs := append([]Ref(nil), it.refs...)
+		if src != it {
 			refs = append(refs, src.refs...)
 		}
 		for _, ref := range refs {
@@ -434,7 +394,7 @@ func (r *runner) plan() error {
 			switch {
 			case ref.Kind == "step":
 				dep = stepNodes[ref.Name]
-			case ref.Name == c.CheckRef:
+			case ref.Name == it.CheckRef:
 				continue
 			case aliases[ref.Name] != nil:
 				dep = aliases[ref.Name]
@@ -447,9 +407,30 @@ func (r *runner) plan() error {
 			n.deps = append(n.deps, dep)
 			n.scope[ref.Address()] = dep
 		}
-		n.prev = prev
 		r.nodes = append(r.nodes, n)
-		prev = n
+		return n
+	}
+	if len(steps) == 0 {
+		for _, name := range cfg.CheckOrder {
+			newCheck(name, nil)
+		}
+	} else {
+		var prev *node
+		for _, st := range steps {
+			n := sequential(st, prev)
+			if st.CheckRef != "" && aliases[st.CheckRef] == nil {
+				aliases[st.CheckRef] = n
+			}
+			stepNodes[st.Name] = n
+			prev = n
+		}
+	}
+	// Cleanups run in declaration order after the procedure; a check only
+	// a cleanup needs runs just before it.
+	late = true
+	var prev *node
+	for _, c := range cfg.cleanupsOf(r.opts) {
+		prev = sequential(c, prev)
 	}
 	if err := r.selectNodes(); err != nil {
 		return err
