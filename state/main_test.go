@@ -57,12 +57,12 @@ func runHelper(mode string) error {
 		}
 		return nil
 	case "lead":
-		ok, release, err := d.Lead(ctx, os.Getenv("KEY"))
+		l, err := d.Lead(ctx, os.Getenv("KEY"))
 		if err != nil {
 			return err
 		}
-		defer release()
-		if ok {
+		if l != nil {
+			defer l.Release()
 			fmt.Println("leading")
 		} else {
 			fmt.Println("standby")
