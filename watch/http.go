@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/runbookhq/runbook/state"
 )
 
 // Status is what /healthz answers: the overall health and each check's.
@@ -20,6 +21,10 @@ type Status struct {
 	// Cycles counts the cycles this instance ran.
 	Cycles int                   `json:"cycles"`
 	Checks map[string]CheckState `json:"checks"`
+	// State is whether the state store answers, and the lead's lease.
+	State StateStatus `json:"state"`
+
+	lease *state.Lease // for Leader, checked when read
 }
 
 // Healthy reports whether /healthz answers 200: the health is HEALTHY or
@@ -43,6 +48,7 @@ func (w *Watcher) publish() {
 			s.Checks[name] = *cs
 		}
 	}
+	s.lease, s.State.FailOpen = w.lease, w.failOpen
 	w.mu.Lock()
 	w.snap = s
 	w.mu.Unlock()
@@ -51,8 +57,9 @@ func (w *Watcher) publish() {
 // Status returns the health as of the last cycle.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.snap
+	s := w.snap
+	w.mu.Unlock()
+	return w.live(s)
 }
 
 // Handler serves GET /healthz (200 when HEALTHY or WARNING, 503 otherwise,

@@ -83,6 +83,10 @@ type Options struct {
 	// VarFiles and Vars are the watch's --var-file and --var flags, as
 	// given, for PlaybookCommand.
 	VarFiles, Vars []string
+	// FailOpenAfter is how long the state may stay unreachable before
+	// this instance alerts on its own, without the lead (marked as
+	// possible duplicates); zero means DefaultFailOpenAfter.
+	FailOpenAfter time.Duration
 	// Now and After are the clock; nil means the time package's.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -122,10 +126,11 @@ type Watcher struct {
 	metrics *metrics
 
 	// Owned by the cycle goroutine.
-	st      *State
-	leading bool
-	release func()
-	cycles  int
+	st       *State
+	leading  bool
+	lease    *state.Lease // held while leading
+	failOpen bool         // alerting without the lead: the state is unreachable
+	cycles   int
 
 	mu   sync.Mutex // guards snap
 	snap Status
@@ -144,6 +149,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 	}
 	if opts.PendingFor <= 0 {
 		opts.PendingFor = DefaultPendingFor
+	}
+	if opts.FailOpenAfter <= 0 {
+		opts.FailOpenAfter = DefaultFailOpenAfter
 	}
 	if opts.Sender == nil {
 		opts.Sender = &alert.Sender{Redactor: opts.Bound.Redactor}
@@ -188,6 +196,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	w.metrics = m
+	if err := m.reg.Register(newFleetCollector(w)); err != nil {
+		return nil, fmt.Errorf("register watch metrics: %w", err)
+	}
 	w.st = w.loadState(ctx)
 	w.publish()
 	return w, nil
@@ -210,9 +221,9 @@ func (w *Watcher) loadState(ctx context.Context) *State {
 
 // Close gives up the lead.
 func (w *Watcher) Close() {
-	if w.release != nil {
-		w.release()
-		w.release = nil
+	if w.lease != nil {
+		w.lease.Release()
+		w.lease = nil
 	}
 }
 
@@ -287,6 +298,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	if err != nil {
 		return nil, err
 	}
+	leading = w.stillLeading(leading)
 	run.Mode = "watch"
 	w.cycles++
 	c := &Cycle{Run: run, Leading: leading, Health: w.st.Health}
@@ -375,6 +387,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		if c.RunPath != "" {
 			n.RunID = run.ID
 		}
+		w.fence(n)
 		c.Alerts = w.sendAlerts(ctx, n)
 		for _, t := range toRun {
 			if pr := w.runPlaybook(ctx, t); pr != nil {
@@ -419,7 +432,7 @@ func (w *Watcher) finish(ctx context.Context, c *Cycle, leading bool) {
 
 // keep saves a run record and returns where it went.
 func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
-	path, err := w.store.SaveRun(ctx, run)
+	path, err := state.SaveOrSpool(ctx, w.store, state.Spool{}, run)
 	if err != nil {
 		w.log.Error("cannot save the run record", "run_id", run.ID, "error", w.redact(err.Error()))
 		return ""
@@ -428,29 +441,22 @@ func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
 	return path
 }
 
-// lead tries to take (or keep) the lead. An instance that becomes the
-// leader reloads the state the previous leader saved.
+// lead tries to take (or keep) the lead (see leadLease). An instance
+// that becomes the leader reloads the state the previous leader saved.
 func (w *Watcher) lead(ctx context.Context) bool {
-	leading, release, err := w.store.Lead(ctx, w.key)
-	if err != nil {
-		w.log.Warn("cannot take the lead; observing only", "error", w.redact(err.Error()))
-		leading = false
-	}
+	lease, failOpen := w.leadLease(ctx)
+	leading := lease != nil
 	switch {
 	case leading && !w.leading:
-		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key)
+		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key, "lease_generation", lease.Generation())
 		w.st = w.loadState(ctx)
 	case !leading && w.leading:
 		w.log.Warn("no longer leading: another instance sends the alerts", "key", w.key)
 	case !leading && w.cycles == 0:
 		w.log.Info("observing: another instance leads and sends the alerts", "key", w.key)
 	}
-	if leading {
-		w.release = release
-	}
-	w.leading = leading
-	w.metrics.leader.Set(oneIf(leading))
-	return leading
+	w.setLead(lease, failOpen)
+	return leading || failOpen
 }
 
 // playbooks names the playbooks that the CRITICAL events trigger and

@@ -248,13 +248,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		reportErr = a.renderRunReports(b, run, store)
 	}
 	// Not cancelled by Ctrl-C: an interrupted run's record is still saved.
-	// A record the state cannot take (a full disk, a read-only or lost
-	// state) is spooled elsewhere; the run's output still follows, and
-	// the exit code is 1.
-	var saveErr error
-	if _, err := store.SaveRun(context.WithoutCancel(cmd.Context()), run); err != nil {
-		saveErr = spoolRecord(a.stderr, store, run, err)
-	}
+	// A record the state cannot take (a full disk, a database out of
+	// reach) is spooled locally; the run's output still follows, and the
+	// exit code is 5 (unless the run itself failed).
+	saveErr := a.saveRecord(cmd.Context(), store, run)
 	if f.out != "" {
 		data, err := run.Marshal()
 		if err == nil {
@@ -296,8 +293,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
 	}
+	if saveErr != nil && code == 0 && f.format != "nagios" {
+		return exitWith(5, saveErr)
+	}
 	if saveErr != nil {
-		return exitWith(1, saveErr)
+		fmt.Fprintf(a.stderr, "runbook: %v\n", saveErr)
 	}
 	if code != 0 {
 		return exitWith(code, nil)
