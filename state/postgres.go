@@ -82,6 +82,9 @@ type PostgresOptions struct {
 	// first call that reaches it checks the schema. For commands that
 	// must go on without the state (check, watch).
 	Lazy bool
+	// ForMigration opens the store without looking at the schema, for
+	// Migrate: every other call checks it first.
+	ForMigration bool
 }
 
 // Defaults of PostgresOptions.
@@ -199,9 +202,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 
 // OpenPostgresWith connects to the database at dsn (a postgres:// URL or a
 // key=value string; PGPASSWORD and ~/.pgpass are honoured) and checks the
-// schema's version: a schema behind this build is migrated when the role
-// may (see Migrate), else refused with a message naming `runbook state
-// migrate`; a newer one is refused. With opts.Lazy a database that cannot
+// schema's version. A database without the schema gets it (when the role
+// may create it: the first use of a database); a schema behind this build
+// is refused with a message naming `runbook state migrate` (see Migrate),
+// so that no host upgrades a fleet's schema by surprise; a newer one is
+// refused too. With opts.Lazy a database that cannot
 // be reached is not an error: the store opens, reports itself unreachable
 // (Reachability), and checks the schema once it gets through.
 func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*Postgres, error) {
@@ -260,6 +265,9 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 		lockTTL: opts.LockTTL, lockRenew: opts.LockRenew,
 		leaseTTL: opts.LeaseTTL, leaseRenew: opts.LeaseRenew,
 		reach: Reachability{Reachable: true},
+	}
+	if opts.ForMigration {
+		return p, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -465,8 +473,9 @@ func (p *Postgres) Reachability() Reachability {
 	return p.reach
 }
 
-// SchemaError is a schema this runbook cannot use as it is: missing or
-// behind (and the role may not migrate it), or newer than this build.
+// SchemaError is a schema this runbook cannot use as it is: missing (and
+// the role may not create it), behind (`runbook state migrate` upgrades
+// it), or newer than this build.
 type SchemaError struct {
 	Where      string
 	Have, Want int
@@ -478,12 +487,12 @@ func (e *SchemaError) Error() string {
 	if e.Have > e.Want {
 		return fmt.Sprintf("the state schema in %s is at version %d, newer than this runbook knows (%d): upgrade runbook", e.Where, e.Have, e.Want)
 	}
-	what := fmt.Sprintf("is at version %d", e.Have)
 	if e.Have == 0 {
-		what = "does not exist yet"
+		return fmt.Sprintf("the state schema in %s does not exist yet, and role %q may not create it (%v): run `runbook state migrate --state %s` once as the role that is to own the schema",
+			e.Where, e.Role, e.Err, e.Where)
 	}
-	return fmt.Sprintf("the state schema in %s %s and this runbook needs version %d, which role %q may not create (%v): run `runbook state migrate --state %s` once as the role that owns the schema",
-		e.Where, what, e.Want, e.Role, e.Err, e.Where)
+	return fmt.Sprintf("the state schema in %s is at version %d and this runbook needs version %d: run `runbook state migrate --state %s` once as the role that owns the schema (hosts running an older runbook refuse the upgraded schema: upgrade them together)",
+		e.Where, e.Have, e.Want, e.Where)
 }
 
 func (e *SchemaError) Unwrap() error { return e.Err }
@@ -506,7 +515,10 @@ func (p *Postgres) ensureSchema(ctx context.Context) error {
 	if have > len(migrations) {
 		return &SchemaError{Where: p.location, Have: have, Want: len(migrations)}
 	}
-	if have < len(migrations) {
+	if have > 0 && have < len(migrations) {
+		return &SchemaError{Where: p.location, Have: have, Want: len(migrations), Role: p.cfg.User}
+	}
+	if have == 0 {
 		if err := p.migrate(ctx); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "42501" {
@@ -597,6 +609,8 @@ CREATE TABLE IF NOT EXISTS runbook.schema_version (
 // returns where it went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	data, err := json.Marshal(run)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
@@ -641,6 +655,8 @@ func jsonbSafe(data []byte) []byte {
 
 // RunIDs lists the stored run ids, oldest first (by started_at, then id).
 func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var ids []string
 	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT id FROM runbook.runs ORDER BY started_at, id`)
@@ -659,6 +675,8 @@ func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 // LoadRun loads a run by id (or unique id prefix), by "last" (the latest
 // started_at), or by a path to a record file, and settles it (see Settle).
 func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if isRecordPath(ref) {
 		return readRun(ref)
 	}
@@ -700,6 +718,8 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 
 // Stop returns the emergency stop's state.
 func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var st StopState
 	var since *time.Time
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -736,6 +756,8 @@ func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (Stop
 // lock, and no entry is ever earlier than the one before it. With Force a
 // missing stop row is put back.
 func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
 		return StopChange{}, err
@@ -800,6 +822,8 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 
 // Audit returns the audit trail, oldest first.
 func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var out []AuditEntry
 	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason, repair FROM runbook.audit ORDER BY id`)
@@ -822,6 +846,8 @@ func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 
 // LoadWatch returns the saved state of a watch, or nil when there is none.
 func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var data []byte
 	err := p.read(ctx, func(c *pgx.Conn) error {
 		err := c.QueryRow(ctx, `SELECT data FROM runbook.watch WHERE key = $1`, key).Scan(&data)
@@ -838,6 +864,8 @@ func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
 
 // SaveWatch saves a watch's state.
 func (p *Postgres) SaveWatch(ctx context.Context, key string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if data == nil {
 		data = []byte{}
 	}

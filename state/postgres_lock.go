@@ -26,6 +26,8 @@ import (
 // within lockTTL when a host vanishes, where a session lock lasts until
 // the server's TCP keepalive gives the dead connection up.
 func (p *Postgres) Acquire(ctx context.Context, key string, h Holder) (*Lock, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if key == "" {
 		return nil, errors.New("empty procedure lock key")
 	}
@@ -145,6 +147,8 @@ WHERE key = $1 AND token = $2`, key, token, ttl)
 // id), and for each record that does not decode. The runbook, mode and
 // playbook are filtered in the query, the rest once settled.
 func (p *Postgres) Runs(ctx context.Context, f Filter, fn func(RunEntry) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	pbSet, pb := f.Playbook != nil, ""
 	if pbSet {
 		pb = *f.Playbook

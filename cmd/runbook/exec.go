@@ -113,7 +113,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
-	store, err := a.openState(cmd.Context(), f.state, path)
+	// check goes on without the state (its record is spooled); exec
+	// needs it to read the emergency stop.
+	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck)
 	if err != nil {
 		return err
 	}

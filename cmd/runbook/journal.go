@@ -38,7 +38,7 @@ type journal struct {
 	failed bool // a save failed; warned once
 	// failedAt is when a save to the store last failed.
 	failedAt time.Time
-	closed bool
+	closed   bool
 
 	kick chan struct{}
 	done chan struct{}

@@ -253,6 +253,7 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newShowCmd(a),
 		newWatchCmd(a),
 		newStopCmd(a),
+		newStateCmd(a),
 		newVersionCmd(a),
 	)
 	return root
