@@ -82,6 +82,11 @@ type PostgresOptions struct {
 	// first call that reaches it checks the schema. For commands that
 	// must go on without the state (check, watch).
 	Lazy bool
+	// MinConns is how many connections the pool keeps open even when
+	// idle: 0 for a command that ends soon, 2 for `runbook watch` (its
+	// cycles and its lease's renewals), so that a long-lived process
+	// opens no new connection in steady state.
+	MinConns int
 	// ForMigration opens the store without looking at the schema, for
 	// Migrate: every other call checks it first.
 	ForMigration bool
@@ -254,7 +259,7 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 		cfg.DialFunc = d.DialContext
 	}
 	pcfg.MaxConns = poolSize
-	pcfg.MinConns = 0
+	pcfg.MinConns = int32(min(max(opts.MinConns, 0), poolSize))
 	pcfg.MaxConnIdleTime = 30 * time.Minute
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

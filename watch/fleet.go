@@ -52,6 +52,14 @@ func (w *Watcher) leadLease(ctx context.Context) (lease *state.Lease, failOpen b
 		if w.failOpen {
 			w.log.Info("the state answers again: alerting only from the lead", "key", w.key)
 		}
+		// Records spooled while the state was out of reach go to it now.
+		if ids, err := (state.Spool{}).Flush(lctx, w.store); len(ids) > 0 || err != nil {
+			attrs := []any{"stored", len(ids)}
+			if err != nil {
+				attrs = append(attrs, "error", w.redact(err.Error()))
+			}
+			w.log.Info("run records spooled earlier", attrs...)
+		}
 		return lease, false
 	}
 	r := state.ReachabilityOf(w.store)

@@ -122,23 +122,29 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 // records spooled earlier for the store are flushed into it. The caller
 // closes the store.
 func (a *app) openState(ctx context.Context, flag, runbookPath string) (state.Store, error) {
-	return a.openStateWith(ctx, flag, runbookPath, false)
+	return a.openStateWith(ctx, flag, runbookPath, false, false)
 }
 
-// openStateLazy is openState for commands that go on without the state
-// (check, watch): a database out of reach is not an error; its calls
-// fail (each within its deadline) until it answers again.
+// openStateLazy is openState for watch, which goes on without the state:
+// a database out of reach is not an error (its calls fail, each within
+// its deadline, until it answers again), and the pool keeps its
+// connections open for the life of the process.
 func (a *app) openStateLazy(ctx context.Context, flag, runbookPath string) (state.Store, error) {
-	return a.openStateWith(ctx, flag, runbookPath, true)
+	return a.openStateWith(ctx, flag, runbookPath, true, true)
 }
 
-func (a *app) openStateWith(ctx context.Context, flag, runbookPath string, lazy bool) (state.Store, error) {
+// openStateWith is openState, lazy as openStateLazy when lazy is set,
+// keeping idle connections when longLived is.
+func (a *app) openStateWith(ctx context.Context, flag, runbookPath string, lazy, longLived bool) (state.Store, error) {
 	p, from := flag, "--state"
 	if p == "" {
 		p, from = a.getenv("RUNBOOK_STATE"), "RUNBOOK_STATE"
 	}
 	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") {
 		opts := state.PostgresOptions{Lazy: lazy}
+		if longLived {
+			opts.MinConns = 2 // see PostgresOptions.MinConns
+		}
 		if v := a.getenv("RUNBOOK_STATE_TIMEOUT"); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {

@@ -115,7 +115,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	}
 	// check goes on without the state (its record is spooled); exec
 	// needs it to read the emergency stop.
-	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck)
+	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck, false)
 	if err != nil {
 		return err
 	}
