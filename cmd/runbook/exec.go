@@ -70,7 +70,9 @@ report blocks.
 
 Exit codes: 0 passed (or warning), 1 failed, 2 configuration error,
 3 incomplete (manual steps pending, or a step declined), 4 refused by the
-emergency stop, 130 interrupted by Ctrl-C (143 by SIGTERM, 129 by SIGHUP).`,
+emergency stop, 5 passed but the record is not stored in the state yet
+(spooled to $TMPDIR/runbook-spool), 130 interrupted by Ctrl-C (143 by
+SIGTERM, 129 by SIGHUP).`,
 		Example: `  runbook exec runbooks/quickstart.hcl
   runbook exec runbooks/m4-tabletop.hcl --answers answers.hcl --yes
   runbook exec runbooks/playbooks/golden-mismatch.hcl --playbook golden_mismatch`,
@@ -90,7 +92,11 @@ func newCheckCmd(a *app) *cobra.Command {
 		Short: "Run only the runbook's checks, in parallel",
 		Long: `Run every check of the runbook in parallel (up to the runbook's concurrency),
 ignoring steps. With --quiet it prints nothing when everything passed, for
-cron; with --format nagios it follows the Nagios plugin convention.`,
+cron; with --format nagios it follows the Nagios plugin convention.
+
+The checks run even when a PostgreSQL state cannot be reached: the record is
+then spooled to $TMPDIR/runbook-spool, stored by the next command that reaches
+the state, and the exit code is 5 (unless a check failed).`,
 		Example: `  runbook check runbooks/shadow-monitor.hcl
   runbook check runbooks/shadow-monitor.hcl --quiet   # in cron
   runbook check runbooks/shadow-monitor.hcl --format nagios`,
