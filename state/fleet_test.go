@@ -427,3 +427,27 @@ func TestSpoolFlush(t *testing.T) {
 		t.Errorf("the run's own final record was replaced by its spooled journal: %+v, %v", r, err)
 	}
 }
+
+// TestSpoolNotShared: a spool directory that others may write to is
+// neither written nor flushed: its records could be anyone's.
+func TestSpoolNotShared(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	store := NewDir(t.TempDir())
+	sp := Spool{Dir: dir}
+	run := testRun("20261130T232034.123456Z-0000000000000021", "passed")
+	if _, err := sp.Put(store, run); err != nil {
+		t.Fatal(err)
+	}
+	if got := sp.Pending(store); len(got) != 1 {
+		t.Fatalf("pending in a private spool: %v", got)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if got := sp.Pending(store); len(got) != 0 {
+		t.Errorf("pending in a world-writable spool: %v", got)
+	}
+	if _, err := sp.Put(store, run); err == nil {
+		t.Error("Put into a world-writable spool: no error")
+	}
+}

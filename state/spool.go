@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/runbookhq/runbook/record"
 )
@@ -58,6 +59,9 @@ func (s Spool) Put(store Store, run *record.Run) (string, error) {
 	if err := os.MkdirAll(s.dir(), 0o700); err != nil {
 		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
 	}
+	if err := s.private(); err != nil {
+		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
+	}
 	// The target first: a record without one is never flushed anywhere.
 	if err := record.WriteFileAtomic(strings.TrimSuffix(path, ".json")+".state", []byte(SpoolTarget(store)+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
@@ -75,8 +79,27 @@ func (s Spool) Remove(id string) {
 	_ = os.Remove(base + ".state")
 }
 
-// Pending lists the ids of the runs spooled for store, oldest first.
+// private refuses a spool directory that others could write to (a
+// shared /tmp where someone else made it): its records would be stored
+// in the state as if this user's runs had written them.
+func (s Spool) private() error {
+	fi, err := os.Lstat(s.dir())
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("the spool directory %s is not a directory of this user that only it may write to", s.dir())
+	}
+	return nil
+}
+
+// Pending lists the ids of the runs spooled for store, oldest first. A
+// spool directory that others may write to is ignored (see private).
 func (s Spool) Pending(store Store) []string {
+	if s.private() != nil {
+		return nil
+	}
 	target := SpoolTarget(store)
 	paths, _ := filepath.Glob(filepath.Join(s.dir(), "*.state"))
 	var ids []string
