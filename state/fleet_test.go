@@ -247,13 +247,6 @@ func withRole(t *testing.T, dsn, role, attrs string) string {
 	return u.String()
 }
 
-// appGrants are the grants docs/state.md lists for the role of ordinary
-// commands.
-const appGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
-REVOKE UPDATE ON runbook.audit FROM %[1]s;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
-
 func grantApp(t *testing.T, dsn, role string) {
 	t.Helper()
 	ctx := context.Background()
@@ -262,7 +255,7 @@ func grantApp(t *testing.T, dsn, role string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, fmt.Sprintf(appGrants, role)); err != nil {
+	if _, err := conn.Exec(ctx, fmt.Sprintf(AppGrants, role)); err != nil {
 		t.Fatalf("grant: %v", err)
 	}
 }
@@ -302,8 +295,10 @@ func TestPostgresLeastPrivilege(t *testing.T) {
 	if from, to, err := p.Migrate(ctx); err != nil || from != to {
 		t.Errorf("Migrate again: %d → %d, %v; want nothing to do", from, to, err)
 	}
+	if err := p.Grant(ctx, "rb_app"); err != nil {
+		t.Fatal(err)
+	}
 	p.Close()
-	grantApp(t, owner, "rb_app")
 
 	s := openWith(t, app, PostgresOptions{})
 	run := testRun("20261130T232034.123456Z-00000000000000aa", "passed")

@@ -610,6 +610,34 @@ CREATE TABLE IF NOT EXISTS runbook.schema_version (
 	})
 }
 
+// AppGrants are the privileges the role of ordinary commands needs on a
+// migrated schema, as SQL with %s for the role's quoted name: no DELETE,
+// no TRUNCATE, no CREATE, no ownership, and the audit trail append-only.
+const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
+REVOKE UPDATE ON runbook.audit FROM %[1]s;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
+
+// Grant gives role the privileges of AppGrants, in one transaction. Run
+// it as the schema's owner, after Migrate (again after a migration that
+// adds tables).
+func (p *Postgres) Grant(ctx context.Context, role string) error {
+	if role == "" {
+		return errors.New("grant: empty role name")
+	}
+	sql := fmt.Sprintf(AppGrants, pgx.Identifier{role}.Sanitize())
+	err := p.attempt(ctx, false, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql)
+			return err
+		})
+	})
+	if err != nil {
+		return p.errorf(fmt.Sprintf("grant role %q the privileges of runbook's commands", role), err)
+	}
+	return nil
+}
+
 // SaveRun stores a run record (replacing one with the same id) and
 // returns where it went. Call it with a context that is not cancelled to
 // save an interrupted run.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -181,23 +182,69 @@ func TestCheckSIGTERMWithFrozenState(t *testing.T) {
 	}
 }
 
-// TestStateMigrate: `runbook state migrate` creates the schema once, then
-// says it is current; it refuses a state directory.
+// TestStateMigrate: `runbook state migrate` run once by the owner role
+// creates the schema and grants a least-privilege role what it needs;
+// that role then runs checks and the emergency stop. Run again, migrate
+// changes nothing; it refuses a state directory.
 func TestStateMigrate(t *testing.T) {
 	dsn := fleetDB(t)
-	dir := t.TempDir()
-	code, stdout, stderr := runBin(t, dir, nil, time.Minute, "state", "migrate", "--state", dsn)
-	if code != 0 || !strings.Contains(stdout, "from version 0 to "+strconv.Itoa(state.SchemaVersion)) {
-		t.Errorf("first migrate: exit %d\n%s%s", code, stdout, stderr)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, stdout, stderr = runBin(t, dir, nil, time.Minute, "state", "migrate", "--state", dsn)
+	defer conn.Close(ctx)
+	u, _ := url.Parse(dsn)
+	db := strings.TrimPrefix(u.Path, "/")
+	roles := map[string]string{}
+	for _, r := range []string{"owner", "app"} {
+		name := db + "_" + r
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw-%s'", name, r)); err != nil {
+			t.Fatal(err)
+		}
+		ru := *u
+		ru.User = url.UserPassword(name, "pw-"+r)
+		roles[r] = ru.String()
+		t.Cleanup(func() {
+			c, err := pgx.Connect(context.Background(), dsn)
+			if err == nil {
+				_, _ = c.Exec(context.Background(), fmt.Sprintf("DROP OWNED BY %s; DROP ROLE %s", name, name))
+				c.Close(context.Background())
+			}
+		})
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s_owner", db, db)); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, map[string]string{"fleet.hcl": fleetCheck})
+	env := []string{"TMPDIR=" + t.TempDir()}
+
+	if code, _, stderr := runBin(t, dir, env, time.Minute, "check", "fleet.hcl", "--state", roles["app"]); code != 2 || !strings.Contains(stderr, "runbook state migrate") {
+		t.Errorf("check as the app role before the migration: exit %d, want 2 naming runbook state migrate\n%s", code, stderr)
+	}
+	code, stdout, stderr := runBin(t, dir, env, time.Minute, "state", "migrate", "--state", roles["owner"], "--grant", db+"_app")
+	if code != 0 || !strings.Contains(stdout, "from version 0 to "+strconv.Itoa(state.SchemaVersion)) || !strings.Contains(stdout, "granted role") {
+		t.Fatalf("first migrate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, args := range [][]string{
+		{"check", "fleet.hcl"},
+		{"stop", "enable", "--reason", "drill"},
+		{"stop", "disable", "--reason", "drill over"},
+		{"stop", "status", "--audit"},
+		{"history"},
+	} {
+		if code, _, stderr := runBin(t, dir, env, time.Minute, append(args, "--state", roles["app"])...); code != 0 {
+			t.Errorf("%v as the app role: exit %d\n%s", args, code, stderr)
+		}
+	}
+	code, stdout, stderr = runBin(t, dir, env, time.Minute, "state", "migrate", "--state", roles["owner"])
 	if code != 0 || !strings.Contains(stdout, "is current") {
 		t.Errorf("second migrate: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, _, stderr := runBin(t, dir, nil, time.Minute, "state", "migrate", "--state", dir); code != 2 || !strings.Contains(stderr, "PostgreSQL") {
-		t.Errorf("migrate a directory: exit %d\n%s", code, stderr)
+	if strings.Contains(stdout+stderr, "pw-owner") {
+		t.Errorf("the password was printed:\n%s%s", stdout, stderr)
 	}
-	if u, _ := url.Parse(dsn); strings.Contains(stdout, func() string { p, _ := u.User.Password(); return p }()) {
-		t.Errorf("the password was printed:\n%s", stdout)
+	if code, _, stderr := runBin(t, dir, env, time.Minute, "state", "migrate", "--state", dir); code != 2 || !strings.Contains(stderr, "PostgreSQL") {
+		t.Errorf("migrate a directory: exit %d\n%s", code, stderr)
 	}
 }
