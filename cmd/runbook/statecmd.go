@@ -35,7 +35,7 @@ the schema's version, and needs nothing but the table privileges that
 Exit codes: 0 the schema is current, 1 the migration failed, 2 usage error.`,
 		Example: `  runbook state migrate --state postgres://runbook_owner@db.internal/ops
   runbook state migrate --state postgres://runbook_owner@db.internal/ops --grant runbook_app`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.stateMigrate(cmd.Context(), stateFlag, grants)
 		},
