@@ -446,3 +446,17 @@ func TestSpoolNotShared(t *testing.T) {
 		t.Error("Put into a world-writable spool: no error")
 	}
 }
+
+// TestPostgresSessionSettings: the store's sessions carry the server-side
+// timeouts that free a vanished client's session and locks.
+func TestPostgresSessionSettings(t *testing.T) {
+	ctx := context.Background()
+	p := openWith(t, newDatabase(t), PostgresOptions{Timeout: 7 * time.Second})
+	var idle, inTx string
+	err := p.read(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT current_setting('tcp_keepalives_idle'), current_setting('idle_in_transaction_session_timeout')`).Scan(&idle, &inTx)
+	})
+	if err != nil || idle != "15" || inTx != "7s" {
+		t.Errorf("session settings: tcp_keepalives_idle %q, idle_in_transaction_session_timeout %q, %v", idle, inTx, err)
+	}
+}

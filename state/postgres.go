@@ -242,18 +242,31 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = opts.ConnectTimeout
 	}
-	setDefault := func(k, v string) {
-		if _, ok := cfg.RuntimeParams[k]; !ok {
-			cfg.RuntimeParams[k] = v
-		}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "runbook"
 	}
-	setDefault("application_name", "runbook")
 	// The server notices a vanished client within a minute, and never
 	// lets one that froze inside a transaction hold its locks for long.
-	setDefault("tcp_keepalives_idle", "15")
-	setDefault("tcp_keepalives_interval", "5")
-	setDefault("tcp_keepalives_count", "3")
-	setDefault("idle_in_transaction_session_timeout", strconv.Itoa(int(max(opts.Timeout, 5*time.Second).Milliseconds())))
+	// Set once connected, not as startup parameters, which PgBouncer
+	// refuses; best effort.
+	var sets []string
+	for _, kv := range [][2]string{
+		{"tcp_keepalives_idle", "15"},
+		{"tcp_keepalives_interval", "5"},
+		{"tcp_keepalives_count", "3"},
+		{"idle_in_transaction_session_timeout", strconv.Itoa(int(max(opts.Timeout, 5*time.Second).Milliseconds()))},
+	} {
+		if _, ok := cfg.RuntimeParams[kv[0]]; !ok {
+			sets = append(sets, "SET "+kv[0]+" = "+kv[1])
+		}
+	}
+	if len(sets) > 0 {
+		setSQL := strings.Join(sets, "; ")
+		pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, _ = c.Exec(ctx, setSQL)
+			return nil
+		}
+	}
 	if cfg.DialFunc == nil {
 		d := &net.Dialer{KeepAlive: 15 * time.Second}
 		cfg.DialFunc = d.DialContext
