@@ -4,10 +4,15 @@
 //
 // Each channel publishes an hcldec spec (Specs), so an alert block is
 // decoded like a provider block: a misspelt argument is a diagnostic with
-// its source range. Sending goes through a Sender, which retries a
-// receiver that is down or busy a bounded number of times, with jittered
-// exponential backoff and Retry-After honoured, so a receiver that is down
-// for ten minutes sees a few attempts per alert, not a storm.
+// its source range. Every channel block also takes a rate limit, flap
+// damping settings and recurring maintenance windows (settings.go).
+//
+// A watch delivers through an Outbox per alert: a bounded queue holding
+// each check's latest transition, emptied by its own worker under the
+// alert's rate limit, with jittered exponential backoff and Retry-After
+// honoured across cycles, so that receivers never hold up the checks and a
+// receiver that is down for ten minutes sees a few attempts, not a storm.
+// Sender.Send sends one notification synchronously, with bounded retries.
 package alert
 
 import (
@@ -48,7 +53,8 @@ type Notification struct {
 
 // Transition is one check changing health.
 type Transition struct {
-	// Event is CRITICAL, WARNING, UNKNOWN or RECOVERED (engine.Event*).
+	// Event is CRITICAL, WARNING, UNKNOWN or RECOVERED (engine.Event*),
+	// or FLAPPING (EventFlapping).
 	Event string `json:"event"`
 	Check string `json:"check"`
 	Title string `json:"title,omitempty"`
@@ -99,9 +105,12 @@ func (n *Notification) Filter(wants func(event string) bool) *Notification {
 func (n *Notification) Headline() string {
 	var parts []string
 	for _, t := range n.Transitions {
-		if t.Event == engine.EventRecovered {
+		switch t.Event {
+		case engine.EventRecovered:
 			parts = append(parts, fmt.Sprintf("%s recovered", t.Check))
-		} else {
+		case EventFlapping:
+			parts = append(parts, fmt.Sprintf("%s FLAPPING", t.Check))
+		default:
 			parts = append(parts, fmt.Sprintf("%s %s (was %s)", t.Check, t.Health, t.Previous))
 		}
 	}
@@ -123,7 +132,13 @@ type Alert struct {
 	// routing_key (pagerduty) is the empty string, so that a variable
 	// whose default is "" turns the alert off until it is set.
 	Disabled bool
-	ch       channel
+	// Rate limits the messages sent; more are batched.
+	Rate Rate
+	// Flap is the alert's flap damping.
+	Flap Flap
+	// Windows are the alert's recurring maintenance windows.
+	Windows []Window
+	ch      channel
 }
 
 // Wants reports whether the alert is sent for an event.
@@ -168,6 +183,9 @@ func New(spec engine.AlertSpec) (*Alert, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.settings(spec.Config); err != nil {
+		return nil, err
+	}
 	a.Disabled = a.ch.disabled()
 	return a, nil
 }
@@ -178,7 +196,11 @@ func NewWebhook(name, rawURL string) (*Alert, error) {
 	if err := checkURL("url", rawURL); err != nil {
 		return nil, err
 	}
-	return &Alert{Name: name, Channel: "webhook", ch: &webhook{url: rawURL, ok: true}}, nil
+	a := &Alert{Name: name, Channel: "webhook", ch: &webhook{url: rawURL, ok: true}}
+	if err := a.settings(cty.NilVal); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // Load evaluates and builds the runbook's alerts. Problems are

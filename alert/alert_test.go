@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,16 +142,30 @@ alert "oncall" {
 	}
 	a := alerts[0]
 	n := notification("token s3cr3t-key leaked in the log").Filter(a.Wants)
-	res := newSender(&fakeTime{}, "s3cr3t-key").Send(context.Background(), a, n)
+	res := newSender(&fakeTime{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}, "s3cr3t-key").Send(context.Background(), a, n)
 	if res.Err != nil || res.Attempts != 1 {
 		t.Fatalf("send: got attempts %d err %v, want 1 attempt and no error", res.Attempts, res.Err)
 	}
 	body, head := rcv.bodies[0], rcv.heads[0]
-	if !alert.Verify([]byte("s3cr3t-key"), body, head.Get(alert.SignatureHeader)) {
-		t.Errorf("signature %q does not verify", head.Get(alert.SignatureHeader))
+	ts, sig := head.Get(alert.TimestampHeader), head.Get(alert.SignatureHeader)
+	sent := time.Unix(fakeTimeUnix(t, ts), 0)
+	if want := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC); !sent.Equal(want) {
+		t.Errorf("timestamp header: got %s want %s (the sender's clock)", sent, want)
 	}
-	if alert.Verify([]byte("other"), body, head.Get(alert.SignatureHeader)) {
+	if !alert.Verify([]byte("s3cr3t-key"), body, ts, sig, sent.Add(time.Minute), alert.DefaultTolerance) {
+		t.Errorf("signature %q with timestamp %q does not verify", sig, ts)
+	}
+	if alert.Verify([]byte("other"), body, ts, sig, sent, alert.DefaultTolerance) {
 		t.Error("signature verifies under another secret")
+	}
+	// A captured request replayed later is refused, and so is the same
+	// signature under a fresher timestamp.
+	if alert.Verify([]byte("s3cr3t-key"), body, ts, sig, sent.Add(alert.DefaultTolerance+time.Second), alert.DefaultTolerance) {
+		t.Error("an old signed request verifies past the tolerance")
+	}
+	fresh := strconv.FormatInt(sent.Add(time.Hour).Unix(), 10)
+	if alert.Verify([]byte("s3cr3t-key"), body, fresh, sig, sent.Add(time.Hour), alert.DefaultTolerance) {
+		t.Error("the signature verifies with another timestamp: it does not cover it")
 	}
 	if got := head.Get("X-Team"); got != "ops" {
 		t.Errorf("X-Team header: got %q want %q", got, "ops")
@@ -180,6 +195,16 @@ alert "oncall" {
 			t.Errorf("payload %s: got %v want %v", k, got[k], v)
 		}
 	}
+}
+
+// fakeTimeUnix parses a timestamp header.
+func fakeTimeUnix(t *testing.T, ts string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		t.Fatalf("timestamp header %q: %v", ts, err)
+	}
+	return n
 }
 
 func TestSlackPayload(t *testing.T) {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
@@ -15,9 +17,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// SignatureHeader carries a webhook body's HMAC-SHA256 when the alert has
-// an hmac_secret: "sha256=" and the hex digest of the exact body bytes.
+// SignatureHeader carries a webhook request's HMAC-SHA256 when the alert
+// has an hmac_secret: "sha256=" and the hex digest of the timestamp (as
+// sent in TimestampHeader), a ".", and the exact body bytes.
 const SignatureHeader = "X-Runbook-Signature"
+
+// TimestampHeader carries when a signed webhook request was sent, in
+// seconds since the Unix epoch; the signature covers it, so a receiver
+// that rejects old timestamps cannot be fed a captured request again.
+const TimestampHeader = "X-Runbook-Timestamp"
 
 // PagerDutyURL is the Events API v2 endpoint.
 const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
@@ -26,26 +34,29 @@ const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
 // when a field changes meaning or goes away.
 const PayloadVersion = 1
 
-var webhookSpec = hcldec.ObjectSpec{
+var webhookSpec = common(hcldec.ObjectSpec{
 	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
 	"hmac_secret": &hcldec.AttrSpec{Name: "hmac_secret", Type: cty.String},
 	"headers":     &hcldec.AttrSpec{Name: "headers", Type: cty.Map(cty.String)},
-}
+})
 
-var slackSpec = hcldec.ObjectSpec{
+var slackSpec = common(hcldec.ObjectSpec{
 	"url": &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
-}
+})
 
-var pagerdutySpec = hcldec.ObjectSpec{
+var pagerdutySpec = common(hcldec.ObjectSpec{
 	"routing_key": &hcldec.AttrSpec{Name: "routing_key", Type: cty.String, Required: true},
 	"url":         &hcldec.AttrSpec{Name: "url", Type: cty.String},
-}
+})
 
 // request is one HTTP POST a channel wants sent.
 type request struct {
 	url    string
 	header http.Header
 	body   []byte
+	// secret, when set, signs the request as it is sent: a timestamp
+	// header and an HMAC over it and the body.
+	secret []byte
 	// what names the request in errors and logs, never with its URL.
 	what string
 }
@@ -106,24 +117,41 @@ func (w *webhook) requests(a *Alert, n *Notification, redact func(any) any) ([]r
 		h.Set(k, v)
 	}
 	h.Set("Content-Type", "application/json")
+	r := request{url: w.url, header: h, body: body, what: "webhook"}
 	if w.secret != "" {
-		h.Set(SignatureHeader, Sign([]byte(w.secret), body))
+		r.secret = []byte(w.secret)
 	}
-	return []request{{url: w.url, header: h, body: body, what: "webhook"}}, nil
+	return []request{r}, nil
 }
 
-// Sign returns the X-Runbook-Signature value of a body: "sha256=" and the
-// hex HMAC-SHA256 of body under secret.
-func Sign(secret, body []byte) string {
+// Sign returns the X-Runbook-Signature value of a request: "sha256=" and
+// the hex HMAC-SHA256, under secret, of the X-Runbook-Timestamp value, a
+// ".", and the body.
+func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether signature is body's X-Runbook-Signature under
-// secret, comparing in constant time.
-func Verify(secret, body []byte, signature string) bool {
-	return hmac.Equal([]byte(Sign(secret, body)), []byte(signature))
+// DefaultTolerance is how far a signed request's timestamp may be from the
+// receiver's clock for Verify to accept it.
+const DefaultTolerance = 5 * time.Minute
+
+// Verify reports whether signature is the X-Runbook-Signature of body sent
+// at timestamp (the X-Runbook-Timestamp value) under secret, comparing in
+// constant time, and whether that timestamp is within tolerance of now: a
+// request captured and sent again later is refused.
+func Verify(secret, body []byte, timestamp, signature string, now time.Time, tolerance time.Duration) bool {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
 }
 
 // slack posts to a Slack incoming webhook.
@@ -149,6 +177,7 @@ var slackIcons = map[string]string{
 	engine.EventWarning:   ":large_yellow_circle:",
 	engine.EventUnknown:   ":white_circle:",
 	engine.EventRecovered: ":large_green_circle:",
+	EventFlapping:         ":warning:",
 }
 
 func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
@@ -163,9 +192,12 @@ func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]req
 	}
 	for _, t := range n.Transitions {
 		icon := slackIcons[t.Event]
-		if t.Event == engine.EventRecovered {
+		switch t.Event {
+		case engine.EventRecovered:
 			fmt.Fprintf(&b, "\n%s `%s` recovered", icon, slackEscape(t.Check))
-		} else {
+		case EventFlapping:
+			fmt.Fprintf(&b, "\n%s `%s` is FLAPPING (now %s)", icon, slackEscape(t.Check), t.Health)
+		default:
 			fmt.Fprintf(&b, "\n%s `%s` is %s (was %s)", icon, slackEscape(t.Check), t.Health, t.Previous)
 		}
 		if t.Message != "" {
@@ -237,6 +269,18 @@ var pagerdutySeverity = map[string]string{
 	engine.EventUnknown:  "error",
 }
 
+// severity is a trigger's PagerDuty severity: a FLAPPING check's is that
+// of its health now, at least warning.
+func severity(t Transition) string {
+	if t.Event == EventFlapping {
+		if s, ok := pagerdutySeverity[t.Health]; ok {
+			return s
+		}
+		return "warning"
+	}
+	return pagerdutySeverity[t.Event]
+}
+
 // DedupKey is the PagerDuty dedup key of a runbook's check: every event
 // of one check, trigger and resolve, lands on the same incident.
 func DedupKey(runbook, check string) string {
@@ -271,7 +315,7 @@ func (p *pagerduty) requests(a *Alert, n *Notification, redact func(any) any) ([
 			ev["payload"] = map[string]any{
 				"summary":        firstLine(summary, 1024),
 				"source":         source,
-				"severity":       pagerdutySeverity[t.Event],
+				"severity":       severity(t),
 				"timestamp":      n.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
 				"component":      t.Check,
 				"group":          n.Runbook,

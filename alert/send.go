@@ -234,6 +234,12 @@ func (s *Sender) do(ctx context.Context, r request, timeout time.Duration) (int,
 	if s.UserAgent != "" {
 		req.Header.Set("User-Agent", s.UserAgent)
 	}
+	if r.secret != nil {
+		// Signed per attempt: a retry carries the time it was sent.
+		ts := strconv.FormatInt(s.now().Unix(), 10)
+		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(SignatureHeader, Sign(r.secret, ts, r.body))
+	}
 	resp, err := s.client().Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -274,14 +280,60 @@ func (s *Sender) retryAfter(h string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	if d := t.Sub(now()); d > 0 {
+	if d := t.Sub(s.now()); d > 0 {
 		return d
 	}
 	return 0
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// attemptResult is the outcome of one attempt at a notification.
+type attemptResult struct {
+	// Requests counts the requests sent, the failing one included.
+	Requests int
+	// Status is the failing request's HTTP status, 0 when there was no
+	// answer; RetryAfter what it asked for.
+	Status     int
+	RetryAfter time.Duration
+	Err        error
+}
+
+// retryable reports whether a failed attempt may succeed later.
+func (r attemptResult) retryable() bool { return r.Err != nil && r.Status >= 0 && retryable(r.Status) }
+
+// attempt sends n to a once, without retrying: the caller (an Outbox)
+// decides when to try again. It stops at the first request that fails.
+func (s *Sender) attempt(ctx context.Context, a *Alert, n *Notification) attemptResult {
+	var res attemptResult
+	if a.Disabled {
+		return attemptResult{Status: -1, Err: fmt.Errorf("alert %q is disabled: its address is empty", a.Name)}
+	}
+	if a.ch == nil || !a.ch.sendable() {
+		return attemptResult{Status: -1, Err: fmt.Errorf("alert %q cannot be sent: its arguments are not all known", a.Name)}
+	}
+	reqs, err := a.ch.requests(a, n, s.redact)
+	if err != nil {
+		return attemptResult{Status: -1, Err: fmt.Errorf("alert %q: encode payload: %w", a.Name, err)}
+	}
+	for _, r := range reqs {
+		res.Requests++
+		status, ra, err := s.do(ctx, r, s.policy().Timeout)
+		if err != nil {
+			res.Status, res.RetryAfter = status, ra
+			if ctx.Err() != nil {
+				res.Status = 0
+			}
+			res.Err = fmt.Errorf("alert %q (%s): %s", a.Name, r.what, s.Redactor.String(err.Error()))
+			return res
+		}
+	}
+	return res
 }
 
 // redactedJSON encodes v, redacting every string in it first.

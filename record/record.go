@@ -121,6 +121,9 @@ type Item struct {
 	Required bool `json:"required,omitempty"`
 	// Decision records the answer to a confirm prompt: who, when, yes or no.
 	Decision *Decision `json:"decision,omitempty"`
+	// Flapping marks a check that `runbook watch` found changing health
+	// too often (flap damping holds its alerts back).
+	Flapping bool `json:"flapping,omitempty"`
 }
 
 // Decision is an operator's answer to a mutating step's confirm prompt.

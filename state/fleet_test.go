@@ -333,6 +333,15 @@ func TestPostgresLeastPrivilege(t *testing.T) {
 	} else {
 		l.Release()
 	}
+	sil, err := s.AddSilence(ctx, Silence{Reason: "drill", By: "u", Host: "h", Start: time.Now(), End: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Errorf("AddSilence: %v", err)
+	} else if _, err := s.RemoveSilence(ctx, sil.ID, AuditEntry{User: "u", Host: "h", Reason: "done"}); err != nil {
+		t.Errorf("RemoveSilence: %v", err)
+	}
+	if _, err := s.Silences(ctx); err != nil {
+		t.Errorf("Silences: %v", err)
+	}
 	if l, err := s.Acquire(ctx, "deploy/", Holder{Operator: "u", Host: "h", PID: os.Getpid(), Since: time.Now()}); err != nil {
 		t.Errorf("Acquire: %v", err)
 	} else {
@@ -356,7 +365,7 @@ func TestPostgresLeastPrivilege(t *testing.T) {
 			t.Errorf("the app role could: %s", sql)
 		}
 	}
-	if entries, err := s.Audit(ctx); err != nil || len(entries) != 2 || entries[0].Reason != "drill" {
+	if entries, err := s.Audit(ctx); err != nil || len(entries) != 4 || entries[0].Reason != "drill" {
 		t.Errorf("the audit trail after the attempts: %+v, %v", entries, err)
 	}
 

@@ -41,7 +41,12 @@ func ProcessAlive(pid int, startedAt time.Time) bool {
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	start, ok := processStart(pid)
+	start, zombie, ok := processStart(pid)
+	if zombie {
+		// Dead, not yet reaped by its parent (a supervisor that waits
+		// later, an init that does not reap): kill(pid, 0) still works.
+		return false
+	}
 	if !ok || startedAt.IsZero() {
 		return true // no /proc: the signal check is all there is
 	}
@@ -50,32 +55,36 @@ func ProcessAlive(pid int, startedAt time.Time) bool {
 	return !start.After(startedAt.Add(time.Second))
 }
 
-// processStart reads when a process started from /proc (Linux).
-func processStart(pid int) (time.Time, bool) {
+// processStart reads when a process started from /proc (Linux), and
+// whether it is a zombie (dead, not reaped).
+func processStart(pid int) (start time.Time, zombie, ok bool) {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	// The command name (field 2) is in parentheses and may hold spaces.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	fields := strings.Fields(string(stat[i+1:]))
 	// fields[0] is field 3 (state); starttime is field 22.
 	if len(fields) < 20 {
-		return time.Time{}, false
+		return time.Time{}, false, false
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return time.Time{}, true, true
 	}
 	ticks, err := strconv.ParseUint(fields[19], 10, 64)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	btime, ok := bootTime()
 	if !ok {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	const hz = 100 // USER_HZ, fixed at 100 on every Linux ABI
-	return btime.Add(time.Duration(ticks) * time.Second / hz), true
+	return btime.Add(time.Duration(ticks) * time.Second / hz), false, true
 }
 
 func bootTime() (time.Time, bool) {

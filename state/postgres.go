@@ -174,7 +174,20 @@ CREATE TABLE runbook.locks (
 	expires_at timestamptz NOT NULL
 );
 CREATE INDEX runs_started_at ON runbook.runs (started_at, id);`,
-	// 3: the watch lead as a lease with a generation (fencing token).
+	// 3: silences of watch alerts, and their lines in the audit trail.
+	`ALTER TABLE runbook.audit DROP CONSTRAINT IF EXISTS audit_action_check;
+ALTER TABLE runbook.audit ADD CONSTRAINT audit_action_check
+	CHECK (action IN ('enable', 'disable', 'silence', 'unsilence'));
+CREATE TABLE runbook.silences (
+	id        text PRIMARY KEY,
+	checks    text[] NOT NULL DEFAULT '{}',
+	reason    text NOT NULL,
+	by_user   text NOT NULL,
+	host      text NOT NULL,
+	starts_at timestamptz NOT NULL,
+	ends_at   timestamptz NOT NULL
+);`,
+	// 4: the watch lead as a lease with a generation (fencing token).
 	`CREATE TABLE runbook.leases (
 	key        text PRIMARY KEY,
 	holder     text NOT NULL,
@@ -624,11 +637,13 @@ CREATE TABLE IF NOT EXISTS runbook.schema_version (
 }
 
 // AppGrants are the privileges the role of ordinary commands needs on a
-// migrated schema, as SQL with %s for the role's quoted name: no DELETE,
-// no TRUNCATE, no CREATE, no ownership, and the audit trail append-only.
+// migrated schema, as SQL with %s for the role's quoted name: no DELETE
+// but of ended silences, no TRUNCATE, no CREATE, no ownership, and the
+// audit trail append-only.
 const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
 REVOKE UPDATE ON runbook.audit FROM %[1]s;
+GRANT DELETE ON runbook.silences TO %[1]s;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
 
 // Grant gives role the privileges of AppGrants, in one transaction. Run
@@ -949,4 +964,116 @@ func (p *Postgres) Close() error {
 		p.pool.Close()
 	}
 	return nil
+}
+
+// ---- Silences (runbook silence; watch reads them every cycle) ----
+
+// AddSilence stores a silence and appends its audit row in one
+// transaction, deleting the silences that have ended.
+func (p *Postgres) AddSilence(ctx context.Context, s Silence) (Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s, err := completeSilence(s, time.Now())
+	if err != nil {
+		return Silence{}, err
+	}
+	e := silenceAudit(s, ActionSilence, AuditEntry{})
+	checks := s.Checks
+	if checks == nil {
+		checks = []string{}
+	}
+	err = p.do(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `DELETE FROM runbook.silences WHERE ends_at <= now()`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO runbook.silences (id, checks, reason, by_user, host, starts_at, ends_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, checks, s.Reason, s.By, s.Host, s.Start, s.End); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason) VALUES ($1, $2, $3, $4, $5)`,
+				e.Time, e.Action, e.User, e.Host, e.Reason)
+			return err
+		})
+	})
+	if err != nil {
+		return Silence{}, p.errorf("add silence "+s.ID, err)
+	}
+	return s, nil
+}
+
+// Silences returns the silences that have not ended, by start.
+func (p *Postgres) Silences(ctx context.Context) ([]Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var out []Silence
+	err := p.read(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id, checks, reason, by_user, host, starts_at, ends_at FROM runbook.silences
+WHERE ends_at > now() ORDER BY starts_at, id`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanSilence)
+		return err
+	})
+	if err != nil {
+		return nil, p.errorf("read the silences", err)
+	}
+	return out, nil
+}
+
+func scanSilence(r pgx.CollectableRow) (Silence, error) {
+	var s Silence
+	err := r.Scan(&s.ID, &s.Checks, &s.Reason, &s.By, &s.Host, &s.Start, &s.End)
+	if len(s.Checks) == 0 {
+		s.Checks = nil
+	}
+	s.Start, s.End = s.Start.UTC(), s.End.UTC()
+	return s, err
+}
+
+// RemoveSilence deletes a silence that has not ended and appends its
+// audit row in one transaction.
+func (p *Postgres) RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if strings.TrimSpace(entry.User) == "" || strings.TrimSpace(entry.Host) == "" {
+		return Silence{}, errors.New("remove silence: who removes it and from which host are required")
+	}
+	var s Silence
+	var missing bool
+	err := p.do(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `DELETE FROM runbook.silences WHERE id = $1 AND ends_at > now()
+RETURNING id, checks, reason, by_user, host, starts_at, ends_at`, id)
+			if err != nil {
+				return err
+			}
+			got, err := pgx.CollectRows(rows, scanSilence)
+			if err != nil {
+				return err
+			}
+			if len(got) == 0 {
+				missing = true
+				return nil
+			}
+			s = got[0]
+			e := silenceAudit(s, ActionUnsilence, entry)
+			var at *time.Time
+			if !entry.Time.IsZero() {
+				t := entry.Time.UTC()
+				at = &t
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason)
+VALUES (coalesce($1, clock_timestamp()), $2, $3, $4, $5)`, at, e.Action, e.User, e.Host, e.Reason)
+			return err
+		})
+	})
+	if err != nil {
+		return Silence{}, p.errorf("remove silence "+id, err)
+	}
+	if missing {
+		return Silence{}, fmt.Errorf("no silence %q in %s (runbook silence list shows them)", id, p.location)
+	}
+	return s, nil
 }

@@ -407,7 +407,7 @@ func parseAudit(data []byte, name string) ([]AuditEntry, error) {
 			problems = append(problems, AuditProblem{Line: n + 1, Torn: torn, Err: err.Error()})
 			continue
 		}
-		if e.Action != ActionEnable && e.Action != ActionDisable {
+		if !knownAction(e.Action) {
 			problems = append(problems, AuditProblem{Line: n + 1, Err: fmt.Sprintf("unknown action %q", e.Action)})
 			continue
 		}

@@ -79,6 +79,16 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+
+	// AddSilence stores a silence of a watch's alerts and appends it to
+	// the audit trail (action "silence"). An empty ID is made up; a zero
+	// Start is now.
+	AddSilence(ctx context.Context, s Silence) (Silence, error)
+	// Silences returns the silences that have not ended, by start.
+	Silences(ctx context.Context) ([]Silence, error)
+	// RemoveSilence ends a silence and appends that to the audit trail
+	// (action "unsilence") with entry's user, host and reason.
+	RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error)
 }
 
 // StopState is the emergency stop.
@@ -94,7 +104,7 @@ type StopState struct {
 // AuditEntry is one line of the emergency stop's append-only audit trail.
 type AuditEntry struct {
 	Time   time.Time `json:"time"`
-	Action string    `json:"action"` // ActionEnable or ActionDisable
+	Action string    `json:"action"` // ActionEnable, ActionDisable, ActionSilence or ActionUnsilence
 	User   string    `json:"user"`
 	Host   string    `json:"host"`
 	Reason string    `json:"reason,omitempty"`

@@ -194,13 +194,26 @@ func runRegistry(run *record.Run) (*prometheus.Registry, error) {
 	return reg, nil
 }
 
+// ModeRegisterer wraps reg so that every series registered through it
+// carries a mode label (exec, check, watch): two writers of one runbook's
+// metrics (a `runbook check --textfile` from cron and a `runbook watch`)
+// then never collide in node_exporter or Prometheus. An empty mode adds
+// nothing.
+func ModeRegisterer(reg prometheus.Registerer, mode string) prometheus.Registerer {
+	if mode == "" {
+		return reg
+	}
+	return prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
+}
+
 // WriteTextfile writes the run's metrics to path for node_exporter's
 // textfile collector, atomically (a temporary file renamed into place),
 // so the collector never reads half a file. path should end in ".prom".
+// Every series carries the run's mode as a label (see ModeRegisterer).
 func WriteTextfile(path string, run *record.Run) error {
-	reg, err := runRegistry(run)
-	if err != nil {
-		return err
+	reg := prometheus.NewPedanticRegistry()
+	if err := ModeRegisterer(reg, run.Mode).Register(NewRunCollector(run)); err != nil {
+		return fmt.Errorf("register run metrics: %w", err)
 	}
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %q: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -108,6 +109,7 @@ func TestWriteTextfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := readRun(t, "mixed")
+	run.Mode = "check"
 	if err := WriteTextfile(path, run); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +117,15 @@ func TestWriteTextfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := render(t, "prometheus", Options{}, run); !bytes.Equal(got, want) {
-		t.Errorf("textfile differs from --format prometheus:\n got %s\nwant %s", got, want)
+	// The textfile is --format prometheus with a mode label on every
+	// series, so a check from cron and a watch do not collide.
+	want := render(t, "prometheus", Options{}, run)
+	samples := len(regexp.MustCompile(`(?m)^runbook_`).FindAll(want, -1))
+	if n := bytes.Count(got, []byte(`mode="check",`)); n != samples {
+		t.Errorf("textfile: %d series carry mode=\"check\", want all %d", n, samples)
+	}
+	if without := bytes.ReplaceAll(got, []byte(`mode="check",`), nil); !bytes.Equal(without, want) {
+		t.Errorf("textfile differs from --format prometheus beyond its mode label:\n got %s\nwant %s", got, want)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {

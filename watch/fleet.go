@@ -74,8 +74,19 @@ func (w *Watcher) leadLease(ctx context.Context) (lease *state.Lease, failOpen b
 	return nil, false
 }
 
-// setLead records the lead for the cycle and for /healthz and /metrics.
+// setLead records the lead for the cycle and for /healthz and /metrics. A
+// new lease is watched: when it is lost between cycles, the alert queues
+// are emptied at once, so that nothing more is sent under it.
 func (w *Watcher) setLead(lease *state.Lease, failOpen bool) {
+	if lease != nil && lease != w.lease {
+		go func() {
+			<-lease.Lost()
+			hdr := alert.Notification{Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host}
+			for _, ob := range w.outboxes {
+				ob.Restore(alert.Saved{}, hdr)
+			}
+		}()
+	}
 	w.lease, w.leading, w.failOpen = lease, lease != nil, failOpen
 	w.metrics.leader.Set(oneIf(w.leading))
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/state"
 )
 
@@ -21,10 +22,52 @@ type Status struct {
 	// Cycles counts the cycles this instance ran.
 	Cycles int                   `json:"cycles"`
 	Checks map[string]CheckState `json:"checks"`
+	// Alerts are the delivery queues of the alerts, by name (leader only).
+	Alerts map[string]AlertStatus `json:"alerts,omitempty"`
 	// State is whether the state store answers, and the lead's lease.
 	State StateStatus `json:"state"`
 
 	lease *state.Lease // for Leader, checked when read
+}
+
+// AlertStatus is an alert's delivery queue as /healthz shows it.
+type AlertStatus struct {
+	Channel string `json:"channel"`
+	// Queued counts the transitions waiting; OldestQueued is when the
+	// oldest was queued.
+	Queued       int        `json:"queued"`
+	OldestQueued *time.Time `json:"oldest_queued,omitempty"`
+	// Failing is true when the last attempt failed: LastError says how,
+	// RetryAt when the next attempt is made, RetryAfter whether the
+	// receiver asked for that wait.
+	Failing     bool       `json:"failing"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	RetryAt     *time.Time `json:"retry_at,omitempty"`
+	RetryAfter  bool       `json:"retry_after,omitempty"`
+	// LastDelivered is when the last message went through.
+	LastDelivered *time.Time `json:"last_delivered,omitempty"`
+	// InMaintenance is true while a maintenance window of the alert is
+	// open.
+	InMaintenance bool `json:"in_maintenance,omitempty"`
+}
+
+// heard is what the alerts have heard of the checks, as of the last cycle,
+// for Status.
+type heard struct {
+	// notified: alert → check → health last sent.
+	notified map[string]map[string]string
+	// quietUntil: check → when its silence (or every maintenance window
+	// of the alerts) ends.
+	quietUntil    map[string]time.Time
+	inMaintenance map[string]bool
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Healthy reports whether /healthz answers 200: the health is HEALTHY or
@@ -45,21 +88,116 @@ func (w *Watcher) publish() {
 		t := w.st.LastCycle
 		s.LastCycle = &t
 		for name, cs := range w.st.Checks {
-			s.Checks[name] = *cs
+			c := *cs
+			c.Changes = nil
+			c.Flapping = w.flapping(name)
+			s.Checks[name] = c
+		}
+	}
+	h := heard{notified: map[string]map[string]string{}, quietUntil: map[string]time.Time{}, inMaintenance: map[string]bool{}}
+	if w.leading {
+		now := w.now()
+		for _, ob := range w.outboxes {
+			a := ob.Alert()
+			as := w.st.Alerts[a.Name]
+			m := map[string]string{}
+			if as != nil {
+				for c, ac := range as.Checks {
+					m[c] = ac.Notified
+				}
+				h.inMaintenance[a.Name] = as.InMaintenance
+			}
+			h.notified[a.Name] = m
+		}
+		for name := range s.Checks {
+			if sl, ok := w.silenced(name, now); ok {
+				h.quietUntil[name] = sl.End
+				continue
+			}
+			// Quiet when every alert is in a maintenance window.
+			var until time.Time
+			quiet := len(w.outboxes) > 0
+			for _, ob := range w.outboxes {
+				in, end := ob.Alert().InMaintenance(now)
+				if !in {
+					quiet = false
+					break
+				}
+				if until.IsZero() || end.Before(until) {
+					until = end
+				}
+			}
+			if quiet {
+				h.quietUntil[name] = until
+			}
 		}
 	}
 	s.lease, s.State.FailOpen = w.lease, w.failOpen
 	w.mu.Lock()
 	w.snap = s
+	w.heard = h
 	w.mu.Unlock()
 }
 
-// Status returns the health as of the last cycle.
+// Status returns the health as of the last cycle, with the alert queues
+// as they are now: each check that is not HEALTHY says whether its alert
+// went out ("notified"), waits ("queued"), cannot go out ("failing", with
+// the last delivery error) or is held back ("silenced").
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
-	s := w.snap
+	s, h := w.snap, w.heard
 	w.mu.Unlock()
-	return w.live(s)
+	s = w.live(s)
+	if !s.Leader || len(w.outboxes) == 0 {
+		return s
+	}
+	checks := make(map[string]CheckState, len(s.Checks))
+	for k, v := range s.Checks {
+		checks[k] = v
+	}
+	s.Checks = checks
+	s.Alerts = map[string]AlertStatus{}
+	queued := map[string]map[string]bool{}
+	stats := map[string]alert.OutboxStats{}
+	for _, ob := range w.outboxes {
+		a := ob.Alert()
+		st := ob.Stats()
+		stats[a.Name] = st
+		queued[a.Name] = map[string]bool{}
+		for _, c := range st.Checks {
+			queued[a.Name][c] = true
+		}
+		as := AlertStatus{Channel: a.Channel, Queued: st.Queued, OldestQueued: timePtr(st.Oldest), Failing: st.Failing,
+			LastDelivered: timePtr(st.LastOK), InMaintenance: h.inMaintenance[a.Name]}
+		if st.Failing {
+			as.LastError, as.LastErrorAt = w.redact(st.LastError), timePtr(st.LastErrorAt)
+			as.RetryAt, as.RetryAfter = timePtr(st.NotBefore), st.RetryAfter
+		}
+		s.Alerts[a.Name] = as
+	}
+	for name, cs := range s.Checks {
+		if cs.Health == Healthy || cs.Suppressed {
+			continue
+		}
+		if until, ok := h.quietUntil[name]; ok {
+			cs.Notification, cs.SilencedUntil = "silenced", timePtr(until)
+			s.Checks[name] = cs
+			continue
+		}
+		for _, ob := range w.outboxes {
+			a := ob.Alert().Name
+			switch {
+			case queued[a][name] && stats[a].Failing:
+				cs.Notification, cs.NotificationError = "failing", w.redact(stats[a].LastError)
+			case queued[a][name] && cs.Notification != "failing":
+				cs.Notification = "queued"
+			case cs.Notification == "" && (h.notified[a][name] == cs.Health || h.notified[a][name] == alert.EventFlapping):
+				cs.Notification = "notified"
+			}
+		}
+		s.Checks[name] = cs
+	}
+	return s
 }
 
 // Handler serves GET /healthz (200 when HEALTHY or WARNING, 503 otherwise,

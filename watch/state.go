@@ -54,23 +54,54 @@ type CheckState struct {
 	// Suppressed marks a check skipped because a check it depends on
 	// failed: it is UNKNOWN but does not alert on its own.
 	Suppressed bool `json:"suppressed,omitempty"`
+	// Changes are the times of the check's recent health changes, for
+	// flap damping.
+	Changes []time.Time `json:"changes,omitempty"`
+	// Flapping is true while the check changes health more often than the
+	// default flap damping allows (alert.DefaultFlapThreshold changes
+	// within alert.DefaultFlapWindow), until it keeps one health for that
+	// window. /healthz also shows FLAPPING when an alert with its own
+	// damping settings damps the check.
+	Flapping bool `json:"flapping,omitempty"`
+
+	// What /healthz adds about the check's notification (never saved):
+	// SilencedUntil is when the silence or maintenance window holding
+	// back its alerts ends; Notification is "notified", "queued" (waiting
+	// for its turn or the rate limit), "failing" (the receiver fails:
+	// NotificationError says how) or "silenced", for a check that is not
+	// HEALTHY.
+	SilencedUntil     *time.Time `json:"silenced_until,omitempty"`
+	Notification      string     `json:"notification,omitempty"`
+	NotificationError string     `json:"notification_error,omitempty"`
 }
 
-// AlertState is the last sending of one alert.
+// AlertState is what one alert has heard, and its delivery queue.
 type AlertState struct {
-	Time      time.Time `json:"time"`
-	Health    string    `json:"health"`
-	Events    []string  `json:"events"`
-	Delivered bool      `json:"delivered"`
-	Attempts  int       `json:"attempts"`
-	Error     string    `json:"error,omitempty"`
-	// Pending holds transitions not delivered yet; the next cycles try
-	// again, until they are older than the watch's pending limit.
-	Pending []alert.Transition `json:"pending,omitempty"`
-	// Open names the checks this alert was given a WARNING, CRITICAL or
-	// UNKNOWN event for and no RECOVERED since: a RECOVERED goes only to
-	// alerts that heard the problem (its `on` may leave WARNING out).
+	// Saved holds the alert's queue: the transitions not delivered yet
+	// (sent by the next process if this one stops) and when the next
+	// attempt may be made.
+	alert.Saved
+	// Checks are what the alert last heard of each check.
+	Checks map[string]*AlertCheck `json:"checks,omitempty"`
+	// InMaintenance is true while one of the alert's maintenance windows
+	// is open.
+	InMaintenance bool `json:"in_maintenance,omitempty"`
+	// Open is read from states saved by earlier versions only: the checks
+	// the alert was told a problem of and no recovery since.
 	Open map[string]bool `json:"open,omitempty"`
+}
+
+// AlertCheck is what one alert last heard of one check.
+type AlertCheck struct {
+	// Notified is the health the alert was last sent (or FLAPPING); a
+	// RECOVERED goes only to an alert that heard the problem (its `on`
+	// may leave WARNING out). While a silence or maintenance window holds
+	// the alert back it does not change, so a problem still there when
+	// it ends is sent then.
+	Notified string `json:"notified,omitempty"`
+	// Flapping is true while the alert's flap damping holds the check's
+	// alerts back.
+	Flapping bool `json:"flapping,omitempty"`
 }
 
 func newState() *State {

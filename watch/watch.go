@@ -1,10 +1,11 @@
 // Package watch re-runs a runbook's checks on an interval and turns their
 // results into health: per check and overall HEALTHY, WARNING, CRITICAL or
-// UNKNOWN. It logs every cycle and every transition, sends the runbook's
-// alerts on transitions and recoveries (never on every cycle), names and
-// (with auto = true) runs the playbooks a failing check triggers, keeps
-// its state in a state.Store so a restart does not alert again, and
-// serves /healthz and /metrics.
+// UNKNOWN. It logs every cycle and every transition; queues the runbook's
+// alerts on transitions and recoveries (never on every cycle) for delivery
+// apart from the cycles, damping flapping checks and honouring silences
+// and maintenance windows; names and (with auto = true) runs the playbooks
+// a failing check triggers; keeps its state in a state.Store so a restart
+// does not alert again; and serves /healthz and /metrics.
 //
 // Several instances may watch the same runbook against one shared store:
 // the one that holds the store's lead for the watch's key sends the alerts
@@ -34,8 +35,6 @@ const (
 	DefaultEvery      = 5 * time.Minute
 	DefaultGrace      = 30 * time.Second
 	DefaultPendingFor = time.Hour
-	// maxPending caps the undelivered transitions kept per alert.
-	maxPending = 100
 )
 
 // Options configure a Watcher.
@@ -73,9 +72,18 @@ type Options struct {
 	// Grace bounds how long the cycle in flight may go on once ctx is
 	// cancelled (SIGTERM); then it is interrupted too.
 	Grace time.Duration
-	// PendingFor is how long transitions whose delivery failed are sent
-	// again with the next cycles' notifications.
+	// PendingFor is how long a transition may wait in an alert's queue
+	// (its receiver failing or throttling) before it is dropped.
 	PendingFor time.Duration
+	// QueueLimit bounds each alert's queue (alert.DefaultQueueLimit when
+	// 0); the queue holds one transition per check.
+	QueueLimit int
+	// BeforePlaybook, when set, is asked right before an automatic
+	// playbook starts, as exec would be: it refuses (an emergency stop
+	// that covers this run, the same playbook already running) with an
+	// error, or returns what to call when the playbook has finished (to
+	// release its procedure lock).
+	BeforePlaybook func(ctx context.Context, playbook string) (done func(), err error)
 	// PlaybookCommand is how a person runs a playbook by hand; %s is the
 	// playbook's name. Empty means the exec of Source with the watch's
 	// VarFiles, Vars and state (see playbookCommand).
@@ -103,10 +111,13 @@ type Cycle struct {
 	// Changes counts checks whose health changed.
 	Changes int
 	// Events are the transitions this cycle raised (only a leader raises
-	// them).
+	// them), before flap damping, silences and maintenance windows.
 	Events []alert.Transition
-	// Alerts are the sendings of alerts.
-	Alerts []alert.Result
+	// Queued are the transitions queued for each alert, by alert name:
+	// Events as each alert's `on`, flap damping, silences and maintenance
+	// windows leave them, FLAPPING included. Their delivery happens
+	// apart from the cycle.
+	Queued map[string][]alert.Transition
 	// Playbooks are the runs of playbooks started by the watch.
 	Playbooks []*record.Run
 	// RunPath is where the run record was kept; "" when it was not.
@@ -131,9 +142,16 @@ type Watcher struct {
 	lease    *state.Lease // held while leading
 	failOpen bool         // alerting without the lead: the state is unreachable
 	cycles   int
+	silences []state.Silence
 
-	mu   sync.Mutex // guards snap
-	snap Status
+	// outboxes deliver each enabled alert, apart from the cycles.
+	outboxes    []*alert.Outbox
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
+
+	mu    sync.Mutex // guards snap and heard
+	snap  Status
+	heard heard
 }
 
 // New prepares a watch and loads its saved state.
@@ -200,6 +218,21 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 		return nil, fmt.Errorf("register watch metrics: %w", err)
 	}
 	w.st = w.loadState(ctx)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.stopWorkers = cancel
+	for _, a := range opts.Alerts {
+		if a.Disabled {
+			continue
+		}
+		ob := alert.NewOutbox(a, opts.Sender, alert.OutboxOptions{Limit: opts.QueueLimit, MaxAge: opts.PendingFor, Report: w.delivered})
+		w.outboxes = append(w.outboxes, ob)
+		w.metrics.addOutbox(ob)
+		w.workers.Add(1)
+		go func() {
+			defer w.workers.Done()
+			ob.Run(wctx)
+		}()
+	}
 	w.publish()
 	return w, nil
 }
@@ -219,11 +252,57 @@ func (w *Watcher) loadState(ctx context.Context) *State {
 	return st
 }
 
-// Close gives up the lead.
+// Close stops the alert queues' workers (what they hold stays in the
+// saved state, for the next process) and gives up the lead. Call Flush
+// first to deliver what is queued.
 func (w *Watcher) Close() {
+	if w.stopWorkers != nil {
+		w.stopWorkers()
+		w.workers.Wait()
+		w.stopWorkers = nil
+		if w.leading && w.cycles > 0 {
+			w.save(context.Background())
+		}
+	}
 	if w.lease != nil {
 		w.lease.Release()
 		w.lease = nil
+	}
+}
+
+// Flush waits until every alert's queue is idle (see alert.Outbox.Flush)
+// or ctx ends, then saves the state, so that what was delivered is not
+// sent again by the next process. `watch --once` calls it before exiting.
+func (w *Watcher) Flush(ctx context.Context) error {
+	var err error
+	for _, ob := range w.outboxes {
+		if e := ob.Flush(ctx); e != nil && err == nil {
+			err = e
+		}
+	}
+	if w.leading {
+		w.save(context.WithoutCancel(ctx))
+	}
+	w.publish()
+	return err
+}
+
+// header is the part of a notification that does not change.
+func (w *Watcher) header() alert.Notification {
+	h := alert.Notification{Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host}
+	w.fence(&h)
+	return h
+}
+
+// restoreQueues refills the alert queues from the saved state, when this
+// instance starts leading; an instance that stops leading empties them.
+func (w *Watcher) restoreQueues(leading bool) {
+	for _, ob := range w.outboxes {
+		var saved alert.Saved
+		if as := w.st.Alerts[ob.Alert().Name]; as != nil && leading {
+			saved = as.Saved
+		}
+		ob.Restore(saved, w.header())
 	}
 }
 
@@ -316,6 +395,8 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	health := overall(obs)
 	prevHealth := st.Health
 	seen := map[string]bool{}
+	changed := map[string]string{}  // check → its health before this cycle, when it changed
+	notified := map[string]string{} // check → what the watch had said of it before this cycle
 	for _, o := range obs {
 		seen[o.name] = true
 		cs := st.Checks[o.name]
@@ -329,6 +410,10 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		if prev != o.health {
 			c.Changes++
 			cs.Since = now
+			if prev != "" {
+				changed[o.name] = prev
+				cs.Changes = append(cs.Changes, now)
+			}
 			if prev != "" || o.health != Healthy {
 				attrs := []any{"check", o.name, "from", orNone(prev), "to", o.health, "status", o.status}
 				if o.message != "" {
@@ -340,7 +425,10 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 				w.log.Log(ctx, levelOf(o.health), "transition", attrs...)
 			}
 		}
+		cs.Changes = recent(cs.Changes, now, w.longestWindow())
+		cs.Flapping = damp(cs.Flapping, cs, now, alert.Flap{Threshold: alert.DefaultFlapThreshold, Window: alert.DefaultFlapWindow}, prev != o.health && prev != "")
 		cs.Health, cs.Status, cs.Message, cs.Suppressed = o.health, o.status, o.message, o.suppressed
+		notified[o.name] = cs.Notified
 		if o.suppressed || !leading {
 			continue
 		}
@@ -374,21 +462,21 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	st.Health = health
 	c.Health = health
 
+	toRun := w.playbooks(ctx, c.Events)
+	if leading {
+		w.loadSilences(ctx)
+		n := &alert.Notification{
+			Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host, Time: now,
+			Health: health, PreviousHealth: prevHealth,
+		}
+		w.fence(n)
+		c.Queued = w.queueAlerts(obs, changed, notified, c.Events, n, now)
+	}
+	w.markFlapping(run)
 	if w.opts.RecordEveryCycle || w.cycles == 1 || c.Changes > 0 {
 		c.RunPath = w.keep(ctx, run)
 	}
-
-	toRun := w.playbooks(ctx, c.Events)
 	if leading {
-		n := &alert.Notification{
-			Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host, Time: now,
-			Health: health, PreviousHealth: prevHealth, Transitions: c.Events,
-		}
-		if c.RunPath != "" {
-			n.RunID = run.ID
-		}
-		w.fence(n)
-		c.Alerts = w.sendAlerts(ctx, n)
 		for _, t := range toRun {
 			if pr := w.runPlaybook(ctx, t); pr != nil {
 				c.Playbooks = append(c.Playbooks, pr)
@@ -416,18 +504,26 @@ func (w *Watcher) finish(ctx context.Context, c *Cycle, leading bool) {
 	st.LastCycle = c.Run.FinishedAt
 	st.Cycles++
 	if leading {
-		data, err := json.Marshal(st)
-		if err == nil {
-			err = w.store.SaveWatch(ctx, w.key, data)
-		}
-		if err != nil {
-			w.log.Error("cannot save the watch state", "error", w.redact(err.Error()))
-		}
+		w.save(ctx)
 	}
 	w.metrics.run.Set(c.Run)
 	w.metrics.cycles.Inc()
 	w.metrics.health.Set(views.HealthValue(st.Health))
 	w.publish()
+}
+
+// save saves the state, with what each alert's queue holds.
+func (w *Watcher) save(ctx context.Context) {
+	for _, ob := range w.outboxes {
+		w.st.alert(ob.Alert().Name).Saved = ob.Save()
+	}
+	data, err := json.Marshal(w.st)
+	if err == nil {
+		err = w.store.SaveWatch(ctx, w.key, data)
+	}
+	if err != nil {
+		w.log.Error("cannot save the watch state", "error", w.redact(err.Error()))
+	}
 }
 
 // keep saves a run record and returns where it went.
@@ -445,17 +541,19 @@ func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
 // that becomes the leader reloads the state the previous leader saved.
 func (w *Watcher) lead(ctx context.Context) bool {
 	lease, failOpen := w.leadLease(ctx)
-	leading := lease != nil
+	leading, was := lease != nil, w.leading
+	w.setLead(lease, failOpen)
 	switch {
-	case leading && !w.leading:
+	case leading && !was:
 		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key, "lease_generation", lease.Generation())
 		w.st = w.loadState(ctx)
-	case !leading && w.leading:
+		w.restoreQueues(true)
+	case !leading && was:
 		w.log.Warn("no longer leading: another instance sends the alerts", "key", w.key)
+		w.restoreQueues(false)
 	case !leading && w.cycles == 0:
 		w.log.Info("observing: another instance leads and sends the alerts", "key", w.key)
 	}
-	w.setLead(lease, failOpen)
 	return leading || failOpen
 }
 
@@ -517,6 +615,15 @@ func (w *Watcher) runPlaybook(ctx context.Context, t engine.TriggerSpec) *record
 		w.metrics.playbooks.WithLabelValues(t.Playbook, "refused").Inc()
 		return nil
 	}
+	if w.opts.BeforePlaybook != nil {
+		done, err := w.opts.BeforePlaybook(ctx, t.Playbook)
+		if err != nil {
+			w.log.Warn("playbook refused", "playbook", t.Playbook, "check", t.Trigger, "reason", w.redact(err.Error()))
+			w.metrics.playbooks.WithLabelValues(t.Playbook, "refused").Inc()
+			return nil
+		}
+		defer done()
+	}
 	w.log.Warn("playbook started", "playbook", t.Playbook, "check", t.Trigger)
 	run, err := engine.Run(ctx, w.b, engine.Options{
 		Mode: engine.ModeExec, Playbook: t.Playbook, Yes: true,
@@ -538,80 +645,6 @@ func (w *Watcher) runPlaybook(ctx context.Context, t engine.TriggerSpec) *record
 	w.log.Log(ctx, level, "playbook finished", attrs...)
 	w.metrics.playbooks.WithLabelValues(t.Playbook, run.Status).Inc()
 	return run
-}
-
-// sendAlerts sends each alert the transitions it wants, with the ones it
-// could not be sent before.
-func (w *Watcher) sendAlerts(ctx context.Context, n *alert.Notification) []alert.Result {
-	var out []alert.Result
-	for _, a := range w.opts.Alerts {
-		if a.Disabled {
-			continue
-		}
-		as := w.st.Alerts[a.Name]
-		var pending []alert.Transition
-		if as != nil {
-			for _, t := range as.Pending {
-				if n.Time.Sub(t.Time) > w.opts.PendingFor {
-					w.log.Error("alert dropped: undelivered for too long", "alert", a.Name, "check", t.Check, "event", t.Event, "since", t.Time)
-					continue
-				}
-				pending = append(pending, t)
-			}
-		}
-		f := n.Filter(a.Wants)
-		open := map[string]bool{}
-		if as != nil {
-			for c := range as.Open {
-				open[c] = true
-			}
-		}
-		// An alert that takes problem events hears a recovery only of a
-		// problem it heard; a recoveries-only alert hears every recovery.
-		hearsProblems := a.Wants(engine.EventCritical) || a.Wants(engine.EventWarning) || a.Wants(engine.EventUnknown)
-		kept := f.Transitions[:0]
-		for _, t := range f.Transitions {
-			switch {
-			case t.Event != engine.EventRecovered:
-				open[t.Check] = true
-			case hearsProblems && !open[t.Check]:
-				continue // its `on` left the problem out
-			default:
-				delete(open, t.Check)
-			}
-			kept = append(kept, t)
-		}
-		f.Transitions = kept
-		if len(f.Transitions) == 0 && len(pending) == 0 {
-			if as != nil {
-				as.Open = open
-			}
-			continue
-		}
-		f.Transitions = append(pending, f.Transitions...)
-		res := w.opts.Sender.Send(ctx, a, f)
-		out = append(out, res)
-		var events []string
-		for _, t := range f.Transitions {
-			events = append(events, t.Check+" "+t.Event)
-		}
-		ns := &AlertState{Time: n.Time, Health: n.Health, Events: events, Delivered: res.Err == nil, Attempts: res.Attempts, Open: open}
-		attrs := []any{"alert", a.Name, "channel", a.Channel, "events", strings.Join(events, ", "), "attempts", res.Attempts}
-		if res.Err != nil {
-			ns.Error = w.redact(res.Err.Error())
-			ns.Pending = f.Transitions
-			if len(ns.Pending) > maxPending {
-				ns.Pending = ns.Pending[len(ns.Pending)-maxPending:]
-			}
-			w.log.Error("alert failed; it is sent again with the next cycle", append(attrs, "error", ns.Error)...)
-			w.metrics.alertsFailed.WithLabelValues(a.Name, a.Channel).Inc()
-		} else {
-			w.log.Info("alert sent", attrs...)
-			w.metrics.alertsSent.WithLabelValues(a.Name, a.Channel).Inc()
-		}
-		w.st.Alerts[a.Name] = ns
-	}
-	return out
 }
 
 func levelOf(health string) slog.Level {

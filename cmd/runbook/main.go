@@ -215,6 +215,12 @@ func runWith(ctx context.Context, intr *interrupts, args []string, stdin io.Read
 	if err == nil {
 		return 0
 	}
+	// A reader that went away (runbook history | head -1) ends a command
+	// that only prints as quietly as SIGPIPE would, with its exit code.
+	// (exec and check go on and keep the run's own code: see runbookRun.)
+	if errors.Is(err, syscall.EPIPE) {
+		return 128 + int(syscall.SIGPIPE)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
@@ -253,6 +259,7 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newShowCmd(a),
 		newWatchCmd(a),
 		newStopCmd(a),
+		newSilenceCmd(a),
 		newStateCmd(a),
 		newVersionCmd(a),
 	)

@@ -474,3 +474,27 @@ step "one" {
 		t.Errorf("the journal's failure was reported %d times, want once:\n%s", n, stderr)
 	}
 }
+
+// TestClosedStdoutEndsAPrintingCommandQuietly: `runbook show last | head`
+// whose reader is gone ends like a SIGPIPE'd tool: exit 141, no message.
+func TestClosedStdoutEndsAPrintingCommandQuietly(t *testing.T) {
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"ok.hcl": passing})
+	if code, _, stderr := runCLI(t, dir, "check", "ok.hcl"); code != 0 {
+		t.Fatalf("check: %d %s", code, stderr)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(bin, "show", "last", "--state", filepath.Join(dir, ".runbook"), "--format", "json")
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	w.Close()
+	if code := cmd.ProcessState.ExitCode(); code != 141 || stderr.Len() != 0 {
+		t.Errorf("exit %d, stderr %q; want 141 and nothing", code, stderr.String())
+	}
+}

@@ -45,6 +45,10 @@ overall health, and logs it; a check whose health changes is logged as a
 transition and sent to the runbook's alert blocks (and to --webhook), once,
 not on every cycle, and again as RECOVERED when it is healthy again. A check
 skipped because a check it depends on failed does not alert on its own.
+Alerts are queued and delivered apart from the cycles, under each alert's
+rate limit, so a slow or failing receiver never delays the checks. A check
+that keeps changing health is reported FLAPPING once, then not until it
+settles; runbook silence and an alert's maintenance windows hold alerts back.
 
 A playbook whose trigger check turns CRITICAL is named in the alert; with
 auto = true the watch runs it, confirm steps included, unless the emergency
@@ -132,16 +136,34 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 	}
 	defer store.Close()
 
+	operator := a.operator(f.operator)
+	// Commands of the playbooks the watch starts (a `runbook stop` among
+	// them) are audited under the watch's operator.
+	defer exportOperator(operator)()
 	w, err := watch.New(ctx, watch.Options{
-		Bound:            b,
-		Store:            store,
-		Key:              f.key,
-		Every:            f.every,
-		Alerts:           alerts,
-		Sender:           &alert.Sender{Redactor: b.Redactor, UserAgent: "runbook/" + engine.Version},
-		Triggers:         triggers,
-		Logger:           slog.New(handler),
-		Operator:         a.operator(f.operator),
+		Bound:    b,
+		Store:    store,
+		Key:      f.key,
+		Every:    f.every,
+		Alerts:   alerts,
+		Sender:   &alert.Sender{Redactor: b.Redactor, UserAgent: "runbook/" + engine.Version},
+		Triggers: triggers,
+		Logger:   slog.New(handler),
+		Operator: operator,
+		// An automatic playbook is refused as `runbook exec --playbook`
+		// would be: by any emergency stop that covers it (the host-wide
+		// one too), and while the same playbook runs elsewhere.
+		BeforePlaybook: func(ctx context.Context, playbook string) (func(), error) {
+			eo := engine.Options{Mode: engine.ModeExec, Playbook: playbook, Operator: operator, Host: hostname()}
+			if err := a.refuseIfStopped(ctx, store, b, eo); err != nil {
+				return nil, err
+			}
+			lock, err := a.lockProcedure(ctx, store, b, eo)
+			if err != nil {
+				return nil, err
+			}
+			return lock.Release, nil
+		},
 		Host:             hostname(),
 		Source:           path,
 		VarFiles:         f.varFiles,
@@ -177,6 +199,13 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 		if err != nil {
 			return exitWith(2, err)
 		}
+		// Deliver what the cycle queued before exiting: at most --grace,
+		// then what is left stays queued in the state for the next run.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.grace)
+		if err := w.Flush(fctx); err != nil {
+			slog.New(handler).Warn("alerts still queued at exit; the next watch sends them", "grace", f.grace.String())
+		}
+		cancel()
 		if code := views.ExitCode(c.Run, "table", f.strict); code != 0 {
 			return exitWith(code, nil)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 )
 
 const shadowMonitor = "../../runbooks/shadow-monitor.hcl"
@@ -252,6 +254,7 @@ type hookReceiver struct {
 	mu     sync.Mutex
 	bodies [][]byte
 	sigs   []string
+	stamps []string
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
@@ -261,6 +264,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		h.mu.Lock()
 		h.bodies = append(h.bodies, body)
 		h.sigs = append(h.sigs, r.Header.Get(alert.SignatureHeader))
+		h.stamps = append(h.stamps, r.Header.Get(alert.TimestampHeader))
 		h.mu.Unlock()
 	}))
 	t.Cleanup(h.Close)
@@ -299,8 +303,8 @@ func TestWatchOnceAlertsAndPlaybook(t *testing.T) {
 			if len(hook.bodies) != 1 || len(extra.bodies) != 1 {
 				t.Fatalf("got %d alerts on the runbook's webhook and %d on --webhook, want 1 each\n%s", len(hook.bodies), len(extra.bodies), stdout)
 			}
-			if !alert.Verify([]byte("hm4c-s3cret"), hook.bodies[0], hook.sigs[0]) {
-				t.Errorf("signature %q does not verify", hook.sigs[0])
+			if !alert.Verify([]byte("hm4c-s3cret"), hook.bodies[0], hook.stamps[0], hook.sigs[0], time.Now(), alert.DefaultTolerance) {
+				t.Errorf("signature %q (timestamp %q) does not verify", hook.sigs[0], hook.stamps[0])
 			}
 			if extra.sigs[0] != "" {
 				t.Errorf("--webhook is signed: %q", extra.sigs[0])
@@ -464,7 +468,7 @@ func TestWatchServesHealthAndStopsOnSIGTERM(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `runbook_check_status{check="true",runbook="ok",status="passed"} 1`) {
+	if !strings.Contains(string(body), `runbook_check_status{check="true",mode="watch",runbook="ok",status="passed"} 1`) {
 		t.Errorf("metrics lack the check's status:\n%s", body)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -514,5 +518,33 @@ check "slow" {
 	}
 	if rec.Interrupted || rec.Status != record.Passed || rec.Mode != "watch" {
 		t.Errorf("record: interrupted %v status %s mode %s, want a passed watch record", rec.Interrupted, rec.Status, rec.Mode)
+	}
+}
+
+// TestWatchAutoPlaybookTakesTheProcedureLock: a playbook the watch starts
+// by itself is refused, as `runbook exec --playbook` would be, while the
+// same playbook runs elsewhere on the state.
+func TestWatchAutoPlaybookTakesTheProcedureLock(t *testing.T) {
+	e := newShadowEnv(t)
+	hook := newHookReceiver(t)
+	stateDir := t.TempDir()
+	args := append([]string{"watch", shadowMonitor, "--once", "--state", stateDir, "--log-format", "json"},
+		e.vars("alert_webhook_url="+hook.URL+"/hook", "auto_playbook=true")...)
+	if code, stdout, stderr := runCLI(t, "", args...); code != 0 {
+		t.Fatalf("healthy cycle: exit %d\n%s%s", code, stdout, stderr)
+	}
+	lock, err := state.NewDir(stateDir).Acquire(context.Background(), state.ProcKey("shadow-monitor", "mismatch"),
+		state.Holder{Operator: "carol", Host: "ops-2", PID: os.Getpid(), Since: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	e.writeLog(t, healthyLog+"2025-12-02 13:14:19 cycle 4: 9 workflows, 9 replays, 3 mismatches detected\n")
+	_, stdout, stderr := runCLI(t, "", args...)
+	if !strings.Contains(stdout, `"msg":"playbook refused"`) || !strings.Contains(stdout, "carol") {
+		t.Errorf("the playbook was not refused while its lock is held:\n%s%s", stdout, stderr)
+	}
+	if captured, _ := filepath.Glob(filepath.Join(e.evidence, "shadow-mismatches-*.log")); len(captured) != 0 {
+		t.Errorf("the playbook ran while another run held its lock: %v", captured)
 	}
 }

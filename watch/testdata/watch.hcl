@@ -55,9 +55,25 @@ check "gamma" {
   }
 }
 
+variable "flap_threshold" {
+  type    = number
+  default = 4
+}
+
+# A maintenance window that a test may move; by default it never opens in
+# the tests: 30 February does not come.
+variable "maintenance_cron" {
+  default = "0 0 30 2 *"
+}
+
 alert "hook" {
   webhook {
-    url = var.hook_url
+    url            = var.hook_url
+    flap_threshold = var.flap_threshold
+    maintenance {
+      cron     = var.maintenance_cron
+      duration = "2h"
+    }
   }
 }
 

@@ -1,0 +1,270 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runbookhq/runbook/alert"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+// longestWindow is the longest flap window in use: check histories keep
+// their changes that long.
+func (w *Watcher) longestWindow() time.Duration {
+	d := alert.DefaultFlapWindow
+	for _, a := range w.opts.Alerts {
+		if a.Flap.Window > d {
+			d = a.Flap.Window
+		}
+	}
+	return d
+}
+
+// recent keeps the times within window before now.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	var out []time.Time
+	for _, t := range ts {
+		if now.Sub(t) < window {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// damp is flap damping for one check: it returns whether the check is
+// FLAPPING now, given whether it was, its history, and whether its health
+// changed this cycle. A check becomes FLAPPING when a change makes more
+// than f.Threshold changes within f.Window; it stays so until it has kept
+// one health for f.Window.
+func damp(flapping bool, cs *CheckState, now time.Time, f alert.Flap, changed bool) bool {
+	if f.Threshold <= 0 {
+		return false
+	}
+	if flapping {
+		return now.Sub(cs.Since) < f.Window
+	}
+	return changed && len(recent(cs.Changes, now, f.Window)) > f.Threshold
+}
+
+// loadSilences reads the silences in the store; when they cannot be read
+// the last ones read stay in force.
+func (w *Watcher) loadSilences(ctx context.Context) {
+	s, err := w.store.Silences(ctx)
+	if err != nil {
+		w.log.Warn("cannot read the silences; keeping the last ones read", "error", w.redact(err.Error()))
+		return
+	}
+	w.silences = s
+}
+
+// silenced returns the silence that holds back check's alerts at t.
+func (w *Watcher) silenced(check string, t time.Time) (state.Silence, bool) {
+	for _, s := range w.silences {
+		if s.Active(t) && s.Covers(check) {
+			return s, true
+		}
+	}
+	return state.Silence{}, false
+}
+
+// alert returns the saved state of an alert, made when missing.
+func (st *State) alert(name string) *AlertState {
+	as := st.Alerts[name]
+	if as == nil {
+		as = &AlertState{}
+		st.Alerts[name] = as
+	}
+	if as.Checks == nil {
+		as.Checks = map[string]*AlertCheck{}
+	}
+	return as
+}
+
+// hearsProblems reports whether an alert takes some problem event: such
+// an alert hears a recovery only of a problem it heard, while a
+// recoveries-only alert hears every recovery.
+func hearsProblems(a *alert.Alert) bool {
+	return a.Wants(engine.EventCritical) || a.Wants(engine.EventWarning) || a.Wants(engine.EventUnknown)
+}
+
+// offer decides whether an alert is sent event about a check now at
+// health, and notes what the alert has heard.
+func (ac *AlertCheck) offer(a *alert.Alert, event, health string) bool {
+	switch {
+	case a.Wants(event):
+		ac.Notified = health
+		return true
+	case event == engine.EventRecovered:
+		ac.Notified = Healthy
+	case !hearsProblems(a):
+		ac.Notified = health // so that it hears the recovery
+	}
+	return false
+}
+
+// queueAlerts decides, for each alert, what the cycle tells it, and
+// queues that for delivery: each check's event as the alert's `on`, its
+// flap damping, the silences and its maintenance windows leave it. It
+// returns what was queued, by alert.
+func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]string, events []alert.Transition, n *alert.Notification, now time.Time) map[string][]alert.Transition {
+	byCheck := map[string]alert.Transition{}
+	for _, t := range events {
+		byCheck[t.Check] = t
+	}
+	out := map[string][]alert.Transition{}
+	for _, ob := range w.outboxes {
+		a := ob.Alert()
+		as := w.st.alert(a.Name)
+		inWindow, windowEnd := a.InMaintenance(now)
+		var queue []alert.Transition
+		for _, o := range obs {
+			if o.suppressed {
+				continue
+			}
+			cs := w.st.Checks[o.name]
+			ac := as.Checks[o.name]
+			if ac == nil {
+				// An alert new to this check has heard what the watch
+				// last said of it.
+				ac = &AlertCheck{Notified: notified[o.name]}
+				if as.Open != nil && hearsProblems(a) && !as.Open[o.name] && ac.Notified != "" {
+					// An earlier version's state: the alert's `on` left
+					// out the problem it was not told.
+					ac.Notified = Healthy
+				}
+				as.Checks[o.name] = ac
+			}
+			prev, didChange := changed[o.name]
+			_, isSilenced := w.silenced(o.name, now)
+			quiet := inWindow || isSilenced
+			tr := alert.Transition{Check: o.name, Title: o.title, Health: o.health, Previous: orUnknown(prev),
+				Status: o.status, Message: o.message, Time: now}
+			if !didChange {
+				tr.Previous = o.health
+			}
+
+			wasFlapping := ac.Flapping
+			ac.Flapping = damp(ac.Flapping, cs, now, a.Flap, didChange)
+			switch {
+			case ac.Flapping && !wasFlapping:
+				if quiet || !hearsProblems(a) {
+					continue
+				}
+				tr.Event = alert.EventFlapping
+				tr.Message = fmt.Sprintf("%s changed health %d times within %s; no more alerts about it until it keeps one health for %s",
+					o.name, len(recent(cs.Changes, now, a.Flap.Window)), a.Flap.Window, a.Flap.Window)
+				ac.Notified = alert.EventFlapping
+				queue = append(queue, tr)
+				continue
+			case ac.Flapping:
+				continue
+			case wasFlapping:
+				// Settled: one alert with the state it settled in.
+				if quiet {
+					continue
+				}
+				tr.Event, tr.Previous = o.health, alert.EventFlapping
+				if o.health == Healthy {
+					tr.Event = engine.EventRecovered
+				}
+				if ac.offer(a, tr.Event, o.health) {
+					queue = append(queue, tr)
+				}
+				continue
+			}
+			if quiet {
+				continue // a problem still there when the silence ends is sent then
+			}
+			ev := event(o.health, ac.Notified)
+			if ev == "" {
+				continue
+			}
+			if ev == engine.EventRecovered {
+				tr.Previous = ac.Notified
+			}
+			if t, ok := byCheck[o.name]; ok && t.Event == ev {
+				tr.Playbooks = t.Playbooks
+			}
+			tr.Event = ev
+			if ac.offer(a, ev, o.health) {
+				queue = append(queue, tr)
+			}
+		}
+		as.Open = nil
+		if inWindow && !as.InMaintenance {
+			w.log.Info("maintenance window: the alert sends nothing until it closes", "alert", a.Name, "until", windowEnd)
+		}
+		as.InMaintenance = inWindow
+		if len(queue) > 0 {
+			out[a.Name] = queue
+			nn := *n
+			nn.Transitions = queue
+			ob.Enqueue(&nn)
+			var evs []string
+			for _, t := range queue {
+				evs = append(evs, t.Check+" "+t.Event)
+			}
+			w.log.Info("alert queued", "alert", a.Name, "channel", a.Channel, "events", strings.Join(evs, ", "))
+		}
+	}
+	return out
+}
+
+// flapping reports whether check is FLAPPING: by the default damping, or
+// for some alert.
+func (w *Watcher) flapping(check string) bool {
+	if cs := w.st.Checks[check]; cs != nil && cs.Flapping {
+		return true
+	}
+	for _, as := range w.st.Alerts {
+		if ac := as.Checks[check]; ac != nil && ac.Flapping {
+			return true
+		}
+	}
+	return false
+}
+
+// markFlapping marks the run record's flapping checks.
+func (w *Watcher) markFlapping(run *record.Run) {
+	for i := range run.Items {
+		it := &run.Items[i]
+		if it.Kind == record.KindCheck && w.flapping(it.Name) {
+			it.Flapping = true
+		}
+	}
+}
+
+// delivered hears an alert queue's attempts and drops, from its worker's
+// goroutine: it logs them and counts them.
+func (w *Watcher) delivered(d alert.Delivery) {
+	var evs []string
+	for _, t := range d.Transitions {
+		evs = append(evs, t.Check+" "+t.Event)
+	}
+	attrs := []any{"alert", d.Alert, "channel", d.Channel, "events", strings.Join(evs, ", ")}
+	if d.Attempt {
+		w.metrics.attempts.WithLabelValues(d.Alert, d.Channel).Inc()
+	}
+	switch {
+	case d.Dropped != "":
+		if d.Err != nil {
+			attrs = append(attrs, "error", w.redact(d.Err.Error()))
+		}
+		w.log.Error("alert dropped", append(attrs, "reason", d.Dropped)...)
+		w.metrics.drops.WithLabelValues(d.Alert, d.Channel, d.Dropped).Add(float64(len(d.Transitions)))
+	case d.Err != nil:
+		attrs = append(attrs, "error", w.redact(d.Err.Error()), "retry_at", d.Retry.UTC().Format(time.RFC3339))
+		if d.RetryAfter {
+			attrs = append(attrs, "retry_after", true)
+		}
+		w.log.Error("alert failed; it stays queued and is sent again", attrs...)
+		w.metrics.alertsFailed.WithLabelValues(d.Alert, d.Channel).Inc()
+	default:
+		w.log.Info("alert sent", attrs...)
+		w.metrics.alertsSent.WithLabelValues(d.Alert, d.Channel).Inc()
+	}
+}
