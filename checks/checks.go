@@ -15,7 +15,10 @@ package checks
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -83,4 +86,80 @@ type Validator interface {
 // Message is an HCL template over `self` for the failure.
 type DefaultAsserter interface {
 	DefaultAssert() (condition, message string)
+}
+
+// Environment is implemented by providers that start processes. The
+// engine gives them the environment children inherit when it differs from
+// the runbook's own (the RUNBOOK_VAR_ values of sensitive variables are
+// left out), once, before the first Run.
+type Environment interface {
+	SetEnviron(env []string)
+}
+
+// ArgError is a Validate error about one argument of a provider block.
+// The engine points the diagnostic at that argument rather than at the
+// block. A Validate error that is not an ArgError but starts with an
+// argument's name ("method \"GTE\" is not …", "timeout: …") is pointed at
+// that argument too.
+type ArgError struct {
+	// Arg is the argument's name in the block.
+	Arg string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// Error returns the message, which names the argument.
+func (e *ArgError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Arg) {
+		return msg
+	}
+	return e.Arg + ": " + msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ArgError) Unwrap() error { return e.Err }
+
+// ArgErrorf makes an ArgError for argument arg.
+func ArgErrorf(arg, format string, a ...any) error {
+	return &ArgError{Arg: arg, Err: fmt.Errorf(format, a...)}
+}
+
+// Suggest returns " Did you mean "X"?" for the name closest to given
+// (case-insensitively, at most two edits away), or "".
+func Suggest(given string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(strings.ToUpper(given), strings.ToUpper(n), nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(". Did you mean %q?", best)
+}
+
+// Typed is implemented by providers that publish the type of their result
+// object. The engine checks references to it before anything runs:
+// `self.exit_cod` or `step.list.stdout_line` is then an error at validate,
+// with a suggestion. Attributes whose shape depends on what is observed (a
+// decoded JSON body, SQL rows) have type cty.DynamicPseudoType and are
+// checked no further.
+type Typed interface {
+	Result() cty.Type
+}
+
+// DynamicResult returns an object type with the given attribute names, each
+// of type cty.DynamicPseudoType except those given in known: for providers
+// whose result attributes are known by name.
+func DynamicResult(names []string, known map[string]cty.Type) cty.Type {
+	attrs := make(map[string]cty.Type, len(names))
+	for _, n := range names {
+		attrs[n] = cty.DynamicPseudoType
+		if t, ok := known[n]; ok {
+			attrs[n] = t
+		}
+	}
+	return cty.Object(attrs)
 }

@@ -94,6 +94,12 @@ func (b *Bound) Alerts(specs map[string]hcldec.Spec) ([]AlertSpec, hcl.Diagnosti
 			}
 		}
 		val, d := hcldec.Decode(a.ChannelBody, chSpec, b.base)
+		if val.ContainsMarked() {
+			// Channels get plain values; what was derived from a
+			// sensitive variable is redacted from payloads and errors.
+			val, _ = unmark(val, b.Redactor)
+			spec.Sensitive = true
+		}
 		on, od := b.alertOn(a.On)
 		diags = append(append(diags, d...), od...)
 		if d.HasErrors() || od.HasErrors() {
@@ -111,7 +117,7 @@ func (b *Bound) alertOn(e hcl.Expression) ([]string, hcl.Diagnostics) {
 	if e == nil {
 		return nil, nil
 	}
-	v, diags := e.Value(b.base)
+	v, diags := plainValue(e, b.base, b.Redactor)
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		return nil, diags
 	}
@@ -181,7 +187,7 @@ func (b *Bound) Triggers() ([]TriggerSpec, hcl.Diagnostics) {
 			t.Title = name
 		}
 		if pb.Auto != nil {
-			v, d := pb.Auto.Value(b.base)
+			v, d := plainValue(pb.Auto, b.base, b.Redactor)
 			diags = append(diags, d...)
 			if !d.HasErrors() && v.IsKnown() {
 				c, err := convert.Convert(v, cty.Bool)

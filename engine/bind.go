@@ -1,16 +1,19 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -34,6 +37,11 @@ type Bound struct {
 	Locals    map[string]cty.Value
 	// Redactor hides sensitive values in everything printed or stored.
 	Redactor *Redactor
+
+	// childEnv is the environment child processes inherit when it
+	// differs from the runbook's own: without the RUNBOOK_VAR_ values of
+	// sensitive variables. Nil means unchanged.
+	childEnv []string
 
 	reg      Registry
 	base     *hcl.EvalContext
@@ -88,9 +96,13 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 		if cfg.Variables[name].Sensitive {
 			b.Sensitive[name] = true
 			secrets = append(secrets, secretStrings(vals[name])...)
+			if v, ok := vals[name]; ok {
+				vals[name] = markSensitive(v)
+			}
 		}
 	}
 	b.Redactor = NewRedactor(secrets)
+	b.childEnv = childEnviron(in.Environ, b.Sensitive)
 	if diags.HasErrors() {
 		return b, diags
 	}
@@ -107,6 +119,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	for k, v := range envMap(in.Environ) {
 		envVals[k] = cty.StringVal(v)
 	}
+	sensitiveEnv(envVals, b.Sensitive)
 	envObj := cty.MapValEmpty(cty.String)
 	if len(envVals) > 0 {
 		envObj = cty.MapVal(envVals)
@@ -118,6 +131,9 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(moduleDir), "cwd": cty.StringVal(cwd)}),
 		},
 		Functions: Functions(cfg.Dir),
+	}
+	if len(b.Sensitive) > 0 {
+		b.base.Functions = redactingFunctions(b.base.Functions, b.Redactor)
 	}
 	diags = append(diags, validateVariables(cfg, b.base, b.Redactor)...)
 	diags = append(diags, b.evalLocals()...)
@@ -229,7 +245,7 @@ func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, hc
 	if e == nil {
 		return "", nil
 	}
-	v, diags := e.Value(ctx)
+	v, diags := plainValue(e, ctx, nil)
 	if diags.HasErrors() {
 		return "", diags
 	}
@@ -267,7 +283,7 @@ func (b *Bound) evalRunbook() hcl.Diagnostics {
 		b.Info.Title = rb.Name
 	}
 	if a, ok := rb.Attrs["tags"]; ok {
-		v, d := a.Expr.Value(b.base)
+		v, d := plainValue(a.Expr, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsWhollyKnown() {
 			if err := gocty.FromCtyValue(mustConvert(v, cty.List(cty.String)), &b.Info.Tags); err != nil {
@@ -304,7 +320,7 @@ func typeDiag(e hcl.Expression, name, want string) *hcl.Diagnostic {
 
 // evalInt evaluates a whole number of at least min; 0 when unknown.
 func evalInt(e hcl.Expression, ctx *hcl.EvalContext, name string, min int) (int, hcl.Diagnostics) {
-	v, diags := e.Value(ctx)
+	v, diags := plainValue(e, ctx, nil)
 	if diags.HasErrors() || !v.IsKnown() {
 		return 0, diags
 	}
@@ -372,7 +388,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		diags = append(diags, d...)
 	}
 	if it.Confirm != nil {
-		v, d := it.Confirm.Value(b.base)
+		v, d := plainValue(it.Confirm, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() {
 			c, err := convert.Convert(v, cty.Bool)
@@ -384,7 +400,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	if it.Required != nil {
-		v, d := it.Required.Value(b.base)
+		v, d := plainValue(it.Required, b.base, b.Redactor)
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() {
 			c, err := convert.Convert(v, cty.Bool)
@@ -410,6 +426,15 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 				Subject:  it.OnFailure.Range().Ptr(),
 			})
 		}
+	}
+	// What would fail at run time for its type fails now: a when or a
+	// condition that can never be true or false.
+	unknown := b.unknownScope()
+	for _, w := range []hcl.Expression{it.When, src.whenIfRef(it)} {
+		diags = append(diags, mustBeBool(w, unknown, "when")...)
+	}
+	for _, a := range it.Asserts {
+		diags = append(diags, mustBeBool(a.Condition, unknown, "condition")...)
 	}
 	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
 		sev := "critical"
@@ -439,6 +464,51 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	return s, diags
+}
+
+// mustBeBool reports an expression (a when, an assert's condition) whose
+// value, as far as it is known before the run, cannot be true or false:
+// `when = "yes please"`, `condition = [1]`. Evaluation errors are left to
+// the run, which reports them with the results at hand.
+func mustBeBool(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnostics {
+	switch x := e.(type) {
+	case nil:
+		return nil
+	case *hclsyntax.BinaryOpExpr:
+		if x.Op.Type == cty.Bool {
+			return nil // a comparison or a logical operator: always a bool
+		}
+	case *hclsyntax.UnaryOpExpr:
+		if x.Op == hclsyntax.OpLogicalNot {
+			return nil
+		}
+	}
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	ok := true
+	switch {
+	case v.IsKnown() && !v.IsNull():
+		c, err := convert.Convert(v, cty.Bool)
+		ok = err == nil && !c.IsNull()
+	case v.Type() != cty.DynamicPseudoType && !v.Type().Equals(cty.Bool):
+		ok = convert.GetConversion(v.Type(), cty.Bool) != nil
+	}
+	if ok {
+		return nil
+	}
+	shown := v.Type().FriendlyName()
+	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		shown = fmt.Sprintf("the string %q", v.AsString())
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Incorrect value type",
+		Detail:   fmt.Sprintf("%s must be true or false, but this is %s.", name, shown),
+		Subject:  e.Range().Ptr(),
+	}}
 }
 
 // Required reports whether a step is a manual step that may not be
@@ -552,18 +622,17 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
+	// Providers see plain values; what was sensitive is now redacted.
+	if b.marks() {
+		val, _ = unmark(val, b.Redactor)
+	}
 	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {
 		return cty.NilVal, diags
 	}
 	p := pt.proto
 	if v, ok := p.(checks.Validator); ok {
 		if err := v.Validate(val); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Invalid %s block", it.ProviderType),
-				Detail:   b.Redactor.String(err.Error()) + ".",
-				Subject:  it.ProviderRange.Ptr(),
-			})
+			diags = append(diags, b.argDiags(it, pt, err)...)
 		}
 	}
 	if diags.HasErrors() {
@@ -624,6 +693,56 @@ func requiredNotNull(it *Item, pt *providerType, val cty.Value) hcl.Diagnostics 
 			Summary:  "Required argument is null",
 			Detail:   fmt.Sprintf("The %s block's %q argument is required and must not be null.", it.ProviderType, as.Name),
 			Subject:  rng.Ptr(),
+		})
+	}
+	return diags
+}
+
+// argDiags turns a provider's Validate error into diagnostics, each on the
+// argument it is about: a checks.ArgError names it; otherwise a message
+// that starts with an argument's name is about that argument. Errors
+// joined with errors.Join give one diagnostic each.
+func (b *Bound) argDiags(it *Item, pt *providerType, err error) hcl.Diagnostics {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var content *hcl.BodyContent
+	var diags hcl.Diagnostics
+	for _, e := range errs {
+		msg := secret.MaskText(b.Redactor.String(e.Error()))
+		arg := ""
+		var ae *checks.ArgError
+		if errors.As(e, &ae) {
+			arg = ae.Arg
+		} else {
+			for _, a := range pt.implied.Attributes {
+				if len(a.Name) > len(arg) && strings.HasPrefix(msg, a.Name) && len(msg) > len(a.Name) && strings.ContainsRune(" :", rune(msg[len(a.Name)])) {
+					arg = a.Name
+				}
+			}
+		}
+		subject := it.ProviderRange
+		if arg != "" {
+			if content == nil {
+				content, _ = it.ProviderBody.Content(pt.implied)
+			}
+			if content != nil {
+				if a, ok := content.Attributes[arg]; ok {
+					subject = a.Expr.Range()
+				}
+			}
+		}
+		if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+			msg += "."
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s block", it.ProviderType),
+			Detail:   msg,
+			Subject:  subject.Ptr(),
 		})
 	}
 	return diags

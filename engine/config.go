@@ -127,6 +127,9 @@ type Item struct {
 
 	// refs are the items this item's expressions reference, found by Load.
 	refs []Ref
+	// uses are the variables and locals the item's expressions name
+	// ("var.x", "local.y").
+	uses []string
 
 	DeclRange hcl.Range
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,8 @@ func Functions(dir string) map[string]function.Function {
 		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
 		"startswith": startsWithFunc, "endswith": endsWithFunc, "strcontains": strContainsFunc,
 		"base64encode": base64EncodeFunc, "base64decode": base64DecodeFunc,
-		"sha256": sha256Func, "timestamp": timestampFunc,
+		"urlencode": urlEncodeFunc,
+		"sha256":    sha256Func, "timestamp": timestampFunc,
 		"alltrue": allTrueFunc, "anytrue": anyTrueFunc, "sum": sumFunc,
 		"tostring": toFunc(cty.String), "tonumber": toFunc(cty.Number), "tobool": toFunc(cty.Bool),
 		"tolist": toFunc(cty.List(cty.DynamicPseudoType)), "toset": toFunc(cty.Set(cty.DynamicPseudoType)),
@@ -100,6 +102,10 @@ func stringFunc(f func(string) (string, error)) function.Function {
 var (
 	base64EncodeFunc = stringFunc(func(s string) (string, error) {
 		return base64.StdEncoding.EncodeToString([]byte(s)), nil
+	})
+	// urlencode escapes a string for a URL query, as Terraform's does.
+	urlEncodeFunc = stringFunc(func(s string) (string, error) {
+		return url.QueryEscape(s), nil
 	})
 	base64DecodeFunc = stringFunc(func(s string) (string, error) {
 		b, err := base64.StdEncoding.DecodeString(s)

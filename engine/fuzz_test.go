@@ -3,13 +3,15 @@ package engine_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/runbookhq/runbook/engine"
 )
 
 // FuzzLoad feeds arbitrary bytes through loading, binding and planning:
-// whatever the input, the engine answers with diagnostics, never a panic.
+// whatever the input, the engine answers with diagnostics, never a panic
+// or a stack overflow (the seeds include nesting past MaxNesting).
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/errors/*.hcl")
 	valid, _ := filepath.Glob("../runbooks/*.hcl")
@@ -20,6 +22,11 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte(`{"runbook": {"j": {}}, "check": {"c": {"shell": {"command": ["true"]}}}}`), true)
 	f.Add([]byte("runbook \"x\" {}\ncheck \"c\" {\n  shell { command = \"${\" }\n}\n"), false)
+	// Deep nesting of every kind, just past the limit: the fuzzer mutates
+	// these into nesting the depth scan must still bound.
+	for name, src := range deepInputs(engine.MaxNesting + 5) {
+		f.Add([]byte(src), strings.HasSuffix(name, ".json"))
+	}
 	reg := testRegistry()
 	f.Fuzz(func(t *testing.T, src []byte, asJSON bool) {
 		name := "fuzz.hcl"

@@ -195,8 +195,12 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	for _, a := range it.Asserts {
 		static = append(static, a.Severity)
 	}
+	var travs []hcl.Traversal
 	for _, e := range static {
 		diags = append(diags, d.rootRefs(e, false, false)...)
+		if e != nil {
+			travs = append(travs, e.Variables()...)
+		}
 	}
 	if it.When != nil {
 		exprs = append(exprs, expr{it.When, false})
@@ -211,7 +215,6 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	if it.Manual != nil {
 		exprs = append(exprs, expr{it.Manual.Instructions, false})
 	}
-	var travs []hcl.Traversal
 	for _, x := range exprs {
 		diags = append(diags, d.rootRefs(x.e, true, x.self)...)
 		travs = append(travs, x.e.Variables()...)
@@ -233,6 +236,12 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	for _, tr := range travs {
 		root := tr.RootName()
+		if root == "var" || root == "local" {
+			if name, ok := attrName(tr); ok {
+				it.uses = append(it.uses, root+"."+name)
+			}
+			continue
+		}
 		if root != "check" && root != "step" {
 			continue
 		}
@@ -248,6 +257,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		}
 		add(Ref{Kind: root, Name: name, Range: tr.SourceRange()})
 	}
+	diags = append(diags, d.checkResultRefs(it, travs, siblings)...)
 	for _, r := range it.DependsOn {
 		add(r)
 	}

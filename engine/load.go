@@ -151,6 +151,10 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 		name, src := s.name, s.src
 		fmt.Fprintf(digest, "%s\x00%d\x00", filepath.Base(name), len(src))
 		digest.Write(src)
+		if d := checkText(name, src); d != nil {
+			diags = append(diags, d...)
+			continue
+		}
 		var f *hcl.File
 		var fdiags hcl.Diagnostics
 		if strings.HasSuffix(name, ".json") {

@@ -35,9 +35,9 @@ func bigRunbook(broken string) string {
 		case broken == "bind" && i%29 == 3:
 			fmt.Fprintf(&sb, "step \"s%d\" {\n  check = check.c%d\n  on_failure = \"explode\"\n}\n", i, i)
 		case broken == "graph" && i%31 == 4:
-			fmt.Fprintf(&sb, "step \"s%d\" {\n  shell {\n    command = [\"echo\", step.s%d.stdout]\n  }\n}\n", i, i+1)
+			fmt.Fprintf(&sb, "step \"s%d\" {\n  shell {\n    command = [\"echo\", step.s%d.status]\n  }\n}\n", i, i+1)
 		case i > 0 && i%2 == 0:
-			fmt.Fprintf(&sb, "step \"s%d\" {\n  shell {\n    command = [\"echo\", step.s%d.stdout]\n  }\n}\n", i, i-1)
+			fmt.Fprintf(&sb, "step \"s%d\" {\n  shell {\n    command = [\"echo\", step.s%d.status]\n  }\n}\n", i, i-1)
 		default:
 			fmt.Fprintf(&sb, "step \"s%d\" {\n  check = check.c%d\n}\n", i, i)
 		}

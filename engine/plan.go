@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -53,7 +54,7 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			Order:      i + 1,
 			Kind:       n.item.Kind,
 			Name:       n.item.Name,
-			Title:      n.rec.Title,
+			Title:      b.Redactor.String(n.rec.Title),
 			Provider:   n.rec.Provider,
 			Confirm:    n.set.Confirm,
 			Manual:     n.src.Manual != nil,
@@ -74,7 +75,7 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			}
 		}
 		if n.item.When != nil {
-			pi.When = r.source(n.item.When)
+			pi.When = b.Redactor.String(r.source(n.item.When))
 		}
 		var exprs []hcl.Traversal
 		if n.src.ProviderBody != nil {
@@ -83,9 +84,10 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 			val, diags := hcldec.Decode(n.src.ProviderBody, spec, ctx)
 			if !diags.HasErrors() {
 				pi.Args = b.planArgs(val)
-				if val.IsWhollyKnown() {
+				plain, _ := unmark(val, b.Redactor)
+				if plain.IsWhollyKnown() {
 					if d, ok := pt.proto.(checks.Describer); ok {
-						pi.Action = b.Redactor.String(d.Describe(val))
+						pi.Action = secret.MaskText(b.Redactor.String(d.Describe(plain)))
 					}
 				}
 			}
@@ -104,7 +106,9 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 }
 
 // planArgs renders a decoded provider config for plan: unknown values as
-// "(known after run)", strings redacted, nulls left out.
+// "(known after run)", values derived from sensitive ones as
+// "(sensitive)", strings redacted and connection-string passwords masked,
+// nulls left out.
 func (b *Bound) planArgs(v cty.Value) map[string]any {
 	if !v.Type().IsObjectType() || v.IsNull() {
 		return nil
@@ -120,13 +124,43 @@ func (b *Bound) planArgs(v cty.Value) map[string]any {
 	return out
 }
 
-func (b *Bound) planValue(v cty.Value) any {
+func (b *Bound) planValue(v cty.Value) any { return b.shownValue(v, "(known after run)") }
+
+// shownValue renders a value for people and documents: parts derived from
+// sensitive values as "(sensitive)", unknown parts as unknown, strings
+// redacted and connection-string passwords masked.
+func (b *Bound) shownValue(v cty.Value, unknown any) any {
+	if v.HasMark(sensitiveMark) {
+		unmark(v, b.Redactor)
+		return Redacted
+	}
+	if v.ContainsMarked() && v.IsKnown() && !v.IsNull() && !v.Type().IsPrimitiveType() {
+		// Some parts are sensitive: show the others.
+		switch {
+		case v.Type().IsObjectType() || v.Type().IsMapType():
+			out := map[string]any{}
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				k, _ = unmark(k, b.Redactor)
+				out[b.Redactor.String(k.AsString())] = b.shownValue(e, unknown)
+			}
+			return out
+		case v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType():
+			var out []any
+			for it := v.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				out = append(out, b.shownValue(e, unknown))
+			}
+			return out
+		}
+	}
+	v, _ = unmark(v, b.Redactor)
 	if !v.IsWhollyKnown() {
 		if v.IsKnown() && (v.Type().IsObjectType() || v.Type().IsMapType()) {
 			out := map[string]any{}
 			for it := v.ElementIterator(); it.Next(); {
 				k, e := it.Element()
-				out[k.AsString()] = b.planValue(e)
+				out[k.AsString()] = b.shownValue(e, unknown)
 			}
 			return out
 		}
@@ -134,13 +168,13 @@ func (b *Bound) planValue(v cty.Value) any {
 			var out []any
 			for it := v.ElementIterator(); it.Next(); {
 				_, e := it.Element()
-				out = append(out, b.planValue(e))
+				out = append(out, b.shownValue(e, unknown))
 			}
 			return out
 		}
-		return "(known after run)"
+		return unknown
 	}
-	return b.Redactor.Value(toJSONValue(v))
+	return maskJSON(b.Redactor.Value(toJSONValue(v)))
 }
 
 // usedVariables lists the variables referenced by the traversals, with

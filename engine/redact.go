@@ -1,11 +1,16 @@
 package engine
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/runbookhq/runbook/record"
 )
 
 // Redacted replaces a sensitive value wherever it would be printed or stored.
@@ -13,9 +18,16 @@ const Redacted = "(sensitive)"
 
 // Redactor replaces every occurrence of the run's sensitive values inside
 // text: captured output, error messages, response bodies, report cells.
+// Strings derived from sensitive values (by a function, a template, a
+// provider argument) are added to it as the run discovers them, so it is
+// safe for concurrent use; a Redactor with nothing to redact costs one
+// atomic load per call.
 type Redactor struct {
-	secrets  []string
-	replacer *strings.Replacer
+	mu       sync.Mutex
+	added    map[string]bool // every secret added so far
+	known    map[string]bool // every form of them
+	secrets  []string        // the forms, longest first
+	replacer atomic.Pointer[strings.Replacer]
 }
 
 // MinSecretLength is the shortest secret replaced inside other text: a
@@ -25,29 +37,63 @@ type Redactor struct {
 const MinSecretLength = 3
 
 // NewRedactor returns a Redactor for the given secret strings. Each secret
-// is also recognised in the forms runbook itself may print it in: shell
-// quoted, Go-quoted (%q), and URL path or query escaped. Longer forms are
-// replaced first, so a secret that contains another is redacted whole.
+// is also recognised in the forms it is commonly printed in: shell
+// quoted, Go-quoted (%q), JSON-escaped, URL path or query escaped,
+// base64-encoded, upper- and lower-cased. Longer forms are replaced first,
+// so a secret that contains another is redacted whole.
 func NewRedactor(secrets []string) *Redactor {
-	uniq := map[string]bool{}
+	r := &Redactor{}
+	r.Add(secrets...)
+	return r
+}
+
+// forms returns the text forms a secret is recognised in.
+func forms(s string) []string {
+	js, _ := json.Marshal(s)
+	return []string{
+		s,
+		strings.ReplaceAll(s, "'", `'\''`),
+		strings.Trim(strconv.Quote(s), `"`),
+		strings.Trim(string(js), `"`),
+		url.PathEscape(s),
+		(&url.URL{Path: s}).EscapedPath(),
+		url.QueryEscape(s),
+		base64.StdEncoding.EncodeToString([]byte(s)),
+		base64.RawStdEncoding.EncodeToString([]byte(s)),
+		base64.URLEncoding.EncodeToString([]byte(s)),
+		strings.ToUpper(s),
+		strings.ToLower(s),
+	}
+}
+
+// Add registers more secrets (with their forms) to redact from now on:
+// strings derived from sensitive values as a run computes them.
+func (r *Redactor) Add(secrets ...string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	added := false
 	for _, s := range secrets {
-		if len(s) < MinSecretLength {
+		if len(s) < MinSecretLength || r.added[s] {
 			continue
 		}
-		for _, form := range []string{
-			s,
-			strings.ReplaceAll(s, "'", `'\''`),
-			strings.Trim(strconv.Quote(s), `"`),
-			url.PathEscape(s),
-			(&url.URL{Path: s}).EscapedPath(),
-			url.QueryEscape(s),
-		} {
-			uniq[form] = true
+		if r.known == nil {
+			r.known, r.added = map[string]bool{}, map[string]bool{}
+		}
+		r.added[s] = true
+		for _, f := range forms(s) {
+			// A form inside "(sensitive)" would redact the redaction again.
+			if len(f) >= MinSecretLength && !r.known[f] && !strings.Contains(Redacted, f) {
+				r.known[f] = true
+				r.secrets = append(r.secrets, f)
+				added = true
+			}
 		}
 	}
-	r := &Redactor{}
-	for s := range uniq {
-		r.secrets = append(r.secrets, s)
+	if !added {
+		return
 	}
 	sort.Slice(r.secrets, func(i, j int) bool {
 		if len(r.secrets[i]) != len(r.secrets[j]) {
@@ -55,28 +101,81 @@ func NewRedactor(secrets []string) *Redactor {
 		}
 		return r.secrets[i] < r.secrets[j]
 	})
-	if len(r.secrets) > 0 {
-		pairs := make([]string, 0, 2*len(r.secrets))
-		for _, s := range r.secrets {
-			pairs = append(pairs, s, Redacted)
-		}
-		r.replacer = strings.NewReplacer(pairs...)
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, Redacted)
 	}
-	return r
+	r.replacer.Store(strings.NewReplacer(pairs...))
 }
 
 // String redacts one string.
 func (r *Redactor) String(s string) string {
-	if r == nil || r.replacer == nil {
+	if r == nil {
 		return s
 	}
-	return r.replacer.Replace(s)
+	rep := r.replacer.Load()
+	if rep == nil {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// Cut redacts a string that was cut short (captured output over its cap):
+// besides every whole secret, a trailing piece of at least MinSecretLength
+// bytes that begins a secret is replaced too, since the rest of the secret
+// was cut away.
+func (r *Redactor) Cut(s string) string {
+	s = r.String(s)
+	if r == nil || r.replacer.Load() == nil {
+		return s
+	}
+	r.mu.Lock()
+	secrets := r.secrets
+	r.mu.Unlock()
+	best := 0
+	for _, sec := range secrets {
+		for n := len(sec) - 1; n >= MinSecretLength && n > best; n-- {
+			if strings.HasSuffix(s, sec[:n]) {
+				best = n
+				break
+			}
+		}
+	}
+	if best == 0 {
+		return s
+	}
+	return s[:len(s)-best] + Redacted
+}
+
+// ValueCut is Value for a result that was cut short: every string is
+// redacted with Cut.
+func (r *Redactor) ValueCut(v any) any {
+	if r.Empty() {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return r.Cut(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.String(k)] = r.ValueCut(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.ValueCut(e)
+		}
+		return out
+	}
+	return r.Value(v)
 }
 
 // Value redacts every string inside a JSON-like value (maps, slices,
 // strings), returning a new value; map keys are redacted too.
 func (r *Redactor) Value(v any) any {
-	if r == nil || r.replacer == nil {
+	if r.Empty() {
 		return v
 	}
 	switch x := v.(type) {
@@ -106,7 +205,7 @@ func (r *Redactor) Value(v any) any {
 }
 
 // Empty reports whether there is nothing to redact.
-func (r *Redactor) Empty() bool { return r == nil || r.replacer == nil }
+func (r *Redactor) Empty() bool { return r == nil || r.replacer.Load() == nil }
 
 // jsonOneLine renders a JSON value compactly; it is used for display only.
 func jsonOneLine(v any) string {
@@ -115,4 +214,58 @@ func jsonOneLine(v any) string {
 		return ""
 	}
 	return string(data)
+}
+
+// Item redacts every text field of a run record's item in place: the one
+// pass an item goes through on its way out (to an Observer, the journal,
+// the record), so that a secret the run learned of only after the item
+// was built is still caught.
+func (r *Redactor) Item(it *record.Item) {
+	if r.Empty() {
+		return
+	}
+	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions} {
+		*p = r.String(*p)
+	}
+	if it.Error != nil {
+		e := r.String(*it.Error)
+		it.Error = &e
+	}
+	if it.Result != nil {
+		if cut(it.Result) {
+			it.Result = r.ValueCut(it.Result).(map[string]any)
+		} else {
+			it.Result = r.Value(it.Result).(map[string]any)
+		}
+	}
+	if len(it.Asserts) > 0 {
+		asserts := make([]record.Assert, len(it.Asserts))
+		for i, a := range it.Asserts {
+			a.Condition, a.Message = r.String(a.Condition), r.String(a.Message)
+			asserts[i] = a
+		}
+		it.Asserts = asserts
+	}
+	if it.Answer != nil {
+		a := *it.Answer
+		a.Note = r.String(a.Note)
+		it.Answer = &a
+	}
+}
+
+// Run redacts every text field of a run record in place: its header,
+// variables and items.
+func (r *Redactor) Run(run *record.Run) {
+	if r.Empty() {
+		return
+	}
+	for _, p := range []*string{&run.Title, &run.Description, &run.Document, &run.Owner} {
+		*p = r.String(*p)
+	}
+	if run.Variables != nil {
+		run.Variables = r.Value(run.Variables).(map[string]any)
+	}
+	for i := range run.Items {
+		r.Item(&run.Items[i])
+	}
 }

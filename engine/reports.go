@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
+	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -64,7 +67,8 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 			if !d.HasErrors() {
 				if !v.IsNull() && v.IsKnown() && !(v.Type().IsObjectType() || v.Type().IsMapType()) {
 					diags = append(diags, typeDiag(r.Data, "data", "an object, like { milestone = \"M4\" }"))
-				} else if m, ok := b.Redactor.Value(toJSONValue(v)).(map[string]any); ok {
+				} else if m, ok := b.shownValue(v, nil).(map[string]any); ok {
+					// Sensitive data shows as "(sensitive)", as in plan.
 					spec.Data = m
 				}
 			}
@@ -104,4 +108,70 @@ func (b *Bound) reportBlocks(run *record.Run) []*Report {
 		return nil
 	}
 	return cfg.Reports
+}
+
+// SampleRuns are synthetic run records of the runbook, for checking report
+// templates before any run: one where every item passed (manual steps
+// answered, confirmations given), one where every item failed. Their
+// items are the runbook's checks, steps, playbook steps and cleanups, with
+// titles and the result attributes their providers document (as empty
+// strings).
+func (b *Bound) SampleRuns() []*record.Run {
+	cfg := b.Config
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	items := append(append([]*Item(nil), cfg.checksAndSteps()...), cfg.Cleanups...)
+	for _, pn := range cfg.PlaybookOrder {
+		items = append(items, cfg.Playbooks[pn].Steps...)
+		items = append(items, cfg.Playbooks[pn].Cleanups...)
+	}
+	var runs []*record.Run
+	for _, status := range []string{record.Passed, record.Failed} {
+		run := &record.Run{
+			ID: "20260102T030405Z-0000", Runbook: b.Info.Name, Title: b.Info.Title,
+			Description: b.Info.Description, Document: b.Info.Document, Owner: b.Info.Owner,
+			Tags: b.Info.Tags, Source: cfg.Path, Mode: ModeExec, Operator: "operator", Host: "host",
+			EngineVersion: Version, StartedAt: at, FinishedAt: at.Add(time.Minute), DurationMS: 60000,
+			Variables: b.RecordVariables(),
+		}
+		for _, it := range items {
+			src := it
+			if it.CheckRef != "" {
+				src = cfg.Checks[it.CheckRef]
+			}
+			s := b.settings[it]
+			if s == nil {
+				s = &settings{}
+			}
+			started := at
+			ri := record.Item{
+				Kind: it.Kind, Name: it.Name, Title: s.Title, Description: s.Description,
+				Expected: s.Expected, Check: it.CheckRef, Provider: src.ProviderType, Status: status,
+				StartedAt: &started, DurationMS: 1000, Attempts: 1, Confirm: s.Confirm, Required: s.Required,
+				Result: map[string]any{}, Asserts: []record.Assert{{Condition: "true", Passed: status == record.Passed, Severity: "critical"}},
+			}
+			if pt := cfg.types.get(b.reg, src.ProviderType); pt != nil {
+				if d, ok := pt.proto.(checks.Documented); ok {
+					for k := range d.Doc().Result {
+						ri.Result[k] = ""
+					}
+				}
+			}
+			if src.Manual != nil {
+				ri.Provider, ri.Manual = "manual", true
+				ri.Answer = &record.Answer{Status: status, Note: "note", Operator: "operator", AnsweredAt: at}
+			}
+			if s.Confirm {
+				ri.Decision = &record.Decision{Confirmed: true, Operator: "operator", At: at, By: "prompt"}
+			}
+			if status == record.Failed {
+				msg := "failed"
+				ri.Error = &msg
+				ri.Asserts[0].Message = "condition is false"
+			}
+			run.Items = append(run.Items, ri)
+		}
+		run.Tally()
+		runs = append(runs, run)
+	}
+	return runs
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -166,6 +167,7 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 		for _, n := range r.nodes {
 			planned.Items = append(planned.Items, n.rec)
 		}
+		b.Redactor.Run(&planned)
 		opts.Begin(&planned)
 	}
 	r.runPhase(ctx, false)
@@ -184,6 +186,9 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	for _, n := range r.nodes {
 		run.Items = append(run.Items, n.rec)
 	}
+	// On the way out, everything the record holds is redacted once more
+	// with every secret the run learned of, derived ones included.
+	b.Redactor.Run(run)
 	run.Tally()
 	return run, nil
 }
@@ -255,9 +260,28 @@ func (b *Bound) RecordVariables() map[string]any {
 			out[name] = Redacted
 			continue
 		}
-		out[name] = toJSONValue(v)
+		out[name] = maskJSON(toJSONValue(v))
 	}
 	return out
+}
+
+// maskJSON masks connection-string passwords in every string of a JSON
+// value: a variable holding postgres://u:PASS@db shows u:xxxxx, sensitive
+// or not.
+func maskJSON(v any) any {
+	switch x := v.(type) {
+	case string:
+		return secret.MaskText(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = maskJSON(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskJSON(e)
+		}
+	}
+	return v
 }
 
 // toJSONValue turns a cty value into plain JSON data: strings, bools,
@@ -456,9 +480,9 @@ func (r *runner) newNode(it, src *Item) *node {
 	n.rec = record.Item{
 		Kind:        it.Kind,
 		Name:        it.Name,
-		Title:       r.b.Redactor.String(s.Title),
-		Description: r.b.Redactor.String(s.Description),
-		Expected:    r.b.Redactor.String(s.Expected),
+		Title:       s.Title,
+		Description: s.Description,
+		Expected:    s.Expected,
 		Check:       it.CheckRef,
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
@@ -470,7 +494,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		n.rec.Provider = "manual"
 		n.rec.Manual = true
 		if ins, _ := evalString(src.Manual.Instructions, r.b.base, "instructions"); ins != "" {
-			n.rec.Instructions = r.b.Redactor.String(ins)
+			n.rec.Instructions = ins
 		}
 	}
 	return n
@@ -633,6 +657,9 @@ func (r *runner) provider(name string) checks.Provider {
 	p, ok := r.providers[name]
 	if !ok {
 		p = r.b.reg.Providers[name]()
+		if e, ok := p.(checks.Environment); ok && r.b.childEnv != nil {
+			e.SetEnviron(r.b.childEnv)
+		}
 		r.providers[name] = p
 	}
 	return p
@@ -716,7 +743,7 @@ func (r *runner) runOnWorker(ctx context.Context, n *node) {
 		}
 	}
 	if r.opts.Observer != nil {
-		r.opts.Observer.Finished(n.rec)
+		r.opts.Observer.Finished(r.out(n.rec))
 	}
 }
 
@@ -753,7 +780,7 @@ func (r *runner) scope(n *node, self cty.Value) *hcl.EvalContext {
 
 func (r *runner) fail(n *node, err string) {
 	n.rec.Status = record.Failed
-	msg := r.b.Redactor.String(err)
+	msg := secret.MaskText(err)
 	n.rec.Error = &msg
 }
 
@@ -782,7 +809,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		if when == nil {
 			continue
 		}
-		v, diags := when.Value(r.scope(n, cty.NilVal))
+		v, diags := plainValue(when, r.scope(n, cty.NilVal), r.b.Redactor)
 		if diags.HasErrors() {
 			r.fail(n, "when: "+diagText(diags))
 			return
@@ -798,7 +825,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		}
 	}
 	if r.opts.Observer != nil {
-		r.opts.Observer.Started(n.rec)
+		r.opts.Observer.Started(r.out(n.rec))
 	}
 	if n.src.Manual != nil {
 		r.runManual(ctx, n)
@@ -831,7 +858,8 @@ func (r *runner) confirm(ctx context.Context, n *node) bool {
 		r.fail(n, "this step changes things (confirm = true) and there is no terminal to ask for confirmation; rerun with --yes to confirm")
 		return false
 	}
-	ok, err := r.opts.Prompter.Confirm(ctx, &n.rec)
+	shown := r.out(n.rec)
+	ok, err := r.opts.Prompter.Confirm(ctx, &shown)
 	if ctx.Err() != nil {
 		// Ctrl-C at the prompt interrupts the run; it is no answer.
 		r.skip(n, n.interruption())
@@ -866,7 +894,8 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		}
 		ans = &a
 	} else if r.opts.Prompter != nil {
-		a, err := r.opts.Prompter.Answer(ctx, &n.rec)
+		shown := r.out(n.rec)
+		a, err := r.opts.Prompter.Answer(ctx, &shown)
 		if ctx.Err() != nil {
 			r.skip(n, n.interruption())
 			return
@@ -886,7 +915,6 @@ func (r *runner) runManual(ctx context.Context, n *node) {
 		n.rec.Status = record.Pending
 		return
 	}
-	ans.Note = r.b.Redactor.String(ans.Note)
 	switch ans.Status {
 	case record.Passed, record.Failed, record.Skipped:
 	default:
@@ -933,9 +961,14 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 			return cty.NilVal, nil, false
 		}
 	}
+	// The provider gets plain values; every string derived from a
+	// sensitive one is registered for redaction before it runs.
+	if r.b.marks() {
+		cfgVal, _ = unmark(cfgVal, r.b.Redactor)
+	}
 	p := r.provider(src.ProviderType)
 	if d, ok := p.(checks.Describer); ok {
-		n.rec.Action = r.b.Redactor.String(d.Describe(cfgVal))
+		n.rec.Action = secret.MaskText(d.Describe(cfgVal))
 	}
 	return cfgVal, p, true
 }
@@ -987,7 +1020,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 	}
 	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
 		if m, ok := toJSONValue(result).(map[string]any); ok {
-			n.rec.Result = r.b.Redactor.Value(m).(map[string]any)
+			n.rec.Result = m
 		}
 	}
 }
@@ -1053,9 +1086,9 @@ func (r *runner) judge(n *node, self cty.Value) {
 // evalCondition evaluates an assert; on failure it returns the rendered
 // error message (redacted).
 func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (bool, string) {
-	v, diags := cond.Value(ctx)
+	v, diags := plainValue(cond, ctx, r.b.Redactor)
 	if diags.HasErrors() {
-		return false, r.b.Redactor.String("the condition could not be evaluated: " + diagText(diags))
+		return false, "the condition could not be evaluated: " + diagText(diags)
 	}
 	v, err := convert.Convert(v, cty.Bool)
 	if err != nil || !v.IsKnown() || v.IsNull() {
@@ -1066,7 +1099,11 @@ func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (
 	}
 	text := "condition is false: " + r.source(cond)
 	if msg != nil {
-		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsKnown() && !m.IsNull() {
+		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsWhollyKnown() && !m.IsNull() {
+			// The secret's text and what functions derived from it are
+			// registered, and so redacted below; the rest of the
+			// message stays readable.
+			m, _ = m.UnmarkDeep()
 			if s, err := convert.Convert(m, cty.String); err == nil {
 				text = s.AsString()
 			}
@@ -1074,14 +1111,34 @@ func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (
 			text += " (error_message: " + diagText(mdiags) + ")"
 		}
 	}
-	return false, r.b.Redactor.String(text)
+	return false, text
 }
 
 // source returns the source text of an expression, for the record.
 func (r *runner) source(e hcl.Expression) string {
 	rng := e.Range()
 	if f, ok := r.b.Config.Files[rng.Filename]; ok && rng.End.Byte <= len(f.Bytes) && rng.Start.Byte < rng.End.Byte {
-		return r.b.Redactor.String(string(f.Bytes[rng.Start.Byte:rng.End.Byte]))
+		return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
 	}
 	return ""
+}
+
+// cut reports whether a provider result says it was cut short: an
+// attribute named truncated, or ending in _truncated, that is true.
+func cut(result map[string]any) bool {
+	for k, v := range result {
+		if b, ok := v.(bool); ok && b && (k == "truncated" || strings.HasSuffix(k, "_truncated")) {
+			return true
+		}
+	}
+	return false
+}
+
+// out is an item on its way out of the engine while the run goes on (to
+// an Observer, to the operator at a prompt): a redacted copy. The record
+// is redacted as a whole at the end of the run (Redactor.Run); nothing
+// else in a run redacts.
+func (r *runner) out(it record.Item) record.Item {
+	r.b.Redactor.Item(&it)
+	return it
 }

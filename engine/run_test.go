@@ -90,7 +90,7 @@ func TestItemStatuses(t *testing.T) {
 		{"default assert on exit code", `shell { command = "exit 3" }`, record.Failed, "3"},
 		{"default assert passes", `shell { command = ["true"] }`, record.Passed, ""},
 		{"assert that cannot be evaluated fails", `shell { command = "true" }
-			assert { condition = self.no_such_attribute == 1 }`, record.Failed, "could not be evaluated"},
+			assert { condition = jsondecode(self.stdout).no_such_attribute == 1 }`, record.Failed, "could not be evaluated"},
 		{"message without error_message names the condition", `shell { command = "true" }
 			assert { condition = self.exit_code == 1 }`, record.Failed, "self.exit_code == 1"},
 		{"provider that cannot run fails", `shell { command = ["/no/such/binary"] }`, record.Failed, "/no/such/binary"},

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -27,6 +28,15 @@ type Inputs struct {
 	AllowMissing bool
 	// Cwd is the working directory (path.cwd); empty means os.Getwd.
 	Cwd string
+	// AllowUndeclared turns a value for an undeclared variable in a
+	// variables file into a warning, and ignores RUNBOOK_VAR_ entries
+	// the runbook does not declare: for variable files shared by several
+	// runbooks. Without it both are errors, like --var.
+	AllowUndeclared bool
+	// ChecksOnly is for runs of the checks alone (`runbook check`,
+	// `watch`): a variable that only steps, cleanups or reports use may
+	// go without a value, and is then unknown.
+	ChecksOnly bool
 }
 
 // envMap turns KEY=value strings into a map; later entries win.
@@ -69,6 +79,25 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		}
 	}
 	env := envMap(in.Environ)
+	if !in.AllowUndeclared {
+		var undeclared []string
+		for k := range env {
+			if name, ok := strings.CutPrefix(k, "RUNBOOK_VAR_"); ok {
+				if _, declared := cfg.Variables[name]; !declared {
+					undeclared = append(undeclared, name)
+				}
+			}
+		}
+		sort.Strings(undeclared)
+		for _, name := range undeclared {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("The environment sets RUNBOOK_VAR_%s, but the runbook declares no variable %q.%s Unset it, or pass --allow-undeclared when the environment serves several runbooks.",
+					name, name, suggest(name, cfg.VariableOrder)),
+			})
+		}
+	}
 	for _, name := range cfg.VariableOrder {
 		if raw, ok := env["RUNBOOK_VAR_"+name]; ok {
 			val, vdiags := rawValue(cfg.Variables[name], raw, "RUNBOOK_VAR_"+name)
@@ -89,6 +118,10 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			})
 			continue
 		}
+		if d := checkText(path, src); d != nil {
+			diags = append(diags, d...)
+			continue
+		}
 		var f *hcl.File
 		var fdiags hcl.Diagnostics
 		if strings.HasSuffix(path, ".json") {
@@ -105,12 +138,17 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		diags = append(diags, adiags...)
 		for name, a := range attrs {
 			if _, ok := cfg.Variables[name]; !ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagWarning,
+				d := &hcl.Diagnostic{
+					Severity: hcl.DiagError,
 					Summary:  "Value for undeclared variable",
-					Detail:   fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s", name, suggest(name, cfg.VariableOrder)),
+					Detail:   fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s Pass --allow-undeclared when the file serves several runbooks.", name, suggest(name, cfg.VariableOrder)),
 					Subject:  a.NameRange.Ptr(),
-				})
+				}
+				if in.AllowUndeclared {
+					d.Severity = hcl.DiagWarning
+					d.Detail = fmt.Sprintf("The variables file sets %q, but the runbook declares no such variable.%s", name, suggest(name, cfg.VariableOrder))
+				}
+				diags = append(diags, d)
 				continue
 			}
 			val, vdiags := a.Expr.Value(nil)
@@ -147,11 +185,15 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		}
 	}
 
+	var needed map[string]bool
+	if in.ChecksOnly {
+		needed = checkVariables(cfg)
+	}
 	for _, name := range cfg.VariableOrder {
 		v := cfg.Variables[name]
 		val, ok := vals[name]
 		if !ok {
-			if in.AllowMissing {
+			if in.AllowMissing || (needed != nil && !needed[name]) {
 				vals[name] = cty.UnknownVal(v.Type)
 				continue
 			}
@@ -197,7 +239,7 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 	for _, name := range cfg.VariableOrder {
 		v := cfg.Variables[name]
 		for _, val := range v.Validations {
-			res, cdiags := val.Condition.Value(ctx)
+			res, cdiags := plainValue(val.Condition, ctx, red)
 			if cdiags.HasErrors() {
 				diags = append(diags, cdiags...)
 				continue
@@ -219,7 +261,7 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 				continue
 			}
 			msg := "the value is not valid"
-			if m, mdiags := val.ErrorMessage.Value(ctx); !mdiags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
+			if m, mdiags := plainValue(val.ErrorMessage, ctx, nil); !mdiags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
 				msg = m.AsString()
 			}
 			diags = append(diags, &hcl.Diagnostic{
@@ -236,7 +278,11 @@ func validateVariables(cfg *Config, ctx *hcl.EvalContext, red *Redactor) hcl.Dia
 // secretStrings returns the text forms of sensitive values: strings as they
 // are, other values as JSON, and the strings nested inside collections.
 func secretStrings(v cty.Value) []string {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+	if v == cty.NilVal {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
 		return nil
 	}
 	switch {
@@ -253,4 +299,86 @@ func secretStrings(v cty.Value) []string {
 		return out
 	}
 	return nil
+}
+
+// checkVariables returns the variables a run of the checks alone needs
+// (`runbook check`, `watch`): those the checks, the runbook block, the
+// alerts and the locals these use refer to, and those their validation
+// blocks refer to. Nil means every variable (a body that cannot be walked).
+func checkVariables(cfg *Config) map[string]bool {
+	need := map[string]bool{}
+	locals := map[string]bool{}
+	var pending []string
+	use := func(ref string) {
+		root, name, _ := strings.Cut(ref, ".")
+		switch {
+		case root == "var" && !need[name]:
+			need[name] = true
+			pending = append(pending, ref)
+		case root == "local" && !locals[name]:
+			locals[name] = true
+			pending = append(pending, ref)
+		}
+	}
+	useTraversals := func(travs []hcl.Traversal) {
+		for _, tr := range travs {
+			if root := tr.RootName(); root == "var" || root == "local" {
+				if name, ok := attrName(tr); ok {
+					use(root + "." + name)
+				}
+			}
+		}
+	}
+	for _, name := range cfg.CheckOrder {
+		for _, ref := range cfg.Checks[name].uses {
+			use(ref)
+		}
+	}
+	if cfg.Runbook != nil {
+		for _, a := range cfg.Runbook.Attrs {
+			useTraversals(a.Expr.Variables())
+		}
+	}
+	for _, a := range cfg.Alerts {
+		useTraversals(exprTraversals(a.On))
+		body, ok := a.ChannelBody.(*hclsyntax.Body)
+		if !ok {
+			if a.ChannelBody != nil {
+				return nil
+			}
+			continue
+		}
+		_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+			if e, ok := n.(hclsyntax.Expression); ok {
+				useTraversals(e.Variables())
+			}
+			return nil
+		})
+	}
+	for len(pending) > 0 {
+		ref := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		root, name, _ := strings.Cut(ref, ".")
+		switch root {
+		case "local":
+			if l := cfg.Locals[name]; l != nil {
+				useTraversals(l.Expr.Variables())
+			}
+		case "var":
+			if v := cfg.Variables[name]; v != nil {
+				for _, val := range v.Validations {
+					useTraversals(exprTraversals(val.Condition))
+					useTraversals(exprTraversals(val.ErrorMessage))
+				}
+			}
+		}
+	}
+	return need
+}
+
+func exprTraversals(e hcl.Expression) []hcl.Traversal {
+	if e == nil {
+		return nil
+	}
+	return e.Variables()
 }

@@ -127,15 +127,20 @@ func load(tmpl string, opts Options) (string, string, error) {
 		}
 		return file, string(data), nil
 	}
-	path := tmpl
-	if !filepath.IsAbs(path) && opts.TemplateDir != "" {
-		path = filepath.Join(opts.TemplateDir, path)
-	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(templatePath(tmpl, opts))
 	if err != nil {
 		return "", "", fmt.Errorf("read report template: %w", err)
 	}
 	return tmpl, string(data), nil
+}
+
+// templatePath is the file a template path names: relative paths are
+// relative to opts.TemplateDir.
+func templatePath(tmpl string, opts Options) string {
+	if !filepath.IsAbs(tmpl) && opts.TemplateDir != "" {
+		return filepath.Join(opts.TemplateDir, tmpl)
+	}
+	return tmpl
 }
 
 // addPartials parses the shared {{define}} files ("_*.md.tmpl") into t.
@@ -164,6 +169,9 @@ func Render(w io.Writer, spec Spec, run *record.Run, opts Options) error {
 	}
 	t, err := Parse(spec.Template, opts)
 	if err != nil {
+		if te, ok := AsTemplateError(friendly(spec, opts, err)); ok {
+			return te
+		}
 		return fmt.Errorf("render report %q: %w", spec.Name, err)
 	}
 	now := time.Now
@@ -177,9 +185,14 @@ func Render(w io.Writer, spec Spec, run *record.Run, opts Options) error {
 	in := Input{Run: run, Data: data, Signoffs: spec.Signoffs, Report: spec.Name, Generated: now().UTC()}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, in); err != nil {
+		if te, ok := AsTemplateError(friendly(spec, opts, err)); ok {
+			return te
+		}
 		return fmt.Errorf("render report %q: %w", spec.Name, err)
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	// Whatever a template printed raw (a field, a fenced block of
+	// output), no control character reaches the reader's terminal.
+	if _, err := io.WriteString(w, Printable(buf.String())); err != nil {
 		return fmt.Errorf("write report %q: %w", spec.Name, err)
 	}
 	return nil

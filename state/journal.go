@@ -27,6 +27,14 @@ func Settle(run *record.Run) *record.Run {
 	if ProcessAlive(run.PID, run.StartedAt) {
 		return run
 	}
+	// Items it never reached are not pending answers: they were skipped
+	// by its death.
+	for i := range run.Items {
+		if it := &run.Items[i]; it.Status == record.Pending && it.StartedAt == nil {
+			it.Status, it.SkipReason = record.Skipped, "not reached: the run was abandoned"
+		}
+	}
+	run.Tally()
 	run.Status = record.Abandoned
 	return run
 }

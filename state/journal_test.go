@@ -37,9 +37,26 @@ func TestProcessAlive(t *testing.T) {
 	if ProcessAlive(cmd.Process.Pid, started) {
 		t.Errorf("a reaped process reads as alive")
 	}
-	run := &record.Run{Status: record.Running, PID: cmd.Process.Pid, StartedAt: started}
+	run := &record.Run{Status: record.Running, PID: cmd.Process.Pid, StartedAt: started, Items: []record.Item{
+		{Kind: "step", Name: "done", Status: record.Passed, StartedAt: &started},
+		{Kind: "step", Name: "asked", Status: record.Pending, Manual: true, StartedAt: &started},
+		{Kind: "step", Name: "dying", Status: record.Running, StartedAt: &started},
+		{Kind: "step", Name: "later", Status: record.Pending},
+		{Kind: "cleanup", Name: "undo", Status: record.Pending},
+	}}
 	run.Host, _ = os.Hostname()
 	if got := Settle(run).Status; got != record.Abandoned {
 		t.Errorf("Settle: %s, want abandoned", got)
+	}
+	// What it never reached is skipped, not a pending answer; a manual
+	// step left unanswered stays pending.
+	want := []string{record.Passed, record.Pending, record.Running, record.Skipped, record.Skipped}
+	for i, it := range run.Items {
+		if it.Status != want[i] {
+			t.Errorf("%s: %s, want %s", it.Name, it.Status, want[i])
+		}
+	}
+	if run.Summary.Skipped != 2 || run.Summary.Pending != 2 {
+		t.Errorf("summary %+v, want 2 skipped and 2 pending (the answer and the running step)", run.Summary)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/runbookhq/runbook/record"
 )
 
@@ -329,40 +329,8 @@ func pgLocation(cfg *pgx.ConnConfig) string {
 	return u.String()
 }
 
-var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
-
 // redactDSN removes every password found in dsn from msg.
-func redactDSN(dsn, msg string) string {
-	var secrets []string
-	if u, err := url.Parse(dsn); err == nil {
-		if pw, ok := u.User.Password(); ok {
-			secrets = append(secrets, pw, url.PathEscape(pw), url.QueryEscape(pw))
-		}
-		for _, k := range []string{"password", "sslpassword"} {
-			if v := u.Query().Get(k); v != "" {
-				secrets = append(secrets, v, url.QueryEscape(v))
-			}
-		}
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		// A URL too broken to parse: take what sits between ':' and '@'.
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if c := strings.Index(rest[:at], ":"); c >= 0 {
-				secrets = append(secrets, rest[c+1:at])
-			}
-		}
-	}
-	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
-		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
-	}
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	return msg
-}
+func redactDSN(dsn, msg string) string { return secret.MaskConn(msg, dsn) }
 
 // Location returns the database as a URL, without the password.
 func (p *Postgres) Location() string { return p.location }

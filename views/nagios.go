@@ -124,6 +124,6 @@ func perfLabel(s string) string {
 // nagiosText keeps text on one line and out of the perfdata: a "|" would
 // start perfdata early.
 func nagiosText(s string) string {
-	s = strings.ReplaceAll(s, "|", "/")
+	s = strings.ReplaceAll(report.Printable(s), "|", "/")
 	return strings.Join(strings.Fields(s), " ")
 }

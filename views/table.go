@@ -170,17 +170,9 @@ func paint(color bool, status, s string) string {
 	return text.Escape(s, c.EscapeSeq())
 }
 
-// oneLine makes text fit one table cell: the first line, control characters
-// dropped, at most n characters.
+// oneLine makes text fit one table cell: the first line, control
+// characters replaced visibly (report.Printable), at most n characters.
 func oneLine(n int, s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t':
-			return ' '
-		case r < ' ' && r != '\n', r == 0x7f:
-			return -1
-		}
-		return r
-	}, s)
+	s = strings.ReplaceAll(report.Printable(s), "\t", " ")
 	return report.Truncate(n, report.FirstLine(s))
 }

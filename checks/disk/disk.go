@@ -15,6 +15,7 @@ import (
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -115,4 +116,9 @@ func percent(part, whole uint64) float64 {
 		return 0
 	}
 	return math.Round(float64(part)/float64(whole)*10000) / 100
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return checks.DynamicResult(checks.SortedKeys(p.Doc().Result), nil)
 }

@@ -19,6 +19,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -125,4 +126,11 @@ func octal(m fs.FileMode) string {
 		bits |= 0o1000
 	}
 	return fmt.Sprintf("%04o", bits)
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"exists": cty.Bool, "size": cty.Number, "age_s": cty.Number, "mode": cty.String, "is_dir": cty.Bool,
+	})
 }

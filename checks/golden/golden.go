@@ -16,6 +16,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -216,4 +217,9 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 		"findings":               findings,
 		"findings_truncated":     truncated,
 	}), nil
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return checks.DynamicResult(checks.SortedKeys(p.Doc().Result), nil)
 }

@@ -22,11 +22,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/zclconf/go-cty/cty"
 )
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -167,7 +169,7 @@ func parse(cfg cty.Value) (*request, error) {
 		r.url = u
 	}
 	if !validMethod(r.method) {
-		return nil, fmt.Errorf("method %q is not one of %s", r.method, strings.Join(methods, ", "))
+		return nil, checks.ArgErrorf("method", "method %q is not one of %s%s", r.method, strings.Join(methods, ", "), checks.Suggest(r.method, methods))
 	}
 	for k := range r.headers {
 		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
@@ -264,9 +266,15 @@ func (r *request) failed(parent context.Context, err error) error {
 		err = uerr.Err
 	}
 	if parent.Err() == nil && r.timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err)) {
-		return fmt.Errorf("%s: timed out after %s: %w", r, r.timeout, err)
+		err = fmt.Errorf("%s: timed out after %s: %w", r, r.timeout, err)
+	} else {
+		err = fmt.Errorf("%s: %w", r, err)
 	}
-	return fmt.Errorf("%s: %w", r, err)
+	// A redirect's or proxy's error may quote a URL with its password.
+	if msg := err.Error(); secret.MaskText(msg) != msg {
+		return errors.New(secret.MaskText(msg))
+	}
+	return err
 }
 
 func result(resp *http.Response, body []byte, truncated bool) cty.Value {
@@ -336,4 +344,12 @@ func (p *Provider) Close() error {
 		c.transport.CloseIdleConnections()
 	}
 	return nil
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"status": cty.Number, "body": cty.String, "body_truncated": cty.Bool,
+		"headers": cty.Map(cty.String), "json": cty.DynamicPseudoType,
+	})
 }

@@ -26,6 +26,7 @@ import (
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -270,4 +271,9 @@ func (t *tally) lines() cty.Value {
 		out = append(out, cty.StringVal(strings.ToValidUTF8(string(b), "\uFFFD")))
 	}
 	return cty.ListVal(out)
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return checks.DynamicResult(checks.SortedKeys(p.Doc().Result), nil)
 }

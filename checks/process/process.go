@@ -26,6 +26,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -313,4 +314,9 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return checks.DynamicResult(checks.SortedKeys(p.Doc().Result), nil)
 }

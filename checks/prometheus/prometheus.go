@@ -27,6 +27,7 @@ import (
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -501,4 +502,9 @@ func redact(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return checks.DynamicResult(checks.SortedKeys(p.Doc().Result), nil)
 }

@@ -23,10 +23,12 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 )
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -365,7 +367,7 @@ func describeErr(ctx context.Context, err error, raw string) string {
 }
 
 // redact removes the password raw carries from s.
-func redact(s, raw string) string { return checks.Mask(s, checks.URLPasswords(raw)) }
+func redact(s, raw string) string { return secret.MaskConn(s, raw) }
 
 // secretArgs are commands whose arguments are credentials.
 var secretArgs = map[string]bool{"AUTH": true, "HELLO": true, "MIGRATE": true, "ACL": true}
@@ -390,4 +392,9 @@ func commandLine(cmd []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{"value": cty.DynamicPseudoType, "truncated": cty.Bool})
 }

@@ -27,15 +27,21 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
 	_ checks.DefaultAsserter = (*Provider)(nil)
+	_ checks.Environment     = (*Provider)(nil)
 )
 
 // Provider runs shell checks. It keeps no state between runs and is safe
 // for concurrent use.
 type Provider struct {
+	// base is the environment commands inherit; nil means the runbook's
+	// own (os.Environ). Set by SetEnviron before the first Run.
+	base []string
+
 	// grace is how long a process group has between SIGTERM and SIGKILL.
 	grace time.Duration
 	// waitDelay bounds how long Run waits for the output pipes to close
@@ -225,7 +231,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("start command: %w", err)
 	}
-	env, err := environ(c)
+	env, err := environ(c, p.base)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("start command: %w", err)
 	}
@@ -250,8 +256,8 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 // entries replacing those of the same name (a C program's getenv takes the
 // first of two), and PWD set to dir when the command runs elsewhere, as
 // os/exec does. Nil means the runbook's own environment unchanged.
-func environ(c *command) ([]string, error) {
-	if len(c.env) == 0 && c.dir == "" {
+func environ(c *command, base []string) ([]string, error) {
+	if len(c.env) == 0 && c.dir == "" && base == nil {
 		return nil, nil
 	}
 	set := make(map[string]string, len(c.env)+1)
@@ -268,7 +274,9 @@ func environ(c *command) ([]string, error) {
 			}
 		}
 	}
-	base := os.Environ()
+	if base == nil {
+		base = os.Environ()
+	}
 	env := make([]string, 0, len(base)+len(set))
 	for _, kv := range base {
 		if k, _, _ := strings.Cut(kv, "="); !hasKey(set, k) {
@@ -352,4 +360,17 @@ func quote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// SetEnviron sets the environment commands inherit, in place of the
+// runbook's own: the engine leaves sensitive variables' RUNBOOK_VAR_
+// values out of it.
+func (p *Provider) SetEnviron(env []string) { p.base = env }
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"exit_code": cty.Number, "stdout": cty.String, "stderr": cty.String,
+		"stdout_lines": cty.List(cty.String), "stdout_truncated": cty.Bool, "stderr_truncated": cty.Bool,
+	})
 }

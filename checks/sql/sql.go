@@ -15,8 +15,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/url"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -33,6 +31,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/runbookhq/runbook/checks"
+	"github.com/runbookhq/runbook/internal/secret"
 )
 
 // DefaultMaxRows is how many rows a result keeps unless max_rows says
@@ -53,6 +52,7 @@ const readOnlyParam = "default_transaction_read_only"
 
 var (
 	_ checks.Provider   = (*Provider)(nil)
+	_ checks.Typed      = (*Provider)(nil)
 	_ checks.Documented = (*Provider)(nil)
 	_ checks.Describer  = (*Provider)(nil)
 	_ checks.Validator  = (*Provider)(nil)
@@ -453,24 +453,9 @@ func describeErr(ctx context.Context, err error, dsn string) string {
 	return redact(msg, dsn)
 }
 
-var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
-
 // redact removes every password that dsn carries from s: the URL's, its
 // password and sslpassword parameters, and key=value password settings.
-func redact(s, dsn string) string {
-	secrets := checks.URLPasswords(dsn)
-	if u, err := url.Parse(dsn); err == nil {
-		for _, k := range []string{"password", "sslpassword"} {
-			if pw := u.Query().Get(k); pw != "" {
-				secrets = append(secrets, pw)
-			}
-		}
-	}
-	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
-		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
-	}
-	return checks.Mask(s, secrets)
-}
+func redact(s, dsn string) string { return secret.MaskConn(s, dsn) }
 
 // firstLine returns the first non-blank line of q, marked when more
 // follows.
@@ -491,4 +476,11 @@ func jsonText(v cty.Value) (string, error) {
 		return "", fmt.Errorf("encode as JSON: %w", err)
 	}
 	return string(b), nil
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{
+		"rows": cty.DynamicPseudoType, "row_count": cty.Number, "columns": cty.DynamicPseudoType, "truncated": cty.Bool,
+	})
 }

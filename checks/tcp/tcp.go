@@ -17,6 +17,7 @@ import (
 
 var (
 	_ checks.Provider        = (*Provider)(nil)
+	_ checks.Typed           = (*Provider)(nil)
 	_ checks.Documented      = (*Provider)(nil)
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
@@ -130,4 +131,9 @@ func result(connected bool, reason string) cty.Value {
 		"connected": cty.BoolVal(connected),
 		"error":     cty.StringVal(reason),
 	})
+}
+
+// Result is the type of the result object.
+func (p *Provider) Result() cty.Type {
+	return cty.Object(map[string]cty.Type{"connected": cty.Bool, "error": cty.String})
 }

@@ -417,11 +417,11 @@ check "hook" {
 	var all strings.Builder
 	for _, args := range [][]string{
 		{"validate", "diag.hcl"},
-		{"exec", "pin.hcl", "--var", "pin=987654", "--format", "json"},
-		{"plan", "pin.hcl", "--var", "pin=987654", "--format", "json"},
-		{"plan", "pin.hcl", "--var-file", "secret.vars.hcl"},
-		{"exec", "quote.hcl", "--var", "pw=it's S3cret/ü", "--format", "json"},
-		{"plan", "quote.hcl", "--var", "pw=it's S3cret/ü"},
+		{"exec", "pin.hcl", "--var", "pin=987654", "--format", "json", "--allow-undeclared"},
+		{"plan", "pin.hcl", "--var", "pin=987654", "--format", "json", "--allow-undeclared"},
+		{"plan", "pin.hcl", "--var-file", "secret.vars.hcl", "--allow-undeclared"},
+		{"exec", "quote.hcl", "--var", "pw=it's S3cret/ü", "--format", "json", "--allow-undeclared"},
+		{"plan", "quote.hcl", "--var", "pw=it's S3cret/ü", "--allow-undeclared"},
 	} {
 		_, stdout, stderr := runCLI(t, dir, args...)
 		all.WriteString(stdout + stderr)

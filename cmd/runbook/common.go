@@ -15,6 +15,7 @@ import (
 	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/report"
 	"github.com/runbookhq/runbook/state"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -27,13 +28,18 @@ func registry() engine.Registry {
 
 // varFlags are the variable flags every loading command takes.
 type varFlags struct {
-	vars     []string
-	varFiles []string
+	vars            []string
+	varFiles        []string
+	allowUndeclared bool
+	// checksOnly is set by commands that run the checks alone: variables
+	// only steps use need no value.
+	checksOnly bool
 }
 
 func (f *varFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.vars, "var", nil, "set a variable: `name=value` (repeatable)")
 	cmd.Flags().StringArrayVar(&f.varFiles, "var-file", nil, "read variable values from an HCL or JSON `FILE` (repeatable)")
+	cmd.Flags().BoolVar(&f.allowUndeclared, "allow-undeclared", false, "warn about, rather than refuse, values for undeclared variables in --var-file and RUNBOOK_VAR_* (for files shared by several runbooks)")
 }
 
 // isTerminal reports whether w is a terminal.
@@ -67,10 +73,25 @@ func (a *app) printDiagsRedacted(diags hcl.Diagnostics, files map[string]*hcl.Fi
 			width = uint(w)
 		}
 	}
-	for _, d := range diags {
+	files = printableFiles(files)
+	for i, d := range diags {
+		if i == maxDiagnostics {
+			errs, warns := 0, 0
+			for _, d := range diags[i:] {
+				if d.Severity == hcl.DiagError {
+					errs++
+				} else {
+					warns++
+				}
+			}
+			fmt.Fprintf(a.stderr, "… and %d more errors and %d more warnings not shown: fix the first ones and run again.\n", errs, warns)
+			break
+		}
 		var buf bytes.Buffer
 		wr := hcl.NewDiagnosticTextWriter(&buf, files, width, a.useColor(a.stderr))
-		_ = wr.WriteDiagnostic(d)
+		shown := *d
+		shown.Summary, shown.Detail = report.Printable(d.Summary), report.Printable(d.Detail)
+		_ = wr.WriteDiagnostic(&shown)
 		text := buf.String()
 		if d.Subject != nil {
 			// HCL names the line; the contract promises the column too.
@@ -79,6 +100,52 @@ func (a *app) printDiagsRedacted(diags hcl.Diagnostics, files map[string]*hcl.Fi
 		}
 		_, _ = io.WriteString(a.stderr, red.String(text))
 	}
+}
+
+// maxDiagnostics is how many diagnostics are printed; the rest are
+// counted.
+const maxDiagnostics = 50
+
+// printableFiles returns the files with every control character (except
+// tab, newline and carriage return) in their text replaced by "?", byte
+// for byte, so a source snippet cannot drive the terminal and every range
+// still points at the same place.
+func printableFiles(files map[string]*hcl.File) map[string]*hcl.File {
+	var out map[string]*hcl.File
+	for name, f := range files {
+		if f == nil || !hasControl(f.Bytes) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]*hcl.File, len(files))
+			for k, v := range files {
+				out[k] = v
+			}
+		}
+		b := append([]byte(nil), f.Bytes...)
+		for i := 0; i < len(b); i++ {
+			switch c := b[i]; {
+			case c < 0x20 && c != '\t' && c != '\n' && c != '\r', c == 0x7f:
+				b[i] = '?'
+			case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f: // C1
+				b[i], b[i+1] = '?', '?'
+			}
+		}
+		out[name] = &hcl.File{Body: f.Body, Bytes: b, Nav: f.Nav}
+	}
+	if out == nil {
+		return files
+	}
+	return out
+}
+
+func hasControl(b []byte) bool {
+	for i, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f || c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f {
+			return true
+		}
+	}
+	return false
 }
 
 // load loads and binds a runbook, printing diagnostics; configuration
@@ -90,10 +157,12 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 		return nil, exitWith(2, nil)
 	}
 	b, bdiags := engine.Bind(cfg, registry(), engine.Inputs{
-		Environ:      os.Environ(),
-		VarFiles:     vf.varFiles,
-		Vars:         vf.vars,
-		AllowMissing: allowMissing,
+		Environ:         os.Environ(),
+		VarFiles:        vf.varFiles,
+		Vars:            vf.vars,
+		AllowMissing:    allowMissing,
+		AllowUndeclared: vf.allowUndeclared,
+		ChecksOnly:      vf.checksOnly,
 	})
 	diags = append(diags, bdiags...)
 	var red *engine.Redactor

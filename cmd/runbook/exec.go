@@ -115,7 +115,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return exitWith(2, err)
 	}
-	b, err := a.load(path, f.varFlags, false)
+	vf := f.varFlags
+	vf.checksOnly = mode == engine.ModeCheck
+	b, err := a.load(path, vf, false)
 	if err != nil {
 		return err
 	}
@@ -176,6 +178,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 		opts.Resume = prev
 	}
+	// The run of a procedure lock taken over from a process that died.
+	staleRun := ""
 	if mode == engine.ModeExec {
 		if err := a.refuseIfStopped(cmd.Context(), store, b, opts); err != nil {
 			return err
@@ -185,6 +189,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return err
 		}
 		defer lock.Release()
+		if lock.Stale != nil {
+			staleRun = lock.Stale.RunID
+		}
 	}
 	defer exportOperator(opts.Operator)()
 	// Live progress goes to stdout for the table view and to stderr for
@@ -198,7 +205,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	prog := newProgress(progressOut, !f.quiet && isTerminal(progressOut), a.useColor(progressOut))
 	if mode == engine.ModeExec {
 		// (Not for check: cron's checks run often and change nothing.)
-		warnAbandoned(cmd.Context(), store, a.stderr)
+		warnAbandoned(cmd.Context(), store, a.stderr, staleRun)
 	}
 	jr := newJournal(store, a.stderr)
 	cl := &cleanupPhase{}
@@ -278,7 +285,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && bySignal && f.format != "nagios" {
 		code = signalExitCode(sig)
 	}
-	if f.quiet && code == 0 && run.Status == record.Passed {
+	if reportErr != nil && code == 0 {
+		code = 1 // a report the run promised was not written
+	}
+	if f.quiet && code == 0 && run.Status == record.Passed && saveErr == nil {
 		return nil
 	}
 	if f.quiet {
@@ -296,7 +306,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		fmt.Fprintf(progressOutFor(a, f), "report %s → %s\n", r.Name, r.Path)
 	}
 	if reportErr != nil {
-		fmt.Fprintf(a.stderr, "runbook: report: %v\n", reportErr)
+		fmt.Fprintf(a.stderr, "runbook: the report was not written: %v\n", reportErr)
 	}
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)

@@ -137,14 +137,22 @@ func expandRunbookArgs(args []string) []string {
 // isCollection reports whether a directory is a collection of runbooks
 // (each .hcl file declares its own runbook block) rather than one runbook
 // split over files.
+//
+// A directory where only some files declare a runbook block is one
+// runbook, loaded as exec loads it: two runbook blocks in it are then the
+// same error for validate as for exec.
 func isCollection(dir string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
-	n := 0
+	n, parts := 0, 0
 	for _, f := range files {
+		if !engine.IsRunbookFile(filepath.Base(f)) {
+			continue
+		}
+		parts++
 		src, err := os.ReadFile(f)
 		if err == nil && bytes.Contains(src, []byte("runbook \"")) {
 			n++
 		}
 	}
-	return n > 1
+	return n > 1 && n == parts
 }

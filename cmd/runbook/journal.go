@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -200,13 +201,14 @@ func (o observers) Finished(item record.Item) {
 }
 
 // abandonedLookback is how many of the newest runs a run looks at for one
-// that was abandoned.
+// that was abandoned (besides the one named by a procedure lock it took
+// over: see lockProcedure).
 const abandonedLookback = 10
 
 // warnAbandoned tells the operator about runs in the store that never
 // finished (their process is gone), once: each is written back with status
 // "abandoned", so history shows it as such and the next run stays quiet.
-func warnAbandoned(ctx context.Context, store state.Store, w io.Writer) {
+func warnAbandoned(ctx context.Context, store state.Store, w io.Writer, also string) {
 	ids, err := store.RunIDs(ctx)
 	if err != nil {
 		return
@@ -214,30 +216,45 @@ func warnAbandoned(ctx context.Context, store state.Store, w io.Writer) {
 	if len(ids) > abandonedLookback {
 		ids = ids[len(ids)-abandonedLookback:]
 	}
-	for _, id := range ids {
-		run, err := store.LoadRun(ctx, id)
-		// (A record the store already settled is abandoned but, until it
-		// is written back here, still has no finish time.)
-		if err != nil || state.Settle(run).Status != record.Abandoned || !run.FinishedAt.IsZero() {
-			continue
-		}
-		what := ""
-		for _, it := range run.Items {
-			if it.Status == record.Running {
-				what = fmt.Sprintf(" during %s %s", it.Kind, it.Name)
-				break
-			}
-		}
-		fmt.Fprintf(w, "runbook: warning: run %s of %s (%s on %s, started %s) was abandoned%s: its process is gone; see runbook show %s, or pick it up with --resume %s\n",
-			run.ID, run.Runbook, run.Operator, run.Host, run.StartedAt.Local().Format(time.DateTime), what, run.ID, run.ID)
-		// It ended, as far as anyone can tell, when it was last heard of.
-		run.FinishedAt = run.UpdatedAt
-		if run.FinishedAt.IsZero() {
-			run.FinishedAt = run.StartedAt
-		}
-		run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
-		_, _ = store.SaveRun(ctx, run)
+	if also != "" && !slices.Contains(ids, also) {
+		ids = append(ids, also)
 	}
+	for _, id := range ids {
+		warnAbandonedRun(ctx, store, w, id)
+	}
+}
+
+// warnAbandonedRun warns about run id and writes it back as abandoned, if
+// its journal says it is running and its process is gone.
+func warnAbandonedRun(ctx context.Context, store state.Store, w io.Writer, id string) {
+	run, err := store.LoadRun(ctx, id)
+	// (A record the store already settled is abandoned but, until it is
+	// written back here, still has no finish time.)
+	if err != nil || state.Settle(run).Status != record.Abandoned || !run.FinishedAt.IsZero() {
+		return
+	}
+	// Read again now that the process is known to be gone: it may have
+	// written its final record between the first read and the check.
+	again, err := store.LoadRun(ctx, id)
+	if err != nil || !again.FinishedAt.IsZero() || !again.UpdatedAt.Equal(run.UpdatedAt) {
+		return
+	}
+	what := ""
+	for _, it := range run.Items {
+		if it.Status == record.Running {
+			what = fmt.Sprintf(" during %s %s", it.Kind, it.Name)
+			break
+		}
+	}
+	fmt.Fprintf(w, "runbook: warning: run %s of %s (%s on %s, started %s) was abandoned%s: its process is gone; see runbook show %s, or pick it up with --resume %s\n",
+		run.ID, run.Runbook, run.Operator, run.Host, run.StartedAt.Local().Format(time.DateTime), what, run.ID, run.ID)
+	// It ended, as far as anyone can tell, when it was last heard of.
+	run.FinishedAt = run.UpdatedAt
+	if run.FinishedAt.IsZero() {
+		run.FinishedAt = run.StartedAt
+	}
+	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+	_, _ = store.SaveRun(ctx, run)
 }
 
 // cleanupPhase follows a run's cleanup blocks, so a second Ctrl-C knows

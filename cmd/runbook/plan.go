@@ -7,6 +7,7 @@ import (
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/report"
 	"github.com/spf13/cobra"
 )
 
@@ -71,7 +72,7 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 	if playbook != "" {
 		what += " / playbook " + playbook
 	}
-	fmt.Fprintf(a.stdout, "Plan: %s — %s\n\n", what, b.Info.Title)
+	fmt.Fprintf(a.stdout, "Plan: %s — %s\n\n", what, report.Printable(b.Info.Title))
 	t := table.NewWriter()
 	t.SetOutputMirror(a.stdout)
 	t.SetStyle(table.StyleLight)
@@ -122,7 +123,9 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 		for _, v := range engine.SortedNames(it.Variables) {
 			notes = append(notes, fmt.Sprintf("var.%s=%s", v, engine.FormatArg(it.Variables[v])))
 		}
-		t.AppendRow(table.Row{it.Order, it.Kind + "." + it.Name, kind, runs, strings.Join(it.DependsOn, ", "), strings.Join(notes, "; ")})
+		// Argument values and titles come from variables and files: no
+		// control character of theirs reaches the terminal.
+		t.AppendRow(table.Row{it.Order, it.Kind + "." + it.Name, kind, report.Printable(runs), strings.Join(it.DependsOn, ", "), report.Printable(strings.Join(notes, "; "))})
 	}
 	t.Render()
 	fmt.Fprintf(a.stdout, "\n%d items: %d automated, %d manual, %d need confirmation. Nothing was run.\n",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jedib0t/go-pretty/v6/text"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/report"
 )
 
 // progress prints a line per finished item; on a terminal it also keeps a
@@ -48,10 +49,10 @@ func (p *progress) Finished(it record.Item) {
 	p.clear()
 	line := fmt.Sprintf("%s %-28s %6dms", p.badge(it.Status), itemLabel(it), it.DurationMS)
 	if it.Title != "" {
-		line += "  " + it.Title
+		line += "  " + report.Printable(it.Title)
 	}
 	if d := detail(it); d != "" && it.Status != record.Passed {
-		line += "\n         " + d
+		line += "\n         " + report.Printable(d)
 	}
 	fmt.Fprintln(p.w, line)
 	p.redraw()

@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/report"
 	"github.com/runbookhq/runbook/state"
+	"github.com/runbookhq/runbook/templates"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +54,10 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Sto
 	for _, s := range specs {
 		var buf bytes.Buffer
 		if err := report.Render(&buf, toReportSpec(s), run, reportOptions(b)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+			if _, ok := report.AsTemplateError(err); !ok {
+				err = fmt.Errorf("%s: %w", s.Name, err)
+			}
+			errs = append(errs, errors.New(b.Redactor.String(err.Error())))
 			continue
 		}
 		path := reportPath(s, run, localStateDir(store, b.Config.Dir))
@@ -65,30 +72,75 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Sto
 		run.Reports = append(run.Reports, record.ReportOutput{Name: s.Name, Template: s.Template, Path: path})
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%v", errs)
+		return errors.Join(errs...)
 	}
 	return nil
 }
 
-// checkReportTemplates parses every report block's template, so a broken
-// template is reported by validate, before any run.
+// checkReportTemplates parses every report block's template and renders
+// it over sample records of the runbook (everything passed; everything
+// failed), so that a broken template, an unknown field or a function
+// given the wrong value is reported by validate, at the template's file
+// and line, before any run.
 func checkReportTemplates(b *engine.Bound) hcl.Diagnostics {
 	specs, diags := b.Reports(nil)
+	if len(specs) == 0 {
+		return diags
+	}
+	samples := b.SampleRuns()
 	for _, s := range specs {
 		if s.Template == "" {
 			continue
 		}
-		if _, err := report.Parse(s.Template, reportOptions(b)); err != nil {
-			rng := s.Range
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid report template",
-				Detail:   err.Error(),
-				Subject:  &rng,
-			})
+		err := report.Check(toReportSpec(s), samples, reportOptions(b))
+		if err == nil {
+			continue
 		}
+		rng := s.Range
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid report template",
+			Detail:   err.Error(),
+			Subject:  &rng,
+		}
+		if te, ok := report.AsTemplateError(err); ok {
+			d.Detail = fmt.Sprintf("%s (the template of report %q, declared at %s).", te.Message, s.Name, s.Range)
+			pos := hcl.Pos{Line: te.Line, Column: max(te.Column, 1)}
+			if src, err := templateSource(te.File); err == nil {
+				// The snippet printer finds the line by byte offset.
+				pos.Byte = byteOffset(src, pos)
+				if _, ok := b.Config.Files[te.File]; !ok {
+					b.Config.Files[te.File] = &hcl.File{Bytes: src}
+				}
+			}
+			d.Subject = &hcl.Range{Filename: te.File, Start: pos, End: pos}
+		}
+		diags = append(diags, d)
 	}
 	return diags
+}
+
+// byteOffset is the offset of a line and column (in bytes) in src.
+func byteOffset(src []byte, pos hcl.Pos) int {
+	line, off := 1, 0
+	for off < len(src) && line < pos.Line {
+		if src[off] == '\n' {
+			line++
+		}
+		off++
+	}
+	return min(off+pos.Column-1, len(src))
+}
+
+// templateSource reads a template's text for a diagnostic's snippet: a
+// file, or a built-in template ("templates/NAME.md.tmpl").
+func templateSource(file string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(file, "templates/"); ok {
+		if data, err := fs.ReadFile(templates.FS, name); err == nil {
+			return data, nil
+		}
+	}
+	return os.ReadFile(file)
 }
 
 func newReportCmd(a *app) *cobra.Command {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -374,8 +375,8 @@ step "after" {
 	cmd := exec.Command(scriptBin, "-qec", bin+" exec d.hcl --operator bob", "/dev/null")
 	cmd.Dir = dir
 	stdin, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -496,5 +497,45 @@ func TestClosedStdoutEndsAPrintingCommandQuietly(t *testing.T) {
 	w.Close()
 	if code := cmd.ProcessState.ExitCode(); code != 141 || stderr.Len() != 0 {
 		t.Errorf("exit %d, stderr %q; want 141 and nothing", code, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a command writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestAbandonedRunFoundBehindManyChecks: many check runs after a killed
+// exec do not hide it: the next exec of the same procedure takes over its
+// lock, and the lock names the run it was taken from.
+func TestAbandonedRunFoundBehindManyChecks(t *testing.T) {
+	dir, cmd, _ := startLong(t)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	killed := onlyRecord(t, dir)
+	for i := 0; i < abandonedLookback+2; i++ {
+		if code, _, stderr := runCLI(t, dir, "check", "long.hcl"); code != 0 {
+			t.Fatalf("check: %d %s", code, stderr)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "resume-ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stderr := runCLI(t, dir, "exec", "long.hcl")
+	if !strings.Contains(stderr, "run "+killed.ID) || !strings.Contains(stderr, "was abandoned") {
+		t.Errorf("the killed run was not warned about behind %d check runs:\n%s", abandonedLookback+2, stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -20,6 +21,14 @@ secrets. Exit code 2 when anything is wrong.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
+			for _, arg := range args {
+				// A directory with no runbook in it is an error, as it
+				// is for exec.
+				if info, err := os.Stat(arg); err == nil && info.IsDir() && len(expandRunbookArgs([]string{arg})) == 0 {
+					fmt.Fprintf(a.stderr, "Error: No runbook\n\n  %s holds no .hcl or .hcl.json runbook files.\n\n", arg)
+					failed++
+				}
+			}
 			for _, p := range expandRunbookArgs(args) {
 				b, err := a.load(p, vf, true)
 				if err != nil {
