@@ -42,6 +42,13 @@ type Notification struct {
 	// RunID names the cycle's run record, when one was kept.
 	RunID       string       `json:"run_id,omitempty"`
 	Transitions []Transition `json:"transitions"`
+	// LeaseGeneration is the fencing token of the watch instance that
+	// sent it: the generation of its lead. A receiver that has seen a
+	// higher one may discard this alert as sent by an earlier leader.
+	LeaseGeneration int64 `json:"lease_generation,omitempty"`
+	// StateUnreachable marks an alert sent without the lead because the
+	// state could not be reached: other instances may send it too.
+	StateUnreachable bool `json:"state_unreachable,omitempty"`
 }
 
 // Transition is one check changing health.
@@ -107,7 +114,11 @@ func (n *Notification) Headline() string {
 			parts = append(parts, fmt.Sprintf("%s %s (was %s)", t.Check, t.Health, t.Previous))
 		}
 	}
-	return fmt.Sprintf("%s %s: %s", n.Health, n.Runbook, strings.Join(parts, ", "))
+	h := fmt.Sprintf("%s %s: %s", n.Health, n.Runbook, strings.Join(parts, ", "))
+	if n.StateUnreachable {
+		h += " (state unreachable, possible duplicates)"
+	}
+	return h
 }
 
 // Alert is one place alerts go: an alert block of the runbook, or

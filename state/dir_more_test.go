@@ -261,7 +261,7 @@ func TestDirSymlinks(t *testing.T) {
 		{"stop.json", false, func(d *Dir) error { _, err := d.SetStop(ctx, true, entry); return err }},
 		{"runs", true, func(d *Dir) error { _, err := d.SaveRun(ctx, testRun("20251202T131219Z-3f9a", "passed")); return err }},
 		{"watch", true, func(d *Dir) error { return d.SaveWatch(ctx, "shadow", []byte("{}")) }},
-		{"lead", true, func(d *Dir) error { _, _, err := d.Lead(ctx, "shadow"); return err }},
+		{"lead", true, func(d *Dir) error { _, err := d.Lead(ctx, "shadow"); return err }},
 		{"locks", true, func(d *Dir) error { _, err := d.Acquire(ctx, "deploy/", Holder{}); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 //	        $DIR $N times, alternating, as user u$ID with reasons "p$ID #j"
 //	lead:   try to lead $KEY in $DIR, print "leading" or "standby", and
 //	        hold until standard input closes
+//	pglead: lead $KEY in the PostgreSQL state $DSN with fastOpts, print
+//	        "leading", then "lost" when the lease is lost; hold until
+//	        standard input closes
 //	acquire: take the procedure lock $KEY in $DIR as operator $OPERATOR,
 //	        print "held" or the error, and hold until standard input closes
 func runHelper(mode string) error {
@@ -57,16 +60,31 @@ func runHelper(mode string) error {
 		}
 		return nil
 	case "lead":
-		ok, release, err := d.Lead(ctx, os.Getenv("KEY"))
+		l, err := d.Lead(ctx, os.Getenv("KEY"))
 		if err != nil {
 			return err
 		}
-		defer release()
-		if ok {
+		if l != nil {
+			defer l.Release()
 			fmt.Println("leading")
 		} else {
 			fmt.Println("standby")
 		}
+		_, err = io.Copy(io.Discard, os.Stdin)
+		return err
+	case "pglead":
+		p, err := OpenPostgresWith(ctx, os.Getenv("DSN"), fastOpts)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		l, err := p.Lead(ctx, os.Getenv("KEY"))
+		if err != nil || l == nil {
+			return fmt.Errorf("lead: %v, %v", l, err)
+		}
+		fmt.Println("leading")
+		<-l.Lost()
+		fmt.Println("lost")
 		_, err = io.Copy(io.Discard, os.Stdin)
 		return err
 	case "acquire":

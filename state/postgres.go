@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,26 +24,80 @@ import (
 
 // Postgres is a state store in a PostgreSQL database, shared by every host
 // that points --state (or RUNBOOK_STATE) at it. Its tables live in the
-// schema "runbook", which it creates and migrates itself when opened.
+// schema "runbook", which `runbook state migrate` (Migrate) creates and
+// upgrades; opening the store only checks the schema's version (and
+// migrates it only when it is behind and the role may).
 //
-// Queries go through a small pgxpool pool; each lease (Lead) holds a
-// connection of its own, because PostgreSQL ties a session advisory lock to
-// its connection. Behind a pooler, use session pooling: transaction
-// pooling breaks session locks.
+// Every call goes through one small long-lived pgxpool pool per store,
+// under a deadline (PostgresOptions.Timeout), and is retried with backoff
+// when it could not reach the server (a connection error, 53300 too many
+// connections) and retrying is safe. The watch lead (Lead) and the
+// procedure locks (Acquire) are leases: rows with an expiry, renewed over
+// the same pool, so they work through any pooler and free themselves when
+// their holder goes silent.
 type Postgres struct {
 	pool     *pgxpool.Pool
-	cfg      *pgx.ConnConfig // for lease connections
+	cfg      *pgx.ConnConfig
 	location string
 	closed   atomic.Bool
 
+	// timeout bounds each call (see PostgresOptions.Timeout).
+	timeout time.Duration
+
+	schemaMu sync.Mutex  // one schema check at a time
+	schemaOK atomic.Bool // the schema is at SchemaVersion
+
+	reachMu sync.Mutex
+	reach   Reachability
+
 	mu     sync.Mutex // guards leases and locks
-	leases map[string]*pgx.Conn
+	leases map[string]*Lease
 	locks  map[*Lock]struct{}
 
 	// lockTTL is how long a procedure lock's lease lasts without renewal;
 	// lockRenew how often its holder renews it. Tests shorten them.
 	lockTTL, lockRenew time.Duration
+	// leaseTTL and leaseRenew are the same for the watch lead.
+	leaseTTL, leaseRenew time.Duration
 }
+
+// PostgresOptions tune a Postgres store; the zero value is the defaults.
+type PostgresOptions struct {
+	// Timeout bounds each call on the store, from taking a connection
+	// (connecting, when none is idle) to the commit, retries included.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+	// ConnectTimeout bounds each connection attempt, unless the DSN sets
+	// connect_timeout. Zero means DefaultConnectTimeout (or Timeout, when
+	// that is shorter).
+	ConnectTimeout time.Duration
+	// LeaseTTL is how long the watch lead lasts without renewal, and
+	// LeaseRenew how often its holder renews it. Zero means
+	// DefaultLeaseTTL and a third of LeaseTTL.
+	LeaseTTL, LeaseRenew time.Duration
+	// LockTTL and LockRenew are the same for procedure locks. Zero means
+	// 30 s and 10 s.
+	LockTTL, LockRenew time.Duration
+	// Lazy opens the store even when the database cannot be reached: the
+	// first call that reaches it checks the schema. For commands that
+	// must go on without the state (check, watch).
+	Lazy bool
+	// MinConns is how many connections the pool keeps open even when
+	// idle: 0 for a command that ends soon, 2 for `runbook watch` (its
+	// cycles and its lease's renewals), so that a long-lived process
+	// opens no new connection in steady state.
+	MinConns int
+	// ForMigration opens the store without looking at the schema, for
+	// Migrate: every other call checks it first.
+	ForMigration bool
+}
+
+// Defaults of PostgresOptions.
+const (
+	DefaultTimeout        = 10 * time.Second
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultLeaseTTL       = 15 * time.Second
+)
 
 var _ Store = (*Postgres)(nil)
 
@@ -131,6 +187,16 @@ CREATE TABLE runbook.silences (
 	starts_at timestamptz NOT NULL,
 	ends_at   timestamptz NOT NULL
 );`,
+	// 4: the watch lead as a lease with a generation (fencing token).
+	`CREATE TABLE runbook.leases (
+	key        text PRIMARY KEY,
+	holder     text NOT NULL,
+	host       text NOT NULL,
+	pid        integer NOT NULL,
+	generation bigint NOT NULL,
+	since      timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL
+);`,
 }
 
 // The procedure locks' lease: renewed every lockRenew while held, taken
@@ -146,30 +212,100 @@ var stopLockKey = lockKey("runbook emergency stop")
 // SchemaVersion is the schema version this build of runbook creates.
 var SchemaVersion = len(migrations)
 
-// OpenPostgres connects to the database at dsn (a postgres:// URL or a
-// key=value string; PGPASSWORD and ~/.pgpass are honoured), then creates or
-// migrates the schema under a transaction-scoped advisory lock, so hosts
-// starting at once do not race.
+// OpenPostgres opens the store at dsn with the default options (see
+// OpenPostgresWith).
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	return OpenPostgresWith(ctx, dsn, PostgresOptions{})
+}
+
+// OpenPostgresWith connects to the database at dsn (a postgres:// URL or a
+// key=value string; PGPASSWORD and ~/.pgpass are honoured) and checks the
+// schema's version. A database without the schema gets it (when the role
+// may create it: the first use of a database); a schema behind this build
+// is refused with a message naming `runbook state migrate` (see Migrate),
+// so that no host upgrades a fleet's schema by surprise; a newer one is
+// refused too. With opts.Lazy a database that cannot
+// be reached is not an error: the store opens, reports itself unreachable
+// (Reachability), and checks the schema once it gets through.
+func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*Postgres, error) {
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// Not wrapped: the parse error carries the connection string.
 		return nil, errors.New("parse PostgreSQL state DSN: " + redactDSN(dsn, err.Error()))
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = min(DefaultConnectTimeout, opts.Timeout)
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.LeaseRenew <= 0 || opts.LeaseRenew >= opts.LeaseTTL {
+		opts.LeaseRenew = opts.LeaseTTL / 3
+	}
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = defaultLockTTL
+	}
+	if opts.LockRenew <= 0 || opts.LockRenew >= opts.LockTTL {
+		opts.LockRenew = min(defaultLockRenew, opts.LockTTL/3)
+	}
 	cfg := pcfg.ConnConfig
 	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 10 * time.Second
+		cfg.ConnectTimeout = opts.ConnectTimeout
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "runbook"
 	}
+	// The server notices a vanished client within a minute, and never
+	// lets one that froze inside a transaction hold its locks for long.
+	// Set once connected, not as startup parameters, which PgBouncer
+	// refuses; best effort.
+	var sets []string
+	for _, kv := range [][2]string{
+		{"tcp_keepalives_idle", "15"},
+		{"tcp_keepalives_interval", "5"},
+		{"tcp_keepalives_count", "3"},
+		{"idle_in_transaction_session_timeout", strconv.Itoa(int(max(opts.Timeout, 5*time.Second).Milliseconds()))},
+	} {
+		if _, ok := cfg.RuntimeParams[kv[0]]; !ok {
+			sets = append(sets, "SET "+kv[0]+" = "+kv[1])
+		}
+	}
+	if len(sets) > 0 {
+		setSQL := strings.Join(sets, "; ")
+		pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, _ = c.Exec(ctx, setSQL)
+			return nil
+		}
+	}
+	if cfg.DialFunc == nil {
+		d := &net.Dialer{KeepAlive: 15 * time.Second}
+		cfg.DialFunc = d.DialContext
+	}
 	pcfg.MaxConns = poolSize
+	pcfg.MinConns = int32(min(max(opts.MinConns, 0), poolSize))
+	pcfg.MaxConnIdleTime = 30 * time.Minute
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, errors.New("open PostgreSQL state: " + redactDSN(dsn, err.Error()))
 	}
-	p := &Postgres{pool: pool, cfg: cfg, location: pgLocation(cfg), lockTTL: defaultLockTTL, lockRenew: defaultLockRenew}
-	if err := p.migrate(ctx); err != nil {
+	p := &Postgres{
+		pool: pool, cfg: cfg, location: pgLocation(cfg), timeout: opts.Timeout,
+		lockTTL: opts.LockTTL, lockRenew: opts.LockRenew,
+		leaseTTL: opts.LeaseTTL, leaseRenew: opts.LeaseRenew,
+		reach: Reachability{Reachable: true},
+	}
+	if opts.ForMigration {
+		return p, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if err := p.ensureSchema(cctx); err != nil {
+		if opts.Lazy && unreachable(err) {
+			return p, nil
+		}
 		p.Close()
 		return nil, err
 	}
@@ -205,30 +341,238 @@ func (p *Postgres) errorf(what string, err error) error {
 	return fmt.Errorf("%s in %s: %w", what, p.location, err)
 }
 
-// do runs fn on a pooled connection (pgxpool pings one that sat idle and
-// replaces broken ones). An error that sent nothing to the server is
-// retried once on another connection.
+// do runs fn on a pooled connection under the store's deadline, once the
+// schema is known to be current. A call that did not reach the server
+// (a connection error, 53300 too many connections: nothing was sent) is
+// retried with backoff until the deadline.
 func (p *Postgres) do(ctx context.Context, fn func(*pgx.Conn) error) error {
+	return p.call(ctx, false, fn)
+}
+
+// read is do for calls that change nothing (or write the same thing
+// again): they are also retried after a connection lost mid-call.
+func (p *Postgres) read(ctx context.Context, fn func(*pgx.Conn) error) error {
+	return p.call(ctx, true, fn)
+}
+
+func (p *Postgres) call(ctx context.Context, idempotent bool, fn func(*pgx.Conn) error) error {
 	if p.closed.Load() {
 		return errors.New("the state store is closed")
 	}
-	for attempt := 0; ; attempt++ {
-		conn, err := p.pool.Acquire(ctx)
-		if err != nil {
-			return p.errorf("connect", err)
-		}
-		err = fn(conn.Conn())
-		conn.Release()
-		if err != nil && attempt == 0 && pgconn.SafeToRetry(err) {
-			continue
-		}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if err := p.ensureSchema(ctx); err != nil {
 		return err
 	}
+	return p.attempt(ctx, idempotent, fn)
+}
+
+// attempt runs fn, retrying as do says, and notes whether the server was
+// reached.
+func (p *Postgres) attempt(ctx context.Context, idempotent bool, fn func(*pgx.Conn) error) error {
+	backoff := 50 * time.Millisecond
+	for {
+		conn, err := p.pool.Acquire(ctx)
+		if err == nil {
+			err = fn(conn.Conn())
+			conn.Release()
+		} else {
+			err = &connectError{err: err}
+		}
+		p.noteReach(err)
+		if err == nil || ctx.Err() != nil || !retryable(err, idempotent) {
+			if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%w (%w)", err, ctx.Err())
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// connectError is a failure to get a connection: nothing was sent.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connect: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// retryable reports whether a failed call may be tried again: it never
+// reached the server, or the server refused it for lack of connections,
+// or (idempotent) the connection broke under it.
+func retryable(err error, idempotent bool) bool {
+	var ce *connectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return transientCode(pe.Code)
+		}
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return transientCode(pe.Code)
+	}
+	return idempotent && unreachable(err)
+}
+
+// transientCode reports whether a server error says "not now": too many
+// connections, the server starting or shutting down, an administrator's
+// termination, a connection failure.
+func transientCode(code string) bool {
+	switch code {
+	case "53300", "57P01", "57P02", "57P03":
+		return true
+	}
+	return strings.HasPrefix(code, "08")
+}
+
+// unreachable reports whether err means the server was not reached or
+// stopped answering (as opposed to an answer such as a permission error).
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return transientCode(pe.Code)
+	}
+	var se *SchemaError
+	return !errors.As(err, &se)
+}
+
+// noteReach records whether a call reached the server.
+func (p *Postgres) noteReach(err error) {
+	now := time.Now()
+	p.reachMu.Lock()
+	defer p.reachMu.Unlock()
+	if err == nil || !unreachable(err) {
+		p.reach = Reachability{Reachable: true, LastContact: now}
+		return
+	}
+	if errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return // the caller gave up: says nothing about the server
+	}
+	if p.reach.Reachable {
+		p.reach.Reachable = false
+		p.reach.Since = now
+	}
+	p.reach.Err = err.Error()
+}
+
+// Reachability says whether the database answered the last call, and
+// since when it has not.
+func (p *Postgres) Reachability() Reachability {
+	p.reachMu.Lock()
+	defer p.reachMu.Unlock()
+	return p.reach
+}
+
+// SchemaError is a schema this runbook cannot use as it is: missing (and
+// the role may not create it), behind (`runbook state migrate` upgrades
+// it), or newer than this build.
+type SchemaError struct {
+	Where      string
+	Have, Want int
+	Role       string
+	Err        error
+}
+
+func (e *SchemaError) Error() string {
+	if e.Have > e.Want {
+		return fmt.Sprintf("the state schema in %s is at version %d, newer than this runbook knows (%d): upgrade runbook", e.Where, e.Have, e.Want)
+	}
+	if e.Have == 0 {
+		return fmt.Sprintf("the state schema in %s does not exist yet, and role %q may not create it (%v): run `runbook state migrate --state %s` once as the role that is to own the schema",
+			e.Where, e.Role, e.Err, e.Where)
+	}
+	return fmt.Sprintf("the state schema in %s is at version %d and this runbook needs version %d: run `runbook state migrate --state %s` once as the role that owns the schema (hosts running an older runbook refuse the upgraded schema: upgrade them together)",
+		e.Where, e.Have, e.Want, e.Where)
+}
+
+func (e *SchemaError) Unwrap() error { return e.Err }
+
+// ensureSchema checks, once per store, that the schema is at
+// SchemaVersion, migrating it when it is behind and the role may.
+func (p *Postgres) ensureSchema(ctx context.Context) error {
+	if p.schemaOK.Load() {
+		return nil
+	}
+	p.schemaMu.Lock()
+	defer p.schemaMu.Unlock()
+	if p.schemaOK.Load() {
+		return nil
+	}
+	have, err := p.schemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if have > len(migrations) {
+		return &SchemaError{Where: p.location, Have: have, Want: len(migrations)}
+	}
+	if have > 0 && have < len(migrations) {
+		return &SchemaError{Where: p.location, Have: have, Want: len(migrations), Role: p.cfg.User}
+	}
+	if have == 0 {
+		if err := p.migrate(ctx); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" {
+				return &SchemaError{Where: p.location, Have: have, Want: len(migrations), Role: p.cfg.User, Err: err}
+			}
+			return err
+		}
+	}
+	p.schemaOK.Store(true)
+	return nil
+}
+
+// schemaVersion reads the schema's version: 0 when there is none.
+func (p *Postgres) schemaVersion(ctx context.Context) (int, error) {
+	var have int
+	err := p.attempt(ctx, true, func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx, `SELECT to_regclass('runbook.schema_version') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		return c.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM runbook.schema_version`).Scan(&have)
+	})
+	if err != nil {
+		return 0, p.errorf("read the state schema version", err)
+	}
+	return have, nil
+}
+
+// Migrate creates the schema or brings it to SchemaVersion, in one
+// transaction under an advisory lock (hosts starting at once wait for each
+// other). It needs a role that may create the schema (the first time) or
+// owns it: `runbook state migrate`. It returns the versions before and
+// after.
+func (p *Postgres) Migrate(ctx context.Context) (from, to int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, max(p.timeout, time.Minute))
+	defer cancel()
+	p.schemaMu.Lock()
+	defer p.schemaMu.Unlock()
+	from, err = p.schemaVersion(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if from > len(migrations) {
+		return from, from, &SchemaError{Where: p.location, Have: from, Want: len(migrations)}
+	}
+	if err := p.migrate(ctx); err != nil {
+		return from, from, err
+	}
+	p.schemaOK.Store(true)
+	return from, len(migrations), nil
 }
 
 // migrate brings the schema to SchemaVersion in one transaction.
 func (p *Postgres) migrate(ctx context.Context) error {
-	return p.do(ctx, func(c *pgx.Conn) error {
+	return p.attempt(ctx, false, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
 				return p.errorf("lock the schema for migration", err)
@@ -260,15 +604,47 @@ CREATE TABLE IF NOT EXISTS runbook.schema_version (
 	})
 }
 
+// AppGrants are the privileges the role of ordinary commands needs on a
+// migrated schema, as SQL with %s for the role's quoted name: no DELETE
+// but of ended silences, no TRUNCATE, no CREATE, no ownership, and the
+// audit trail append-only.
+const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
+REVOKE UPDATE ON runbook.audit FROM %[1]s;
+GRANT DELETE ON runbook.silences TO %[1]s;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
+
+// Grant gives role the privileges of AppGrants, in one transaction. Run
+// it as the schema's owner, after Migrate (again after a migration that
+// adds tables).
+func (p *Postgres) Grant(ctx context.Context, role string) error {
+	if role == "" {
+		return errors.New("grant: empty role name")
+	}
+	sql := fmt.Sprintf(AppGrants, pgx.Identifier{role}.Sanitize())
+	err := p.attempt(ctx, false, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql)
+			return err
+		})
+	})
+	if err != nil {
+		return p.errorf(fmt.Sprintf("grant role %q the privileges of runbook's commands", role), err)
+	}
+	return nil
+}
+
 // SaveRun stores a run record (replacing one with the same id) and
 // returns where it went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	data, err := json.Marshal(run)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}
-	err = p.do(ctx, func(c *pgx.Conn) error {
+	err = p.read(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO runbook.runs (id, runbook, status, started_at, record)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.status,
@@ -308,8 +684,10 @@ func jsonbSafe(data []byte) []byte {
 
 // RunIDs lists the stored run ids, oldest first (by started_at, then id).
 func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var ids []string
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT id FROM runbook.runs ORDER BY started_at, id`)
 		if err != nil {
 			return err
@@ -326,12 +704,14 @@ func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 // LoadRun loads a run by id (or unique id prefix), by "last" (the latest
 // started_at), or by a path to a record file, and settles it (see Settle).
 func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if isRecordPath(ref) {
 		return readRun(ref)
 	}
 	var data []byte
 	var lookErr error
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		query := `SELECT id FROM runbook.runs WHERE starts_with(id, $1) ORDER BY id LIMIT 3`
 		args := []any{ref}
 		if ref == "" || ref == "last" {
@@ -367,9 +747,11 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 
 // Stop returns the emergency stop's state.
 func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var st StopState
 	var since *time.Time
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop`).
 			Scan(&st.On, &since, &st.By, &st.Host, &st.Reason)
 	})
@@ -403,6 +785,8 @@ func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (Stop
 // lock, and no entry is ever earlier than the one before it. With Force a
 // missing stop row is put back.
 func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
 		return StopChange{}, err
@@ -467,8 +851,10 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 
 // Audit returns the audit trail, oldest first.
 func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var out []AuditEntry
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason, repair FROM runbook.audit ORDER BY id`)
 		if err != nil {
 			return err
@@ -489,8 +875,10 @@ func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 
 // LoadWatch returns the saved state of a watch, or nil when there is none.
 func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var data []byte
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		err := c.QueryRow(ctx, `SELECT data FROM runbook.watch WHERE key = $1`, key).Scan(&data)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -505,10 +893,12 @@ func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
 
 // SaveWatch saves a watch's state.
 func (p *Postgres) SaveWatch(ctx context.Context, key string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if data == nil {
 		data = []byte{}
 	}
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO runbook.watch (key, data, updated_at) VALUES ($1, $2, now())
 ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`, key, data)
 		return err
@@ -519,78 +909,22 @@ ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated_at = excluded.upda
 	return nil
 }
 
-// Lead tries pg_try_advisory_lock for key on a connection of its own and
-// keeps that connection (and so the lock) until release is called, the
-// store is closed, or the process dies. Calling it again for a key it
-// leads pings that connection, and competes again if it was lost.
-func (p *Postgres) Lead(ctx context.Context, key string) (bool, func(), error) {
-	noop := func() {}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.leases[key]; ok {
-		if err := c.Ping(ctx); err == nil {
-			return true, p.releaser(key, c), nil
-		}
-		delete(p.leases, key)
-		c.Close(ctx)
-	}
-	c, err := pgx.ConnectConfig(ctx, p.cfg)
-	if err != nil {
-		return false, noop, p.errorf("connect for the lead lease", err)
-	}
-	var got bool
-	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey("runbook lead: "+key)).Scan(&got); err != nil {
-		c.Close(ctx)
-		return false, noop, p.errorf(fmt.Sprintf("take the lead lease %q", key), err)
-	}
-	if !got {
-		c.Close(ctx)
-		return false, noop, nil
-	}
-	if p.leases == nil {
-		p.leases = map[string]*pgx.Conn{}
-	}
-	p.leases[key] = c
-	return true, p.releaser(key, c), nil
-}
-
-// releaser returns the function that ends the lease on key held by c:
-// closing the session releases its advisory lock.
-func (p *Postgres) releaser(key string, c *pgx.Conn) func() {
-	return func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.leases[key] != c {
-			return
-		}
-		delete(p.leases, key)
-		closeConn(c)
-	}
-}
-
-// closeConn ends a lease's session. It unlocks first: the server releases
-// a closed session's locks only once it has noticed the close, and the
-// next leader must not depend on that race.
-func closeConn(c *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = c.Exec(ctx, "SELECT pg_advisory_unlock_all()")
-	_ = c.Close(ctx)
-}
-
 // Close ends every lease, releases every procedure lock and closes the
 // connections.
 func (p *Postgres) Close() error {
 	p.mu.Lock()
-	for key, c := range p.leases {
-		delete(p.leases, key)
-		closeConn(c)
+	leases := make([]*Lease, 0, len(p.leases))
+	for _, l := range p.leases {
+		leases = append(leases, l)
 	}
 	locks := make([]*Lock, 0, len(p.locks))
 	for l := range p.locks {
 		locks = append(locks, l)
 	}
 	p.mu.Unlock()
+	for _, l := range leases {
+		l.Release()
+	}
 	for _, l := range locks {
 		l.Release()
 	}
@@ -605,6 +939,8 @@ func (p *Postgres) Close() error {
 // AddSilence stores a silence and appends its audit row in one
 // transaction, deleting the silences that have ended.
 func (p *Postgres) AddSilence(ctx context.Context, s Silence) (Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	s, err := completeSilence(s, time.Now())
 	if err != nil {
 		return Silence{}, err
@@ -636,8 +972,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, checks, s.Reason, s.By, s.Host, s.St
 
 // Silences returns the silences that have not ended, by start.
 func (p *Postgres) Silences(ctx context.Context) ([]Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	var out []Silence
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT id, checks, reason, by_user, host, starts_at, ends_at FROM runbook.silences
 WHERE ends_at > now() ORDER BY starts_at, id`)
 		if err != nil {
@@ -665,6 +1003,8 @@ func scanSilence(r pgx.CollectableRow) (Silence, error) {
 // RemoveSilence deletes a silence that has not ended and appends its
 // audit row in one transaction.
 func (p *Postgres) RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if strings.TrimSpace(entry.User) == "" || strings.TrimSpace(entry.Host) == "" {
 		return Silence{}, errors.New("remove silence: who removes it and from which host are required")
 	}

@@ -26,6 +26,8 @@ import (
 // within lockTTL when a host vanishes, where a session lock lasts until
 // the server's TCP keepalive gives the dead connection up.
 func (p *Postgres) Acquire(ctx context.Context, key string, h Holder) (*Lock, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	if key == "" {
 		return nil, errors.New("empty procedure lock key")
 	}
@@ -61,6 +63,8 @@ ON CONFLICT (key) DO NOTHING`, key, token, h.Operator, h.Host, h.PID, h.Since, h
 				}
 				prev.Since = prev.Since.UTC()
 				switch {
+				case prev.Operator == "" && prev.PID == 0:
+					// Released (see the release below): free.
 				case expired:
 					lock.StaleWhy = fmt.Sprintf("its lease expired at %s without being renewed (its process or host is gone)", expires.UTC().Format(time.RFC3339))
 				case prev.Host == myHost && prev.PID > 0 && !ProcessAlive(prev.PID, prev.Since):
@@ -69,7 +73,9 @@ ON CONFLICT (key) DO NOTHING`, key, token, h.Operator, h.Host, h.PID, h.Since, h
 					held = &HeldError{Key: key, Holder: prev, Where: p.location}
 					return nil
 				}
-				lock.Stale = &prev
+				if lock.StaleWhy != "" {
+					lock.Stale = &prev
+				}
 				_, err = tx.Exec(ctx, `UPDATE runbook.locks SET token = $2, operator = $3, host = $4, pid = $5, since = $6, run_id = $7,
 	expires_at = clock_timestamp() + make_interval(secs => $8) WHERE key = $1`,
 					key, token, h.Operator, h.Host, h.PID, h.Since, h.RunID, ttl)
@@ -103,7 +109,7 @@ ON CONFLICT (key) DO NOTHING`, key, token, h.Operator, h.Host, h.PID, h.Since, h
 				return
 			case <-t.C:
 				rctx, cancel := context.WithTimeout(context.Background(), p.lockRenew)
-				_ = p.do(rctx, func(c *pgx.Conn) error {
+				_ = p.read(rctx, func(c *pgx.Conn) error {
 					_, err := c.Exec(rctx, `UPDATE runbook.locks SET expires_at = clock_timestamp() + make_interval(secs => $3)
 WHERE key = $1 AND token = $2`, key, token, ttl)
 					return err
@@ -120,8 +126,11 @@ WHERE key = $1 AND token = $2`, key, token, ttl)
 		p.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = p.do(ctx, func(c *pgx.Conn) error {
-			_, err := c.Exec(ctx, `DELETE FROM runbook.locks WHERE key = $1 AND token = $2`, key, token)
+		// An UPDATE, not a DELETE: the role of ordinary commands needs no
+		// DELETE right. A row without operator and pid is free.
+		_ = p.read(ctx, func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx, `UPDATE runbook.locks SET token = '', operator = '', host = '', pid = 0, run_id = '',
+	expires_at = clock_timestamp() WHERE key = $1 AND token = $2`, key, token)
 			return err
 		})
 	}
@@ -138,11 +147,13 @@ WHERE key = $1 AND token = $2`, key, token, ttl)
 // id), and for each record that does not decode. The runbook, mode and
 // playbook are filtered in the query, the rest once settled.
 func (p *Postgres) Runs(ctx context.Context, f Filter, fn func(RunEntry) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	pbSet, pb := f.Playbook != nil, ""
 	if pbSet {
 		pb = *f.Playbook
 	}
-	err := p.do(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT id, record FROM runbook.runs
 WHERE ($1 = '' OR runbook = $1) AND ($2 = '' OR record->>'mode' = $2) AND (NOT $3 OR coalesce(record->>'playbook', '') = $4)
 ORDER BY started_at DESC, id DESC`, f.Runbook, f.Mode, pbSet, pb)

@@ -69,8 +69,8 @@ func TestPostgresProcLockLease(t *testing.T) {
 	lb.Release()
 	lc.Release()
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM runbook.locks`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("rows left in runbook.locks after every release: %d (%v)", n, err)
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM runbook.locks WHERE token <> ''`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("locks held in runbook.locks after every release: %d (%v)", n, err)
 	}
 }
 

@@ -234,34 +234,6 @@ func TestPostgresRunNUL(t *testing.T) {
 	}
 }
 
-// TestPostgresLeadLostConnection: a leader whose session was killed learns
-// it on its next Lead, and another instance can take over meanwhile.
-func TestPostgresLeadLostConnection(t *testing.T) {
-	ctx := context.Background()
-	dsn := newDatabase(t)
-	a, b := openPostgres(t, dsn), openPostgres(t, dsn)
-	if ok, _, err := a.Lead(ctx, "shadow"); err != nil || !ok {
-		t.Fatalf("a.Lead: %v, %v", ok, err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var killed int
-	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`).Scan(&killed)
-	if err != nil || killed != 1 {
-		t.Fatalf("terminate the leader's session: got %d, %v; want 1", killed, err)
-	}
-	if ok, _, err := b.Lead(ctx, "shadow"); err != nil || !ok {
-		t.Fatalf("b.Lead after the leader's session died: got %v, %v; want true", ok, err)
-	}
-	if ok, _, err := a.Lead(ctx, "shadow"); err != nil || ok {
-		t.Errorf("a.Lead after losing the lease: got %v, %v; want false", ok, err)
-	}
-}
-
 // TestPostgresNoPassword: neither Location nor an error shows the password.
 func TestPostgresNoPassword(t *testing.T) {
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,7 +42,7 @@ type Dir struct {
 	Path string
 
 	mu     sync.Mutex
-	leases map[string]*os.File
+	leases map[string]*Lease
 	locks  map[*Lock]struct{}
 }
 
@@ -456,71 +457,78 @@ func (d *Dir) SaveWatch(_ context.Context, key string, data []byte) error {
 }
 
 // Lead tries to take an exclusive, non-blocking flock on lead/<key>.lock
-// and holds it until release is called, the store is closed, or the
-// process dies. Calling Lead again for a key this store leads returns true.
-func (d *Dir) Lead(_ context.Context, key string) (bool, func(), error) {
+// and holds it until the lease is released, the store is closed, or the
+// process dies: such a lease never expires. Its generation counts the
+// times the lead was taken, in lead/<key>.gen. Calling Lead again for a
+// key this store leads returns the same lease.
+func (d *Dir) Lead(_ context.Context, key string) (*Lease, error) {
 	name, err := fileKey(key)
 	if err != nil {
-		return false, func() {}, err
+		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if f, ok := d.leases[key]; ok {
-		return true, d.releaser(key, f), nil
+	if l, ok := d.leases[key]; ok {
+		return l, nil
 	}
 	if err := d.ensureRoot(); err != nil {
-		return false, func() {}, err
+		return nil, err
 	}
 	dir, err := d.subdir("lead")
 	if err != nil {
-		return false, func() {}, fmt.Errorf("create lead directory: %w", err)
+		return nil, fmt.Errorf("create lead directory: %w", err)
 	}
 	f, err := openNoFollow(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return false, func() {}, fmt.Errorf("open lead lock %q: %w", key, err)
+		return nil, fmt.Errorf("open lead lock %q: %w", key, err)
 	}
 	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return false, func() {}, nil
+			return nil, nil
 		}
-		return false, func() {}, fmt.Errorf("lock lead %q: %w", key, err)
+		return nil, fmt.Errorf("lock lead %q: %w", key, err)
 	}
-	if d.leases == nil {
-		d.leases = map[string]*os.File{}
+	// The generation: only the flock's holder writes it.
+	var gen int64
+	if g, err := openNoFollow(filepath.Join(dir, name+".gen"), os.O_RDONLY, 0); err == nil {
+		_, _ = fmt.Fscan(g, &gen)
+		g.Close()
 	}
-	d.leases[key] = f
-	return true, d.releaser(key, f), nil
-}
-
-// releaser returns the function that gives up the lease on key held
-// through f; it may be called more than once.
-func (d *Dir) releaser(key string, f *os.File) func() {
-	return func() {
+	gen++
+	_ = writeFile(dir, name+".gen", []byte(strconv.FormatInt(gen, 10)+"\n"))
+	var l *Lease
+	l = newLease(key, gen, time.Time{}, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if d.leases[key] != f {
-			return
+		if d.leases[key] == l {
+			delete(d.leases, key)
 		}
-		delete(d.leases, key)
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
+	})
+	if d.leases == nil {
+		d.leases = map[string]*Lease{}
 	}
+	d.leases[key] = l
+	return l, nil
 }
 
 // Close gives up every lease and procedure lock this store holds.
 func (d *Dir) Close() error {
 	d.mu.Lock()
-	for key, f := range d.leases {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-		delete(d.leases, key)
+	leases := make([]*Lease, 0, len(d.leases))
+	for _, l := range d.leases {
+		leases = append(leases, l)
 	}
 	locks := make([]*Lock, 0, len(d.locks))
 	for l := range d.locks {
 		locks = append(locks, l)
 	}
 	d.mu.Unlock()
+	for _, l := range leases {
+		l.Release()
+	}
 	for _, l := range locks {
 		l.Release()
 	}

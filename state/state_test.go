@@ -48,10 +48,10 @@ func TestDirLayout(t *testing.T) {
 	if err := d.SaveWatch(ctx, "a/b", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if ok, release, err := d.Lead(ctx, "shadow"); err != nil || !ok {
-		t.Fatalf("Lead: %v %v", ok, err)
+	if l, err := d.Lead(ctx, "shadow"); err != nil || l == nil {
+		t.Fatalf("Lead: %v %v", l, err)
 	} else {
-		defer release()
+		defer l.Release()
 	}
 	var files []string
 	err := filepath.WalkDir(path, func(p string, e os.DirEntry, err error) error {
@@ -64,7 +64,7 @@ func TestDirLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{".lock", "audit.log", "lead/shadow.lock", "runs/20251202T131219Z-3f9a.json", "stop.json", "watch/a%2Fb.json"}
+	want := []string{".lock", "audit.log", "lead/shadow.gen", "lead/shadow.lock", "runs/20251202T131219Z-3f9a.json", "stop.json", "watch/a%2Fb.json"}
 	if diff := cmp.Diff(want, files); diff != "" {
 		t.Errorf("state directory files (-want +got):\n%s", diff)
 	}
@@ -232,15 +232,15 @@ func TestDirLeadProcesses(t *testing.T) {
 
 	d := NewDir(path)
 	defer d.Close()
-	if ok, _, err := d.Lead(ctx, "shadow"); err != nil || ok {
-		t.Fatalf("Lead while another process leads: got %v, %v; want false", ok, err)
+	if l, err := d.Lead(ctx, "shadow"); err != nil || l != nil {
+		t.Fatalf("Lead while another process leads: got %v, %v; want nil", l, err)
 	}
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.cmd.Wait()
-	if ok, _, err := d.Lead(ctx, "shadow"); err != nil || !ok {
-		t.Fatalf("Lead after the leader died: got %v, %v; want true", ok, err)
+	if l, err := d.Lead(ctx, "shadow"); err != nil || l == nil {
+		t.Fatalf("Lead after the leader died: got %v, %v; want a lease", l, err)
 	}
 }
 

@@ -69,12 +69,13 @@ type Store interface {
 	SaveWatch(ctx context.Context, key string, data []byte) error
 
 	// Lead tries to become the one instance allowed to alert for key. It
-	// returns whether this process leads; leadership lasts until release is
-	// called, the store is closed, or the process dies. Calling Lead again
-	// for a key this store leads confirms the lease (taking it again if the
-	// connection behind it was lost) instead of competing with itself, so a
-	// watch may call it before every alert. release may be called twice.
-	Lead(ctx context.Context, key string) (leading bool, release func(), err error)
+	// returns the lease when this process leads, nil (and no error) when
+	// another one does. A lease lasts until released, lost (a database
+	// lease not renewed in time: see Lease), the store is closed, or the
+	// process dies. Calling Lead again for a key this store leads returns
+	// the same lease while it is valid instead of competing with itself,
+	// so a watch may call it before every cycle.
+	Lead(ctx context.Context, key string) (*Lease, error)
 
 	// Close releases the store's resources.
 	Close() error

@@ -215,39 +215,50 @@ func testStore(t *testing.T, fresh func(t *testing.T) opener) {
 	t.Run("lead", func(t *testing.T) {
 		open := fresh(t)
 		a, b := open(t), open(t)
-		ok, releaseA, err := a.Lead(ctx, "shadow")
-		if err != nil || !ok {
-			t.Fatalf("first Lead: got %v, %v; want true", ok, err)
+		la, err := a.Lead(ctx, "shadow")
+		if err != nil || la == nil || !la.Valid() {
+			t.Fatalf("first Lead: got %v, %v; want a valid lease", la, err)
 		}
-		if ok, _, err := b.Lead(ctx, "shadow"); err != nil || ok {
-			t.Errorf("second instance's Lead while the first leads: got %v, %v; want false", ok, err)
+		if l, err := b.Lead(ctx, "shadow"); err != nil || l != nil {
+			t.Errorf("second instance's Lead while the first leads: got %v, %v; want nil", l, err)
 		}
-		if ok, _, err := a.Lead(ctx, "shadow"); err != nil || !ok {
-			t.Errorf("the leader's Lead again: got %v, %v; want true", ok, err)
+		if l, err := a.Lead(ctx, "shadow"); err != nil || l != la {
+			t.Errorf("the leader's Lead again: got %v, %v; want the same lease", l, err)
 		}
-		if ok, releaseOther, err := b.Lead(ctx, "other runbook"); err != nil || !ok {
-			t.Errorf("Lead on another key: got %v, %v; want true", ok, err)
+		if l, err := b.Lead(ctx, "other runbook"); err != nil || l == nil {
+			t.Errorf("Lead on another key: got %v, %v; want a lease", l, err)
 		} else {
-			releaseOther()
+			l.Release()
 		}
-		releaseA()
-		releaseA() // twice is fine
-		ok, releaseB, err := b.Lead(ctx, "shadow")
-		if err != nil || !ok {
-			t.Fatalf("Lead after the leader released: got %v, %v; want true", ok, err)
+		la.Release()
+		la.Release() // twice is fine
+		if la.Valid() {
+			t.Error("a released lease is still valid")
 		}
-		if ok, _, err := a.Lead(ctx, "shadow"); err != nil || ok {
-			t.Errorf("old leader's Lead after the handover: got %v, %v; want false", ok, err)
+		select {
+		case <-la.Lost():
+		default:
+			t.Error("a released lease's Lost channel is open")
+		}
+		lb, err := b.Lead(ctx, "shadow")
+		if err != nil || lb == nil {
+			t.Fatalf("Lead after the leader released: got %v, %v; want a lease", lb, err)
+		}
+		if lb.Generation() <= la.Generation() {
+			t.Errorf("generation after a handover: got %d, want more than %d", lb.Generation(), la.Generation())
+		}
+		if l, err := a.Lead(ctx, "shadow"); err != nil || l != nil {
+			t.Errorf("old leader's Lead after the handover: got %v, %v; want nil", l, err)
 		}
 		// Closing the store gives up its leases.
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
 		}
-		releaseB()
-		if ok, release, err := a.Lead(ctx, "shadow"); err != nil || !ok {
-			t.Errorf("Lead after the leader closed its store: got %v, %v; want true", ok, err)
+		lb.Release()
+		if l, err := a.Lead(ctx, "shadow"); err != nil || l == nil {
+			t.Errorf("Lead after the leader closed its store: got %v, %v; want a lease", l, err)
 		} else {
-			release()
+			l.Release()
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/runbookhq/runbook/alert"
+	"github.com/runbookhq/runbook/state"
 )
 
 // Status is what /healthz answers: the overall health and each check's.
@@ -23,6 +24,10 @@ type Status struct {
 	Checks map[string]CheckState `json:"checks"`
 	// Alerts are the delivery queues of the alerts, by name (leader only).
 	Alerts map[string]AlertStatus `json:"alerts,omitempty"`
+	// State is whether the state store answers, and the lead's lease.
+	State StateStatus `json:"state"`
+
+	lease *state.Lease // for Leader, checked when read
 }
 
 // AlertStatus is an alert's delivery queue as /healthz shows it.
@@ -127,6 +132,7 @@ func (w *Watcher) publish() {
 			}
 		}
 	}
+	s.lease, s.State.FailOpen = w.lease, w.failOpen
 	w.mu.Lock()
 	w.snap = s
 	w.heard = h
@@ -141,6 +147,7 @@ func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	s, h := w.snap, w.heard
 	w.mu.Unlock()
+	s = w.live(s)
 	if !s.Leader || len(w.outboxes) == 0 {
 		return s
 	}

@@ -91,6 +91,10 @@ type Options struct {
 	// VarFiles and Vars are the watch's --var-file and --var flags, as
 	// given, for PlaybookCommand.
 	VarFiles, Vars []string
+	// FailOpenAfter is how long the state may stay unreachable before
+	// this instance alerts on its own, without the lead (marked as
+	// possible duplicates); zero means DefaultFailOpenAfter.
+	FailOpenAfter time.Duration
 	// Now and After are the clock; nil means the time package's.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -135,7 +139,8 @@ type Watcher struct {
 	// Owned by the cycle goroutine.
 	st       *State
 	leading  bool
-	release  func()
+	lease    *state.Lease // held while leading
+	failOpen bool         // alerting without the lead: the state is unreachable
 	cycles   int
 	silences []state.Silence
 
@@ -162,6 +167,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 	}
 	if opts.PendingFor <= 0 {
 		opts.PendingFor = DefaultPendingFor
+	}
+	if opts.FailOpenAfter <= 0 {
+		opts.FailOpenAfter = DefaultFailOpenAfter
 	}
 	if opts.Sender == nil {
 		opts.Sender = &alert.Sender{Redactor: opts.Bound.Redactor}
@@ -206,6 +214,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	w.metrics = m
+	if err := m.reg.Register(newFleetCollector(w)); err != nil {
+		return nil, fmt.Errorf("register watch metrics: %w", err)
+	}
 	w.st = w.loadState(ctx)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.stopWorkers = cancel
@@ -253,9 +264,9 @@ func (w *Watcher) Close() {
 			w.save(context.Background())
 		}
 	}
-	if w.release != nil {
-		w.release()
-		w.release = nil
+	if w.lease != nil {
+		w.lease.Release()
+		w.lease = nil
 	}
 }
 
@@ -278,7 +289,9 @@ func (w *Watcher) Flush(ctx context.Context) error {
 
 // header is the part of a notification that does not change.
 func (w *Watcher) header() alert.Notification {
-	return alert.Notification{Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host}
+	h := alert.Notification{Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host}
+	w.fence(&h)
+	return h
 }
 
 // restoreQueues refills the alert queues from the saved state, when this
@@ -364,6 +377,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	if err != nil {
 		return nil, err
 	}
+	leading = w.stillLeading(leading)
 	run.Mode = "watch"
 	w.cycles++
 	c := &Cycle{Run: run, Leading: leading, Health: w.st.Health}
@@ -455,6 +469,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 			Runbook: w.b.Info.Name, Title: w.b.Info.Title, Host: w.opts.Host, Time: now,
 			Health: health, PreviousHealth: prevHealth,
 		}
+		w.fence(n)
 		c.Queued = w.queueAlerts(obs, changed, notified, c.Events, n, now)
 	}
 	w.markFlapping(run)
@@ -513,7 +528,7 @@ func (w *Watcher) save(ctx context.Context) {
 
 // keep saves a run record and returns where it went.
 func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
-	path, err := w.store.SaveRun(ctx, run)
+	path, err := state.SaveOrSpool(ctx, w.store, state.Spool{}, run)
 	if err != nil {
 		w.log.Error("cannot save the run record", "run_id", run.ID, "error", w.redact(err.Error()))
 		return ""
@@ -522,31 +537,24 @@ func (w *Watcher) keep(ctx context.Context, run *record.Run) string {
 	return path
 }
 
-// lead tries to take (or keep) the lead. An instance that becomes the
-// leader reloads the state the previous leader saved.
+// lead tries to take (or keep) the lead (see leadLease). An instance
+// that becomes the leader reloads the state the previous leader saved.
 func (w *Watcher) lead(ctx context.Context) bool {
-	leading, release, err := w.store.Lead(ctx, w.key)
-	if err != nil {
-		w.log.Warn("cannot take the lead; observing only", "error", w.redact(err.Error()))
-		leading = false
-	}
+	lease, failOpen := w.leadLease(ctx)
+	leading, was := lease != nil, w.leading
+	w.setLead(lease, failOpen)
 	switch {
-	case leading && !w.leading:
-		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key)
+	case leading && !was:
+		w.log.Info("leading: this instance sends the alerts and runs the playbooks", "key", w.key, "lease_generation", lease.Generation())
 		w.st = w.loadState(ctx)
 		w.restoreQueues(true)
-	case !leading && w.leading:
+	case !leading && was:
 		w.log.Warn("no longer leading: another instance sends the alerts", "key", w.key)
 		w.restoreQueues(false)
 	case !leading && w.cycles == 0:
 		w.log.Info("observing: another instance leads and sends the alerts", "key", w.key)
 	}
-	if leading {
-		w.release = release
-	}
-	w.leading = leading
-	w.metrics.leader.Set(oneIf(leading))
-	return leading
+	return leading || failOpen
 }
 
 // playbooks names the playbooks that the CRITICAL events trigger and

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/runbookhq/runbook/alert"
@@ -185,17 +186,47 @@ func (a *app) load(path string, vf varFlags, allowMissing bool) (*engine.Bound, 
 
 // openState opens the state store: --state, then RUNBOOK_STATE, then
 // .runbook/ beside the runbook. A postgres:// or postgresql:// URL opens
-// the shared PostgreSQL store; anything else is a directory. The caller
+// the shared PostgreSQL store (each call under the deadline
+// RUNBOOK_STATE_TIMEOUT, default 10s); anything else is a directory. Run
+// records spooled earlier for the store are flushed into it. The caller
 // closes the store.
 func (a *app) openState(ctx context.Context, flag, runbookPath string) (state.Store, error) {
+	return a.openStateWith(ctx, flag, runbookPath, false, false)
+}
+
+// openStateLazy is openState for watch, which goes on without the state:
+// a database out of reach is not an error (its calls fail, each within
+// its deadline, until it answers again), and the pool keeps its
+// connections open for the life of the process.
+func (a *app) openStateLazy(ctx context.Context, flag, runbookPath string) (state.Store, error) {
+	return a.openStateWith(ctx, flag, runbookPath, true, true)
+}
+
+// openStateWith is openState, lazy as openStateLazy when lazy is set,
+// keeping idle connections when longLived is.
+func (a *app) openStateWith(ctx context.Context, flag, runbookPath string, lazy, longLived bool) (state.Store, error) {
 	p, from := flag, "--state"
 	if p == "" {
 		p, from = a.getenv("RUNBOOK_STATE"), "RUNBOOK_STATE"
 	}
 	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") {
-		s, err := state.OpenPostgres(ctx, p)
+		opts := state.PostgresOptions{Lazy: lazy}
+		if longLived {
+			opts.MinConns = 2 // see PostgresOptions.MinConns
+		}
+		if v := a.getenv("RUNBOOK_STATE_TIMEOUT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, exitWith(2, fmt.Errorf("RUNBOOK_STATE_TIMEOUT: %q is not a positive duration such as 10s", v))
+			}
+			opts.Timeout = d
+		}
+		s, err := state.OpenPostgresWith(ctx, p, opts)
 		if err != nil {
 			return nil, exitWith(2, fmt.Errorf("%s: %w", from, err))
+		}
+		if state.ReachabilityOf(s).Reachable {
+			a.flushSpool(ctx, s)
 		}
 		return s, nil
 	}
@@ -209,7 +240,24 @@ func (a *app) openState(ctx context.Context, flag, runbookPath string) (state.St
 		}
 		p = filepath.Join(dir, ".runbook")
 	}
-	return state.NewDir(p), nil
+	d := state.NewDir(p)
+	a.flushSpool(ctx, d)
+	return d, nil
+}
+
+// flushSpool moves the run records spooled for store into it, saying so.
+func (a *app) flushSpool(ctx context.Context, store state.Store) {
+	sp := state.Spool{}
+	if len(sp.Pending(store)) == 0 {
+		return
+	}
+	done, err := sp.Flush(ctx, store)
+	if len(done) > 0 {
+		fmt.Fprintf(a.stderr, "runbook: %d run record(s) spooled earlier are now stored in %s: %s\n", len(done), store.Location(), strings.Join(done, ", "))
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "runbook: warning: run records spooled in %s are still not stored: %v\n", state.DefaultSpoolDir(), err)
+	}
 }
 
 // localStateDir is the directory for files a run leaves beside its state

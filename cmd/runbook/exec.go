@@ -70,7 +70,9 @@ report blocks.
 
 Exit codes: 0 passed (or warning), 1 failed, 2 configuration error,
 3 incomplete (manual steps pending, or a step declined), 4 refused by the
-emergency stop, 130 interrupted by Ctrl-C (143 by SIGTERM, 129 by SIGHUP).`,
+emergency stop, 5 passed but the record is not stored in the state yet
+(spooled to $TMPDIR/runbook-spool), 130 interrupted by Ctrl-C (143 by
+SIGTERM, 129 by SIGHUP).`,
 		Example: `  runbook exec runbooks/quickstart.hcl
   runbook exec runbooks/m4-tabletop.hcl --answers answers.hcl --yes
   runbook exec runbooks/playbooks/golden-mismatch.hcl --playbook golden_mismatch`,
@@ -90,7 +92,11 @@ func newCheckCmd(a *app) *cobra.Command {
 		Short: "Run only the runbook's checks, in parallel",
 		Long: `Run every check of the runbook in parallel (up to the runbook's concurrency),
 ignoring steps. With --quiet it prints nothing when everything passed, for
-cron; with --format nagios it follows the Nagios plugin convention.`,
+cron; with --format nagios it follows the Nagios plugin convention.
+
+The checks run even when a PostgreSQL state cannot be reached: the record is
+then spooled to $TMPDIR/runbook-spool, stored by the next command that reaches
+the state, and the exit code is 5 (unless a check failed).`,
 		Example: `  runbook check runbooks/shadow-monitor.hcl
   runbook check runbooks/shadow-monitor.hcl --quiet   # in cron
   runbook check runbooks/shadow-monitor.hcl --format nagios`,
@@ -115,7 +121,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
-	store, err := a.openState(cmd.Context(), f.state, path)
+	// check goes on without the state (its record is spooled); exec
+	// needs it to read the emergency stop.
+	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck, false)
 	if err != nil {
 		return err
 	}
@@ -255,13 +263,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		reportErr = a.renderRunReports(b, run, store)
 	}
 	// Not cancelled by Ctrl-C: an interrupted run's record is still saved.
-	// A record the state cannot take (a full disk, a read-only or lost
-	// state) is spooled elsewhere; the run's output still follows, and
-	// the exit code is 1.
-	var saveErr error
-	if _, err := store.SaveRun(context.WithoutCancel(cmd.Context()), run); err != nil {
-		saveErr = spoolRecord(a.stderr, store, run, err)
-	}
+	// A record the state cannot take (a full disk, a database out of
+	// reach) is spooled locally; the run's output still follows, and the
+	// exit code is 5 (unless the run itself failed).
+	saveErr := a.saveRecord(cmd.Context(), store, run)
 	if f.out != "" {
 		data, err := run.Marshal()
 		if err == nil {
@@ -283,7 +288,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if reportErr != nil && code == 0 {
 		code = 1 // a report the run promised was not written
 	}
-	if f.quiet && code == 0 && run.Status == record.Passed {
+	if f.quiet && code == 0 && run.Status == record.Passed && saveErr == nil {
 		return nil
 	}
 	if f.quiet {
@@ -306,8 +311,11 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
 	}
+	if saveErr != nil && code == 0 && f.format != "nagios" {
+		return exitWith(5, saveErr)
+	}
 	if saveErr != nil {
-		return exitWith(1, saveErr)
+		fmt.Fprintf(a.stderr, "runbook: %v\n", saveErr)
 	}
 	if code != 0 {
 		return exitWith(code, nil)

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -37,7 +37,9 @@ type journal struct {
 	index  map[string]int // kind + "." + name → position in run.Items
 	dirty  bool
 	failed bool // a save failed; warned once
-	closed bool
+	// failedAt is when a save to the store last failed.
+	failedAt time.Time
+	closed   bool
 
 	kick chan struct{}
 	done chan struct{}
@@ -127,17 +129,44 @@ func (j *journal) save() {
 	j.dirty = false
 	j.mu.Unlock()
 	// Not cancelled with the run: the journal is how an interrupted or
-	// killed run is found again.
-	if _, err := j.store.SaveRun(context.Background(), &snap); err != nil {
+	// killed run is found again. But a state that does not answer must not
+	// stall the run: each save has a short deadline, and after a failure
+	// the journal goes to the local spool only, for journalRetryAfter.
+	j.mu.Lock()
+	skip := !j.failedAt.IsZero() && time.Since(j.failedAt) < journalRetryAfter
+	j.mu.Unlock()
+	var err error
+	if skip {
+		_, err = state.Spool{}.Put(j.store, &snap)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		_, err = state.SaveOrSpool(ctx, j.store, state.Spool{}, &snap)
+		cancel()
+	}
+	var spooled *state.SpooledError
+	if errors.As(err, &spooled) {
+		err = spooled.Err
+	}
+	if err != nil {
 		j.mu.Lock()
 		first := !j.failed
 		j.failed = true
+		if !skip {
+			j.failedAt = time.Now()
+		}
 		j.mu.Unlock()
 		if first {
 			fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
 		}
 	}
 }
+
+// journalTimeout bounds one journal save; journalRetryAfter is how long
+// the journal keeps to the local spool after a save failed.
+const (
+	journalTimeout    = 2 * time.Second
+	journalRetryAfter = 30 * time.Second
+)
 
 // Close stops the journal before the run's final record is written, so no
 // late progress write can replace it.
@@ -266,20 +295,32 @@ func (c *cleanupPhase) unfinished() bool {
 	return c.done < c.planned
 }
 
-// spoolRecord keeps a run record the state could not take: in
-// $TMPDIR/runbook-spool/<id>.json, or, when that cannot be written either
-// (the same full disk), as JSON on standard error. It returns the error
-// the command ends with.
-func spoolRecord(stderr io.Writer, store state.Store, run *record.Run, saveErr error) error {
-	data, err := run.Marshal()
-	if err != nil {
-		return fmt.Errorf("save run record: %w", saveErr)
+// interruptedSaveTimeout bounds the final save of an interrupted run, so
+// that Ctrl-C or SIGTERM ends a run promptly when the state does not
+// answer: the record is spooled instead.
+const interruptedSaveTimeout = 3 * time.Second
+
+// saveRecord saves a run's final record, or spools it locally
+// (state.Spool) when the state cannot take it (a full disk, a database
+// out of reach), or, when that cannot be written either, prints it as
+// JSON on standard error. It returns the error the command ends with.
+func (a *app) saveRecord(ctx context.Context, store state.Store, run *record.Run) error {
+	sctx := context.WithoutCancel(ctx)
+	if run.Interrupted || ctx.Err() != nil {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, interruptedSaveTimeout)
+		defer cancel()
 	}
-	path := filepath.Join(os.TempDir(), "runbook-spool", run.ID+".json")
-	if err := record.WriteFileAtomic(path, data, 0o600); err == nil {
-		return fmt.Errorf("the run record could not be saved in %s (%v); it was written to %s instead", store.Location(), saveErr, path)
+	_, err := state.SaveOrSpool(sctx, store, state.Spool{}, run)
+	var spooled *state.SpooledError
+	if err == nil || errors.As(err, &spooled) {
+		return err
 	}
-	fmt.Fprintf(stderr, "runbook: the run record could not be saved in %s (%v), nor in %s; here it is:\n", store.Location(), saveErr, filepath.Dir(path))
-	_, _ = stderr.Write(data)
+	data, merr := run.Marshal()
+	if merr != nil {
+		return fmt.Errorf("save run record: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "runbook: the run record could not be saved in %s, nor spooled in %s (%v); here it is:\n", store.Location(), state.DefaultSpoolDir(), err)
+	_, _ = a.stderr.Write(data)
 	return fmt.Errorf("the run record was not saved (printed above)")
 }

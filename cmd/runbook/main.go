@@ -260,6 +260,7 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newWatchCmd(a),
 		newStopCmd(a),
 		newSilenceCmd(a),
+		newStateCmd(a),
 		newVersionCmd(a),
 	)
 	return root

@@ -411,7 +411,7 @@ step "after" {
 // TestFullDiskSpoolsTheRecord: the state's disk fills up between two runs.
 // The run still runs and prints its results; the journal says once that it
 // cannot write; the record goes to $TMPDIR/runbook-spool and the exit code
-// is 1, naming where it went.
+// is 5, naming where it went.
 func TestFullDiskSpoolsTheRecord(t *testing.T) {
 	bin := binary(t)
 	mnt := filepath.Join(t.TempDir(), "fs")
@@ -455,8 +455,8 @@ step "one" {
 	f.Close()
 	_ = os.Remove(filepath.Join(dir, "one-ran"))
 	code, stdout, stderr := execRun()
-	if code != 1 {
-		t.Errorf("exit %d, want 1 (the record is not in the state)\n%s", code, stderr)
+	if code != 5 {
+		t.Errorf("exit %d, want 5 (the record is not in the state)\n%s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "one-ran")); err != nil {
 		t.Errorf("the step did not run on a full disk: %v\n%s", err, stderr)

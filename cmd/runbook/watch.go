@@ -130,7 +130,7 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 		}
 		alerts = append(alerts, wh)
 	}
-	store, err := a.openState(ctx, f.state, path)
+	store, err := a.openStateLazy(ctx, f.state, path)
 	if err != nil {
 		return err
 	}

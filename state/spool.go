@@ -1,0 +1,177 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/runbookhq/runbook/record"
+)
+
+// Spool is a local directory of run records that their state could not
+// take (a database out of reach, a full disk): <id>.json is the record,
+// readable by `runbook show <path>`, and <id>.state names the store it is
+// for. Flush moves them into that store once it answers again. The zero
+// Spool is the default directory, $TMPDIR/runbook-spool.
+type Spool struct {
+	// Dir is the spool directory; empty means DefaultSpoolDir().
+	Dir string
+}
+
+// DefaultSpoolDir is $TMPDIR/runbook-spool (/tmp/runbook-spool).
+func DefaultSpoolDir() string { return filepath.Join(os.TempDir(), "runbook-spool") }
+
+func (s Spool) dir() string {
+	if s.Dir == "" {
+		return DefaultSpoolDir()
+	}
+	return s.Dir
+}
+
+// SpoolTarget names a store in the spool: a directory's absolute path, a
+// database's location (without password).
+func SpoolTarget(store Store) string {
+	if d, ok := store.(*Dir); ok {
+		if abs, err := filepath.Abs(d.Path); err == nil {
+			return abs
+		}
+		return d.Path
+	}
+	return store.Location()
+}
+
+// Put writes run to the spool, for store, replacing an earlier copy of
+// the same run, and returns the record's path.
+func (s Spool) Put(store Store, run *record.Run) (string, error) {
+	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
+		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
+	}
+	data, err := run.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("encode run record: %w", err)
+	}
+	path := filepath.Join(s.dir(), run.ID+".json")
+	if err := os.MkdirAll(s.dir(), 0o700); err != nil {
+		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
+	}
+	if err := s.private(); err != nil {
+		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
+	}
+	// The target first: a record without one is never flushed anywhere.
+	if err := record.WriteFileAtomic(strings.TrimSuffix(path, ".json")+".state", []byte(SpoolTarget(store)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
+	}
+	if err := record.WriteFileAtomic(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
+	}
+	return path, nil
+}
+
+// Remove deletes the spooled copy of run id, if any.
+func (s Spool) Remove(id string) {
+	base := filepath.Join(s.dir(), id)
+	_ = os.Remove(base + ".json")
+	_ = os.Remove(base + ".state")
+}
+
+// private refuses a spool directory that others could write to (a
+// shared /tmp where someone else made it): its records would be stored
+// in the state as if this user's runs had written them.
+func (s Spool) private() error {
+	fi, err := os.Lstat(s.dir())
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("the spool directory %s is not a directory of this user that only it may write to", s.dir())
+	}
+	return nil
+}
+
+// Pending lists the ids of the runs spooled for store, oldest first. A
+// spool directory that others may write to is ignored (see private).
+func (s Spool) Pending(store Store) []string {
+	if s.private() != nil {
+		return nil
+	}
+	target := SpoolTarget(store)
+	paths, _ := filepath.Glob(filepath.Join(s.dir(), "*.state"))
+	var ids []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil || strings.TrimSpace(string(data)) != target {
+			continue
+		}
+		ids = append(ids, strings.TrimSuffix(filepath.Base(p), ".state"))
+	}
+	sort.Strings(ids) // run ids sort in start order
+	return ids
+}
+
+// Flush saves the runs spooled for store into it, removing each once
+// stored, and returns the ids it stored. It stops at the first failure
+// to save (the store is still out of reach), which it returns; a spooled
+// file that is not a record is left where it is and skipped.
+func (s Spool) Flush(ctx context.Context, store Store) ([]string, error) {
+	var done []string
+	for _, id := range s.Pending(store) {
+		path := filepath.Join(s.dir(), id+".json")
+		run, err := record.Read(path)
+		if err != nil {
+			continue
+		}
+		// A record stored meanwhile by its own run (finished, where the
+		// spooled one is not) is not replaced by the older copy.
+		if stored, err := store.LoadRun(ctx, id); err == nil && stored.ID == id &&
+			!stored.FinishedAt.IsZero() && run.FinishedAt.IsZero() {
+			s.Remove(id)
+			continue
+		}
+		if _, err := store.SaveRun(ctx, run); err != nil {
+			return done, err
+		}
+		s.Remove(id)
+		done = append(done, id)
+	}
+	return done, nil
+}
+
+// SpooledError is a run record that its store could not take and that
+// went to the spool instead.
+type SpooledError struct {
+	Where string // the store
+	Path  string // the spooled record
+	Err   error  // why the store did not take it
+}
+
+func (e *SpooledError) Error() string {
+	return fmt.Sprintf("the run record could not be saved in %s (%v); it was spooled to %s and goes there when the state answers again", e.Where, e.Err, e.Path)
+}
+
+func (e *SpooledError) Unwrap() error { return e.Err }
+
+// SaveOrSpool saves run in store. When the store takes it, any spooled
+// copy of the run is removed and the other runs spooled for the store are
+// flushed (errors there are left for a later flush). When it does not,
+// the record is spooled: the error is then a *SpooledError, or, when the
+// spool cannot be written either, the store's error joined with the
+// spool's.
+func SaveOrSpool(ctx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
+	where, err := store.SaveRun(ctx, run)
+	if err == nil {
+		spool.Remove(run.ID)
+		_, _ = spool.Flush(ctx, store)
+		return where, nil
+	}
+	path, serr := spool.Put(store, run)
+	if serr != nil {
+		return "", errors.Join(err, serr)
+	}
+	return "", &SpooledError{Where: store.Location(), Path: path, Err: err}
+}
