@@ -638,7 +638,16 @@ func (p *Postgres) Grant(ctx context.Context, role string) error {
 // returns where it went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	// Like the directory store, not given up when ctx is cancelled (the
+	// record of an interrupted run or watch cycle), but bounded by ctx's
+	// deadline, if it has one, and by the store's own.
+	detached := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		var cancelD context.CancelFunc
+		detached, cancelD = context.WithDeadline(detached, d)
+		defer cancelD()
+	}
+	ctx, cancel := context.WithTimeout(detached, p.timeout)
 	defer cancel()
 	data, err := json.Marshal(run)
 	if err != nil {
