@@ -144,7 +144,10 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 			tr := alert.Transition{Check: o.name, Title: o.title, Health: o.health, Previous: orUnknown(prev),
 				Status: o.status, Message: o.message, Time: now}
 			if !didChange {
-				tr.Previous = o.health
+				// Nothing changed this cycle (the first cycle, a silence
+				// that ended): the alert was last told ac.Notified, if
+				// anything.
+				tr.Previous = orUnknown(ac.Notified)
 			}
 
 			wasFlapping := ac.Flapping

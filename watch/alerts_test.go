@@ -324,6 +324,9 @@ func TestSilence(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.cycle(w)
+	if p := f.hooks.previous("/hook", "alpha"); !cmp.Equal(p, []string{"UNKNOWN"}) {
+		t.Errorf("silence removed: alpha's alert says it was %v, want UNKNOWN: the alert had told nothing of alpha", p)
+	}
 	if got := f.hooks.take(); !cmp.Equal(got, []string{"/hook: alpha CRITICAL"}) {
 		t.Errorf("silence removed: sent %v, want the still-open alpha CRITICAL", got)
 	}
@@ -371,6 +374,22 @@ func TestMaintenanceWindow(t *testing.T) {
 	f.cycle(w)
 	if got := alphaOnHook(f.hooks.take()); !cmp.Equal(got, []string{"CRITICAL"}) {
 		t.Errorf("after the window: /hook got %v, want alpha CRITICAL", got)
+	}
+}
+
+// TestFirstAlertSaysWasUnknown: a check CRITICAL at the watch's first
+// cycle is alerted as "was UNKNOWN", as the watch's own event says, not
+// "was CRITICAL", which reads as "nothing changed".
+func TestFirstAlertSaysWasUnknown(t *testing.T) {
+	f := newFixture(t)
+	f.set("alpha", false)
+	w := f.watcher(nil)
+	c := f.cycle(w)
+	if len(c.Events) != 1 || c.Events[0].Previous != "UNKNOWN" {
+		t.Errorf("the cycle's events: got %+v, want alpha was UNKNOWN", c.Events)
+	}
+	if p := f.hooks.previous("/hook", "alpha"); !cmp.Equal(p, []string{"UNKNOWN"}) {
+		t.Errorf("alpha's first alert says it was %v, want UNKNOWN", p)
 	}
 }
 

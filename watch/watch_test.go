@@ -91,6 +91,26 @@ func (h *hooks) take() []string {
 	return out
 }
 
+// previous returns the "previous" of the transitions about check in the
+// payloads received on path (not taken yet).
+func (h *hooks) previous(path, check string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, p := range h.payloads {
+		if p.path != path {
+			continue
+		}
+		tr, _ := p.body["transitions"].([]any)
+		for _, t := range tr {
+			if m := t.(map[string]any); m["check"] == check {
+				out = append(out, m["previous"].(string))
+			}
+		}
+	}
+	return out
+}
+
 // fixture is a watch over testdata/watch.hcl in a temporary directory.
 type fixture struct {
 	t     *testing.T
