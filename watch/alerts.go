@@ -96,14 +96,104 @@ func hearsProblems(a *alert.Alert) bool {
 func (ac *AlertCheck) offer(a *alert.Alert, event, health string) bool {
 	switch {
 	case a.Wants(event):
-		ac.Notified = health
+		ac.Notified, ac.Dropped = health, ""
 		return true
 	case event == engine.EventRecovered:
-		ac.Notified = Healthy
+		ac.Notified, ac.Delivered = Healthy, Healthy
 	case !hearsProblems(a):
-		ac.Notified = health // so that it hears the recovery
+		ac.Notified, ac.Delivered = health, health // so that it hears the recovery
 	}
 	return false
+}
+
+// told is what an alert has told of a check once t is delivered.
+func told(t alert.Transition) string {
+	if t.Event == alert.EventFlapping {
+		return alert.EventFlapping
+	}
+	return t.Health
+}
+
+// outcome is a delivery or a drop that the cycle goroutine has not taken
+// into the state yet; why says why a drop happened.
+type outcome struct {
+	alert.Delivery
+	why string
+}
+
+// applyOutcomes takes into the state what the alert queues' workers
+// reported since the last call: a delivered transition is what its alert
+// has told; a dropped one was told to no one, so its alert's Notified
+// goes back to what it had told (unless a newer transition of the check
+// waits in the queue) and the next cycle queues a problem still there
+// again. It runs on the cycle goroutine.
+func (w *Watcher) applyOutcomes() {
+	w.mu.Lock()
+	outs := w.outcomes
+	w.outcomes = nil
+	w.mu.Unlock()
+	rollback := map[string]map[string]bool{}
+	for _, o := range outs {
+		as := w.st.Alerts[o.Alert]
+		if as == nil {
+			continue
+		}
+		for _, t := range o.Transitions {
+			ac := as.Checks[t.Check]
+			if ac == nil {
+				continue
+			}
+			if o.Dropped == "" {
+				ac.Delivered, ac.Dropped = told(t), ""
+				continue
+			}
+			ac.Dropped = o.why
+			if rollback[o.Alert] == nil {
+				rollback[o.Alert] = map[string]bool{}
+			}
+			rollback[o.Alert][t.Check] = true
+		}
+	}
+	for _, ob := range w.outboxes {
+		name := ob.Alert().Name
+		if len(rollback[name]) == 0 {
+			continue
+		}
+		waiting := map[string]bool{}
+		for _, c := range ob.Stats().Checks {
+			waiting[c] = true
+		}
+		for c := range rollback[name] {
+			if !waiting[c] {
+				ac := w.st.Alerts[name].Checks[c]
+				ac.Notified = ac.Delivered
+			}
+		}
+	}
+}
+
+// dropReason says why d was dropped, for /healthz.
+func (w *Watcher) dropReason(d alert.Delivery) string {
+	switch d.Dropped {
+	case alert.DropRejected:
+		msg := "the receiver refused it"
+		if d.Err != nil {
+			msg += ": " + w.redact(d.Err.Error())
+		}
+		return msg
+	case alert.DropExpired:
+		msg := fmt.Sprintf("not delivered within %s", w.opts.PendingFor)
+		for _, ob := range w.outboxes {
+			if ob.Alert().Name == d.Alert {
+				if e := ob.Stats().LastError; e != "" {
+					msg += "; last error: " + w.redact(e)
+				}
+			}
+		}
+		return msg
+	default:
+		return "the alert's queue was full"
+	}
 }
 
 // queueAlerts decides, for each alert, what the cycle tells it, and
@@ -111,6 +201,7 @@ func (ac *AlertCheck) offer(a *alert.Alert, event, health string) bool {
 // flap damping, the silences and its maintenance windows leave it. It
 // returns what was queued, by alert.
 func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]string, events []alert.Transition, n *alert.Notification, now time.Time) map[string][]alert.Transition {
+	w.applyOutcomes()
 	byCheck := map[string]alert.Transition{}
 	for _, t := range events {
 		byCheck[t.Check] = t
@@ -130,7 +221,7 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 			if ac == nil {
 				// An alert new to this check has heard what the watch
 				// last said of it.
-				ac = &AlertCheck{Notified: notified[o.name]}
+				ac = &AlertCheck{Notified: notified[o.name], Delivered: notified[o.name]}
 				if as.Open != nil && hearsProblems(a) && !as.Open[o.name] && ac.Notified != "" {
 					// An earlier version's state: the alert's `on` left
 					// out the problem it was not told.
@@ -160,7 +251,7 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 				tr.Event = alert.EventFlapping
 				tr.Message = fmt.Sprintf("%s changed health %d times within %s; no more alerts about it until it keeps one health for %s",
 					o.name, len(recent(cs.Changes, now, a.Flap.Window)), a.Flap.Window, a.Flap.Window)
-				ac.Notified = alert.EventFlapping
+				ac.Notified, ac.Dropped = alert.EventFlapping, ""
 				queue = append(queue, tr)
 				continue
 			case ac.Flapping:
@@ -251,6 +342,15 @@ func (w *Watcher) delivered(d alert.Delivery) {
 	attrs := []any{"alert", d.Alert, "channel", d.Channel, "events", strings.Join(evs, ", ")}
 	if d.Attempt {
 		w.metrics.attempts.WithLabelValues(d.Alert, d.Channel).Inc()
+	}
+	if d.Dropped != "" || (d.Attempt && d.Err == nil) {
+		o := outcome{Delivery: d}
+		if d.Dropped != "" {
+			o.why = w.dropReason(d)
+		}
+		w.mu.Lock()
+		w.outcomes = append(w.outcomes, o)
+		w.mu.Unlock()
 	}
 	switch {
 	case d.Dropped != "":

@@ -377,6 +377,93 @@ func TestMaintenanceWindow(t *testing.T) {
 	}
 }
 
+// TestExpiredAlertIsNotNotifiedAndIsSentAgain: a CRITICAL the queue gave
+// up on (here: expired while the receiver was down) reached no one:
+// /healthz says "dropped" with why, not "notified"; once the receiver is
+// back, the next cycle sends the still-open problem.
+func TestExpiredAlertIsNotNotifiedAndIsSentAgain(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(func(o *watch.Options) {
+		o.Sender.Policy = alert.Policy{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+		o.PendingFor = 100 * time.Millisecond
+	})
+	f.cycle(w)
+	f.hooks.setDown(true)
+	f.set("alpha", false)
+	f.cycle(w)
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Status().Checks["alpha"].Notification != "dropped" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the alpha CRITICAL was never shown dropped: %+v", w.Status().Checks["alpha"])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := w.Status().Checks["alpha"]; !strings.Contains(st.NotificationError, "not delivered within 100ms; last error:") ||
+		!strings.Contains(st.NotificationError, "503") {
+		t.Errorf("dropped: notification error %q, want why, with the receiver's last error", st.NotificationError)
+	}
+	f.hooks.setDown(false)
+	f.hooks.take()
+	f.cycle(w)
+	if got := f.hooks.take(); !cmp.Equal(got, []string{"/hook: alpha CRITICAL"}) {
+		t.Errorf("the receiver is back and alpha still CRITICAL: sent %v, want alpha CRITICAL", got)
+	}
+	if st := w.Status().Checks["alpha"]; st.Notification != "notified" || st.NotificationError != "" {
+		t.Errorf("after delivery: got %+v, want notified", st)
+	}
+	f.cycle(w)
+	if got := f.hooks.take(); len(got) != 0 {
+		t.Errorf("delivered once: a further cycle sent %v, want nothing", got)
+	}
+}
+
+// TestRejectedAlertShowsDropped: a receiver that refuses the alert (400:
+// a wrong PagerDuty routing key, a revoked Slack webhook) is not retried
+// at once, but /healthz does not read "CRITICAL, notified": it says
+// "dropped" with the receiver's error, the alert's last_error keeps it,
+// and each cycle tries the still-open problem again.
+func TestRejectedAlertShowsDropped(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hook" {
+			return
+		}
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		http.Error(w, "invalid routing key", http.StatusBadRequest)
+	}))
+	defer bad.Close()
+	f := newFixture(t, "hook_url="+bad.URL+"/hook")
+	w := f.watcher(nil)
+	f.cycle(w)
+	f.set("alpha", false)
+	f.cycle(w)
+	wait := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for w.Status().Checks["alpha"].Notification != "dropped" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait()
+	st := w.Status()
+	if a := st.Checks["alpha"]; a.Notification != "dropped" || !strings.Contains(a.NotificationError, "the receiver refused it") ||
+		!strings.Contains(a.NotificationError, "400") {
+		t.Errorf("healthz alpha: got %+v, want dropped with the 400", a)
+	}
+	if a := st.Alerts["hook"]; a.Failing || !strings.Contains(a.LastError, "400") || a.LastErrorAt == nil {
+		t.Errorf("healthz alert: got %+v, want not retried, with the 400 as its last error", a)
+	}
+	f.cycle(w)
+	wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 2 {
+		t.Errorf("receiver hits: got %d, want 2: one per cycle while alpha stays CRITICAL", hits)
+	}
+}
+
 // TestFirstAlertSaysWasUnknown: a check CRITICAL at the watch's first
 // cycle is alerted as "was UNKNOWN", as the watch's own event says, not
 // "was CRITICAL", which reads as "nothing changed".

@@ -69,7 +69,10 @@ type CheckState struct {
 	// back its alerts ends; Notification is "notified", "queued" (waiting
 	// for its turn or the rate limit), "failing" (the receiver fails:
 	// NotificationError says how) or "silenced", for a check that is not
-	// HEALTHY.
+	// HEALTHY. It is "dropped" when the latest alert about the check was
+	// given up on (the receiver refused it, or it waited too long):
+	// NotificationError says why, and the next cycle queues the problem
+	// again.
 	SilencedUntil     *time.Time `json:"silenced_until,omitempty"`
 	Notification      string     `json:"notification,omitempty"`
 	NotificationError string     `json:"notification_error,omitempty"`
@@ -99,6 +102,14 @@ type AlertCheck struct {
 	// the alert back it does not change, so a problem still there when
 	// it ends is sent then.
 	Notified string `json:"notified,omitempty"`
+	// Delivered is what the alert's receiver was last told of the check
+	// for sure: a delivered alert, or a change the alert's `on` leaves
+	// out. When an alert is dropped undelivered, Notified goes back to
+	// Delivered, so the next cycle queues a problem still there again.
+	Delivered string `json:"delivered,omitempty"`
+	// Dropped says why the latest alert about the check was dropped
+	// undelivered, until another is queued or delivered.
+	Dropped string `json:"dropped,omitempty"`
 	// Flapping is true while the alert's flap damping holds the check's
 	// alerts back.
 	Flapping bool `json:"flapping,omitempty"`

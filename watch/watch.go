@@ -144,9 +144,12 @@ type Watcher struct {
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
 
-	mu    sync.Mutex // guards snap and heard
+	mu    sync.Mutex // guards snap, heard and outcomes
 	snap  Status
 	heard heard
+	// outcomes are the deliveries and drops the workers reported, for
+	// applyOutcomes.
+	outcomes []outcome
 }
 
 // New prepares a watch and loads its saved state.
@@ -499,6 +502,7 @@ func (w *Watcher) finish(ctx context.Context, c *Cycle, leading bool) {
 
 // save saves the state, with what each alert's queue holds.
 func (w *Watcher) save(ctx context.Context) {
+	w.applyOutcomes()
 	for _, ob := range w.outboxes {
 		w.st.alert(ob.Alert().Name).Saved = ob.Save()
 	}

@@ -111,19 +111,38 @@ func (h *hooks) previous(path, check string) []string {
 	return out
 }
 
+// logBuffer is the watch's log, written by the cycle and the alert
+// workers while a test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // fixture is a watch over testdata/watch.hcl in a temporary directory.
 type fixture struct {
 	t     *testing.T
 	dir   string
 	state string
 	hooks *hooks
-	logs  *bytes.Buffer
+	logs  *logBuffer
 	vars  []string
 }
 
 func newFixture(t *testing.T, vars ...string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), state: t.TempDir(), hooks: newHooks(t), logs: &bytes.Buffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), state: t.TempDir(), hooks: newHooks(t), logs: &logBuffer{}}
 	f.vars = append([]string{"dir=" + f.dir, "hook_url=" + f.hooks.URL + "/hook"}, vars...)
 	f.set("alpha", true)
 	return f
