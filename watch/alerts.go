@@ -35,19 +35,53 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return out
 }
 
-// damp is flap damping for one check: it returns whether the check is
-// FLAPPING now, given whether it was, its history, and whether its health
-// changed this cycle. A check becomes FLAPPING when a change makes more
-// than f.Threshold changes within f.Window; it stays so until it has kept
-// one health for f.Window.
-func damp(flapping bool, cs *CheckState, now time.Time, f alert.Flap, changed bool) bool {
+// damp is flap damping for one check: it updates whether the check is
+// FLAPPING (*flapping) and when it last settled (*settledAt), given its
+// history and whether its health changed this cycle. A check becomes
+// FLAPPING when a change makes more than f.Threshold changes within
+// f.Window, or when it changes within f.Window of settling (the same
+// flapping, back: it does not get a plain alert first); it stays so until
+// it has kept one health for f.Window.
+func damp(flapping *bool, settledAt *time.Time, cs *CheckState, now time.Time, f alert.Flap, changed bool) {
+	switch {
+	case f.Threshold <= 0:
+		*flapping = false
+	case *flapping:
+		if now.Sub(cs.Since) >= f.Window {
+			*flapping, *settledAt = false, now
+		}
+	case !changed:
+	case !settledAt.IsZero() && now.Sub(*settledAt) < f.Window:
+		*flapping = true
+	case len(recent(cs.Changes, now, f.Window)) > f.Threshold:
+		*flapping = true
+	}
+}
+
+// MaxAlertsPerWindow bounds the alerts one alert sends about one check
+// within its flap window, when flap damping is on. The second is kept for
+// a problem or FLAPPING: a RECOVERED goes out only when no alert about the
+// check went out within the window. An alert held back by the bound goes
+// out, with the check's state then, once the window allows; so a receiver
+// never hears RECOVERED while a problem waits behind it.
+const MaxAlertsPerWindow = 2
+
+// budget reports whether ac may be sent an alert of event now, by flap
+// damping f's bound, and if not, until when it waits.
+func (ac *AlertCheck) budget(now time.Time, f alert.Flap, event string) (bool, time.Time) {
 	if f.Threshold <= 0 {
-		return false
+		ac.Sent = nil
+		return true, time.Time{}
 	}
-	if flapping {
-		return now.Sub(cs.Since) < f.Window
+	ac.Sent = recent(ac.Sent, now, f.Window)
+	limit := MaxAlertsPerWindow
+	if event == engine.EventRecovered {
+		limit = 1
 	}
-	return changed && len(recent(cs.Changes, now, f.Window)) > f.Threshold
+	if len(ac.Sent) < limit {
+		return true, time.Time{}
+	}
+	return false, ac.Sent[len(ac.Sent)-limit].Add(f.Window)
 }
 
 // loadSilences reads the silences in the store; when they cannot be read
@@ -242,22 +276,42 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 			}
 
 			wasFlapping := ac.Flapping
-			ac.Flapping = damp(ac.Flapping, cs, now, a.Flap, didChange)
+			damp(&ac.Flapping, &ac.SettledAt, cs, now, a.Flap, didChange)
+			ac.HeldUntil = time.Time{}
+			send := func(tr alert.Transition) {
+				queue = append(queue, tr)
+				ac.Sent = append(ac.Sent, now)
+			}
+			// held reports whether the bound on alerts per window holds
+			// back an alert wanted now; it is sent by a later cycle.
+			held := func(event string) bool {
+				ok, until := ac.budget(now, a.Flap, event)
+				if !ok {
+					ac.HeldUntil = until
+				}
+				return !ok
+			}
 			switch {
-			case ac.Flapping && !wasFlapping:
-				if quiet || !hearsProblems(a) {
+			case ac.Flapping:
+				// One FLAPPING alert, then nothing until it settles.
+				if quiet || !hearsProblems(a) || ac.Notified == alert.EventFlapping || held(alert.EventFlapping) {
 					continue
 				}
 				tr.Event = alert.EventFlapping
+				n := len(recent(cs.Changes, now, a.Flap.Window))
 				tr.Message = fmt.Sprintf("%s changed health %d times within %s; no more alerts about it until it keeps one health for %s",
-					o.name, len(recent(cs.Changes, now, a.Flap.Window)), a.Flap.Window, a.Flap.Window)
+					o.name, n, a.Flap.Window, a.Flap.Window)
+				if n <= a.Flap.Threshold {
+					tr.Message = fmt.Sprintf("%s changed health again within %s of settling; no more alerts about it until it keeps one health for %s",
+						o.name, a.Flap.Window, a.Flap.Window)
+				}
 				ac.Notified, ac.Dropped = alert.EventFlapping, ""
-				queue = append(queue, tr)
+				send(tr)
 				continue
-			case ac.Flapping:
-				continue
-			case wasFlapping:
-				// Settled: one alert with the state it settled in.
+			case wasFlapping && ac.Notified == alert.EventFlapping:
+				// Settled: one alert with the state it settled in. Held
+				// back (a silence, the bound), the cycles after send it
+				// as a plain alert, from FLAPPING.
 				if quiet {
 					continue
 				}
@@ -265,8 +319,11 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 				if o.health == Healthy {
 					tr.Event = engine.EventRecovered
 				}
+				if a.Wants(tr.Event) && held(tr.Event) {
+					continue
+				}
 				if ac.offer(a, tr.Event, o.health) {
-					queue = append(queue, tr)
+					send(tr)
 				}
 				continue
 			}
@@ -284,8 +341,11 @@ func (w *Watcher) queueAlerts(obs []observed, changed, notified map[string]strin
 				tr.Playbooks = t.Playbooks
 			}
 			tr.Event = ev
+			if a.Wants(ev) && held(ev) {
+				continue // the check's state then is sent once the window allows
+			}
 			if ac.offer(a, ev, o.health) {
-				queue = append(queue, tr)
+				send(tr)
 			}
 		}
 		as.Open = nil

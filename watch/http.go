@@ -56,6 +56,8 @@ type heard struct {
 	notified map[string]map[string]string
 	// dropped: alert → check → why its latest alert was dropped.
 	dropped map[string]map[string]string
+	// held: alert → check → until when flap damping holds its alert.
+	held map[string]map[string]time.Time
 	// quietUntil: check → when its silence (or every maintenance window
 	// of the alerts) ends.
 	quietUntil    map[string]time.Time
@@ -93,24 +95,27 @@ func (w *Watcher) publish() {
 			s.Checks[name] = c
 		}
 	}
-	h := heard{notified: map[string]map[string]string{}, dropped: map[string]map[string]string{},
+	h := heard{notified: map[string]map[string]string{}, dropped: map[string]map[string]string{}, held: map[string]map[string]time.Time{},
 		quietUntil: map[string]time.Time{}, inMaintenance: map[string]bool{}}
 	if w.leading {
 		now := w.now()
 		for _, ob := range w.outboxes {
 			a := ob.Alert()
 			as := w.st.Alerts[a.Name]
-			m, dm := map[string]string{}, map[string]string{}
+			m, dm, hm := map[string]string{}, map[string]string{}, map[string]time.Time{}
 			if as != nil {
 				for c, ac := range as.Checks {
 					m[c] = ac.Notified
 					if ac.Dropped != "" {
 						dm[c] = ac.Dropped
 					}
+					if !ac.HeldUntil.IsZero() {
+						hm[c] = ac.HeldUntil
+					}
 				}
 				h.inMaintenance[a.Name] = as.InMaintenance
 			}
-			h.notified[a.Name], h.dropped[a.Name] = m, dm
+			h.notified[a.Name], h.dropped[a.Name], h.held[a.Name] = m, dm, hm
 		}
 		for name := range s.Checks {
 			if sl, ok := w.silenced(name, now); ok {
@@ -145,7 +150,9 @@ func (w *Watcher) publish() {
 // as they are now: each check that is not HEALTHY says whether its alert
 // went out ("notified"), waits ("queued"), cannot go out ("failing", with
 // the last delivery error), was given up on ("dropped", with why: it is
-// queued again by the next cycle) or is held back ("silenced"). With
+// queued again by the next cycle), waits for flap damping's bound on
+// alerts per window ("held", with until when) or is held back by a silence
+// or maintenance window ("silenced"). With
 // several alerts, the worst of these is shown.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
@@ -213,6 +220,7 @@ func (w *Watcher) Status() Status {
 		for _, ob := range w.outboxes {
 			a := ob.Alert().Name
 			n, why := "", ""
+			var until time.Time
 			switch {
 			case queued[a][name] && stats[a].Failing:
 				n, why = "failing", w.redact(stats[a].LastError)
@@ -220,11 +228,13 @@ func (w *Watcher) Status() Status {
 				n = "queued"
 			case dropped[a][name] != "":
 				n, why = "dropped", dropped[a][name]
+			case !h.held[a][name].IsZero():
+				n, until = "held", h.held[a][name]
 			case h.notified[a][name] == cs.Health || h.notified[a][name] == alert.EventFlapping:
 				n = "notified"
 			}
 			if notificationRank[n] > notificationRank[cs.Notification] {
-				cs.Notification, cs.NotificationError = n, why
+				cs.Notification, cs.NotificationError, cs.HeldUntil = n, why, timePtr(until)
 			}
 		}
 		s.Checks[name] = cs
@@ -233,7 +243,7 @@ func (w *Watcher) Status() Status {
 }
 
 // notificationRank orders a check's notification states, worst last.
-var notificationRank = map[string]int{"": 0, "notified": 1, "queued": 2, "dropped": 3, "failing": 4}
+var notificationRank = map[string]int{"": 0, "notified": 1, "held": 2, "queued": 3, "dropped": 4, "failing": 5}
 
 // Handler serves GET /healthz (200 when HEALTHY or WARNING, 503 otherwise,
 // with Status as JSON) and GET /metrics (Prometheus text, from the watch's

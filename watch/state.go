@@ -63,6 +63,9 @@ type CheckState struct {
 	// window. /healthz also shows FLAPPING when an alert with its own
 	// damping settings damps the check.
 	Flapping bool `json:"flapping,omitempty"`
+	// SettledAt is when the check last stopped FLAPPING: a change within
+	// the window after it makes it FLAPPING again at once.
+	SettledAt time.Time `json:"settled_at,omitzero"`
 
 	// What /healthz adds about the check's notification (never saved):
 	// SilencedUntil is when the silence or maintenance window holding
@@ -73,7 +76,10 @@ type CheckState struct {
 	// given up on (the receiver refused it, or it waited too long):
 	// NotificationError says why, and the next cycle queues the problem
 	// again.
+	// It is "held" when flap damping's bound on alerts per window holds
+	// an alert back: HeldUntil is when it may go out.
 	SilencedUntil     *time.Time `json:"silenced_until,omitempty"`
+	HeldUntil         *time.Time `json:"held_until,omitempty"`
 	Notification      string     `json:"notification,omitempty"`
 	NotificationError string     `json:"notification_error,omitempty"`
 }
@@ -111,8 +117,14 @@ type AlertCheck struct {
 	// undelivered, until another is queued or delivered.
 	Dropped string `json:"dropped,omitempty"`
 	// Flapping is true while the alert's flap damping holds the check's
-	// alerts back.
-	Flapping bool `json:"flapping,omitempty"`
+	// alerts back; SettledAt is when it last stopped.
+	Flapping  bool      `json:"flapping,omitempty"`
+	SettledAt time.Time `json:"settled_at,omitzero"`
+	// Sent are the times of the alerts queued about the check within the
+	// flap window: at most MaxAlertsPerWindow. HeldUntil is when an alert
+	// that bound holds back may go out.
+	Sent      []time.Time `json:"sent,omitempty"`
+	HeldUntil time.Time   `json:"held_until,omitzero"`
 }
 
 func newState() *State {

@@ -415,7 +415,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 			}
 		}
 		cs.Changes = recent(cs.Changes, now, w.longestWindow())
-		cs.Flapping = damp(cs.Flapping, cs, now, alert.Flap{Threshold: alert.DefaultFlapThreshold, Window: alert.DefaultFlapWindow}, prev != o.health && prev != "")
+		damp(&cs.Flapping, &cs.SettledAt, cs, now, alert.Flap{Threshold: alert.DefaultFlapThreshold, Window: alert.DefaultFlapWindow}, prev != o.health && prev != "")
 		cs.Health, cs.Status, cs.Message, cs.Suppressed = o.health, o.status, o.message, o.suppressed
 		notified[o.name] = cs.Notified
 		if o.suppressed || !leading {
