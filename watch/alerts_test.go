@@ -184,7 +184,7 @@ func TestRecoveryWaitsForTheWindow(t *testing.T) {
 	}
 	step(0, true)
 	step(1, false, "CRITICAL")
-	step(3, true) // held: within a window of the CRITICAL
+	step(3, true)  // held: within a window of the CRITICAL
 	step(5, false) // the receiver was told CRITICAL: nothing to say
 	if st := w.Status().Checks["alpha"]; st.Notification != "notified" {
 		t.Errorf("healthz alpha at 5: got %+v, want notified", st)

@@ -140,8 +140,8 @@ type fixture struct {
 	// clk is the watchers' clock unless a test sets its own: cycle moves
 	// it a flap window (10 minutes) on, so that flap damping's bound on
 	// alerts per window holds nothing back between a test's steps.
-	clk *clock
-	vars  []string
+	clk  *clock
+	vars []string
 }
 
 func newFixture(t *testing.T, vars ...string) *fixture {
@@ -199,7 +199,7 @@ func (f *fixture) watcher(mod func(*watch.Options)) *watch.Watcher {
 		Sender: &alert.Sender{Redactor: b.Redactor, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }},
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Host:   "test-host", Operator: "tester", Source: "testdata/watch.hcl",
-		Now:    f.clk.Now,
+		Now: f.clk.Now,
 	}
 	if mod != nil {
 		mod(&opts)
