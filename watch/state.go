@@ -67,17 +67,16 @@ type CheckState struct {
 	// the window after it makes it FLAPPING again at once.
 	SettledAt time.Time `json:"settled_at,omitzero"`
 
-	// What /healthz adds about the check's notification (never saved):
-	// SilencedUntil is when the silence or maintenance window holding
-	// back its alerts ends; Notification is "notified", "queued" (waiting
-	// for its turn or the rate limit), "failing" (the receiver fails:
-	// NotificationError says how) or "silenced", for a check that is not
-	// HEALTHY. It is "dropped" when the latest alert about the check was
-	// given up on (the receiver refused it, or it waited too long):
-	// NotificationError says why, and the next cycle queues the problem
-	// again.
-	// It is "held" when flap damping's bound on alerts per window holds
-	// an alert back: HeldUntil is when it may go out.
+	// What /healthz adds about the check's notification (never saved),
+	// for a check that is not HEALTHY: Notification is "notified" (its
+	// alert was delivered), "queued" (waiting for its turn or the rate
+	// limit), "failing" (the receiver fails: NotificationError says how),
+	// "dropped" (the latest alert was given up on: refused, waited too
+	// long, or the queue was full; NotificationError says why, and the
+	// next cycle queues the problem again), "held" (flap damping's bound
+	// on alerts per window holds it back until HeldUntil) or "silenced"
+	// (a silence or maintenance window holds it back until
+	// SilencedUntil).
 	SilencedUntil     *time.Time `json:"silenced_until,omitempty"`
 	HeldUntil         *time.Time `json:"held_until,omitempty"`
 	Notification      string     `json:"notification,omitempty"`
