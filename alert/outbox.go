@@ -130,7 +130,10 @@ func (o *Outbox) Enqueue(n *Notification) {
 	for _, t := range n.Transitions {
 		o.seq++
 		if i := o.find(t.Check); i >= 0 {
-			o.items[i].t, o.items[i].seq = t, o.seq
+			// The newer transition replaces the older one, and its age
+			// starts now: MaxAge must not drop the latest state because
+			// an older one waited long.
+			o.items[i] = queued{t: t, seq: o.seq, queued: now}
 			continue
 		}
 		o.items = append(o.items, queued{t: t, seq: o.seq, queued: now})
@@ -411,7 +414,7 @@ func (o *Outbox) Save() Saved {
 		Health: o.header.Health, PreviousHealth: o.header.PreviousHealth, LastError: o.lastErr}
 	for _, q := range o.items {
 		t := q.t
-		if q.queued.Before(t.Time) {
+		if t.Time.IsZero() || q.queued.Before(t.Time) {
 			t.Time = q.queued
 		}
 		s.Pending = append(s.Pending, t)

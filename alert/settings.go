@@ -131,11 +131,27 @@ func ParseWindow(expr string, d time.Duration) (Window, error) {
 	if d <= 0 {
 		return Window{}, errors.New("maintenance: duration must be positive")
 	}
+	if strings.HasPrefix(strings.TrimSpace(cronSpec(expr)), "@every") {
+		// robfig/cron reads "@every D" as "D after each time asked
+		// about": such a window would never be open.
+		return Window{}, fmt.Errorf("maintenance: cron %q: @every names an interval, not a time a window opens; use a cron expression such as \"0 3 * * SUN\" or a descriptor such as @daily", expr)
+	}
 	s, err := cronParser.Parse(expr)
 	if err != nil {
 		return Window{}, fmt.Errorf("maintenance: cron %q: %w", expr, err)
 	}
 	return Window{Cron: expr, Duration: d, sched: s}, nil
+}
+
+// cronSpec is expr without its leading CRON_TZ= or TZ= setting.
+func cronSpec(expr string) string {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=") {
+		if _, rest, ok := strings.Cut(expr, " "); ok {
+			return rest
+		}
+	}
+	return expr
 }
 
 // settings reads the common settings of a channel block into a.

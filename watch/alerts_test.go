@@ -3,6 +3,7 @@ package watch_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,8 +70,11 @@ func TestFlapDamping(t *testing.T) {
 	}{
 		{name: "flap_threshold 1: at most two alerts per window", threshold: "1",
 			want: []string{"CRITICAL", "FLAPPING", "RECOVERED"}, maxPerWindow: 2},
-		{name: "default threshold 4", threshold: "4",
-			want: []string{"CRITICAL", "RECOVERED", "CRITICAL", "RECOVERED", "FLAPPING", "RECOVERED"}, maxPerWindow: 5},
+		// The RECOVERED of minute 2 waits (a window after the CRITICAL):
+		// the check is CRITICAL again when it may go out, then FLAPPING
+		// at its fifth change.
+		{name: "default threshold 4: at most two alerts per window", threshold: "4",
+			want: []string{"CRITICAL", "FLAPPING", "RECOVERED"}, maxPerWindow: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +129,90 @@ func TestFlapDamping(t *testing.T) {
 	}
 }
 
+// TestFlappingAgainAfterSettling: a check that flaps, settles (one
+// settled alert) and changes again within the window goes straight back
+// to FLAPPING, without a plain alert first: never more than two alerts
+// within a window.
+func TestFlappingAgainAfterSettling(t *testing.T) {
+	for _, threshold := range []string{"1", "4"} {
+		t.Run("flap_threshold "+threshold, func(t *testing.T) {
+			f := newFixture(t, "flap_threshold="+threshold)
+			clk := &clock{now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
+			w := f.watcher(func(o *watch.Options) { o.Now = clk.Now })
+			var got []string
+			for minute := 0; minute < 80; minute++ {
+				// Flapping 0–29, healthy 30–44, flapping again from 45.
+				healthy := minute == 0 || (minute >= 30 && minute < 45) || minute%2 == 0
+				f.set("alpha", healthy)
+				f.cycle(w)
+				for _, e := range alphaOnHook(f.hooks.take()) {
+					got = append(got, fmt.Sprintf("%d %s", minute, e))
+				}
+				clk.add(time.Minute)
+			}
+			want := []string{"1 CRITICAL", "2 FLAPPING", "40 RECOVERED", "45 FLAPPING"}
+			if threshold == "4" {
+				want[1] = "5 FLAPPING"
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("alpha's alerts by minute (-want +got):\n%s", d)
+			}
+			if st := w.Status().Checks["alpha"]; !st.Flapping || st.Notification != "notified" {
+				t.Errorf("healthz alpha: got %+v, want FLAPPING, notified", st)
+			}
+		})
+	}
+}
+
+// TestRecoveryWaitsForTheWindow: the second alert of a window is kept for
+// a problem or FLAPPING; a RECOVERED that comes within a window of the
+// alert before it waits until the window has passed (and /healthz says
+// so), and goes out then if the check is still HEALTHY. A problem back
+// meanwhile is what the receiver was told last: nothing to send.
+func TestRecoveryWaitsForTheWindow(t *testing.T) {
+	f := newFixture(t)
+	clk := &clock{now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
+	w := f.watcher(func(o *watch.Options) { o.Now = clk.Now })
+	step := func(minute int, healthy bool, want ...string) {
+		t.Helper()
+		clk.now = time.Date(2026, 3, 2, 12, minute, 0, 0, time.UTC)
+		f.set("alpha", healthy)
+		f.cycle(w)
+		if got := alphaOnHook(f.hooks.take()); !cmp.Equal(got, want) {
+			t.Errorf("minute %d: alpha's alerts %v, want %v", minute, got, want)
+		}
+	}
+	step(0, true)
+	step(1, false, "CRITICAL")
+	step(3, true)  // held: within a window of the CRITICAL
+	step(5, false) // the receiver was told CRITICAL: nothing to say
+	if st := w.Status().Checks["alpha"]; st.Notification != "notified" {
+		t.Errorf("healthz alpha at 5: got %+v, want notified", st)
+	}
+	step(8, true)
+	step(11, true, "RECOVERED") // a window after the CRITICAL
+	step(13, false, "CRITICAL") // a problem may be the second of a window
+	step(14, true)              // held
+	step(22, true)
+	step(23, true, "RECOVERED")
+
+	// A RECOVERED, then a problem: both go out; the FLAPPING that follows
+	// within the window waits for it, and /healthz says until when.
+	step(40, false, "CRITICAL")
+	step(60, true, "RECOVERED")
+	step(61, false, "CRITICAL")
+	step(62, true)
+	step(63, false)
+	step(64, true)  // the fifth change: FLAPPING, held
+	step(65, false) // and more
+	st := w.Status().Checks["alpha"]
+	if want := time.Date(2026, 3, 2, 13, 10, 0, 0, time.UTC); !st.Flapping || st.Notification != "held" || st.HeldUntil == nil || !st.HeldUntil.Equal(want) {
+		t.Errorf("healthz alpha at 65: got %+v, want FLAPPING, its alert held until %s", st, want)
+	}
+	step(69, true)
+	step(70, false, "FLAPPING")
+}
+
 // throttler is a receiver that answers its first request 429 with a
 // Retry-After, then 200, and records when each request came.
 type throttler struct {
@@ -166,7 +254,8 @@ func newThrottler(t *testing.T, retryAfter string) *throttler {
 func TestRetryAfterHonouredAcrossCycles(t *testing.T) {
 	const retryAfter = 2 * time.Second
 	rcv := newThrottler(t, "2")
-	f := newFixture(t)
+	// Flap damping off: this is about the queue's coalescing only.
+	f := newFixture(t, "flap_threshold=0")
 	f.vars = append(f.vars, "hook_url="+rcv.URL+"/hook")
 	fast := func(o *watch.Options) {
 		o.Sender.Policy = alert.Policy{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
@@ -324,6 +413,9 @@ func TestSilence(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.cycle(w)
+	if p := f.hooks.previous("/hook", "alpha"); !cmp.Equal(p, []string{"UNKNOWN"}) {
+		t.Errorf("silence removed: alpha's alert says it was %v, want UNKNOWN: the alert had told nothing of alpha", p)
+	}
 	if got := f.hooks.take(); !cmp.Equal(got, []string{"/hook: alpha CRITICAL"}) {
 		t.Errorf("silence removed: sent %v, want the still-open alpha CRITICAL", got)
 	}
@@ -332,6 +424,7 @@ func TestSilence(t *testing.T) {
 	}
 
 	// A silence that ends by itself (the watch's clock passes its end).
+	clk.add(10 * time.Minute) // a RECOVERED waits for a flap window without alerts
 	f.set("alpha", true)
 	f.cycle(w)
 	f.hooks.take()
@@ -371,6 +464,109 @@ func TestMaintenanceWindow(t *testing.T) {
 	f.cycle(w)
 	if got := alphaOnHook(f.hooks.take()); !cmp.Equal(got, []string{"CRITICAL"}) {
 		t.Errorf("after the window: /hook got %v, want alpha CRITICAL", got)
+	}
+}
+
+// TestExpiredAlertIsNotNotifiedAndIsSentAgain: a CRITICAL the queue gave
+// up on (here: expired while the receiver was down) reached no one:
+// /healthz says "dropped" with why, not "notified"; once the receiver is
+// back, the next cycle sends the still-open problem.
+func TestExpiredAlertIsNotNotifiedAndIsSentAgain(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(func(o *watch.Options) {
+		o.Sender.Policy = alert.Policy{BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+		o.PendingFor = 100 * time.Millisecond
+	})
+	f.cycle(w)
+	f.hooks.setDown(true)
+	f.set("alpha", false)
+	f.cycle(w)
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Status().Checks["alpha"].Notification != "dropped" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the alpha CRITICAL was never shown dropped: %+v", w.Status().Checks["alpha"])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := w.Status().Checks["alpha"]; !strings.Contains(st.NotificationError, "not delivered within 100ms; last error:") ||
+		!strings.Contains(st.NotificationError, "503") {
+		t.Errorf("dropped: notification error %q, want why, with the receiver's last error", st.NotificationError)
+	}
+	f.hooks.setDown(false)
+	f.hooks.take()
+	f.cycle(w)
+	if got := f.hooks.take(); !cmp.Equal(got, []string{"/hook: alpha CRITICAL"}) {
+		t.Errorf("the receiver is back and alpha still CRITICAL: sent %v, want alpha CRITICAL", got)
+	}
+	if st := w.Status().Checks["alpha"]; st.Notification != "notified" || st.NotificationError != "" {
+		t.Errorf("after delivery: got %+v, want notified", st)
+	}
+	f.cycle(w)
+	if got := f.hooks.take(); len(got) != 0 {
+		t.Errorf("delivered once: a further cycle sent %v, want nothing", got)
+	}
+}
+
+// TestRejectedAlertShowsDropped: a receiver that refuses the alert (400:
+// a wrong PagerDuty routing key, a revoked Slack webhook) is not retried
+// at once, but /healthz does not read "CRITICAL, notified": it says
+// "dropped" with the receiver's error, the alert's last_error keeps it,
+// and each cycle tries the still-open problem again.
+func TestRejectedAlertShowsDropped(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hook" {
+			return
+		}
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		http.Error(w, "invalid routing key", http.StatusBadRequest)
+	}))
+	defer bad.Close()
+	f := newFixture(t, "hook_url="+bad.URL+"/hook")
+	w := f.watcher(nil)
+	f.cycle(w)
+	f.set("alpha", false)
+	f.cycle(w)
+	wait := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for w.Status().Checks["alpha"].Notification != "dropped" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait()
+	st := w.Status()
+	if a := st.Checks["alpha"]; a.Notification != "dropped" || !strings.Contains(a.NotificationError, "the receiver refused it") ||
+		!strings.Contains(a.NotificationError, "400") {
+		t.Errorf("healthz alpha: got %+v, want dropped with the 400", a)
+	}
+	if a := st.Alerts["hook"]; a.Failing || !strings.Contains(a.LastError, "400") || a.LastErrorAt == nil {
+		t.Errorf("healthz alert: got %+v, want not retried, with the 400 as its last error", a)
+	}
+	f.cycle(w)
+	wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 2 {
+		t.Errorf("receiver hits: got %d, want 2: one per cycle while alpha stays CRITICAL", hits)
+	}
+}
+
+// TestFirstAlertSaysWasUnknown: a check CRITICAL at the watch's first
+// cycle is alerted as "was UNKNOWN", as the watch's own event says, not
+// "was CRITICAL", which reads as "nothing changed".
+func TestFirstAlertSaysWasUnknown(t *testing.T) {
+	f := newFixture(t)
+	f.set("alpha", false)
+	w := f.watcher(nil)
+	c := f.cycle(w)
+	if len(c.Events) != 1 || c.Events[0].Previous != "UNKNOWN" {
+		t.Errorf("the cycle's events: got %+v, want alpha was UNKNOWN", c.Events)
+	}
+	if p := f.hooks.previous("/hook", "alpha"); !cmp.Equal(p, []string{"UNKNOWN"}) {
+		t.Errorf("alpha's first alert says it was %v, want UNKNOWN", p)
 	}
 }
 

@@ -37,9 +37,11 @@ type AlertStatus struct {
 	// oldest was queued.
 	Queued       int        `json:"queued"`
 	OldestQueued *time.Time `json:"oldest_queued,omitempty"`
-	// Failing is true when the last attempt failed: LastError says how,
-	// RetryAt when the next attempt is made, RetryAfter whether the
-	// receiver asked for that wait.
+	// Failing is true when the last attempt failed and is retried:
+	// RetryAt is when the next attempt is made, RetryAfter whether the
+	// receiver asked for that wait. LastError says how the last attempt
+	// failed, retried or not (a receiver that refuses an alert, 4xx,
+	// gets no retry: its error shows here with Failing false).
 	Failing     bool       `json:"failing"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
@@ -57,6 +59,10 @@ type AlertStatus struct {
 type heard struct {
 	// notified: alert → check → health last sent.
 	notified map[string]map[string]string
+	// dropped: alert → check → why its latest alert was dropped.
+	dropped map[string]map[string]string
+	// held: alert → check → until when flap damping holds its alert.
+	held map[string]map[string]time.Time
 	// quietUntil: check → when its silence (or every maintenance window
 	// of the alerts) ends.
 	quietUntil    map[string]time.Time
@@ -94,20 +100,27 @@ func (w *Watcher) publish() {
 			s.Checks[name] = c
 		}
 	}
-	h := heard{notified: map[string]map[string]string{}, quietUntil: map[string]time.Time{}, inMaintenance: map[string]bool{}}
+	h := heard{notified: map[string]map[string]string{}, dropped: map[string]map[string]string{}, held: map[string]map[string]time.Time{},
+		quietUntil: map[string]time.Time{}, inMaintenance: map[string]bool{}}
 	if w.leading {
 		now := w.now()
 		for _, ob := range w.outboxes {
 			a := ob.Alert()
 			as := w.st.Alerts[a.Name]
-			m := map[string]string{}
+			m, dm, hm := map[string]string{}, map[string]string{}, map[string]time.Time{}
 			if as != nil {
 				for c, ac := range as.Checks {
 					m[c] = ac.Notified
+					if ac.Dropped != "" {
+						dm[c] = ac.Dropped
+					}
+					if !ac.HeldUntil.IsZero() {
+						hm[c] = ac.HeldUntil
+					}
 				}
 				h.inMaintenance[a.Name] = as.InMaintenance
 			}
-			h.notified[a.Name] = m
+			h.notified[a.Name], h.dropped[a.Name], h.held[a.Name] = m, dm, hm
 		}
 		for name := range s.Checks {
 			if sl, ok := w.silenced(name, now); ok {
@@ -142,10 +155,34 @@ func (w *Watcher) publish() {
 // Status returns the health as of the last cycle, with the alert queues
 // as they are now: each check that is not HEALTHY says whether its alert
 // went out ("notified"), waits ("queued"), cannot go out ("failing", with
-// the last delivery error) or is held back ("silenced").
+// the last delivery error), was given up on ("dropped", with why: it is
+// queued again by the next cycle), waits for flap damping's bound on
+// alerts per window ("held", with until when) or is held back by a silence
+// or maintenance window ("silenced"). With
+// several alerts, the worst of these is shown.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	s, h := w.snap, w.heard
+	// What the workers reported since the last cycle counts already.
+	dropped := map[string]map[string]string{}
+	for a, m := range h.dropped {
+		dropped[a] = map[string]string{}
+		for c, why := range m {
+			dropped[a][c] = why
+		}
+	}
+	for _, o := range w.outcomes {
+		if dropped[o.Alert] == nil {
+			dropped[o.Alert] = map[string]string{}
+		}
+		for _, t := range o.Transitions {
+			if o.Dropped != "" {
+				dropped[o.Alert][t.Check] = o.why
+			} else {
+				delete(dropped[o.Alert], t.Check)
+			}
+		}
+	}
 	w.mu.Unlock()
 	s = w.live(s)
 	if !s.Leader || len(w.outboxes) == 0 {
@@ -169,8 +206,11 @@ func (w *Watcher) Status() Status {
 		}
 		as := AlertStatus{Channel: a.Channel, Queued: st.Queued, OldestQueued: timePtr(st.Oldest), Failing: st.Failing,
 			LastDelivered: timePtr(st.LastOK), InMaintenance: h.inMaintenance[a.Name]}
-		if st.Failing {
+		if st.LastError != "" && !st.LastErrorAt.Before(st.LastOK) {
+			// The last attempt failed: retried (Failing) or refused.
 			as.LastError, as.LastErrorAt = w.redact(st.LastError), timePtr(st.LastErrorAt)
+		}
+		if st.Failing {
 			as.RetryAt, as.RetryAfter = timePtr(st.NotBefore), st.RetryAfter
 		}
 		s.Alerts[a.Name] = as
@@ -186,19 +226,31 @@ func (w *Watcher) Status() Status {
 		}
 		for _, ob := range w.outboxes {
 			a := ob.Alert().Name
+			n, why := "", ""
+			var until time.Time
 			switch {
 			case queued[a][name] && stats[a].Failing:
-				cs.Notification, cs.NotificationError = "failing", w.redact(stats[a].LastError)
-			case queued[a][name] && cs.Notification != "failing":
-				cs.Notification = "queued"
-			case cs.Notification == "" && (h.notified[a][name] == cs.Health || h.notified[a][name] == alert.EventFlapping):
-				cs.Notification = "notified"
+				n, why = "failing", w.redact(stats[a].LastError)
+			case queued[a][name]:
+				n = "queued"
+			case dropped[a][name] != "":
+				n, why = "dropped", dropped[a][name]
+			case !h.held[a][name].IsZero():
+				n, until = "held", h.held[a][name]
+			case h.notified[a][name] == cs.Health || h.notified[a][name] == alert.EventFlapping:
+				n = "notified"
+			}
+			if notificationRank[n] > notificationRank[cs.Notification] {
+				cs.Notification, cs.NotificationError, cs.HeldUntil = n, why, timePtr(until)
 			}
 		}
 		s.Checks[name] = cs
 	}
 	return s
 }
+
+// notificationRank orders a check's notification states, worst last.
+var notificationRank = map[string]int{"": 0, "notified": 1, "held": 2, "queued": 3, "dropped": 4, "failing": 5}
 
 // Handler serves GET /healthz (200 when HEALTHY or WARNING, 503 otherwise,
 // with Status as JSON) and GET /metrics (Prometheus text, from the watch's

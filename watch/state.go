@@ -63,14 +63,22 @@ type CheckState struct {
 	// window. /healthz also shows FLAPPING when an alert with its own
 	// damping settings damps the check.
 	Flapping bool `json:"flapping,omitempty"`
+	// SettledAt is when the check last stopped FLAPPING: a change within
+	// the window after it makes it FLAPPING again at once.
+	SettledAt time.Time `json:"settled_at,omitzero"`
 
-	// What /healthz adds about the check's notification (never saved):
-	// SilencedUntil is when the silence or maintenance window holding
-	// back its alerts ends; Notification is "notified", "queued" (waiting
-	// for its turn or the rate limit), "failing" (the receiver fails:
-	// NotificationError says how) or "silenced", for a check that is not
-	// HEALTHY.
+	// What /healthz adds about the check's notification (never saved),
+	// for a check that is not HEALTHY: Notification is "notified" (its
+	// alert was delivered), "queued" (waiting for its turn or the rate
+	// limit), "failing" (the receiver fails: NotificationError says how),
+	// "dropped" (the latest alert was given up on: refused, waited too
+	// long, or the queue was full; NotificationError says why, and the
+	// next cycle queues the problem again), "held" (flap damping's bound
+	// on alerts per window holds it back until HeldUntil) or "silenced"
+	// (a silence or maintenance window holds it back until
+	// SilencedUntil).
 	SilencedUntil     *time.Time `json:"silenced_until,omitempty"`
+	HeldUntil         *time.Time `json:"held_until,omitempty"`
 	Notification      string     `json:"notification,omitempty"`
 	NotificationError string     `json:"notification_error,omitempty"`
 }
@@ -99,9 +107,23 @@ type AlertCheck struct {
 	// the alert back it does not change, so a problem still there when
 	// it ends is sent then.
 	Notified string `json:"notified,omitempty"`
+	// Delivered is what the alert's receiver was last told of the check
+	// for sure: a delivered alert, or a change the alert's `on` leaves
+	// out. When an alert is dropped undelivered, Notified goes back to
+	// Delivered, so the next cycle queues a problem still there again.
+	Delivered string `json:"delivered,omitempty"`
+	// Dropped says why the latest alert about the check was dropped
+	// undelivered, until another is queued or delivered.
+	Dropped string `json:"dropped,omitempty"`
 	// Flapping is true while the alert's flap damping holds the check's
-	// alerts back.
-	Flapping bool `json:"flapping,omitempty"`
+	// alerts back; SettledAt is when it last stopped.
+	Flapping  bool      `json:"flapping,omitempty"`
+	SettledAt time.Time `json:"settled_at,omitzero"`
+	// Sent are the times of the alerts queued about the check within the
+	// flap window: at most MaxAlertsPerWindow. HeldUntil is when an alert
+	// that bound holds back may go out.
+	Sent      []time.Time `json:"sent,omitempty"`
+	HeldUntil time.Time   `json:"held_until,omitzero"`
 }
 
 func newState() *State {

@@ -137,6 +137,9 @@ type Watcher struct {
 	metrics *metrics
 
 	// Owned by the cycle goroutine.
+	// stopping is Once's ctx while its cycle runs: done once the watch's
+	// stop signal has arrived.
+	stopping context.Context
 	st       *State
 	leading  bool
 	lease    *state.Lease // held while leading
@@ -149,9 +152,12 @@ type Watcher struct {
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
 
-	mu    sync.Mutex // guards snap and heard
+	mu    sync.Mutex // guards snap, heard and outcomes
 	snap  Status
 	heard heard
+	// outcomes are the deliveries and drops the workers reported, for
+	// applyOutcomes.
+	outcomes []outcome
 }
 
 // New prepares a watch and loads its saved state.
@@ -358,7 +364,70 @@ func (w *Watcher) Once(ctx context.Context) (*Cycle, error) {
 			cancel()
 		}
 	}()
+	w.stopping = ctx
+	defer func() { w.stopping = nil }()
 	return w.Cycle(cctx)
+}
+
+// stopSignals are the exit codes of a command killed by SIGHUP, SIGINT or
+// SIGTERM (128 + the signal), as a stop of the watch's service sends them.
+var stopSignals = map[int64]string{129: "SIGHUP", 130: "SIGINT", 143: "SIGTERM"}
+
+// killedByStop returns the checks of run whose command died of a stop
+// signal while the watch itself is stopping: a service manager signals
+// every process of the service (systemd's default KillMode), so the
+// checks' commands die with the watch; their failure says nothing of
+// what they check. ctx stands for the stop signal when Once is not used.
+func (w *Watcher) killedByStop(ctx context.Context, run *record.Run) []string {
+	var names []string
+	for _, it := range run.Items {
+		if it.Kind != record.KindCheck || it.Status == record.Passed {
+			continue
+		}
+		if _, ok := stopSignals[exitCode(it.Result["exit_code"])]; ok {
+			names = append(names, it.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	stop := w.stopping
+	if stop == nil {
+		stop = ctx
+	}
+	if stop.Err() == nil {
+		// The watch's own signal may be a moment behind its commands'.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-stop.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if stop.Err() == nil {
+		return nil
+	}
+	return names
+}
+
+// exitCode reads a command's exit_code from a run record's result; -1
+// when it is not a whole number.
+func exitCode(v any) int64 {
+	switch n := v.(type) {
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i
+		}
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n)
+		}
+	case int:
+		return int64(n)
+	case int64:
+		return n
+	}
+	return -1
 }
 
 // Cycle runs the checks once, with ctx as it is, and acts on the result.
@@ -384,6 +453,13 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	st := w.st
 	now := run.FinishedAt
 
+	if !run.Interrupted {
+		if names := w.killedByStop(ctx, run); len(names) > 0 {
+			w.log.Warn("the watch is stopping and the commands of some checks were killed by its stop signal (KillMode=mixed keeps them running): the cycle counts as interrupted",
+				"checks", strings.Join(names, ","))
+			run.Interrupted = true
+		}
+	}
 	if run.Interrupted {
 		w.log.Warn("cycle interrupted; health not updated", "duration_ms", run.DurationMS)
 		c.RunPath = w.keep(ctx, run)
@@ -426,7 +502,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 			}
 		}
 		cs.Changes = recent(cs.Changes, now, w.longestWindow())
-		cs.Flapping = damp(cs.Flapping, cs, now, alert.Flap{Threshold: alert.DefaultFlapThreshold, Window: alert.DefaultFlapWindow}, prev != o.health && prev != "")
+		damp(&cs.Flapping, &cs.SettledAt, cs, now, alert.Flap{Threshold: alert.DefaultFlapThreshold, Window: alert.DefaultFlapWindow}, prev != o.health && prev != "")
 		cs.Health, cs.Status, cs.Message, cs.Suppressed = o.health, o.status, o.message, o.suppressed
 		notified[o.name] = cs.Notified
 		if o.suppressed || !leading {
@@ -514,6 +590,7 @@ func (w *Watcher) finish(ctx context.Context, c *Cycle, leading bool) {
 
 // save saves the state, with what each alert's queue holds.
 func (w *Watcher) save(ctx context.Context) {
+	w.applyOutcomes()
 	for _, ob := range w.outboxes {
 		w.st.alert(ob.Alert().Name).Saved = ob.Save()
 	}

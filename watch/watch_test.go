@@ -91,19 +91,63 @@ func (h *hooks) take() []string {
 	return out
 }
 
+// previous returns the "previous" of the transitions about check in the
+// payloads received on path (not taken yet).
+func (h *hooks) previous(path, check string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, p := range h.payloads {
+		if p.path != path {
+			continue
+		}
+		tr, _ := p.body["transitions"].([]any)
+		for _, t := range tr {
+			if m := t.(map[string]any); m["check"] == check {
+				out = append(out, m["previous"].(string))
+			}
+		}
+	}
+	return out
+}
+
+// logBuffer is the watch's log, written by the cycle and the alert
+// workers while a test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // fixture is a watch over testdata/watch.hcl in a temporary directory.
 type fixture struct {
 	t     *testing.T
 	dir   string
 	state string
 	hooks *hooks
-	logs  *bytes.Buffer
-	vars  []string
+	logs  *logBuffer
+	// clk is the watchers' clock unless a test sets its own: cycle moves
+	// it a flap window (10 minutes) on, so that flap damping's bound on
+	// alerts per window holds nothing back between a test's steps.
+	clk  *clock
+	vars []string
 }
 
 func newFixture(t *testing.T, vars ...string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), state: t.TempDir(), hooks: newHooks(t), logs: &bytes.Buffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), state: t.TempDir(), hooks: newHooks(t), logs: &logBuffer{},
+		clk: &clock{now: time.Now().UTC()}}
 	f.vars = append([]string{"dir=" + f.dir, "hook_url=" + f.hooks.URL + "/hook"}, vars...)
 	f.set("alpha", true)
 	return f
@@ -155,6 +199,7 @@ func (f *fixture) watcher(mod func(*watch.Options)) *watch.Watcher {
 		Sender: &alert.Sender{Redactor: b.Redactor, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }},
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Host:   "test-host", Operator: "tester", Source: "testdata/watch.hcl",
+		Now: f.clk.Now,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -175,6 +220,7 @@ func (f *fixture) cycle(w *watch.Watcher) *watch.Cycle {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	defer f.clk.add(10 * time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := w.Flush(ctx); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/state"
 	"github.com/spf13/cobra"
 )
@@ -32,14 +35,16 @@ problem already. Checks still run, and their health is still served on
 silence ends (or is removed) is alerted then; one that is gone by then is
 not.
 
-Silences live in the state (--state, $RUNBOOK_STATE, or .runbook/ beside
---runbook FILE|DIR, else ./.runbook): point every host at one postgres://
-state and one silence holds for the fleet. Adding and removing one is
-appended to the audit trail (runbook stop status --audit).`,
-		Example: `  runbook silence add disk_root api_health --for 2h --reason "disk swap, CHG-1042"
+Silences live in the state the watch reads, which you name: --state,
+$RUNBOOK_STATE, or --runbook FILE|DIR, the runbook the watch runs (its
+.runbook/ state). With --runbook, the checks you name must be the
+runbook's. Point every host at one postgres:// state and one silence holds
+for the fleet. Adding and removing one is appended to the audit trail
+(runbook stop status --audit).`,
+		Example: `  runbook silence add disk_root api_health --for 2h --reason "disk swap, CHG-1042" --runbook runbooks/mon.hcl
   runbook silence add --all --for 30m --reason "deploy" --state postgres://ops@db/runbook
-  runbook silence list
-  runbook silence remove s-1a2b3c4d`,
+  runbook silence list --runbook runbooks/mon.hcl
+  runbook silence remove s-1a2b3c4d --runbook runbooks/mon.hcl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return exitWith(2, fmt.Errorf("unknown command %q for \"runbook silence\": use add, list or remove", args[0]))
@@ -49,7 +54,7 @@ appended to the audit trail (runbook stop status --audit).`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.state, "state", "", "the state holding the silences: a directory or a postgres:// URL (default $RUNBOOK_STATE, else .runbook/ beside --runbook)")
-	pf.StringVar(&f.runbook, "runbook", ".", "the runbook `FILE|DIR` whose .runbook/ state to use when neither --state nor $RUNBOOK_STATE is set")
+	pf.StringVar(&f.runbook, "runbook", "", "the runbook `FILE|DIR` the watch runs: its checks are the ones a silence may name, and its .runbook/ state is used when neither --state nor $RUNBOOK_STATE is set")
 	pf.StringVar(&f.operator, "operator", "", "who sets or removes the silence (default $SUDO_USER, then $USER)")
 	cmd.AddCommand(newSilenceAddCmd(a, &f), newSilenceListCmd(a, &f), newSilenceRemoveCmd(a, &f))
 	return cmd
@@ -76,13 +81,17 @@ func newSilenceAddCmd(a *app, f *silenceFlags) *cobra.Command {
 			case strings.TrimSpace(reason) == "":
 				return exitWith(2, errors.New("--reason is required: say why, for the audit trail and the on-call"))
 			}
-			store, err := a.openState(ctx, f.state, f.runbook)
+			checks, err := a.silenceChecks(f.runbook, args)
+			if err != nil {
+				return err
+			}
+			store, err := f.open(ctx, a)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
 			now := time.Now()
-			s, err := store.AddSilence(ctx, state.Silence{Checks: args, Reason: reason, By: a.operator(f.operator), Host: hostname(),
+			s, err := store.AddSilence(ctx, state.Silence{Checks: checks, Reason: reason, By: a.operator(f.operator), Host: hostname(),
 				Start: now, End: now.Add(dur)})
 			if err != nil {
 				return exitWith(1, err)
@@ -109,7 +118,7 @@ func newSilenceListCmd(a *app, f *silenceFlags) *cobra.Command {
 			if format != "table" && format != "json" {
 				return exitWith(2, fmt.Errorf("--format: %q is not one of table, json", format))
 			}
-			store, err := a.openState(ctx, f.state, f.runbook)
+			store, err := f.open(ctx, a)
 			if err != nil {
 				return err
 			}
@@ -142,7 +151,7 @@ func newSilenceRemoveCmd(a *app, f *silenceFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, err := a.openState(ctx, f.state, f.runbook)
+			store, err := f.open(ctx, a)
 			if err != nil {
 				return err
 			}
@@ -157,6 +166,51 @@ func newSilenceRemoveCmd(a *app, f *silenceFlags) *cobra.Command {
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
 	return c
+}
+
+// open opens the state holding the silences. It must be named (--state,
+// $RUNBOOK_STATE or --runbook): a silence written to ./.runbook while the
+// watch reads another state would never be seen.
+func (f *silenceFlags) open(ctx context.Context, a *app) (state.Store, error) {
+	if f.state == "" && a.getenv("RUNBOOK_STATE") == "" && f.runbook == "" {
+		return nil, exitWith(2, errors.New("say which state holds the silences: --runbook FILE|DIR (the runbook the watch runs; its .runbook/ state), --state DIR|URL, or $RUNBOOK_STATE; a silence in another state than the watch's is never seen"))
+	}
+	return a.openState(ctx, f.state, f.runbook)
+}
+
+// silenceChecks returns the checks named, each as the runbook at path
+// (when given) names it: a "check." prefix is accepted, and a name the
+// runbook does not have is an error (exit 2) with a suggestion.
+func (a *app) silenceChecks(path string, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, strings.TrimPrefix(n, "check."))
+	}
+	if path == "" || len(out) == 0 {
+		return out, nil
+	}
+	cfg, diags := engine.Load(path, registry())
+	if diags.HasErrors() {
+		var first error = diags
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				first = d
+				break
+			}
+		}
+		return nil, exitWith(2, fmt.Errorf("--runbook %s: cannot read its checks (%w); name the runbook the watch runs, or give --state", path, first))
+	}
+	var unknown []string
+	for i, n := range out {
+		if _, ok := cfg.Checks[n]; ok {
+			continue
+		}
+		unknown = append(unknown, fmt.Sprintf("%q is not a check of %s.%s", names[i], path, engine.Suggest(n, cfg.CheckOrder)))
+	}
+	if len(unknown) > 0 {
+		return nil, exitWith(2, fmt.Errorf("%s Its checks: %s", strings.Join(unknown, " "), strings.Join(cfg.CheckOrder, ", ")))
+	}
+	return out, nil
 }
 
 // silenced names what a silence covers.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,5 +78,53 @@ func TestSilenceFlagErrors(t *testing.T) {
 				t.Errorf("got exit %d %q, want 2 and %q", code, stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestSilenceGoesWhereTheWatchLooks: a silence must land in the state the
+// watch reads and name checks the runbook has. Without --runbook, --state
+// or $RUNBOOK_STATE it is refused (it would go to ./.runbook, which a
+// watch of runbooks/mon.hcl never reads); with --runbook, a misspelt check
+// is refused with a suggestion, "check.NAME" is read as NAME, and the
+// silence goes to the runbook's .runbook/ state; its end is in the future.
+func TestSilenceGoesWhereTheWatchLooks(t *testing.T) {
+	t.Setenv("RUNBOOK_STATE", "")
+	dir := writeFiles(t, map[string]string{"runbooks/mon.hcl": `runbook "mon" {}
+check "disk_root" {
+  file {
+    path = "/"
+  }
+}
+check "api" {
+  file {
+    path = "/"
+  }
+}
+`})
+	code, _, stderr := runCLI(t, dir, "silence", "add", "disk_root", "--for", "2h", "--reason", "swap")
+	if code != 2 || !strings.Contains(stderr, "say which state holds the silences: --runbook FILE|DIR") {
+		t.Errorf("no state named: exit %d %q, want 2 and which flags to give", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, dir, "silence", "list"); code != 2 || !strings.Contains(stderr, "say which state") {
+		t.Errorf("list, no state named: exit %d %q, want 2", code, stderr)
+	}
+	for _, name := range []string{"disk_rot", "check.disk_rot"} {
+		code, _, stderr = runCLI(t, dir, "silence", "add", name, "--for", "2h", "--reason", "swap", "--runbook", "runbooks/mon.hcl")
+		if code != 2 || !strings.Contains(stderr, `"`+name+`" is not a check of runbooks/mon.hcl. Did you mean "disk_root"?`) ||
+			!strings.Contains(stderr, "Its checks: disk_root, api") {
+			t.Errorf("%s: exit %d %q, want 2 and a suggestion", name, code, stderr)
+		}
+	}
+	code, out, stderr := runCLI(t, dir, "silence", "add", "check.disk_root", "api", "--for", "2h", "--reason", "swap", "--runbook", "runbooks/mon.hcl")
+	if code != 0 || !strings.Contains(out, "alerts about disk_root, api are held back until") || !strings.Contains(out, "(in 2h0m0s)") ||
+		!strings.Contains(out, "State: "+filepath.Join("runbooks", ".runbook")) {
+		t.Errorf("add: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".runbook")); !os.IsNotExist(err) {
+		t.Errorf("./.runbook was created: %v", err)
+	}
+	code, out, _ = runCLI(t, dir, "silence", "list", "--state", filepath.Join(dir, "runbooks", ".runbook"), "--format", "json")
+	if code != 0 || !strings.Contains(out, `"disk_root",`) {
+		t.Errorf("list: exit %d\n%s", code, out)
 	}
 }

@@ -402,11 +402,12 @@ func describeChange(st state.StopState, now time.Time) string {
 	return s
 }
 
-// stamp renders a time as RFC 3339 UTC with its age.
+// stamp renders a time as RFC 3339 UTC with its age, or how far off it
+// is when it is to come.
 func stamp(t, now time.Time) string {
 	age := now.Sub(t).Round(time.Second)
 	if age < 0 {
-		age = 0
+		return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), -age)
 	}
 	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), age)
 }
