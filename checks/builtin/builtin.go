@@ -20,6 +20,7 @@ import (
 	"github.com/runbookhq/runbook/checks/shell"
 	"github.com/runbookhq/runbook/checks/sql"
 	"github.com/runbookhq/runbook/checks/tcp"
+	"github.com/runbookhq/runbook/checks/tls"
 )
 
 // Providers maps a provider block type to the factory of its provider.
@@ -35,6 +36,7 @@ var Providers = map[string]checks.Factory{
 	"shell":      shell.New,
 	"sql":        sql.New,
 	"tcp":        tcp.New,
+	"tls":        tls.New,
 }
 
 // Planned names providers the language reserves but this build does not
