@@ -10,6 +10,7 @@ import (
 
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/checks/disk"
+	"github.com/runbookhq/runbook/checks/dns"
 	"github.com/runbookhq/runbook/checks/file"
 	"github.com/runbookhq/runbook/checks/golden"
 	"github.com/runbookhq/runbook/checks/http"
@@ -26,6 +27,7 @@ import (
 // Providers maps a provider block type to the factory of its provider.
 var Providers = map[string]checks.Factory{
 	"disk":       disk.New,
+	"dns":        dns.New,
 	"file":       file.New,
 	"golden":     golden.New,
 	"http":       http.New,
