@@ -124,6 +124,8 @@ type Item struct {
 	// Required, on a manual step, refuses "skipped" as its answer.
 	Required  hcl.Expression
 	DependsOn []Ref
+	// Schedule is a check's every or cron; nil runs it every time.
+	Schedule *Schedule
 
 	// refs are the items this item's expressions reference, found by Load.
 	refs []Ref

@@ -136,6 +136,9 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 		return s
 	}
 	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
+	if kind == "check" {
+		s.Attributes = append(s.Attributes, scheduleAttrs...)
+	}
 	if kind != "check" {
 		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "manual"})
@@ -426,6 +429,11 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
 	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
 	it.Required = attr("required")
+	if kind == "check" {
+		sched, sdiags := decodeSchedule(content)
+		diags = append(diags, sdiags...)
+		it.Schedule = sched
+	}
 
 	if a, ok := content.Attributes["depends_on"]; ok {
 		refs, rdiags := decodeRefList(a.Expr)

@@ -65,6 +65,10 @@ type Options struct {
 	Source string
 	// Resume carries over the passed items of an earlier run.
 	Resume *record.Run
+	// Standing are results that stand instead of running, by check
+	// name: a watch's scheduled checks between their runs. Each is kept
+	// whatever its status and marked CarriedOver.
+	Standing map[string]*record.Item
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ID is the run's id (record.NewRunID), when the caller needs it
@@ -444,6 +448,7 @@ func (r *runner) plan() error {
 		}
 	}
 	r.carryOver()
+	r.standFor()
 	return nil
 }
 
