@@ -68,8 +68,9 @@ func TestTimeoutKillsTheRemoteProcessGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	// A background child that would outlive its shell.
-	_, err := p.Host("web-1").Exec(ctx, "sleep 60 & echo $! > "+pidFile+"; wait", nil, nil, nil)
+	// A background child that ignores SIGHUP would outlive its shell
+	// and its session.
+	_, err := p.Host("web-1").Exec(ctx, "(trap '' HUP; exec sleep 60) & echo $! > "+pidFile+"; wait", nil, nil, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the deadline", err)
 	}
@@ -78,11 +79,13 @@ func TestTimeoutKillsTheRemoteProcessGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+
 	// The test server runs on this machine: the child must be gone.
 	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
+	for alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the remote child %d still runs", pid)
+
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -180,4 +183,18 @@ func TestDownTargetFailsFast(t *testing.T) {
 	if code, _, _, err := exec(t, p, "up", "true"); err != nil || code != 0 {
 		t.Fatalf("the other target: %d %v", code, err)
 	}
+}
+
+// alive reports whether pid runs: exists and is not a zombie (a container
+// whose init does not reap keeps those).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(st), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
