@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "report", LabelNames: []string{"name"}},
 		{Type: "alert", LabelNames: []string{"name"}},
 		{Type: "cleanup", LabelNames: []string{"name"}},
+		{Type: "target", LabelNames: []string{"name"}},
 	},
 }
 
@@ -105,7 +106,7 @@ var alertSchema = &hcl.BodySchema{
 // itemAttrs are the shared settings of checks and steps.
 var itemAttrs = []hcl.AttributeSchema{
 	{Name: "title"}, {Name: "description"}, {Name: "expected"},
-	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"},
+	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"}, {Name: "on"},
 }
 
 // stepOnlyAttrs are settings a step (and a cleanup) has and a check has
@@ -213,6 +214,8 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 			diags = append(diags, ds...)
 		case "alert":
 			diags = append(diags, d.decodeAlert(b)...)
+		case "target":
+			diags = append(diags, d.decodeTarget(b)...)
 		}
 	}
 	return diags
@@ -435,6 +438,11 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		it.Schedule = sched
 	}
 
+	if a, ok := content.Attributes["on"]; ok {
+		names, list, odiags := decodeOn(a)
+		diags = append(diags, odiags...)
+		it.On, it.OnList, it.OnRange = names, list, a.Expr.Range()
+	}
 	if a, ok := content.Attributes["depends_on"]; ok {
 		refs, rdiags := decodeRefList(a.Expr)
 		diags = append(diags, rdiags...)

@@ -149,7 +149,7 @@ func (r *runner) standFor() {
 		if n.item.Kind != record.KindCheck || n.late || !n.selected {
 			continue
 		}
-		prev := r.opts.Standing[n.item.Name]
+		prev := r.opts.Standing[n.rec.Name]
 		if prev == nil {
 			continue
 		}
