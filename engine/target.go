@@ -165,8 +165,12 @@ func (b *Bound) bindTargets(items []*Item) hcl.Diagnostics {
 		}
 	}
 	for _, it := range items {
+		waits := map[string]bool{}
+		for _, d := range it.DependsOn {
+			waits[d.Address()] = true
+		}
 		for _, ref := range it.refs {
-			if fanned[ref.Address()] {
+			if fanned[ref.Address()] && !waits[ref.Address()] {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reference to an item on several targets",

@@ -1,0 +1,210 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/internal/testserver"
+	"golang.org/x/crypto/ssh"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }
+
+const targetsRunbook = `
+runbook "reach" {}
+
+variable "user" { type = string }
+variable "key" { type = string }
+variable "known" { type = string }
+variable "empty_known" { type = string }
+variable "port1" { type = number }
+variable "port2" { type = number }
+variable "down_port" { type = number }
+variable "file" { type = string }
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+target "web-1" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = var.port1
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.known
+  }
+}
+
+target "web-2" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = var.port2
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.known
+  }
+}
+
+target "down" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = var.down_port
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.known
+    connect_timeout  = "300ms"
+  }
+}
+
+target "stranger" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = var.port1
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.empty_known
+  }
+}
+
+check "port" {
+  on = [target.web-1, target.web-2]
+  shell {
+    command = "echo $SSH_CONNECTION | cut -d' ' -f4"
+  }
+}
+
+check "root_disk" {
+  on = [target.web-1, target.web-2]
+  disk {
+    path = "/"
+  }
+  assert {
+    condition = self.total_bytes > 0
+  }
+}
+
+check "marker" {
+  on = target.web-1
+  file {
+    path = var.file
+  }
+}
+
+check "secret_output" {
+  on = target.web-2
+  shell {
+    command = "echo token=${var.token}"
+  }
+}
+
+check "unreachable" {
+  on = target.down
+  shell {
+    command = "true"
+  }
+}
+
+check "unknown_host_key" {
+  on = target.stranger
+  shell {
+    command = "true"
+  }
+}
+
+check "after_ports" {
+  depends_on = [check.port]
+  shell {
+    command = "true"
+  }
+}
+`
+
+func TestTargets(t *testing.T) {
+	servers := testserver.SSH(t)
+	dir := t.TempDir()
+	emptyKnown := filepath.Join(dir, "empty_known")
+	marker := filepath.Join(dir, "marker")
+	for _, f := range []string{emptyKnown, marker} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(emptyKnown, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	silent := testserver.Silent(t)
+	_, downPort, _ := strings.Cut(silent, ":")
+	s1, s2 := servers[0], servers[1]
+	b := bind(t, targetsRunbook, engine.Inputs{Vars: []string{
+		"user=" + s1.User, "key=" + s1.KeyFile, "known=" + s1.KnownHosts, "empty_known=" + emptyKnown,
+		"port1=" + strconv.Itoa(s1.Port), "port2=" + strconv.Itoa(s2.Port), "down_port=" + downPort,
+		"file=" + marker, "token=tok-s3cr3t-value",
+	}})
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type item struct{ Name, Target, Status, Detail string }
+	var got []item
+	for _, it := range r.Items {
+		detail := ""
+		switch {
+		case it.Error != nil:
+			detail = *it.Error
+		case strings.HasPrefix(it.Name, "port["), it.Name == "secret_output":
+			detail = strings.TrimSpace(it.Result["stdout"].(string))
+		}
+		got = append(got, item{it.Name, it.Target, it.Status, detail})
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].Name < got[j].Name })
+	fp := ssh.FingerprintSHA256(s1.HostKey)
+	// Errors are long: keep what the test asserts on.
+	for i, g := range got {
+		switch g.Name {
+		case "unreachable":
+			if strings.Contains(g.Detail, `target "down"`) && strings.Contains(g.Detail, "no answer within 300ms") {
+				got[i].Detail = "connect timeout"
+			}
+		case "unknown_host_key":
+			if strings.Contains(g.Detail, "is unknown") && strings.Contains(g.Detail, fp) {
+				got[i].Detail = "unknown host key " + fp
+			}
+		}
+	}
+	want := []item{
+		{"after_ports", "", "passed", ""},
+		{"marker", "web-1", "passed", ""},
+		{"port[web-1]", "web-1", "passed", strconv.Itoa(s1.Port)},
+		{"port[web-2]", "web-2", "passed", strconv.Itoa(s2.Port)},
+		{"root_disk[web-1]", "web-1", "passed", ""},
+		{"root_disk[web-2]", "web-2", "passed", ""},
+		{"secret_output", "web-2", "passed", "token=(sensitive)"},
+		{"unknown_host_key", "stranger", "failed", "unknown host key " + fp},
+		{"unreachable", "down", "failed", "connect timeout"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
+	}
+
+	// plan shows where each item runs.
+	plan, err := engine.Plan(b, engine.Options{Mode: engine.ModeCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pi := range plan {
+		if pi.Name == "port[web-2]" && pi.Target != "web-2 (ssh 127.0.0.1:"+strconv.Itoa(s2.Port)+")" {
+			t.Errorf("plan target of port[web-2]: %q", pi.Target)
+		}
+	}
+	if len(b.InsecureTargets()) != 0 {
+		t.Errorf("insecure targets: %v", b.InsecureTargets())
+	}
+}
