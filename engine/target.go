@@ -381,4 +381,3 @@ func (b *Bound) targetDescription(name string) string {
 	}
 	return s + ")"
 }
-
