@@ -1,9 +1,11 @@
 package watch
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
 )
 
@@ -11,12 +13,9 @@ import (
 // due at now: they stand in this cycle's run instead of running.
 func (w *Watcher) standing(now time.Time) map[string]*record.Item {
 	var out map[string]*record.Item
-	for name, it := range w.b.Config.Checks {
-		if it.Schedule == nil {
-			continue
-		}
-		cs := w.st.Checks[name]
-		if cs == nil || cs.Last == nil || it.Schedule.Due(cs.LastRun, now) {
+	for name, cs := range w.st.Checks {
+		it := w.declared(name)
+		if it == nil || it.Schedule == nil || cs.Last == nil || it.Schedule.Due(cs.LastRun, now) {
 			continue
 		}
 		if out == nil {
@@ -40,7 +39,7 @@ func (w *Watcher) ran(run *record.Run) {
 			continue
 		}
 		cs.LastRun = it.StartedAt.UTC()
-		if c := w.b.Config.Checks[it.Name]; c != nil && c.Schedule != nil {
+		if c := w.declared(it.Name); c != nil && c.Schedule != nil {
 			kept := *it
 			cs.Last = &kept
 		} else {
@@ -62,7 +61,7 @@ func (w *Watcher) ages(checks map[string]CheckState, now time.Time) map[string]C
 			}
 			cs.AgeSeconds = &age
 		}
-		if c := w.b.Config.Checks[name]; c != nil && c.Schedule != nil {
+		if c := w.declared(name); c != nil && c.Schedule != nil {
 			cs.Schedule = c.Schedule.String()
 			if !cs.LastRun.IsZero() {
 				next := c.Schedule.Next(cs.LastRun).UTC()
@@ -72,6 +71,15 @@ func (w *Watcher) ages(checks map[string]CheckState, now time.Time) map[string]C
 		out[name] = cs
 	}
 	return out
+}
+
+// declared is the check a record item's name stands for: "disk" or, for
+// a check run on several targets, "disk[web-1]".
+func (w *Watcher) declared(name string) *engine.Item {
+	if base, _, ok := strings.Cut(name, "["); ok {
+		name = base
+	}
+	return w.b.Config.Checks[name]
 }
 
 // ageCollector exports each check's result age at scrape time.
