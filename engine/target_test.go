@@ -28,6 +28,7 @@ variable "port1" { type = number }
 variable "port2" { type = number }
 variable "down_port" { type = number }
 variable "file" { type = string }
+variable "log" { type = string }
 variable "token" {
   type      = string
   sensitive = true
@@ -98,6 +99,28 @@ check "marker" {
   }
 }
 
+check "mismatches" {
+  on = target.web-2
+  log {
+    path    = var.log
+    pattern = "[0-9]+ mismatches"
+    exclude = ", 0 mismatches"
+    tail    = 1
+  }
+  assert {
+    condition     = self.matches == 0
+    error_message = "${self.matches} mismatch lines, the last: ${join("", self.lines)}"
+  }
+}
+
+check "missing_log" {
+  on = target.web-1
+  log {
+    path    = "${var.log}.missing"
+    pattern = "x"
+  }
+}
+
 check "secret_output" {
   on = target.web-2
   shell {
@@ -132,6 +155,10 @@ func TestTargets(t *testing.T) {
 	dir := t.TempDir()
 	emptyKnown := filepath.Join(dir, "empty_known")
 	marker := filepath.Join(dir, "marker")
+	logFile := filepath.Join(dir, "shadow.log")
+	if err := os.WriteFile(logFile, []byte("cycle 1: 9 workflows, 0 mismatches\ncycle 2: 3 mismatches detected\ncycle 3: 1 mismatches detected\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{emptyKnown, marker} {
 		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
@@ -146,7 +173,7 @@ func TestTargets(t *testing.T) {
 	b := bind(t, targetsRunbook, engine.Inputs{Vars: []string{
 		"user=" + s1.User, "key=" + s1.KeyFile, "known=" + s1.KnownHosts, "empty_known=" + emptyKnown,
 		"port1=" + strconv.Itoa(s1.Port), "port2=" + strconv.Itoa(s2.Port), "down_port=" + downPort,
-		"file=" + marker, "token=tok-s3cr3t-value",
+		"file=" + marker, "token=tok-s3cr3t-value", "log=" + logFile,
 	}})
 	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck, Concurrency: 4})
 	if err != nil {
@@ -159,6 +186,8 @@ func TestTargets(t *testing.T) {
 		switch {
 		case it.Error != nil:
 			detail = *it.Error
+		case it.Name == "mismatches" && len(it.Asserts) > 0:
+			detail = it.Asserts[0].Message
 		case strings.HasPrefix(it.Name, "port["), it.Name == "secret_output":
 			detail = strings.TrimSpace(it.Result["stdout"].(string))
 		}
@@ -173,6 +202,10 @@ func TestTargets(t *testing.T) {
 			if strings.Contains(g.Detail, `target "down"`) && strings.Contains(g.Detail, "no answer within 300ms") {
 				got[i].Detail = "connect timeout"
 			}
+		case "missing_log":
+			if strings.Contains(g.Detail, "on web-1") && strings.Contains(g.Detail, "No such file") {
+				got[i].Detail = "no such file"
+			}
 		case "unknown_host_key":
 			if strings.Contains(g.Detail, "is unknown") && strings.Contains(g.Detail, fp) {
 				got[i].Detail = "unknown host key " + fp
@@ -182,6 +215,8 @@ func TestTargets(t *testing.T) {
 	want := []item{
 		{"after_ports", "", "passed", ""},
 		{"marker", "web-1", "passed", ""},
+		{"mismatches", "web-2", "failed", "2 mismatch lines, the last: cycle 3: 1 mismatches detected"},
+		{"missing_log", "web-1", "failed", "no such file"},
 		{"port[web-1]", "web-1", "passed", strconv.Itoa(s1.Port)},
 		{"port[web-2]", "web-2", "passed", strconv.Itoa(s2.Port)},
 		{"root_disk[web-1]", "web-1", "passed", ""},

@@ -140,7 +140,7 @@ func (p *Pool) client(ctx context.Context, t *Target) (*ssh.Client, error) {
 			// Cancelled, not down: a later item may try again.
 			return nil, fmt.Errorf("target %q: connect to %s: %w", t.Name, t.SSH.Addr(), ctx.Err())
 		}
-		if cctx.Err() != nil {
+		if ne, ok := errors.AsType[net.Error](c.err); cctx.Err() != nil || errors.Is(c.err, os.ErrDeadlineExceeded) || (ok && ne.Timeout()) {
 			c.err = fmt.Errorf("no answer within %s", timeout)
 		}
 		c.err = fmt.Errorf("target %q: connect to %s: %w", t.Name, t.SSH.Addr(), c.err)
