@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	osexec "os/exec"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,6 +31,7 @@ variable "port2" { type = number }
 variable "down_port" { type = number }
 variable "file" { type = string }
 variable "log" { type = string }
+variable "pid_file" { type = string }
 variable "token" {
   type      = string
   sensitive = true
@@ -121,6 +124,31 @@ check "missing_log" {
   }
 }
 
+check "sleeper_by_name" {
+  on = target.web-1
+  process {
+    name          = "sleep"
+    match_cmdline = "^sleep 3017$"
+  }
+}
+
+check "sleeper_by_pid_file" {
+  on = target.web-2
+  process {
+    pid_file = var.pid_file
+  }
+}
+
+check "no_such_process" {
+  on = target.web-1
+  process {
+    name = "no-such-process-name"
+  }
+  assert {
+    condition = !self.running
+  }
+}
+
 check "secret_output" {
   on = target.web-2
   shell {
@@ -159,6 +187,15 @@ func TestTargets(t *testing.T) {
 	if err := os.WriteFile(logFile, []byte("cycle 1: 9 workflows, 0 mismatches\ncycle 2: 3 mismatches detected\ncycle 3: 1 mismatches detected\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	sleeper := osexec.Command("sleep", "3017")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	pidFile := filepath.Join(dir, "sleeper.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(sleeper.Process.Pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{emptyKnown, marker} {
 		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
@@ -173,7 +210,7 @@ func TestTargets(t *testing.T) {
 	b := bind(t, targetsRunbook, engine.Inputs{Vars: []string{
 		"user=" + s1.User, "key=" + s1.KeyFile, "known=" + s1.KnownHosts, "empty_known=" + emptyKnown,
 		"port1=" + strconv.Itoa(s1.Port), "port2=" + strconv.Itoa(s2.Port), "down_port=" + downPort,
-		"file=" + marker, "token=tok-s3cr3t-value", "log=" + logFile,
+		"file=" + marker, "token=tok-s3cr3t-value", "log=" + logFile, "pid_file=" + pidFile,
 	}})
 	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck, Concurrency: 4})
 	if err != nil {
@@ -188,6 +225,8 @@ func TestTargets(t *testing.T) {
 			detail = *it.Error
 		case it.Name == "mismatches" && len(it.Asserts) > 0:
 			detail = it.Asserts[0].Message
+		case strings.HasPrefix(it.Name, "sleeper"):
+			detail = fmt.Sprintf("%v %v %v", it.Result["running"], it.Result["pid"], it.Result["count"])
 		case strings.HasPrefix(it.Name, "port["), it.Name == "secret_output":
 			detail = strings.TrimSpace(it.Result["stdout"].(string))
 		}
@@ -217,11 +256,14 @@ func TestTargets(t *testing.T) {
 		{"marker", "web-1", "passed", ""},
 		{"mismatches", "web-2", "failed", "2 mismatch lines, the last: cycle 3: 1 mismatches detected"},
 		{"missing_log", "web-1", "failed", "no such file"},
+		{"no_such_process", "web-1", "passed", ""},
 		{"port[web-1]", "web-1", "passed", strconv.Itoa(s1.Port)},
 		{"port[web-2]", "web-2", "passed", strconv.Itoa(s2.Port)},
 		{"root_disk[web-1]", "web-1", "passed", ""},
 		{"root_disk[web-2]", "web-2", "passed", ""},
 		{"secret_output", "web-2", "passed", "token=(sensitive)"},
+		{"sleeper_by_name", "web-1", "passed", fmt.Sprintf("true %d 1", sleeper.Process.Pid)},
+		{"sleeper_by_pid_file", "web-2", "passed", fmt.Sprintf("true %d 1", sleeper.Process.Pid)},
 		{"unknown_host_key", "stranger", "failed", "unknown host key " + fp},
 		{"unreachable", "down", "failed", "connect timeout"},
 	}
