@@ -3,8 +3,8 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	osexec "os/exec"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
