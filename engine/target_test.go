@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/runbookhq/runbook/engine"
@@ -283,5 +284,96 @@ func TestTargets(t *testing.T) {
 	}
 	if len(b.InsecureTargets()) != 0 {
 		t.Errorf("insecure targets: %v", b.InsecureTargets())
+	}
+}
+
+func TestRemoteSteps(t *testing.T) {
+	servers := testserver.SSH(t)
+	s1, s2 := servers[0], servers[1]
+	dir := t.TempDir()
+	mark, pidFile := filepath.Join(dir, "mark"), filepath.Join(dir, "pid")
+	src := `runbook "steps" {}
+variable "user" { type = string }
+variable "key" { type = string }
+variable "known" { type = string }
+target "web-1" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = ` + strconv.Itoa(s1.Port) + `
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.known
+  }
+}
+target "web-2" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = ` + strconv.Itoa(s2.Port) + `
+    user             = var.user
+    private_key_file = var.key
+    known_hosts_file = var.known
+  }
+}
+step "mutate" {
+  on      = [target.web-1, target.web-2]
+  confirm = true
+  shell {
+    command = "echo $SSH_CONNECTION | cut -d' ' -f4 >> ` + mark + `"
+  }
+}
+step "slow" {
+  on      = target.web-1
+  timeout = "1s"
+  shell {
+    command = "(trap '' HUP; exec sleep 60) & echo $! > ` + pidFile + `; wait"
+  }
+}
+`
+	b := bind(t, src, engine.Inputs{Vars: []string{"user=" + s1.User, "key=" + s1.KeyFile, "known=" + s1.KnownHosts}})
+	for _, yes := range []bool{false, true} {
+		r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeExec, Yes: yes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range r.Items {
+			e := ""
+			if it.Error != nil {
+				e = *it.Error
+			}
+			got = append(got, it.Name+" "+it.Target+" "+it.Status+" "+e)
+		}
+		data, _ := os.ReadFile(mark)
+		if !yes {
+			// Not confirmed: nothing ran on either target.
+			if len(data) != 0 || !strings.Contains(got[0], "--yes") {
+				t.Fatalf("without --yes: %q, mark %q", got, data)
+			}
+			continue
+		}
+		if want := strconv.Itoa(s1.Port) + "\n" + strconv.Itoa(s2.Port) + "\n"; string(data) != want {
+			t.Errorf("mark: got %q, want %q (one target after the other)", data, want)
+		}
+		if len(got) != 3 || !strings.HasPrefix(got[0], "mutate[web-1] web-1 passed") || !strings.HasPrefix(got[1], "mutate[web-2] web-2 passed") ||
+			!strings.HasPrefix(got[2], "slow web-1 failed timed out after 1s") {
+			t.Errorf("items: %q", got)
+		}
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	// The remote process group was killed: the child that ignores SIGHUP
+	// is gone (or a zombie of this machine's init).
+	for i := 0; ; i++ {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if _, rest, _ := strings.Cut(string(st), ") "); err != nil || strings.HasPrefix(rest, "Z") {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("the remote child %d of the timed-out step still runs", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
