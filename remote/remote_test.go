@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -197,4 +198,40 @@ func alive(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(st), ") ")
 	return !strings.HasPrefix(rest, "Z")
+}
+
+func TestAgent(t *testing.T) {
+	servers := testserver.SSH(t)
+	agentBin, err := osexec.LookPath("ssh-agent")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ssh-agent is missing: apt-get install -y openssh-client")
+		}
+		t.Skip("ssh-agent is not installed (apt-get install -y openssh-client)")
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := osexec.Command(agentBin, "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = agent.Process.Kill(); _ = agent.Wait() })
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := osexec.Command("ssh-add", servers[0].KeyFile).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ssh-add: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tg := target("web-1", servers[0])
+	tg.SSH.PrivateKeyFile, tg.SSH.Agent = "", true
+	p := remote.NewPool([]*remote.Target{tg})
+	defer p.Close()
+	if code, out, _, err := exec(t, p, "web-1", "echo agent"); err != nil || code != 0 || out != "agent\n" {
+		t.Fatalf("got %d %q %v", code, out, err)
+	}
 }
