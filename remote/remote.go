@@ -152,20 +152,22 @@ func (p *Pool) client(ctx context.Context, t *Target) (*ssh.Client, error) {
 // dial opens an SSH connection to s, through its jump host when it has
 // one, bounded by ctx.
 func dial(ctx context.Context, s SSH) (client, jump *ssh.Client, err error) {
-	cfg, err := clientConfig(s, s.User)
+	cfg, done, err := clientConfig(s, s.User)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	var raw net.Conn
 	if s.JumpHost != "" {
 		js, err := parseJump(s)
 		if err != nil {
 			return nil, nil, err
 		}
-		jcfg, err := clientConfig(js, js.User)
+		jcfg, jdone, err := clientConfig(js, js.User)
 		if err != nil {
 			return nil, nil, err
 		}
+		defer jdone()
 		jump, err = handshake(ctx, js.Addr(), nil, jcfg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("jump host %s: %w", js.Addr(), err)
@@ -236,12 +238,14 @@ func handshake(ctx context.Context, addr string, raw net.Conn, cfg *ssh.ClientCo
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-// clientConfig is the authentication and host key checking of s.
-func clientConfig(s SSH, name string) (*ssh.ClientConfig, error) {
+// clientConfig is the authentication and host key checking of s; done
+// releases the agent connection once logged in.
+func clientConfig(s SSH, name string) (cfg *ssh.ClientConfig, done func(), err error) {
+	done = func() {}
 	if name == "" {
 		u, err := user.Current()
 		if err != nil {
-			return nil, fmt.Errorf("no user given and the current user is unknown: %w", err)
+			return nil, done, fmt.Errorf("no user given and the current user is unknown: %w", err)
 		}
 		name = u.Username
 	}
@@ -249,41 +253,40 @@ func clientConfig(s SSH, name string) (*ssh.ClientConfig, error) {
 	if s.PrivateKeyFile != "" {
 		pem, err := os.ReadFile(expandHome(s.PrivateKeyFile))
 		if err != nil {
-			return nil, fmt.Errorf("read private_key_file: %w", err)
+			return nil, done, fmt.Errorf("read private_key_file: %w", err)
 		}
 		signer, err := ssh.ParsePrivateKey(pem)
 		if err != nil {
 			if _, ok := errors.AsType[*ssh.PassphraseMissingError](err); ok {
-				return nil, fmt.Errorf("private_key_file %s is encrypted: load it into an ssh-agent and set agent = true", s.PrivateKeyFile)
+				return nil, done, fmt.Errorf("private_key_file %s is encrypted: load it into an ssh-agent and set agent = true", s.PrivateKeyFile)
 			}
-			return nil, fmt.Errorf("private_key_file %s: %w", s.PrivateKeyFile, err)
+			return nil, done, fmt.Errorf("private_key_file %s: %w", s.PrivateKeyFile, err)
 		}
 		auths = append(auths, ssh.PublicKeys(signer))
 	}
 	if s.Agent {
 		sock := os.Getenv("SSH_AUTH_SOCK")
 		if sock == "" {
-			return nil, errors.New("agent = true but SSH_AUTH_SOCK is not set")
+			return nil, done, errors.New("agent = true but SSH_AUTH_SOCK is not set")
 		}
-		// The agent connection lives as long as the process: the
-		// signers are asked for on each authentication.
 		ac, err := net.Dial("unix", sock)
 		if err != nil {
-			return nil, fmt.Errorf("connect to the ssh-agent: %w", err)
+			return nil, done, fmt.Errorf("connect to the ssh-agent: %w", err)
 		}
+		done = func() { _ = ac.Close() }
 		auths = append(auths, ssh.PublicKeysCallback(agent.NewClient(ac).Signers))
 	}
 	if len(auths) == 0 {
-		return nil, errors.New("no way to log in: set private_key_file or agent = true")
+		return nil, done, errors.New("no way to log in: set private_key_file or agent = true")
 	}
 	cb := ssh.InsecureIgnoreHostKey() //nolint:gosec // asked for, and flagged by plan
 	if !s.InsecureIgnoreHostKey {
 		var err error
 		if cb, err = hostKeyCallback(s.KnownHostsFile); err != nil {
-			return nil, err
+			return nil, done, err
 		}
 	}
-	return &ssh.ClientConfig{User: name, Auth: auths, HostKeyCallback: cb}, nil
+	return &ssh.ClientConfig{User: name, Auth: auths, HostKeyCallback: cb}, done, nil
 }
 
 // hostKeyCallback verifies host keys against file (~/.ssh/known_hosts
