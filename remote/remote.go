@@ -283,7 +283,8 @@ func clientConfig(s SSH, name string) (cfg *ssh.ClientConfig, done func(), err e
 	if !s.InsecureIgnoreHostKey {
 		var err error
 		if cb, err = hostKeyCallback(s.KnownHostsFile); err != nil {
-			return nil, done, err
+			done()
+			return nil, func() {}, err
 		}
 	}
 	return &ssh.ClientConfig{User: name, Auth: auths, HostKeyCallback: cb}, done, nil
