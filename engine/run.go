@@ -500,7 +500,8 @@ func (n *node) matches(name string) bool {
 	if n.item.Kind == record.KindCleanup {
 		return false
 	}
-	return name == n.item.Name || name == n.item.Address()
+	return name == n.item.Name || name == n.item.Address() ||
+		(n.target != "" && (name == n.rec.Name || name == n.item.Kind+"."+n.rec.Name))
 }
 
 // selectNodes applies --only (with dependencies) and --skip.

@@ -282,6 +282,26 @@ func TestTargets(t *testing.T) {
 			t.Errorf("plan target of port[web-2]: %q", pi.Target)
 		}
 	}
+	// --only takes an item's name (all its targets) or one target's item.
+	for only, want := range map[string][]string{
+		"port":              {"port[web-1]", "port[web-2]"},
+		"check.port[web-2]": {"port[web-2]"},
+		"root_disk[web-1]":  {"root_disk[web-1]"},
+	} {
+		plan, err := engine.Plan(b, engine.Options{Mode: engine.ModeCheck, Only: []string{only}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var selected []string
+		for _, pi := range plan {
+			if pi.Selected {
+				selected = append(selected, pi.Name)
+			}
+		}
+		if diff := cmp.Diff(want, selected); diff != "" {
+			t.Errorf("--only %s (-want +got):\n%s", only, diff)
+		}
+	}
 	if len(b.InsecureTargets()) != 0 {
 		t.Errorf("insecure targets: %v", b.InsecureTargets())
 	}
