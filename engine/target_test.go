@@ -150,6 +150,16 @@ check "no_such_process" {
   }
 }
 
+check "env_dir_list" {
+  on = target.web-1
+  shell {
+    command = ["sh", "-c", "echo \"$GREETING\" \"$0\"; pwd; cat", "a b"]
+    env     = { GREETING = "it's $HOME" }
+    dir     = "/"
+    stdin   = "in"
+  }
+}
+
 check "secret_output" {
   on = target.web-2
   shell {
@@ -228,7 +238,7 @@ func TestTargets(t *testing.T) {
 			detail = it.Asserts[0].Message
 		case strings.HasPrefix(it.Name, "sleeper"):
 			detail = fmt.Sprintf("%v %v %v", it.Result["running"], it.Result["pid"], it.Result["count"])
-		case strings.HasPrefix(it.Name, "port["), it.Name == "secret_output":
+		case strings.HasPrefix(it.Name, "port["), it.Name == "secret_output", it.Name == "env_dir_list":
 			detail = strings.TrimSpace(it.Result["stdout"].(string))
 		}
 		got = append(got, item{it.Name, it.Target, it.Status, detail})
@@ -254,6 +264,7 @@ func TestTargets(t *testing.T) {
 	}
 	want := []item{
 		{"after_ports", "", "passed", ""},
+		{"env_dir_list", "web-1", "passed", "it's $HOME a b\n/\nin"},
 		{"marker", "web-1", "passed", ""},
 		{"mismatches", "web-2", "failed", "2 mismatch lines, the last: cycle 3: 1 mismatches detected"},
 		{"missing_log", "web-1", "failed", "no such file"},
