@@ -980,7 +980,11 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 		var res cty.Value
 		var err error
 		if h := r.hostFor(n); h != nil {
-			res, err = p.(checks.Remote).RunOn(tctx, h, cfgVal)
+			if rp, ok := p.(checks.Remote); ok {
+				res, err = rp.RunOn(tctx, h, cfgVal)
+			} else {
+				err = fmt.Errorf("%s cannot run on target %q", n.src.ProviderType, n.target)
+			}
 		} else {
 			res, err = p.Run(tctx, cfgVal)
 		}
