@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/internal/secret"
+	"github.com/runbookhq/runbook/remote"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -47,6 +48,9 @@ type Bound struct {
 	base     *hcl.EvalContext
 	settings map[*Item]*settings
 	defaults map[string]*defaultAssert
+
+	// Targets are the evaluated targets by name.
+	Targets map[string]*remote.Target
 }
 
 // RunbookInfo is the evaluated `runbook` block.
@@ -180,6 +184,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			}
 		}
 	}
+	diags = append(diags, b.bindTargets(items)...)
 	return b, diags
 }
 

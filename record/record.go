@@ -109,7 +109,12 @@ type Item struct {
 	Answer  *Answer        `json:"answer"`
 	// SkipReason says why a skipped item did not run.
 	SkipReason string `json:"skip_reason,omitempty"`
-	// CarriedOver marks a passed result kept from an earlier run by --resume.
+	// Target is the target the item ran on (`on = target.NAME`); empty
+	// for the runbook's own host.
+	Target string `json:"target,omitempty"`
+	// CarriedOver marks a passed result kept from an earlier run by
+	// --resume, or a watch's scheduled check whose last result stands
+	// until it is due again (StartedAt says when it ran).
 	CarriedOver bool `json:"carried_over,omitempty"`
 	// Confirm marks a mutating step (confirm = true).
 	Confirm bool `json:"confirm,omitempty"`
