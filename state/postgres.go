@@ -634,15 +634,20 @@ func (p *Postgres) Grant(ctx context.Context, role string) error {
 	return nil
 }
 
-// SaveRun stores a run record (replacing one with the same id) and
-// returns where it went. Call it with a context that is not cancelled to
+// SaveRun stores a run record (replacing one with the same id, unless
+// that one is final and this one is not: see Final) and returns where it
+// went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
 	// Like the directory store, not given up when ctx is cancelled (the
 	// record of an interrupted run or watch cycle), but bounded by ctx's
 	// deadline, if it has one, and by the store's own.
+	// A spooled record being flushed (see attached) is not detached: it
+	// stays spooled.
 	detached := context.WithoutCancel(ctx)
-	if d, ok := ctx.Deadline(); ok {
+	if isAttached(ctx) {
+		detached = ctx
+	} else if d, ok := ctx.Deadline(); ok {
 		var cancelD context.CancelFunc
 		detached, cancelD = context.WithDeadline(detached, d)
 		defer cancelD()
@@ -653,12 +658,17 @@ func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}
+	// A final record is never replaced by one that is not: the condition
+	// is checked by the row's own update, so no save can land between the
+	// look and the write. Go writes a zero finish time as
+	// 0001-01-01T00:00:00Z.
 	err = p.read(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO runbook.runs (id, runbook, status, started_at, record)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.status,
-	started_at = excluded.started_at, record = excluded.record`,
-			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)))
+	started_at = excluded.started_at, record = excluded.record
+WHERE $6 OR coalesce(runbook.runs.record->>'finished_at', '') IN ('', '0001-01-01T00:00:00Z')`,
+			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)), Final(run))
 		return err
 	})
 	if err != nil {

@@ -114,7 +114,7 @@ func flock(f *os.File, how int) error {
 
 // SaveRun writes a run record atomically and returns its path. It does not
 // give up when ctx is cancelled: an interrupted run's record is still
-// written.
+// written. A final record (see Final) is never replaced by one that is not.
 func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
 	data, err := run.Marshal()
 	if err != nil {
@@ -131,6 +131,12 @@ func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
 	dir, err := d.subdir("runs")
 	if err != nil {
 		return "", err
+	}
+	// Under the lock, so that no save lands between the look and the write.
+	if !Final(run) {
+		if stored, err := record.Read(filepath.Join(dir, run.ID+".json")); err == nil && Final(stored) {
+			return filepath.Join(dir, run.ID+".json"), nil
+		}
 	}
 	if err := writeFile(dir, run.ID+".json", data); err != nil {
 		return "", err
