@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -432,7 +434,10 @@ func transientCode(code string) bool {
 }
 
 // unreachable reports whether err means the server was not reached or
-// stopped answering (as opposed to an answer such as a permission error).
+// stopped answering: no connection could be had, the connection broke or
+// was closed, a network error or a timeout, or a server error that says
+// "not now" (see transientCode). An answer is not: a server error such as
+// a permission error, no rows (pgx.ErrNoRows), a value that does not scan.
 func unreachable(err error) bool {
 	if err == nil {
 		return false
@@ -442,7 +447,17 @@ func unreachable(err error) bool {
 		return transientCode(pe.Code)
 	}
 	var se *SchemaError
-	return !errors.As(err, &se)
+	if errors.As(err, &se) {
+		return false
+	}
+	var ce *connectError
+	var pce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &pce) || errors.As(err, &ne) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
 // noteReach records whether a call reached the server.
