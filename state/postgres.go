@@ -43,8 +43,9 @@ type Postgres struct {
 	location string
 	closed   atomic.Bool
 
-	// timeout bounds each call (see PostgresOptions.Timeout).
-	timeout time.Duration
+	// timeout bounds each call (see PostgresOptions.Timeout), probe each
+	// call while the store is unreachable (PostgresOptions.ProbeTimeout).
+	timeout, probe time.Duration
 
 	schemaMu sync.Mutex  // one schema check at a time
 	schemaOK atomic.Bool // the schema is at SchemaVersion
@@ -80,9 +81,17 @@ type PostgresOptions struct {
 	// LockTTL and LockRenew are the same for procedure locks. Zero means
 	// 30 s and 10 s.
 	LockTTL, LockRenew time.Duration
+	// ProbeTimeout bounds each call once the store has been found
+	// unreachable in this process (a call failed for want of an answer),
+	// until one answers again: such a call is a single attempt, not
+	// retried, so that a command whose state is down spools its records
+	// at once. It also bounds the first contact of a Lazy open. Zero means
+	// DefaultProbeTimeout (or Timeout, when that is shorter).
+	ProbeTimeout time.Duration
 	// Lazy opens the store even when the database cannot be reached: the
 	// first call that reaches it checks the schema. For commands that
-	// must go on without the state (check, watch).
+	// must go on without the state (check, watch). The first contact is a
+	// single attempt bounded by ProbeTimeout.
 	Lazy bool
 	// MinConns is how many connections the pool keeps open even when
 	// idle: 0 for a command that ends soon, 2 for `runbook watch` (its
@@ -99,6 +108,7 @@ const (
 	DefaultTimeout        = 10 * time.Second
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultLeaseTTL       = 15 * time.Second
+	DefaultProbeTimeout   = 2 * time.Second
 )
 
 var _ Store = (*Postgres)(nil)
@@ -238,6 +248,10 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultProbeTimeout
+	}
+	opts.ProbeTimeout = min(opts.ProbeTimeout, opts.Timeout)
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = min(DefaultConnectTimeout, opts.Timeout)
 	}
@@ -294,7 +308,7 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 		return nil, errors.New("open PostgreSQL state: " + redactDSN(dsn, err.Error()))
 	}
 	p := &Postgres{
-		pool: pool, cfg: cfg, location: pgLocation(cfg), timeout: opts.Timeout,
+		pool: pool, cfg: cfg, location: pgLocation(cfg), timeout: opts.Timeout, probe: opts.ProbeTimeout,
 		lockTTL: opts.LockTTL, lockRenew: opts.LockRenew,
 		leaseTTL: opts.LeaseTTL, leaseRenew: opts.LeaseRenew,
 		reach: Reachability{Reachable: true},
@@ -302,7 +316,13 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	if opts.ForMigration {
 		return p, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	cctx, timeout := ctx, p.timeout
+	if opts.Lazy {
+		// A command that goes on without the state does not wait for it:
+		// one short attempt, then it is unreachable (see ProbeTimeout).
+		cctx, timeout = probing(ctx), p.probe
+	}
+	cctx, cancel := context.WithTimeout(cctx, timeout)
 	defer cancel()
 	if err := p.ensureSchema(cctx); err != nil {
 		if opts.Lazy && unreachable(err) {
@@ -361,7 +381,7 @@ func (p *Postgres) call(ctx context.Context, idempotent bool, fn func(*pgx.Conn)
 	if p.closed.Load() {
 		return errors.New("the state store is closed")
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if err := p.ensureSchema(ctx); err != nil {
 		return err
@@ -369,9 +389,29 @@ func (p *Postgres) call(ctx context.Context, idempotent bool, fn func(*pgx.Conn)
 	return p.attempt(ctx, idempotent, fn)
 }
 
+// deadline bounds a call: the store's timeout, or its probe timeout while
+// it is unreachable (see PostgresOptions.ProbeTimeout).
+func (p *Postgres) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := p.timeout
+	if !p.Reachability().Reachable {
+		d = p.probe
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// probeKey marks a context whose call is a single attempt: see probing.
+type probeKey struct{}
+
+// probing marks ctx so that its call is tried once, not retried.
+func probing(ctx context.Context) context.Context { return context.WithValue(ctx, probeKey{}, true) }
+
 // attempt runs fn, retrying as do says, and notes whether the server was
-// reached.
+// reached. While the store is unreachable (and for a probing context) it
+// is a single attempt: the first call that gets an answer makes the
+// store reachable again.
 func (p *Postgres) attempt(ctx context.Context, idempotent bool, fn func(*pgx.Conn) error) error {
+	once, _ := ctx.Value(probeKey{}).(bool)
+	once = once || !p.Reachability().Reachable
 	backoff := 50 * time.Millisecond
 	for {
 		conn, err := p.pool.Acquire(ctx)
@@ -382,7 +422,7 @@ func (p *Postgres) attempt(ctx context.Context, idempotent bool, fn func(*pgx.Co
 			err = &connectError{err: err}
 		}
 		p.noteReach(err)
-		if err == nil || ctx.Err() != nil || !retryable(err, idempotent) {
+		if err == nil || once || ctx.Err() != nil || !retryable(err, idempotent) {
 			if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				err = fmt.Errorf("%w (%w)", err, ctx.Err())
 			}
@@ -667,7 +707,7 @@ func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error)
 		detached, cancelD = context.WithDeadline(detached, d)
 		defer cancelD()
 	}
-	ctx, cancel := context.WithTimeout(detached, p.timeout)
+	ctx, cancel := p.deadline(detached)
 	defer cancel()
 	data, err := json.Marshal(run)
 	if err != nil {
@@ -718,7 +758,7 @@ func jsonbSafe(data []byte) []byte {
 
 // RunIDs lists the stored run ids, oldest first (by started_at, then id).
 func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var ids []string
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -738,7 +778,7 @@ func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 // LoadRun loads a run by id (or unique id prefix), by "last" (the latest
 // started_at), or by a path to a record file, and settles it (see Settle).
 func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if isRecordPath(ref) {
 		return readRun(ref)
@@ -781,7 +821,7 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 
 // Stop returns the emergency stop's state.
 func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var st StopState
 	var since *time.Time
@@ -819,7 +859,7 @@ func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (Stop
 // lock, and no entry is ever earlier than the one before it. With Force a
 // missing stop row is put back.
 func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
@@ -885,7 +925,7 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 
 // Audit returns the audit trail, oldest first.
 func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var out []AuditEntry
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -909,7 +949,7 @@ func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 
 // LoadWatch returns the saved state of a watch, or nil when there is none.
 func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var data []byte
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -927,7 +967,7 @@ func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
 
 // SaveWatch saves a watch's state.
 func (p *Postgres) SaveWatch(ctx context.Context, key string, data []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if data == nil {
 		data = []byte{}
@@ -973,7 +1013,7 @@ func (p *Postgres) Close() error {
 // AddSilence stores a silence and appends its audit row in one
 // transaction, deleting the silences that have ended.
 func (p *Postgres) AddSilence(ctx context.Context, s Silence) (Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	s, err := completeSilence(s, time.Now())
 	if err != nil {
@@ -1006,7 +1046,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, checks, s.Reason, s.By, s.Host, s.St
 
 // Silences returns the silences that have not ended, by start.
 func (p *Postgres) Silences(ctx context.Context) ([]Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var out []Silence
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -1037,7 +1077,7 @@ func scanSilence(r pgx.CollectableRow) (Silence, error) {
 // RemoveSilence deletes a silence that has not ended and appends its
 // audit row in one transaction.
 func (p *Postgres) RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if strings.TrimSpace(entry.User) == "" || strings.TrimSpace(entry.Host) == "" {
 		return Silence{}, errors.New("remove silence: who removes it and from which host are required")

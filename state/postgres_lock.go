@@ -26,7 +26,7 @@ import (
 // within lockTTL when a host vanishes, where a session lock lasts until
 // the server's TCP keepalive gives the dead connection up.
 func (p *Postgres) Acquire(ctx context.Context, key string, h Holder) (*Lock, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if key == "" {
 		return nil, errors.New("empty procedure lock key")
@@ -147,7 +147,7 @@ WHERE key = $1 AND token = $2`, key, token, ttl)
 // id), and for each record that does not decode. The runbook, mode and
 // playbook are filtered in the query, the rest once settled.
 func (p *Postgres) Runs(ctx context.Context, f Filter, fn func(RunEntry) bool) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	pbSet, pb := f.Playbook != nil, ""
 	if pbSet {

@@ -75,3 +75,62 @@ func TestUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// silentServer accepts connections and never answers: a database whose
+// link froze. It returns its URL.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return "postgres://u:pw@" + ln.Addr().String() + "/db?sslmode=disable"
+}
+
+// TestUnreachableStoreProbesOnce: a lazily opened store whose database
+// does not answer gives up on its first contact after the probe timeout,
+// not the call deadline, and so does every later call until one gets an
+// answer: a single short attempt each.
+func TestUnreachableStoreProbesOnce(t *testing.T) {
+	ctx := context.Background()
+	const deadline = time.Minute
+	p, err := OpenPostgresWith(ctx, silentServer(t), PostgresOptions{Lazy: true, Timeout: deadline, ProbeTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if r := p.Reachability(); r.Reachable {
+		t.Fatalf("reachability after the first contact: %+v", r)
+	}
+	for _, call := range []func() error{
+		func() error { _, err := p.Stop(ctx); return err },
+		func() error { _, err := p.SaveRun(ctx, testRun("20251202T131219Z-0b0e", "passed")); return err },
+	} {
+		start := time.Now()
+		err := call()
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a call on the silent database: %v, want its probe's deadline", err)
+		}
+		if took := time.Since(start); took >= deadline/2 {
+			t.Errorf("a call took %v: it waited for the call deadline", took)
+		}
+	}
+}

@@ -217,10 +217,20 @@ func (e *SpooledError) Unwrap() error { return e.Err }
 // spool cannot be written either, the store's error joined with the
 // spool's.
 func SaveOrSpool(ctx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
+	return SaveOrSpoolWith(ctx, ctx, store, spool, run)
+}
+
+// SaveOrSpoolWith is SaveOrSpool whose flush of the other spooled runs
+// goes on only while flushCtx is not done: the final save of an
+// interrupted run (ctx, not cancelled) does not carry older records with
+// it past the command's cancellation (flushCtx).
+func SaveOrSpoolWith(ctx, flushCtx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
 	where, err := store.SaveRun(ctx, run)
 	if err == nil {
 		spool.Remove(run.ID)
-		_, _ = spool.Flush(ctx, store)
+		if flushCtx.Err() == nil {
+			_, _ = spool.Flush(flushCtx, store)
+		}
 		return where, nil
 	}
 	path, serr := spool.Put(store, run)
