@@ -334,7 +334,9 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	return p, nil
 }
 
-// pgLocation renders a connection config as a URL without its password.
+// pgLocation renders a connection config as a URL without its password,
+// naming the server (host and port, or socket directory and port) and the
+// database: it names the state in messages and in the spool.
 func pgLocation(cfg *pgx.ConnConfig) string {
 	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
 	if cfg.User != "" {
@@ -342,7 +344,12 @@ func pgLocation(cfg *pgx.ConnConfig) string {
 	}
 	switch {
 	case strings.HasPrefix(cfg.Host, "/"):
+		// The socket is the directory and the port: two servers on one
+		// host differ by port only.
 		u.RawQuery = "host=" + url.QueryEscape(cfg.Host)
+		if cfg.Port != 0 && cfg.Port != 5432 {
+			u.RawQuery += "&port=" + strconv.Itoa(int(cfg.Port))
+		}
 	case cfg.Port != 0 && cfg.Port != 5432:
 		u.Host = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
 	default:
