@@ -99,6 +99,16 @@ type Store interface {
 // of a run still going on has none.
 func Final(run *record.Run) bool { return run != nil && !run.FinishedAt.IsZero() }
 
+// detached is ctx without its cancellation but with its deadline, if any:
+// for a save that an interrupted run still makes.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if t, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, t)
+	}
+	return d, func() {}
+}
+
 // StopState is the emergency stop.
 type StopState struct {
 	On bool `json:"on"`
