@@ -311,7 +311,9 @@ func (a *app) saveRecord(ctx context.Context, store state.Store, run *record.Run
 		sctx, cancel = context.WithTimeout(sctx, interruptedSaveTimeout)
 		defer cancel()
 	}
-	_, err := state.SaveOrSpool(sctx, store, state.Spool{}, run)
+	// Records spooled earlier are flushed only while the command goes on:
+	// an interrupted run ends promptly, leaving them spooled.
+	_, err := state.SaveOrSpoolWith(sctx, ctx, store, state.Spool{}, run)
 	var spooled *state.SpooledError
 	if err == nil || errors.As(err, &spooled) {
 		return err
