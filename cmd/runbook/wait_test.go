@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+// waitRunbook has a confirm step and a manual step, for exec --wait.
+const waitRunbook = `runbook "waiting" {
+  title = "Waits for the console"
+}
+
+step "restart" {
+  title   = "Restart the thing"
+  confirm = true
+  shell {
+    command = ["true"]
+  }
+}
+
+step "review" {
+  title = "Review"
+  manual {
+    instructions = "Look at it."
+  }
+}
+`
+
+// waitForQuestion polls the state until the run's step has an open
+// question, and returns the run's id.
+func waitForQuestion(t *testing.T, c state.Console, s state.Store, step string) string {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if run, err := s.LoadRun(ctx, "last"); err == nil {
+			qs, _ := c.Questions(ctx, run.ID)
+			for _, q := range qs {
+				if q.Step == step && q.State == state.QuestionOpen {
+					if it := run.Item(record.KindStep, step); step == "review" && (it == nil || it.Status != record.Pending) {
+						t.Errorf("the journal shows step %s as %+v while it waits, want pending", step, it)
+					}
+					return run.ID
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no open question for step %s", step)
+	return ""
+}
+
+func TestExecWaitTakesTheConsolesAnswers(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": waitRunbook})
+	stateDir := filepath.Join(dir, "state")
+	cmd := exec.Command(binary(t), "exec", "rb.hcl", "--state", stateDir, "--wait", "60s", "--operator", "alice", "--no-report")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := state.NewDir(stateDir)
+	ctx := context.Background()
+	yes := true
+	id := waitForQuestion(t, d, d, "restart")
+	if _, err := d.Reply(ctx, id, "restart", state.Reply{Confirm: &yes, By: "bob", Surface: record.SurfaceConsole}); err != nil {
+		t.Fatal(err)
+	}
+	waitForQuestion(t, d, d, "review")
+	if _, err := d.Reply(ctx, id, "review", state.Reply{Status: record.Passed, Note: "looks fine", By: "carol", Surface: record.SurfaceConsole}); err != nil {
+		t.Fatal(err)
+	}
+	// A second answer loses.
+	if _, err := d.Reply(ctx, id, "review", state.Reply{Status: record.Failed, By: "dave", Surface: record.SurfaceConsole}); !errors.Is(err, state.ErrNotWaiting) {
+		t.Errorf("a second answer: got %v, want ErrNotWaiting", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exec: %v\n%s", err, out.String())
+	}
+	run, err := d.LoadRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != record.Passed {
+		t.Errorf("status: got %s, want passed\n%s", run.Status, out.String())
+	}
+	dec := run.Item(record.KindStep, "restart").Decision
+	if dec == nil || !dec.Confirmed || dec.Operator != "bob" || dec.By != record.SurfaceConsole {
+		t.Errorf("decision: got %+v, want confirmed by bob in the console", dec)
+	}
+	ans := run.Item(record.KindStep, "review").Answer
+	if ans == nil || ans.Status != record.Passed || ans.Operator != "carol" || ans.Surface != record.SurfaceConsole || ans.Note != "looks fine" {
+		t.Errorf("answer: got %+v, want passed by carol in the console", ans)
+	}
+}
+
+func TestExecWaitEndsPendingWithoutAnswer(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": strings.Replace(waitRunbook, "confirm = true", "confirm = false", 1)})
+	stateDir := filepath.Join(dir, "state")
+	code, stdout, stderr := runCLI(t, dir, "exec", "rb.hcl", "--state", stateDir, "--wait", "300ms", "--no-report")
+	if code != 3 {
+		t.Fatalf("exit code: got %d, want 3 (incomplete)\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "no answer for step review within 300ms") {
+		t.Errorf("stderr: got %q, want a note that nobody answered", stderr)
+	}
+	d := state.NewDir(stateDir)
+	run, err := d.LoadRun(context.Background(), "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := run.Item(record.KindStep, "review").Status; st != record.Pending {
+		t.Errorf("review: got %s, want pending", st)
+	}
+	// Too late: the question is closed.
+	if _, err := d.Reply(context.Background(), run.ID, "review", state.Reply{Status: record.Passed, By: "bob"}); !errors.Is(err, state.ErrNotWaiting) {
+		t.Errorf("a late answer: got %v, want ErrNotWaiting", err)
+	}
+}
