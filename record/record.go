@@ -179,6 +179,8 @@ type ReportOutput struct {
 	Name     string `json:"name"`
 	Template string `json:"template"`
 	Path     string `json:"path"`
+	// Roles are the roles its sign-off blocks ask to sign, in order.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Tally recomputes Summary and the run status from the items, by the

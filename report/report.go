@@ -42,8 +42,33 @@ type Signoff struct {
 	Role string
 	// Statement is what the signer certifies.
 	Statement string
-	// Name is the signer's name, when known in advance.
+	// Name is the signer's name, when known in advance (or signed).
 	Name string
+	// SignedAt is when the role was signed (in the console), zero when
+	// it was not: the report then leaves the signature and date blank.
+	SignedAt time.Time
+	// Surface is where it was signed ("console").
+	Surface string
+}
+
+// signed fills in the signatures the run's record holds for the report's
+// roles.
+func signed(specs []Signoff, run *record.Run) []Signoff {
+	if len(run.Signoffs) == 0 {
+		return specs
+	}
+	out := append([]Signoff(nil), specs...)
+	for i := range out {
+		for _, s := range run.Signoffs {
+			if s.Role == out[i].Role {
+				out[i].Name, out[i].SignedAt, out[i].Surface = s.Name, s.At, s.Surface
+				if s.Statement != "" {
+					out[i].Statement = s.Statement
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Options tune how a report is rendered.
@@ -182,7 +207,7 @@ func Render(w io.Writer, spec Spec, run *record.Run, opts Options) error {
 	if data == nil {
 		data = map[string]any{}
 	}
-	in := Input{Run: run, Data: data, Signoffs: spec.Signoffs, Report: spec.Name, Generated: now().UTC()}
+	in := Input{Run: run, Data: data, Signoffs: signed(spec.Signoffs, run), Report: spec.Name, Generated: now().UTC()}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, in); err != nil {
 		if te, ok := AsTemplateError(friendly(spec, opts, err)); ok {
