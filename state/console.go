@@ -111,6 +111,8 @@ var (
 	ErrTokenExists = errors.New("a token with this name exists already")
 	// ErrRunRunning is a sign-off of a run that has not finished.
 	ErrRunRunning = errors.New("the run is still running: sign it once it has finished")
+	// ErrBadReply is a reply that does not fit its question.
+	ErrBadReply = errors.New("invalid answer")
 	// ErrSigned is a role of a run signed already.
 	ErrSigned = errors.New("this role of the run is signed already")
 )
@@ -122,17 +124,17 @@ func checkReply(kind string, r Reply) (Reply, error) {
 		switch r.Status {
 		case record.Passed, record.Failed, record.Skipped:
 		default:
-			return r, fmt.Errorf("answer a manual step with status passed, failed or skipped, not %q", r.Status)
+			return r, fmt.Errorf("%w: answer a manual step with status passed, failed or skipped, not %q", ErrBadReply, r.Status)
 		}
 		if r.Confirm != nil {
-			return r, errors.New("this step waits for an answer (passed, failed or skipped), not a confirmation")
+			return r, fmt.Errorf("%w: this step waits for an answer (passed, failed or skipped), not a confirmation", ErrBadReply)
 		}
 	case QuestionConfirm:
 		if r.Confirm == nil {
-			return r, errors.New("this step waits for a confirmation: {\"confirm\": true} or {\"confirm\": false}")
+			return r, fmt.Errorf("%w: this step waits for a confirmation: {\"confirm\": true} or {\"confirm\": false}", ErrBadReply)
 		}
 		if r.Status != "" {
-			return r, errors.New("this step waits for a confirmation, not an answer")
+			return r, fmt.Errorf("%w: this step waits for a confirmation, not an answer", ErrBadReply)
 		}
 	}
 	if strings.TrimSpace(r.By) == "" {

@@ -1,0 +1,39 @@
+// Live updates: the page listens to the console's event stream and
+// refreshes its live section when the state changes. Without JavaScript
+// every page still works (reload to see changes; forms are plain posts).
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  if (!live || !window.EventSource) return;
+  var kind = live.getAttribute("data-live");
+  var run = live.getAttribute("data-run");
+  var busy = false, again = false;
+  function typing() {
+    var a = document.activeElement;
+    return a && live.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA") && a.value !== "";
+  }
+  function refresh() {
+    if (busy) { again = true; return; }
+    if (typing()) { setTimeout(refresh, 2000); return; }
+    busy = true;
+    fetch(window.location.pathname + window.location.search, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var next = doc.getElementById("live");
+        if (next) live.replaceWith(next), live = next;
+        var st = doc.getElementById("run-status"), cur = document.getElementById("run-status");
+        if (st && cur) cur.replaceWith(st);
+        document.body.setAttribute("data-refreshed", String(Date.now()));
+      })
+      .finally(function () { busy = false; if (again) { again = false; refresh(); } });
+  }
+  var es = new EventSource("/api/events");
+  function on(e) {
+    var d = {};
+    try { d = JSON.parse(e.data); } catch (x) { return; }
+    if (kind === "runs" || (kind === "run" && d.run === run) || (kind === "stop" && d.type === "stop")) refresh();
+  }
+  ["run", "answer", "stop"].forEach(function (t) { es.addEventListener(t, on); });
+})();
