@@ -121,13 +121,13 @@ var (
 func checkReply(kind string, r Reply) (Reply, error) {
 	switch kind {
 	case QuestionAnswer:
+		if r.Confirm != nil {
+			return r, fmt.Errorf("%w: this step waits for an answer (passed, failed or skipped), not a confirmation", ErrBadReply)
+		}
 		switch r.Status {
 		case record.Passed, record.Failed, record.Skipped:
 		default:
 			return r, fmt.Errorf("%w: answer a manual step with status passed, failed or skipped, not %q", ErrBadReply, r.Status)
-		}
-		if r.Confirm != nil {
-			return r, fmt.Errorf("%w: this step waits for an answer (passed, failed or skipped), not a confirmation", ErrBadReply)
 		}
 	case QuestionConfirm:
 		if r.Confirm == nil {
