@@ -92,12 +92,43 @@ func (s *Server) loadRun(ctx context.Context, id string) (*record.Run, error) {
 	return s.store.LoadRun(ctx, id)
 }
 
+// RunView is a run record as the API serves it: the record, and the
+// steps waiting for an answer while it runs.
+type RunView struct {
+	*record.Run
+	// Waiting are the open questions: the steps that wait for an answer
+	// (kind "answer") or a confirmation (kind "confirm").
+	Waiting []state.Question `json:"waiting"`
+}
+
+// openQuestions returns a running run's open questions.
+func (s *Server) openQuestions(ctx context.Context, run *record.Run) ([]state.Question, error) {
+	out := []state.Question{}
+	if run.Status != record.Running {
+		return out, nil
+	}
+	qs, err := s.console.Questions(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range qs {
+		if q.State == state.QuestionOpen {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) apiRun(w http.ResponseWriter, r *http.Request, _ identity) error {
 	run, err := s.loadRun(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
+	qs, err := s.openQuestions(r.Context(), run)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, RunView{Run: run, Waiting: qs})
 	return nil
 }
 

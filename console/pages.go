@@ -215,16 +215,12 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 	}
 	p := runPage{Run: run, Live: run.Status == record.Running}
 	open := map[string]state.Question{}
-	if p.Live {
-		qs, err := s.console.Questions(r.Context(), run.ID)
-		if err != nil {
-			return err
-		}
-		for _, q := range qs {
-			if q.State == state.QuestionOpen {
-				open[q.Step] = q
-			}
-		}
+	qs, err := s.openQuestions(r.Context(), run)
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		open[q.Step] = q
 	}
 	for _, it := range run.Items {
 		v := itemView{Item: it, Evidence: evidence(it)}

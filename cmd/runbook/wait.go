@@ -114,9 +114,9 @@ func (p *waitPrompter) ask(ctx context.Context, it *record.Item, kind string, te
 		cancel()
 		if p.term != nil {
 			<-termDone // the terminal gives up at once (its read goes on)
-			if r.Surface != record.SurfaceTerminal {
-				fmt.Fprintf(p.out, "\n  answered in the %s by %s\n", r.Surface, r.By)
-			}
+		}
+		if r.Surface != record.SurfaceTerminal {
+			fmt.Fprintf(p.out, "runbook: step %s answered in the %s by %s\n", it.Name, r.Surface, r.By)
 		}
 		return r, nil
 	}

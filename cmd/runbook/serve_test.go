@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+// startServe starts `runbook serve` and returns its base URL.
+func startServe(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--poll", "100ms"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve said nothing: %v\n%s", err, stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	m := regexp.MustCompile(`on (http://\S+) `).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("serve's first line: %q", line)
+	}
+	return m[1]
+}
+
+// api calls the console's API with a token.
+func api(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+// TestConsoleAnswersARunOfAnotherProcess: exec --wait in one process, the
+// console in another, sharing a PostgreSQL state: the run shows up live
+// in the console, is answered there, and finishes with that answer.
+func TestConsoleAnswersARunOfAnotherProcess(t *testing.T) {
+	dsn := fleetDB(t)
+	dir := writeFiles(t, map[string]string{"rb.hcl": waitRunbook})
+	code, token, stderr := runBin(t, dir, nil, time.Minute, "token", "add", "alice", "--role", "operator", "--state", dsn)
+	if code != 0 {
+		t.Fatalf("token add: exit %d: %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+	base := startServe(t, dir, "--state", dsn)
+
+	run := exec.Command(binary(t), "exec", "rb.hcl", "--state", dsn, "--wait", "60s", "--operator", "olga", "--no-report")
+	run.Dir = dir
+	var out bytes.Buffer
+	run.Stdout, run.Stderr = &out, &out
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(step string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			code, body := api(t, "GET", base+"/api/runs?status=running", token, "")
+			var runs []struct{ ID string }
+			if code == 200 && json.Unmarshal([]byte(body), &runs) == nil && len(runs) == 1 {
+				code, body := api(t, "GET", base+"/api/runs/"+runs[0].ID, token, "")
+				var rec struct {
+					record.Run
+					Waiting []state.Question `json:"waiting"`
+				}
+				if code == 200 && json.Unmarshal([]byte(body), &rec) == nil {
+					for _, q := range rec.Waiting {
+						if q.Step == step {
+							if it := rec.Item(record.KindStep, step); step == "review" && it.Status != record.Pending {
+								t.Errorf("step %s waits with status %s, want pending", step, it.Status)
+							}
+							return rec.ID
+						}
+					}
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("step %s never waited in the console\n%s", step, out.String())
+		return ""
+	}
+	id := waiting("restart")
+	if code, body := api(t, "POST", base+"/api/runs/"+id+"/answers/restart", token, `{"confirm":true}`); code != 200 {
+		t.Fatalf("confirm: %d %s", code, body)
+	}
+	waiting("review")
+	if code, body := api(t, "POST", base+"/api/runs/"+id+"/answers/review", token, `{"status":"passed","note":"from the console"}`); code != 200 {
+		t.Fatalf("answer: %d %s", code, body)
+	}
+	if code, _ := api(t, "POST", base+"/api/runs/"+id+"/answers/review", token, `{"status":"failed"}`); code != 409 {
+		t.Errorf("a second answer: got %d, want 409", code)
+	}
+	if err := run.Wait(); err != nil {
+		t.Fatalf("exec: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "step review answered in the console by alice") {
+		t.Errorf("exec's output does not say who answered:\n%s", out.String())
+	}
+	store, err := state.OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rec, err := store.LoadRun(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans := rec.Item(record.KindStep, "review").Answer
+	if rec.Status != record.Passed || ans == nil || ans.Operator != "alice" || ans.Surface != record.SurfaceConsole || ans.Note != "from the console" {
+		t.Errorf("record: status %s, answer %+v", rec.Status, ans)
+	}
+	if code, body := api(t, "POST", base+"/api/runs/"+id+"/answers/review", token, `{"status":"passed"}`); code != 409 {
+		t.Errorf("an answer to the finished run: got %d %s, want 409", code, body)
+	}
+}
+
+// TestServeRefusesWhatItCannotServe: no access configured means loopback
+// only; a state it cannot read is said at once.
+func TestServeRefusesWhatItCannotServe(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, dir, "serve", "--listen", "0.0.0.0:0", "--state", filepath.Join(dir, "st"))
+	if code != 2 || !strings.Contains(stderr, "loopback only") {
+		t.Errorf("serve on all addresses without access: exit %d, %q; want 2 and loopback only", code, stderr)
+	}
+	bad := filepath.Join(dir, "file")
+	if err := os.WriteFile(bad, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, dir, "serve", "--listen", "127.0.0.1:0", "--state", bad)
+	if code != 2 || !strings.Contains(stderr, "cannot read the state") {
+		t.Errorf("serve over a file: exit %d, %q; want 2 and cannot read the state", code, stderr)
+	}
+	code, _, stderr = runCLI(t, dir, "serve", "--tls-cert", "x.pem")
+	if code != 2 || !strings.Contains(stderr, "go together") {
+		t.Errorf("--tls-cert alone: exit %d, %q", code, stderr)
+	}
+}
