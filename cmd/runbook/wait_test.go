@@ -127,3 +127,54 @@ func TestExecWaitEndsPendingWithoutAnswer(t *testing.T) {
 		t.Errorf("a late answer: got %v, want ErrNotWaiting", err)
 	}
 }
+
+// TestExecWaitRacesTheTerminalAndTheConsole: at a real terminal (a pty,
+// through util-linux's script), the terminal answers the confirm prompt
+// (and the console then gets "not waiting"), and the console answers the
+// manual step while the terminal still asks.
+func TestExecWaitRacesTheTerminalAndTheConsole(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("util-linux's script (a pty for the prompt) is not installed")
+	}
+	bin := binary(t)
+	dir := writeFiles(t, map[string]string{"rb.hcl": waitRunbook})
+	stateDir := filepath.Join(dir, "state")
+	cmd := exec.Command(scriptBin, "-qec", bin+" exec rb.hcl --no-report --operator bob --wait 60s --state "+stateDir, "/dev/null")
+	cmd.Dir = dir
+	stdin, _ := cmd.StdinPipe()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	d := state.NewDir(stateDir)
+	ctx := context.Background()
+	id := waitForQuestion(t, d, d, "restart")
+	waitFor(t, "the confirm prompt", func() bool { return strings.Contains(out.String(), "Run it? [y/N]") })
+	_, _ = stdin.Write([]byte("y\n"))
+	waitForQuestion(t, d, d, "review")
+	waitFor(t, "the manual step's question", func() bool { return strings.Contains(out.String(), "Result?") })
+	yes := true
+	if _, err := d.Reply(ctx, id, "restart", state.Reply{Confirm: &yes, By: "carol"}); !errors.Is(err, state.ErrNotWaiting) {
+		t.Errorf("the console after the terminal answered: got %v, want ErrNotWaiting", err)
+	}
+	if _, err := d.Reply(ctx, id, "review", state.Reply{Status: record.Failed, Note: "broken", By: "carol", Surface: record.SurfaceConsole}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1 (the review failed):\n%s", code, out.String())
+	}
+	run, err := d.LoadRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec := run.Item(record.KindStep, "restart").Decision; dec == nil || !dec.Confirmed || dec.Operator != "bob" || dec.By != "prompt" {
+		t.Errorf("decision: got %+v, want confirmed by bob at the prompt", dec)
+	}
+	if ans := run.Item(record.KindStep, "review").Answer; ans == nil || ans.Status != record.Failed || ans.Operator != "carol" || ans.Surface != record.SurfaceConsole {
+		t.Errorf("answer: got %+v, want failed by carol in the console", ans)
+	}
+}
