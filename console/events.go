@@ -32,6 +32,8 @@ type Event struct {
 type hub struct {
 	s    *Server
 	kick chan struct{}
+	// lookMu makes looks one at a time.
+	lookMu sync.Mutex
 
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
@@ -103,6 +105,8 @@ func (h *hub) subscribers() int {
 
 // look reads the state and announces what changed since the last look.
 func (h *hub) look(ctx context.Context) {
+	h.lookMu.Lock()
+	defer h.lookMu.Unlock()
 	if h.subscribers() == 0 {
 		h.mu.Lock()
 		h.last = nil
@@ -176,12 +180,15 @@ func (h *hub) look(ctx context.Context) {
 	}
 }
 
-func (h *hub) subscribe() chan Event {
+// subscribe adds an event stream. The hub has looked at the state when it
+// returns, so every change after that is announced to the stream; a page
+// reads itself again once its stream is open, for the changes before.
+func (h *hub) subscribe(ctx context.Context) chan Event {
 	ch := make(chan Event, 64)
 	h.mu.Lock()
 	h.subs[ch] = struct{}{}
 	h.mu.Unlock()
-	h.poke()
+	h.look(ctx)
 	return ch
 }
 
@@ -202,12 +209,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	ch := s.hub.subscribe(r.Context())
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
 	if err := rc.Flush(); err != nil {
+		s.hub.unsubscribe(ch)
 		return
 	}
-	ch := s.hub.subscribe()
 	defer s.hub.unsubscribe(ch)
 	keep := time.NewTicker(15 * time.Second)
 	defer keep.Stop()

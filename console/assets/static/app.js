@@ -30,6 +30,9 @@
       .finally(function () { busy = false; if (again) { again = false; refresh(); } });
   }
   var es = new EventSource("/api/events");
+  // Once the stream is open, every change is announced; one read now
+  // catches the changes made since this page was rendered.
+  es.addEventListener("open", refresh);
   function on(e) {
     var d = {};
     try { d = JSON.parse(e.data); } catch (x) { return; }
