@@ -92,7 +92,7 @@ func (f *fixture) liveRun(id string) *record.Run {
 		PID: os.Getpid(), StartedAt: now, Status: record.Running,
 		Items: []record.Item{
 			{Kind: record.KindStep, Name: "restart", Provider: "shell", Status: record.Pending, Confirm: true, StartedAt: &now},
-			{Kind: record.KindStep, Name: "review", Provider: "manual", Status: record.Pending, Manual: true, Required: true, StartedAt: &now},
+			{Kind: record.KindStep, Name: "review", Provider: "manual", Status: record.Pending, Manual: true, Required: true, StartedAt: &now, Assignee: "sre"},
 			{Kind: record.KindStep, Name: "later", Provider: "manual", Status: record.Pending, Manual: true},
 		},
 		Reports: []record.ReportOutput{{Name: "completion", Template: "tabletop", Path: "/nonexistent/report.md", Roles: []string{"SRE", "Lead"}}},
@@ -286,6 +286,18 @@ func TestPagesLogInAndPostFormsWithCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "Drill &lt;b&gt;one&lt;/b&gt;") {
 		t.Fatalf("run page: got %d, want the title escaped:\n%s", resp.StatusCode, page)
+	}
+	if strings.Contains(string(page), " mine\"") {
+		t.Errorf("alice's page highlights a step of sre")
+	}
+	resp, err = c.Get(f.srv.URL + "/runs/r1?as=sre")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sre, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(sre), `<li id="step-review" class="item status-pending waiting mine">`) {
+		t.Errorf("the steps of sre are not highlighted:\n%s", sre)
 	}
 	m := csrfField.FindStringSubmatch(string(page))
 	if m == nil {

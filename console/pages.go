@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -171,6 +172,8 @@ type itemView struct {
 	// Waiting is the step's open question.
 	Waiting  *state.Question
 	Evidence string
+	// Mine marks a step assigned to the participant looking.
+	Mine bool
 }
 
 // roleView is one role of a run's report.
@@ -186,6 +189,10 @@ type runPage struct {
 	Roles   []roleView
 	Live    bool
 	Waiting int
+	// As is whose steps are highlighted (the participant's name, or a
+	// team chosen on the page); Assignees are the run's.
+	As        string
+	Assignees []string
 }
 
 // evidence is what an item's result shows: its output, or its result.
@@ -213,7 +220,10 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 	if err != nil {
 		return err
 	}
-	p := runPage{Run: run, Live: run.Status == record.Running}
+	p := runPage{Run: run, Live: run.Status == record.Running, As: r.URL.Query().Get("as")}
+	if p.As == "" && !id.Anonymous() {
+		p.As = id.Name
+	}
 	open := map[string]state.Question{}
 	qs, err := s.openQuestions(r.Context(), run)
 	if err != nil {
@@ -223,7 +233,10 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 		open[q.Step] = q
 	}
 	for _, it := range run.Items {
-		v := itemView{Item: it, Evidence: evidence(it)}
+		v := itemView{Item: it, Evidence: evidence(it), Mine: it.Assignee != "" && it.Assignee == p.As}
+		if it.Assignee != "" && !slices.Contains(p.Assignees, it.Assignee) {
+			p.Assignees = append(p.Assignees, it.Assignee)
+		}
 		if q, ok := open[it.Name]; ok && it.Kind == record.KindStep {
 			v.Waiting = &q
 			p.Waiting++

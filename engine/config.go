@@ -122,7 +122,10 @@ type Item struct {
 	Confirm   hcl.Expression
 	OnFailure hcl.Expression
 	// Required, on a manual step, refuses "skipped" as its answer.
-	Required  hcl.Expression
+	Required hcl.Expression
+	// Assignee names who should carry out a step (a person or a role,
+	// "sre"): the console highlights it for them.
+	Assignee  hcl.Expression
 	DependsOn []Ref
 
 	// refs are the items this item's expressions reference, found by Load.

@@ -475,6 +475,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
 		Required:    s.Required,
+		Assignee:    s.Assignee,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
 	}

@@ -138,6 +138,8 @@ type Item struct {
 	Instructions string `json:"instructions,omitempty"`
 	// Required marks a manual step that cannot be skipped (required = true).
 	Required bool `json:"required,omitempty"`
+	// Assignee names who should carry out the step (assignee = "sre").
+	Assignee string `json:"assignee,omitempty"`
 	// Decision records the answer to a confirm prompt: who, when, yes or no.
 	Decision *Decision `json:"decision,omitempty"`
 	// Flapping marks a check that `runbook watch` found changing health

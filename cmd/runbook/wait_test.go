@@ -28,7 +28,8 @@ step "restart" {
 }
 
 step "review" {
-  title = "Review"
+  title    = "Review"
+  assignee = "sre"
   manual {
     instructions = "Look at it."
   }
@@ -97,6 +98,9 @@ func TestExecWaitTakesTheConsolesAnswers(t *testing.T) {
 	dec := run.Item(record.KindStep, "restart").Decision
 	if dec == nil || !dec.Confirmed || dec.Operator != "bob" || dec.By != record.SurfaceConsole {
 		t.Errorf("decision: got %+v, want confirmed by bob in the console", dec)
+	}
+	if got := run.Item(record.KindStep, "review").Assignee; got != "sre" {
+		t.Errorf("review's assignee: got %q, want sre", got)
 	}
 	ans := run.Item(record.KindStep, "review").Answer
 	if ans == nil || ans.Status != record.Passed || ans.Operator != "carol" || ans.Surface != record.SurfaceConsole || ans.Note != "looks fine" {
