@@ -117,7 +117,17 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if v, ok := s.sess.get(c.Value, s.opts.Now()); ok {
-			return identity{Name: v.name, Role: v.role, Via: viaSession, session: c.Value}, nil
+			// A login lasts as long as its token: revoked, it ends.
+			all, err := s.console.Tokens(ctx)
+			if err != nil {
+				return identity{}, err
+			}
+			for _, t := range all {
+				if t.Name == v.name && t.Role == v.role {
+					return identity{Name: v.name, Role: v.role, Via: viaSession, session: c.Value}, nil
+				}
+			}
+			s.sess.remove(c.Value)
 		}
 	}
 	if s.opts.ProxyHeader != "" {

@@ -329,6 +329,25 @@ func TestPagesLogInAndPostFormsWithCSRF(t *testing.T) {
 	if got == nil || got.By != "alice" || got.Surface != record.SurfaceConsole || got.Note != "<script>alert(1)</script>" {
 		t.Errorf("the reply: got %+v", got)
 	}
+	// A revoked token ends its logins.
+	f.token("keeper", state.RoleViewer)
+	if err := f.dir.RevokeToken(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = c.Get(f.srv.URL + "/runs/r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a login of a revoked token: got %d, want a redirect to /login", resp.StatusCode)
+	}
+	op = f.token("alice2", state.RoleOperator)
+	resp, err = c.PostForm(f.srv.URL+"/login", url.Values{"token": {op}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	// The stop page escapes the reason.
 	if code, _ := f.do("POST", "/api/stop", op, `{"on":true,"reason":"<script>alert(2)</script>"}`); code != 200 {
 		t.Fatal("stop on")
@@ -429,5 +448,44 @@ func TestEventsAnnounceChanges(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("no events for the answer and the stop; seen %v", want)
 		}
+	}
+}
+
+func TestRunsPageShowsWatchHealthAndReportsAreSafe(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	watch := &record.Run{ID: "w1", Runbook: "monitor", Mode: "watch", Status: record.Failed, StartedAt: now, FinishedAt: now,
+		Items: []record.Item{{Kind: record.KindCheck, Name: "api_health", Status: record.Failed}, {Kind: record.KindCheck, Name: "disk", Status: record.Passed}}}
+	md := filepath.Join(t.TempDir(), "report.md")
+	if err := os.WriteFile(md, []byte("# Report\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2))\n\nNote: a <b>bold</b> claim\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := &record.Run{ID: "r1", Runbook: "drill", Mode: "exec", Status: record.Passed, StartedAt: now, FinishedAt: now,
+		Reports: []record.ReportOutput{{Name: "completion", Path: md}, {Name: "secret", Path: "/etc/passwd"}}}
+	for _, r := range []*record.Run{watch, done} {
+		if _, err := f.store.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, page := f.do("GET", "/", "", "")
+	if code != 200 || !strings.Contains(page, "Watch health") || !strings.Contains(page, "api_health") {
+		t.Errorf("runs page: got %d, want the watch's health:\n%s", code, page)
+	}
+	code, page = f.do("GET", "/runs/r1/reports/completion", "", "")
+	if code != 200 || !strings.Contains(page, "<h1>Report</h1>") {
+		t.Fatalf("report page: got %d:\n%s", code, page)
+	}
+	for _, bad := range []string{"<script>alert", "javascript:", "<b>bold"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the report page has %q:\n%s", bad, page)
+		}
+	}
+	code, page = f.do("GET", "/runs/r1/reports/secret", "", "")
+	if code != 200 || strings.Contains(page, "root:") || !strings.Contains(page, "is not a Markdown report") {
+		t.Errorf("a record naming /etc/passwd as its report: got %d:\n%s", code, page)
+	}
+	if code, _ := f.do("GET", "/runs/r1/reports/nope", "", ""); code != 404 {
+		t.Errorf("an unknown report: got %d, want 404", code)
 	}
 }
