@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -52,20 +53,23 @@ type Signoff struct {
 }
 
 // signed fills in the signatures the run's record holds for the report's
-// roles.
+// roles; a signature of a role the report does not list (a template
+// rendered with --template) is added after them: a signature given is
+// never left out.
 func signed(specs []Signoff, run *record.Run) []Signoff {
 	if len(run.Signoffs) == 0 {
 		return specs
 	}
 	out := append([]Signoff(nil), specs...)
-	for i := range out {
-		for _, s := range run.Signoffs {
-			if s.Role == out[i].Role {
-				out[i].Name, out[i].SignedAt, out[i].Surface = s.Name, s.At, s.Surface
-				if s.Statement != "" {
-					out[i].Statement = s.Statement
-				}
-			}
+	for _, s := range run.Signoffs {
+		i := slices.IndexFunc(out, func(o Signoff) bool { return o.Role == s.Role })
+		if i < 0 {
+			out = append(out, Signoff{Role: s.Role})
+			i = len(out) - 1
+		}
+		out[i].Name, out[i].SignedAt, out[i].Surface = s.Name, s.At, s.Surface
+		if s.Statement != "" {
+			out[i].Statement = s.Statement
 		}
 	}
 	return out

@@ -283,7 +283,10 @@ func BenchmarkEscapeCell(b *testing.B) {
 func TestSignedRolesShowTheirSignature(t *testing.T) {
 	run := readRun(t, "tabletop")
 	at := time.Date(2025, 12, 3, 15, 4, 0, 0, time.UTC)
-	run.Signoffs = []record.Signoff{{Role: "SRE", Name: "Alice <b>Ops</b>", At: at, Surface: record.SurfaceConsole}}
+	run.Signoffs = []record.Signoff{
+		{Role: "SRE", Name: "Alice <b>Ops</b>", At: at, Surface: record.SurfaceConsole},
+		{Role: "Auditor", Name: "Bo", Statement: "seen", At: at, Surface: record.SurfaceConsole},
+	}
 	var buf bytes.Buffer
 	if err := Render(&buf, pinSpec(), run, testOptions()); err != nil {
 		t.Fatal(err)
@@ -291,6 +294,8 @@ func TestSignedRolesShowTheirSignature(t *testing.T) {
 	got := buf.String()
 	for _, want := range []string{
 		"- **Name:** Alice \\<b\\>Ops\\</b\\>\n- **Signature:** signed in the console\n- **Date:** 2025-12-03 15:04 UTC",
+		// A signature of a role the report does not list is not left out.
+		"### Auditor\n\n> seen\n\n- **Name:** Bo\n- **Signature:** signed in the console",
 		// The role nobody signed keeps its blank lines.
 		"- **Name:** Dana Lee\n- **Signature:** ______________________________\n- **Date:** ______________________________",
 	} {

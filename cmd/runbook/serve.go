@@ -134,6 +134,9 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	hctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Requests end with the server: the event streams do not hold up the
+	// shutdown.
+	hs.BaseContext = func(net.Listener) context.Context { return hctx }
 	go srv.Run(hctx)
 	errc := make(chan error, 1)
 	go func() {
