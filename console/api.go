@@ -40,8 +40,8 @@ func summarize(r *record.Run) RunSummary {
 const listLimit = 200
 
 // listRuns returns the runs matching the query's runbook, mode and status,
-// running ones first, then newest first.
-func (s *Server) listRuns(ctx context.Context, q map[string][]string) ([]RunSummary, error) {
+// newest first; with liveFirst, the running ones before the others.
+func (s *Server) listRuns(ctx context.Context, q map[string][]string, liveFirst bool) ([]RunSummary, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return strings.TrimSpace(v[0])
@@ -59,14 +59,16 @@ func (s *Server) listRuns(ctx context.Context, q map[string][]string) ([]RunSumm
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return out[i].Status == record.Running && out[j].Status != record.Running
-	})
+	if liveFirst {
+		sort.SliceStable(out, func(i, j int) bool {
+			return out[i].Status == record.Running && out[j].Status != record.Running
+		})
+	}
 	return out, nil
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request, _ identity) error {
-	runs, err := s.listRuns(r.Context(), r.URL.Query())
+	runs, err := s.listRuns(r.Context(), r.URL.Query(), false)
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ type healthView struct {
 
 func (s *Server) pageRuns(w http.ResponseWriter, r *http.Request, id identity) error {
 	q := r.URL.Query()
-	runs, err := s.listRuns(r.Context(), q)
+	runs, err := s.listRuns(r.Context(), q, true)
 	if err != nil {
 		return err
 	}

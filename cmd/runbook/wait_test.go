@@ -182,3 +182,22 @@ func TestExecWaitRacesTheTerminalAndTheConsole(t *testing.T) {
 		t.Errorf("answer: got %+v, want failed by carol in the console", ans)
 	}
 }
+
+func TestAnswersFromAFileSayWhereTheyCameFrom(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"rb.hcl":      strings.Replace(waitRunbook, "confirm = true", "confirm = false", 1),
+		"answers.hcl": `review = { status = "passed", note = "ok" }`,
+	})
+	stateDir := filepath.Join(dir, "state")
+	code, stdout, stderr := runCLI(t, dir, "exec", "rb.hcl", "--state", stateDir, "--answers", "answers.hcl", "--no-report")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	run, err := state.NewDir(stateDir).LoadRun(context.Background(), "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans := run.Item(record.KindStep, "review").Answer; ans == nil || ans.Surface != record.SurfaceAnswersFile {
+		t.Errorf("answer: got %+v, want surface answers-file", ans)
+	}
+}
