@@ -171,3 +171,38 @@ func TestServeRefusesWhatItCannotServe(t *testing.T) {
 		t.Errorf("--tls-cert alone: exit %d, %q", code, stderr)
 	}
 }
+
+func TestTokenCommands(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	code, stdout, stderr := runCLI(t, dir, "token", "add", "alice", "--role", "operator", "--state", st)
+	secret := strings.TrimSpace(stdout)
+	if code != 0 || !strings.HasPrefix(secret, "rbk_") || !strings.Contains(stderr, "shown only now") {
+		t.Fatalf("token add: exit %d, %q, %q", code, stdout, stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(st, "tokens.json")); strings.Contains(string(data), secret) {
+		t.Errorf("the state keeps the token itself, not its hash")
+	}
+	if code, _, stderr := runCLI(t, dir, "token", "add", "alice", "--role", "viewer", "--state", st); code != 2 || !strings.Contains(stderr, "exists already") {
+		t.Errorf("a second alice: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, dir, "token", "add", "bob", "--state", st); code != 2 || !strings.Contains(stderr, "--role is required") {
+		t.Errorf("no role: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, dir, "token", "add", "bob", "--role", "admin", "--state", st); code != 2 || !strings.Contains(stderr, "use viewer or operator") {
+		t.Errorf("role admin: exit %d, %q", code, stderr)
+	}
+	code, stdout, _ = runCLI(t, dir, "token", "list", "--state", st)
+	if code != 0 || !strings.Contains(stdout, "alice") || !strings.Contains(stdout, "operator") || strings.Contains(stdout, secret) {
+		t.Errorf("token list: exit %d:\n%s", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, dir, "token", "revoke", "alice", "--state", st); code != 0 || !strings.Contains(stdout, "Revoked") {
+		t.Errorf("token revoke: exit %d, %q", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, dir, "token", "revoke", "alice", "--state", st); code != 2 || !strings.Contains(stderr, "no such token") {
+		t.Errorf("revoke twice: exit %d, %q", code, stderr)
+	}
+	if code, stdout, _ := runCLI(t, dir, "token", "list", "--state", st); code != 0 || !strings.Contains(stdout, "No tokens") {
+		t.Errorf("token list, none: exit %d, %q", code, stdout)
+	}
+}
