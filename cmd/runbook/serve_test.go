@@ -4,9 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +214,73 @@ func TestTokenCommands(t *testing.T) {
 	}
 	if code, stdout, _ := runCLI(t, dir, "token", "list", "--state", st); code != 0 || !strings.Contains(stdout, "No tokens") {
 		t.Errorf("token list, none: exit %d, %q", code, stdout)
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "runbook test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestServeOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	code, token, _ := runCLI(t, dir, "token", "add", "alice", "--role", "operator", "--state", st)
+	if code != 0 {
+		t.Fatal("token add")
+	}
+	cert, key := selfSigned(t, dir)
+	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--state", st, "--tls-cert", cert, "--tls-key", key)
+	cmd.Dir = dir
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	m := regexp.MustCompile(`on (https://\S+) `).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("serve's first line: %q", line)
+	}
+	pool := x509.NewCertPool()
+	pemData, _ := os.ReadFile(cert)
+	pool.AppendCertsFromPEM(pemData)
+	client := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.PostForm(m[1]+"/login", url.Values{"token": {strings.TrimSpace(token)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(c, "; Secure") {
+		t.Errorf("login over TLS: %d, cookie %q; want a Secure cookie", resp.StatusCode, c)
 	}
 }
