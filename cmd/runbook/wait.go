@@ -126,6 +126,7 @@ func (p *waitPrompter) ask(ctx context.Context, it *record.Item, kind string, te
 			termDone <- res // for finish
 			if res.err != nil {
 				if ctx.Err() != nil {
+					_ = p.console.Withdraw(context.WithoutCancel(ctx), p.runID, it.Name)
 					return state.Reply{}, ctx.Err()
 				}
 				// No terminal answer (end of input, or the wait is over):
