@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,27 @@ func TestAnswersFromAFileSayWhereTheyCameFrom(t *testing.T) {
 	}
 	if ans := run.Item(record.KindStep, "review").Answer; ans == nil || ans.Surface != record.SurfaceAnswersFile {
 		t.Errorf("answer: got %+v, want surface answers-file", ans)
+	}
+}
+
+func TestExecWaitInterruptedWithdrawsTheQuestion(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": strings.Replace(waitRunbook, "confirm = true", "confirm = false", 1)})
+	stateDir := filepath.Join(dir, "state")
+	cmd := exec.Command(binary(t), "exec", "rb.hcl", "--state", stateDir, "--wait", "60s", "--no-report")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := state.NewDir(stateDir)
+	id := waitForQuestion(t, d, d, "review")
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130:\n%s", code, out.String())
+	}
+	if _, err := d.Reply(context.Background(), id, "review", state.Reply{Status: record.Passed, By: "bob"}); !errors.Is(err, state.ErrNotWaiting) {
+		t.Errorf("an answer after Ctrl-C: got %v, want ErrNotWaiting", err)
 	}
 }
