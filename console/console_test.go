@@ -489,3 +489,19 @@ func TestRunsPageShowsWatchHealthAndReportsAreSafe(t *testing.T) {
 		t.Errorf("an unknown report: got %d, want 404", code)
 	}
 }
+
+func TestAStateThatCannotBeReadIsSaidClearly(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.token("alice", state.RoleOperator)
+	if err := os.WriteFile(filepath.Join(f.dir.Path, "tokens.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.do("GET", "/api/runs", "rbk_x", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "the state cannot be used") || !strings.Contains(body, "tokens.json") {
+		t.Errorf("API: got %d %s, want 503 naming the file", code, body)
+	}
+	code, body = f.do("GET", "/", "", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "tokens.json") || strings.Contains(body, "goroutine") {
+		t.Errorf("page: got %d %s, want 503 naming the file", code, body)
+	}
+}
