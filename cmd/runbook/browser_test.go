@@ -96,7 +96,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 	defer cancel()
 
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -138,7 +138,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// A run starts in another process: the open runs page shows it
 	// without a reload.
-	run := exec.Command(binary(t), "exec", "drill.hcl", "--wait", "80s", "--operator", "olga", "--state", stateDir)
+	run := exec.Command(binary(t), "exec", "drill.hcl", "--wait", "110s", "--operator", "olga", "--state", stateDir)
 	run.Dir = dir
 	var out bytes.Buffer
 	run.Stdout, run.Stderr = &out, &out

@@ -8,9 +8,18 @@
   var kind = live.getAttribute("data-live");
   var run = live.getAttribute("data-run");
   var busy = false, again = false;
+  // A form being filled in (text typed, a choice made, the cursor in a
+  // field) is never replaced under the user's hands.
   function typing() {
     var a = document.activeElement;
-    return a && live.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA") && a.value !== "";
+    if (a && live.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) return true;
+    var fields = live.querySelectorAll("input, textarea");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden") continue;
+      if ((f.type === "radio" || f.type === "checkbox") ? f.checked : f.value !== "") return true;
+    }
+    return false;
   }
   function refresh() {
     if (busy) { again = true; return; }
@@ -22,6 +31,7 @@
         if (!html) return;
         var doc = new DOMParser().parseFromString(html, "text/html");
         var next = doc.getElementById("live");
+        if (typing()) { setTimeout(refresh, 2000); return; }
         if (next) live.replaceWith(next), live = next;
         var st = doc.getElementById("run-status"), cur = document.getElementById("run-status");
         if (st && cur) cur.replaceWith(st);
