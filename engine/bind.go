@@ -68,7 +68,9 @@ type settings struct {
 	Interval                     time.Duration
 	Confirm                      bool
 	// Required is a manual step's required = true.
-	Required   bool
+	Required bool
+	// Assignee is who should carry out the step.
+	Assignee   string
 	OnFailure  string
 	Severities []string
 	// cfg is the provider block's value decoded at bind time, kept when it
@@ -380,6 +382,8 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, "description")
 	diags = append(diags, d...)
 	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, "expected")
+	diags = append(diags, d...)
+	s.Assignee, d = evalString(it.Assignee, b.base, "assignee")
 	diags = append(diags, d...)
 	s.Timeout, d = evalDuration(firstExpr(it.Timeout, src.Timeout), b.base, "timeout", DefaultTimeout)
 	diags = append(diags, d...)

@@ -125,7 +125,10 @@ type Item struct {
 	Confirm   hcl.Expression
 	OnFailure hcl.Expression
 	// Required, on a manual step, refuses "skipped" as its answer.
-	Required  hcl.Expression
+	Required hcl.Expression
+	// Assignee names who should carry out a step (a person or a role,
+	// "sre"): the console highlights it for them.
+	Assignee  hcl.Expression
 	DependsOn []Ref
 	// On names the targets the item runs on (`on = target.NAME`); OnList
 	// is true when a list was given: the item then runs once per target.

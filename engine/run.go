@@ -35,6 +35,13 @@ type Prompter interface {
 	Answer(ctx context.Context, item *record.Item) (*record.Answer, error)
 }
 
+// Decider is a Prompter that also says who decided a confirm prompt and
+// where (a console, a terminal): the engine records that decision as it
+// is, instead of one by the operator at a prompt.
+type Decider interface {
+	Decide(ctx context.Context, item *record.Item) (*record.Decision, error)
+}
+
 // Observer hears about items as they start and finish, for live progress.
 // Calls may come from several goroutines; the items are redacted copies.
 type Observer interface {
@@ -481,6 +488,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
 		Required:    s.Required,
+		Assignee:    s.Assignee,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
 	}
@@ -854,7 +862,22 @@ func (r *runner) confirm(ctx context.Context, n *node) bool {
 		return false
 	}
 	shown := r.out(n.rec)
-	ok, err := r.opts.Prompter.Confirm(ctx, &shown)
+	var given *record.Decision
+	var ok bool
+	var err error
+	if d, isDecider := r.opts.Prompter.(Decider); isDecider {
+		given, err = d.Decide(ctx, &shown)
+		ok = err == nil && given != nil && given.Confirmed
+	} else {
+		ok, err = r.opts.Prompter.Confirm(ctx, &shown)
+	}
+	decide = func(yes bool, by string) {
+		if given != nil {
+			n.rec.Decision = given
+			return
+		}
+		n.rec.Decision = &record.Decision{Confirmed: yes, Operator: r.opts.Operator, At: r.now().UTC(), By: by}
+	}
 	if ctx.Err() != nil {
 		// Ctrl-C at the prompt interrupts the run; it is no answer.
 		r.skip(n, n.interruption())

@@ -209,6 +209,23 @@ CREATE TABLE runbook.silences (
 	since      timestamptz NOT NULL,
 	expires_at timestamptz NOT NULL
 );`,
+	// 5: the console: questions of running runs, access tokens.
+	`CREATE TABLE runbook.questions (
+	run_id   text NOT NULL,
+	step     text NOT NULL,
+	kind     text NOT NULL,
+	state    text NOT NULL,
+	asked_at timestamptz NOT NULL,
+	reply    jsonb,
+	PRIMARY KEY (run_id, step)
+);
+CREATE TABLE runbook.tokens (
+	name      text PRIMARY KEY,
+	role      text NOT NULL CHECK (role IN ('viewer', 'operator')),
+	hash      text NOT NULL UNIQUE,
+	created   timestamptz NOT NULL,
+	last_used timestamptz
+);`,
 }
 
 // The procedure locks' lease: renewed every lockRenew while held, taken
@@ -674,6 +691,7 @@ const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
 REVOKE UPDATE ON runbook.audit FROM %[1]s;
 GRANT DELETE ON runbook.silences TO %[1]s;
+GRANT DELETE ON runbook.tokens TO %[1]s;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
 
 // Grant gives role the privileges of AppGrants, in one transaction. Run
@@ -731,6 +749,10 @@ ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.sta
 	started_at = excluded.started_at, record = excluded.record
 WHERE $6 OR coalesce(runbook.runs.record->>'finished_at', '') IN ('', '0001-01-01T00:00:00Z')`,
 			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)), Final(run))
+		if err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, "run "+run.ID)
 		return err
 	})
 	if err != nil {
@@ -914,6 +936,10 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 			e.Time = t.UTC()
 			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5`,
 				req.On, e.Time, e.User, e.Host, e.Reason)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'stop')`, NotifyChannel)
 			return err
 		})
 		if err == nil {

@@ -74,6 +74,13 @@ func (j *journal) Started(item record.Item) {
 	j.update(item)
 }
 
+// Waiting records an item as waiting for a person's answer: pending, with
+// its question open in the state (exec --wait).
+func (j *journal) Waiting(item record.Item) {
+	item.Status = record.Pending
+	j.update(item)
+}
+
 // Finished records an item's outcome.
 func (j *journal) Finished(item record.Item) { j.update(item) }
 
