@@ -118,6 +118,9 @@ func (p *Provider) spawn(ctx context.Context, path string, c *command, env []str
 		env = syscall.Environ() // (environ in shell.go has set PWD for a dir)
 	}
 
+	// The guard is started before the first command, so that command's
+	// group is announced as soon as it exists.
+	_ = guardFD()
 	pidfd := -1
 	// Pdeathsig: should runbook die without stopping the command (kill
 	// -9, the OOM killer), the kernel kills the command; the guard
