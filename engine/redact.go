@@ -254,13 +254,28 @@ func (r *Redactor) Item(it *record.Item) {
 }
 
 // Run redacts every text field of a run record in place: its header,
-// variables and items.
+// tags, variables, items and report outputs.
 func (r *Redactor) Run(run *record.Run) {
 	if r.Empty() {
 		return
 	}
 	for _, p := range []*string{&run.Title, &run.Description, &run.Document, &run.Owner} {
 		*p = r.String(*p)
+	}
+	if len(run.Tags) > 0 {
+		tags := make([]string, len(run.Tags))
+		for i, t := range run.Tags {
+			tags[i] = r.String(t)
+		}
+		run.Tags = tags
+	}
+	if len(run.Reports) > 0 {
+		reports := make([]record.ReportOutput, len(run.Reports))
+		for i, o := range run.Reports {
+			o.Template, o.Path = r.String(o.Template), r.String(o.Path)
+			reports[i] = o
+		}
+		run.Reports = reports
 	}
 	if run.Variables != nil {
 		run.Variables = r.Value(run.Variables).(map[string]any)
