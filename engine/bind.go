@@ -47,6 +47,8 @@ type Bound struct {
 	base     *hcl.EvalContext
 	settings map[*Item]*settings
 	defaults map[string]*defaultAssert
+	// results are the items' unknown results as validate sees them.
+	results *resultScope
 }
 
 // RunbookInfo is the evaluated `runbook` block.
@@ -153,6 +155,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			b.loadDefaultAssert(it.ProviderType)
 		}
 	}
+	b.results = newResultScope(cfg, reg)
 	// Items bind independently (the evaluation context is only read):
 	// bind on every core, keep the results and diagnostics in order.
 	bound := make([]*settings, len(items))
@@ -429,12 +432,19 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	}
 	// What would fail at run time for its type fails now: a when or a
 	// condition that can never be true or false.
-	unknown := b.unknownScope()
+	// Results are unknown values of the types providers publish.
+	unknown := b.itemScope(it)
 	for _, w := range []hcl.Expression{it.When, src.whenIfRef(it)} {
 		diags = append(diags, mustBeBool(w, unknown, "when")...)
 	}
 	for _, a := range it.Asserts {
 		diags = append(diags, mustBeBool(a.Condition, unknown, "condition")...)
+		diags = append(diags, mustBeString(a.ErrorMessage, unknown, "error_message")...)
+	}
+	for _, e := range it.expressions() {
+		if n, ok := e.(hclsyntax.Node); ok {
+			diags = append(diags, templateParts(n, unknown)...)
+		}
 	}
 	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
 		sev := "critical"
@@ -494,7 +504,7 @@ func mustBeBool(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnos
 		c, err := convert.Convert(v, cty.Bool)
 		ok = err == nil && !c.IsNull()
 	case v.Type() != cty.DynamicPseudoType && !v.Type().Equals(cty.Bool):
-		ok = convert.GetConversion(v.Type(), cty.Bool) != nil
+		ok = convert.GetConversionUnsafe(v.Type(), cty.Bool) != nil
 	}
 	if ok {
 		return nil
@@ -611,6 +621,26 @@ func (b *Bound) unknownScope() *hcl.EvalContext {
 	return ctx
 }
 
+// expressions are an item's when and the conditions and messages of its
+// asserts.
+func (it *Item) expressions() []hcl.Expression {
+	out := []hcl.Expression{it.When}
+	for _, a := range it.Asserts {
+		out = append(out, a.Condition, a.ErrorMessage)
+	}
+	return out
+}
+
+// itemScope is the evaluation context of an item's expressions at
+// validate: its results and those of the items it may refer to are
+// unknown values of the types their providers publish.
+func (b *Bound) itemScope(it *Item) *hcl.EvalContext {
+	if b.results == nil {
+		return b.unknownScope()
+	}
+	return b.results.scope(b.base, it)
+}
+
 // typeCheck decodes a provider block with unknown results, lets the
 // provider validate what is known, and returns the decoded value.
 func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
@@ -618,7 +648,11 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	if pt == nil {
 		return cty.NilVal, nil
 	}
-	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, b.unknownScope())
+	ctx := b.itemScope(it)
+	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, ctx)
+	if body, ok := it.ProviderBody.(*hclsyntax.Body); ok && !diags.HasErrors() {
+		diags = append(diags, templateParts(body, ctx)...)
+	}
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
