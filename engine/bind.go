@@ -243,14 +243,20 @@ func (b *Bound) evalLocals() hcl.Diagnostics {
 }
 
 // evalString evaluates an optional string expression in ctx; unknown
-// values give "".
-func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, hcl.Diagnostics) {
+// values give "". The values its operators derive from a sensitive value
+// are registered with red (which may be nil); the whole string is not, so
+// the text around a secret stays readable ("title (sensitive)").
+func evalString(e hcl.Expression, ctx *hcl.EvalContext, red *Redactor, what string) (string, hcl.Diagnostics) {
 	if e == nil {
 		return "", nil
 	}
-	v, diags := plainValue(e, ctx, nil)
+	v, diags := e.Value(ctx)
 	if diags.HasErrors() {
 		return "", diags
+	}
+	if v.ContainsMarked() {
+		registerDerived(e, ctx, red)
+		v, _ = v.UnmarkDeep()
 	}
 	if !v.IsWhollyKnown() || v.IsNull() {
 		return "", nil
@@ -273,7 +279,7 @@ func (b *Bound) evalRunbook() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	str := func(name string, dst *string) {
 		if a, ok := rb.Attrs[name]; ok {
-			s, d := evalString(a.Expr, b.base, name)
+			s, d := evalString(a.Expr, b.base, b.Redactor, name)
 			diags = append(diags, d...)
 			*dst = s
 		}
@@ -339,7 +345,7 @@ func evalDuration(e hcl.Expression, ctx *hcl.EvalContext, name string, def time.
 	if e == nil {
 		return def, nil
 	}
-	s, diags := evalString(e, ctx, name)
+	s, diags := evalString(e, ctx, nil, name)
 	if diags.HasErrors() || s == "" {
 		return def, diags
 	}
@@ -370,14 +376,14 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		src = b.Config.Checks[it.CheckRef]
 	}
 	var d hcl.Diagnostics
-	s.Title, d = evalString(it.Title, b.base, "title")
+	s.Title, d = evalString(it.Title, b.base, b.Redactor, "title")
 	diags = append(diags, d...)
 	if s.Title == "" && src != it {
-		s.Title, _ = evalString(src.Title, b.base, "title")
+		s.Title, _ = evalString(src.Title, b.base, b.Redactor, "title")
 	}
-	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, "description")
+	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, b.Redactor, "description")
 	diags = append(diags, d...)
-	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, "expected")
+	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, b.Redactor, "expected")
 	diags = append(diags, d...)
 	s.Timeout, d = evalDuration(firstExpr(it.Timeout, src.Timeout), b.base, "timeout", DefaultTimeout)
 	diags = append(diags, d...)
@@ -415,7 +421,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	if it.OnFailure != nil {
-		v, d := evalString(it.OnFailure, b.base, "on_failure")
+		v, d := evalString(it.OnFailure, b.base, b.Redactor, "on_failure")
 		diags = append(diags, d...)
 		switch v {
 		case "continue", "stop":
@@ -449,7 +455,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
 		sev := "critical"
 		if a.Severity != nil {
-			v, d := evalString(a.Severity, b.base, "severity")
+			v, d := evalString(a.Severity, b.base, b.Redactor, "severity")
 			diags = append(diags, d...)
 			switch v {
 			case "critical", "warning":
@@ -657,7 +663,8 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 		return cty.NilVal, diags
 	}
 	// Providers see plain values; what was sensitive is now redacted.
-	if b.marks() {
+	if b.marks() && val.ContainsMarked() {
+		registerDerived(it.ProviderBody, ctx, b.Redactor)
 		val, _ = unmark(val, b.Redactor)
 	}
 	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {

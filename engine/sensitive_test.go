@@ -383,3 +383,40 @@ check "c" {
 		t.Errorf("the record holds base64(admin:secret) %q:\n%s", basic, data)
 	}
 }
+
+// TestOperatorDerivedSecretsAreRedacted: operators are not functions, so
+// what they derive from a sensitive value is registered at the edge, by
+// evaluating each part of the expression: the command's output of
+// var.pin + 1 is redacted, and so are a title, an assert message and a
+// condition's parts computed the same way.
+func TestOperatorDerivedSecretsAreRedacted(t *testing.T) {
+	b := bind(t, `runbook "t" {}
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+locals {
+  next = var.pin * 2
+}
+check "c" {
+  title = "pin ${var.pin - 11111}"
+  shell {
+    command = "echo ${var.pin + 1}; echo ${local.next}"
+  }
+  assert {
+    condition     = self.exit_code == 1
+    error_message = "expected ${var.pin + 2}"
+  }
+}
+`, engine.Inputs{Vars: []string{"pin=73519"}})
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	for _, derived := range []string{"73520", "73521", "147038", "62408"} {
+		if strings.Contains(string(data), derived) {
+			t.Errorf("the record holds %s, derived from var.pin by an operator:\n%s", derived, data)
+		}
+	}
+}
