@@ -154,7 +154,7 @@ func registerDerived(node any, ctx *hcl.EvalContext, red *Redactor) {
 		switch e := n.(type) {
 		case *hclsyntax.BinaryOpExpr, *hclsyntax.UnaryOpExpr, *hclsyntax.ConditionalExpr,
 			*hclsyntax.IndexExpr, *hclsyntax.RelativeTraversalExpr, *hclsyntax.ScopeTraversalExpr,
-			*hclsyntax.SplatExpr, *hclsyntax.TemplateWrapExpr:
+			*hclsyntax.SplatExpr, *hclsyntax.ForExpr, *hclsyntax.TemplateWrapExpr:
 			v, diags := e.(hclsyntax.Expression).Value(ctx)
 			if !diags.HasErrors() && v.ContainsMarked() && v.IsWhollyKnown() {
 				unmark(v, red)

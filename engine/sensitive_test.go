@@ -401,7 +401,7 @@ locals {
 check "c" {
   title = "pin ${var.pin - 11111}"
   shell {
-    command = "echo ${var.pin + 1}; echo ${local.next}"
+    command = "echo ${var.pin + 1}; echo ${local.next}; for x in ${join(" ", [for d in [3, 4] : var.pin + d])}; do echo \"<$x>\"; done"
   }
   assert {
     condition     = self.exit_code == 1
@@ -414,7 +414,7 @@ check "c" {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(r)
-	for _, derived := range []string{"73520", "73521", "147038", "62408"} {
+	for _, derived := range []string{"73520", "73521", "73522", "73523", "147038", "62408"} {
 		if strings.Contains(string(data), derived) {
 			t.Errorf("the record holds %s, derived from var.pin by an operator:\n%s", derived, data)
 		}
