@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/internal/secret"
+	"github.com/runbookhq/runbook/remote"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -49,6 +50,9 @@ type Bound struct {
 	defaults map[string]*defaultAssert
 	// results are the items' unknown results as validate sees them.
 	results *resultScope
+
+	// Targets are the evaluated targets by name.
+	Targets map[string]*remote.Target
 }
 
 // RunbookInfo is the evaluated `runbook` block.
@@ -66,7 +70,9 @@ type settings struct {
 	Interval                     time.Duration
 	Confirm                      bool
 	// Required is a manual step's required = true.
-	Required   bool
+	Required bool
+	// Assignee is who should carry out the step.
+	Assignee   string
 	OnFailure  string
 	Severities []string
 	// cfg is the provider block's value decoded at bind time, kept when it
@@ -183,6 +189,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			}
 		}
 	}
+	diags = append(diags, b.bindTargets(items)...)
 	return b, diags
 }
 
@@ -384,6 +391,8 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, b.Redactor, "description")
 	diags = append(diags, d...)
 	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, b.Redactor, "expected")
+	diags = append(diags, d...)
+	s.Assignee, d = evalString(it.Assignee, b.base, b.Redactor, "assignee")
 	diags = append(diags, d...)
 	s.Timeout, d = evalDuration(firstExpr(it.Timeout, src.Timeout), b.base, "timeout", DefaultTimeout)
 	diags = append(diags, d...)

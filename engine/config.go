@@ -39,6 +39,9 @@ type Config struct {
 	// top-level procedure. A playbook carries its own.
 	Reports []*Report
 	Alerts  []*Alert
+	// Targets are the hosts items run on with `on`, by name.
+	Targets     map[string]*TargetBlock
+	TargetOrder []string
 
 	// types caches what the engine learned of each provider type.
 	types typeCache
@@ -122,8 +125,18 @@ type Item struct {
 	Confirm   hcl.Expression
 	OnFailure hcl.Expression
 	// Required, on a manual step, refuses "skipped" as its answer.
-	Required  hcl.Expression
+	Required hcl.Expression
+	// Assignee names who should carry out a step (a person or a role,
+	// "sre"): the console highlights it for them.
+	Assignee  hcl.Expression
 	DependsOn []Ref
+	// On names the targets the item runs on (`on = target.NAME`); OnList
+	// is true when a list was given: the item then runs once per target.
+	On      []string
+	OnList  bool
+	OnRange hcl.Range
+	// Schedule is a check's every or cron; nil runs it every time.
+	Schedule *Schedule
 
 	// refs are the items this item's expressions reference, found by Load.
 	refs []Ref

@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "report", LabelNames: []string{"name"}},
 		{Type: "alert", LabelNames: []string{"name"}},
 		{Type: "cleanup", LabelNames: []string{"name"}},
+		{Type: "target", LabelNames: []string{"name"}},
 	},
 }
 
@@ -105,7 +106,7 @@ var alertSchema = &hcl.BodySchema{
 // itemAttrs are the shared settings of checks and steps.
 var itemAttrs = []hcl.AttributeSchema{
 	{Name: "title"}, {Name: "description"}, {Name: "expected"},
-	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"},
+	{Name: "timeout"}, {Name: "depends_on"}, {Name: "when"}, {Name: "on"},
 }
 
 // stepOnlyAttrs are settings a step (and a cleanup) has and a check has
@@ -113,6 +114,7 @@ var itemAttrs = []hcl.AttributeSchema{
 // it may not use, are reported with their ranges and a reason.
 var stepOnlyAttrs = []hcl.AttributeSchema{
 	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"}, {Name: "required"},
+	{Name: "assignee"},
 }
 
 // decoder decodes files into a Config (stage one).
@@ -136,6 +138,9 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 		return s
 	}
 	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
+	if kind == "check" {
+		s.Attributes = append(s.Attributes, scheduleAttrs...)
+	}
 	if kind != "check" {
 		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "manual"})
@@ -210,6 +215,8 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 			diags = append(diags, ds...)
 		case "alert":
 			diags = append(diags, d.decodeAlert(b)...)
+		case "target":
+			diags = append(diags, d.decodeTarget(b)...)
 		}
 	}
 	return diags
@@ -425,8 +432,18 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	}
 	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
 	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
-	it.Required = attr("required")
+	it.Required, it.Assignee = attr("required"), attr("assignee")
+	if kind == "check" {
+		sched, sdiags := decodeSchedule(content)
+		diags = append(diags, sdiags...)
+		it.Schedule = sched
+	}
 
+	if a, ok := content.Attributes["on"]; ok {
+		names, list, odiags := decodeOn(a)
+		diags = append(diags, odiags...)
+		it.On, it.OnList, it.OnRange = names, list, a.Expr.Range()
+	}
 	if a, ok := content.Attributes["depends_on"]; ok {
 		refs, rdiags := decodeRefList(a.Expr)
 		diags = append(diags, rdiags...)

@@ -19,6 +19,10 @@ type PlanItem struct {
 	Name     string `json:"name"`
 	Title    string `json:"title,omitempty"`
 	Provider string `json:"provider"`
+	// Target is where the item runs, for an item with `on`: the target's
+	// name, its address, and "HOST KEY NOT VERIFIED" when
+	// insecure_ignore_host_key is set.
+	Target string `json:"target,omitempty"`
 	// Action is the provider's one-line description, when its arguments
 	// are known before the run.
 	Action string `json:"action,omitempty"`
@@ -53,7 +57,7 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 		pi := PlanItem{
 			Order:      i + 1,
 			Kind:       n.item.Kind,
-			Name:       n.item.Name,
+			Name:       n.rec.Name,
 			Title:      b.Redactor.String(n.rec.Title),
 			Provider:   n.rec.Provider,
 			Confirm:    n.set.Confirm,
@@ -66,6 +70,9 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 		}
 		if n.item.Kind != "check" {
 			pi.OnFailure = n.set.OnFailure
+		}
+		if n.target != "" {
+			pi.Target = b.targetDescription(n.target)
 		}
 		seen := map[*node]bool{}
 		for _, d := range append([]*node{n.prev}, n.deps...) {

@@ -274,7 +274,7 @@ func (r *Redactor) Item(it *record.Item) {
 	if r.Empty() {
 		return
 	}
-	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions} {
+	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions, &it.Assignee} {
 		*p = r.String(*p)
 	}
 	if it.Error != nil {
@@ -304,7 +304,7 @@ func (r *Redactor) Item(it *record.Item) {
 }
 
 // Run redacts every text field of a run record in place: its header,
-// tags, variables, items and report outputs.
+// tags, variables, items, report outputs and sign-offs.
 func (r *Redactor) Run(run *record.Run) {
 	if r.Empty() {
 		return
@@ -323,9 +323,24 @@ func (r *Redactor) Run(run *record.Run) {
 		reports := make([]record.ReportOutput, len(run.Reports))
 		for i, o := range run.Reports {
 			o.Template, o.Path = r.String(o.Template), r.String(o.Path)
+			if len(o.Roles) > 0 {
+				roles := make([]string, len(o.Roles))
+				for j, role := range o.Roles {
+					roles[j] = r.String(role)
+				}
+				o.Roles = roles
+			}
 			reports[i] = o
 		}
 		run.Reports = reports
+	}
+	if len(run.Signoffs) > 0 {
+		signoffs := make([]record.Signoff, len(run.Signoffs))
+		for i, so := range run.Signoffs {
+			so.Role, so.Name, so.Statement = r.String(so.Role), r.String(so.Name), r.String(so.Statement)
+			signoffs[i] = so
+		}
+		run.Signoffs = signoffs
 	}
 	if run.Variables != nil {
 		run.Variables = r.Value(run.Variables).(map[string]any)

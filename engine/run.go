@@ -15,6 +15,7 @@ import (
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/internal/secret"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/remote"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -32,6 +33,13 @@ type Prompter interface {
 	Confirm(ctx context.Context, item *record.Item) (bool, error)
 	// Answer asks for the outcome of a manual step.
 	Answer(ctx context.Context, item *record.Item) (*record.Answer, error)
+}
+
+// Decider is a Prompter that also says who decided a confirm prompt and
+// where (a console, a terminal): the engine records that decision as it
+// is, instead of one by the operator at a prompt.
+type Decider interface {
+	Decide(ctx context.Context, item *record.Item) (*record.Decision, error)
 }
 
 // Observer hears about items as they start and finish, for live progress.
@@ -65,6 +73,10 @@ type Options struct {
 	Source string
 	// Resume carries over the passed items of an earlier run.
 	Resume *record.Run
+	// Standing are results that stand instead of running, by check
+	// name: a watch's scheduled checks between their runs. Each is kept
+	// whatever its status and marked CarriedOver.
+	Standing map[string]*record.Item
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ID is the run's id (record.NewRunID), when the caller needs it
@@ -106,6 +118,8 @@ type node struct {
 	// cleanup needs. They run after every other node, on the cleanup
 	// context.
 	late bool
+	// target is the target the node runs on; empty for this host.
+	target string
 }
 
 // runner holds one run's state.
@@ -119,6 +133,9 @@ type runner struct {
 	stopMu    sync.Mutex
 	stopped   map[string]string // kind → why its items stopped early
 	nodes     []*node
+	// pool holds the run's connections to targets, made on first use.
+	pool     *remote.Pool
+	poolOnce sync.Once
 }
 
 // Run executes the bound runbook and returns its run record. The record is
@@ -179,6 +196,7 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}
 	r.runPhase(cctx, true)
 	r.closeProviders()
+	r.closePool()
 
 	run.FinishedAt = r.now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
@@ -432,6 +450,7 @@ func (r *runner) plan() error {
 	for _, c := range cfg.cleanupsOf(r.opts) {
 		prev = sequential(c, prev)
 	}
+	r.fanOut()
 	if err := r.selectNodes(); err != nil {
 		return err
 	}
@@ -444,6 +463,7 @@ func (r *runner) plan() error {
 		}
 	}
 	r.carryOver()
+	r.standFor()
 	return nil
 }
 
@@ -468,6 +488,7 @@ func (r *runner) newNode(it, src *Item) *node {
 		Provider:    src.ProviderType,
 		Confirm:     s.Confirm,
 		Required:    s.Required,
+		Assignee:    s.Assignee,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
 	}
@@ -487,7 +508,8 @@ func (n *node) matches(name string) bool {
 	if n.item.Kind == record.KindCleanup {
 		return false
 	}
-	return name == n.item.Name || name == n.item.Address()
+	return name == n.item.Name || name == n.item.Address() ||
+		(n.target != "" && (name == n.rec.Name || name == n.item.Kind+"."+n.rec.Name))
 }
 
 // selectNodes applies --only (with dependencies) and --skip.
@@ -558,7 +580,7 @@ func (r *runner) carryOver() {
 		if n.late {
 			continue // cleanups (and their checks) run again after every run
 		}
-		prev := old.Item(n.item.Kind, n.item.Name)
+		prev := old.Item(n.item.Kind, n.rec.Name)
 		if prev == nil || prev.Status != record.Passed || !n.selected {
 			continue
 		}
@@ -840,7 +862,22 @@ func (r *runner) confirm(ctx context.Context, n *node) bool {
 		return false
 	}
 	shown := r.out(n.rec)
-	ok, err := r.opts.Prompter.Confirm(ctx, &shown)
+	var given *record.Decision
+	var ok bool
+	var err error
+	if d, isDecider := r.opts.Prompter.(Decider); isDecider {
+		given, err = d.Decide(ctx, &shown)
+		ok = err == nil && given != nil && given.Confirmed
+	} else {
+		ok, err = r.opts.Prompter.Confirm(ctx, &shown)
+	}
+	decide = func(yes bool, by string) {
+		if given != nil {
+			n.rec.Decision = given
+			return
+		}
+		n.rec.Decision = &record.Decision{Confirmed: yes, Operator: r.opts.Operator, At: r.now().UTC(), By: by}
+	}
 	if ctx.Err() != nil {
 		// Ctrl-C at the prompt interrupts the run; it is no answer.
 		r.skip(n, n.interruption())
@@ -967,7 +1004,17 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 	for attempt := 1; ; attempt++ {
 		n.rec.Attempts = attempt
 		started := time.Now()
-		res, err := p.Run(tctx, cfgVal)
+		var res cty.Value
+		var err error
+		if h := r.hostFor(n); h != nil {
+			if rp, ok := p.(checks.Remote); ok {
+				res, err = rp.RunOn(tctx, h, cfgVal)
+			} else {
+				err = fmt.Errorf("%s cannot run on target %q", n.src.ProviderType, n.target)
+			}
+		} else {
+			res, err = p.Run(tctx, cfgVal)
+		}
 		dur := time.Since(started).Milliseconds()
 		result = res
 		n.rec.Error = nil

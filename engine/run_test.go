@@ -686,7 +686,7 @@ step "page" {
 // TestSecretsInEveryRecordFieldAreRedacted puts a sensitive value in every
 // string field of the record that a runbook can set (the runbook's title,
 // description, document, owner and tags; an item's title, description,
-// expected outcome, instructions, action, result, assert
+// expected outcome, instructions, assignee, action, result, assert
 // condition and message) and checks that the stored record holds none.
 func TestSecretsInEveryRecordFieldAreRedacted(t *testing.T) {
 	const secret = "s3cr3t-CANARY-value"
@@ -712,7 +712,8 @@ step "probe" {
   }
 }
 step "page" {
-  title = "page ${var.token}"
+  title    = "page ${var.token}"
+  assignee = "team-${var.token}"
   manual { instructions = "call ${var.token}" }
 }
 `, engine.Inputs{Vars: []string{"token=" + secret}})
@@ -731,7 +732,7 @@ step "page" {
 		t.Errorf("tags = %q, want the secret redacted and the plain tag kept", r.Tags)
 	}
 	probe := item(t, r, "step", "probe")
-	if len(probe.Asserts) == 0 || probe.Action == "" || item(t, r, "step", "page").Instructions == "" {
+	if page := item(t, r, "step", "page"); len(probe.Asserts) == 0 || probe.Action == "" || page.Instructions == "" || page.Assignee == "" {
 		t.Errorf("the step did not fill the fields the test checks: %+v", probe)
 	}
 }

@@ -73,7 +73,26 @@ type Run struct {
 	Items       []Item         `json:"items"`
 	// Reports lists the documents rendered from this run's report blocks.
 	Reports []ReportOutput `json:"reports,omitempty"`
+	// Signoffs are the signatures given to the run's report, in order.
+	Signoffs []Signoff `json:"signoffs,omitempty"`
 }
+
+// Signoff is a person's signature of one role of a run's report.
+type Signoff struct {
+	Role      string    `json:"role"`
+	Name      string    `json:"name"`
+	Statement string    `json:"statement,omitempty"`
+	At        time.Time `json:"at"`
+	// Surface says where it was given: "console".
+	Surface string `json:"surface,omitempty"`
+}
+
+// Where an answer, a decision or a signature was given.
+const (
+	SurfaceTerminal    = "terminal"
+	SurfaceConsole     = "console"
+	SurfaceAnswersFile = "answers-file"
+)
 
 // Summary counts items by status.
 type Summary struct {
@@ -109,7 +128,12 @@ type Item struct {
 	Answer  *Answer        `json:"answer"`
 	// SkipReason says why a skipped item did not run.
 	SkipReason string `json:"skip_reason,omitempty"`
-	// CarriedOver marks a passed result kept from an earlier run by --resume.
+	// Target is the target the item ran on (`on = target.NAME`); empty
+	// for the runbook's own host.
+	Target string `json:"target,omitempty"`
+	// CarriedOver marks a passed result kept from an earlier run by
+	// --resume, or a watch's scheduled check whose last result stands
+	// until it is due again (StartedAt says when it ran).
 	CarriedOver bool `json:"carried_over,omitempty"`
 	// Confirm marks a mutating step (confirm = true).
 	Confirm bool `json:"confirm,omitempty"`
@@ -119,6 +143,8 @@ type Item struct {
 	Instructions string `json:"instructions,omitempty"`
 	// Required marks a manual step that cannot be skipped (required = true).
 	Required bool `json:"required,omitempty"`
+	// Assignee names who should carry out the step (assignee = "sre").
+	Assignee string `json:"assignee,omitempty"`
 	// Decision records the answer to a confirm prompt: who, when, yes or no.
 	Decision *Decision `json:"decision,omitempty"`
 	// Flapping marks a check that `runbook watch` found changing health
@@ -131,7 +157,8 @@ type Decision struct {
 	Confirmed bool      `json:"confirmed"`
 	Operator  string    `json:"operator"`
 	At        time.Time `json:"at"`
-	// By says how it was given: "prompt", or "--yes".
+	// By says how it was given: "prompt" (the terminal), "console", or
+	// "--yes".
 	By string `json:"by,omitempty"`
 }
 
@@ -149,6 +176,9 @@ type Answer struct {
 	Note       string    `json:"note"`
 	Operator   string    `json:"operator"`
 	AnsweredAt time.Time `json:"answered_at"`
+	// Surface says where it was given: "terminal", "console" or
+	// "answers-file" (empty in records of earlier versions).
+	Surface string `json:"surface,omitempty"`
 }
 
 // ReportOutput names a document rendered from the run.
@@ -156,6 +186,8 @@ type ReportOutput struct {
 	Name     string `json:"name"`
 	Template string `json:"template"`
 	Path     string `json:"path"`
+	// Roles are the roles its sign-off blocks ask to sign, in order.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Tally recomputes Summary and the run status from the items, by the

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -42,8 +43,36 @@ type Signoff struct {
 	Role string
 	// Statement is what the signer certifies.
 	Statement string
-	// Name is the signer's name, when known in advance.
+	// Name is the signer's name, when known in advance (or signed).
 	Name string
+	// SignedAt is when the role was signed (in the console), zero when
+	// it was not: the report then leaves the signature and date blank.
+	SignedAt time.Time
+	// Surface is where it was signed ("console").
+	Surface string
+}
+
+// signed fills in the signatures the run's record holds for the report's
+// roles; a signature of a role the report does not list (a template
+// rendered with --template) is added after them: a signature given is
+// never left out.
+func signed(specs []Signoff, run *record.Run) []Signoff {
+	if len(run.Signoffs) == 0 {
+		return specs
+	}
+	out := append([]Signoff(nil), specs...)
+	for _, s := range run.Signoffs {
+		i := slices.IndexFunc(out, func(o Signoff) bool { return o.Role == s.Role })
+		if i < 0 {
+			out = append(out, Signoff{Role: s.Role})
+			i = len(out) - 1
+		}
+		out[i].Name, out[i].SignedAt, out[i].Surface = s.Name, s.At, s.Surface
+		if s.Statement != "" {
+			out[i].Statement = s.Statement
+		}
+	}
+	return out
 }
 
 // Options tune how a report is rendered.
@@ -182,7 +211,7 @@ func Render(w io.Writer, spec Spec, run *record.Run, opts Options) error {
 	if data == nil {
 		data = map[string]any{}
 	}
-	in := Input{Run: run, Data: data, Signoffs: spec.Signoffs, Report: spec.Name, Generated: now().UTC()}
+	in := Input{Run: run, Data: data, Signoffs: signed(spec.Signoffs, run), Report: spec.Name, Generated: now().UTC()}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, in); err != nil {
 		if te, ok := AsTemplateError(friendly(spec, opts, err)); ok {

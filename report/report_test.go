@@ -279,3 +279,28 @@ func BenchmarkEscapeCell(b *testing.B) {
 		EscapeCell(s)
 	}
 }
+
+func TestSignedRolesShowTheirSignature(t *testing.T) {
+	run := readRun(t, "tabletop")
+	at := time.Date(2025, 12, 3, 15, 4, 0, 0, time.UTC)
+	run.Signoffs = []record.Signoff{
+		{Role: "SRE", Name: "Alice <b>Ops</b>", At: at, Surface: record.SurfaceConsole},
+		{Role: "Auditor", Name: "Bo", Statement: "seen", At: at, Surface: record.SurfaceConsole},
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, pinSpec(), run, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{
+		"- **Name:** Alice \\<b\\>Ops\\</b\\>\n- **Signature:** signed in the console\n- **Date:** 2025-12-03 15:04 UTC",
+		// A signature of a role the report does not list is not left out.
+		"### Auditor\n\n> seen\n\n- **Name:** Bo\n- **Signature:** signed in the console",
+		// The role nobody signed keeps its blank lines.
+		"- **Name:** Dana Lee\n- **Signature:** ______________________________\n- **Date:** ______________________________",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the report lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -152,6 +152,7 @@ cleanup "stop_off" {
 step "review" {
   title    = "Operator reviews the results"
   expected = "the operator agrees the system is ready"
+  assignee = "sre"
   manual {
     instructions = <<-EOT
       Read the results above. Answer "passed" if every automated step

@@ -6,6 +6,12 @@
 #   runbook watch runbooks/shadow-monitor.hcl --every 5m --listen 127.0.0.1:9108 \
 #     --var alert_webhook_url=https://hooks.example.com/ops
 #
+# One `runbook watch` replaces both the 5-minute monitor daemon and the
+# 4-hourly sanity cron: the checks without a schedule run every cycle, the
+# Prometheus checks of the sanity script only at 00:00, 04:00, … UTC
+# (cron below); between those runs their last result stands, and its age
+# is on /healthz and /metrics. `runbook check` runs every check each time.
+#
 # Health, as the old daemon had it: CRITICAL when the shadow run is dead,
 # mismatches are logged or a disk is full; WARNING when the log is stale
 # (no write for 10 minutes) or a disk is above 90%.
@@ -241,11 +247,13 @@ check "log_activity" {
   }
 }
 
-# [5/5] Prometheus metrics (when prometheus_enabled)
+# [5/5] Prometheus metrics (when prometheus_enabled), 4-hourly as the
+# sanity script ran them
 
 check "prometheus_mismatches" {
   title = "Prometheus counts no workflow mismatch"
   when  = var.prometheus_enabled
+  cron  = "0 */4 * * *"
   prometheus {
     url   = var.prometheus_url
     query = var.prometheus_mismatch_query
@@ -259,6 +267,7 @@ check "prometheus_mismatches" {
 check "prometheus_alerts" {
   title = "No workflow alert is firing"
   when  = var.prometheus_enabled
+  cron  = "0 */4 * * *"
   prometheus {
     url    = var.prometheus_url
     alerts = true

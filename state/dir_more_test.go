@@ -474,3 +474,60 @@ func TestDirCorruptRun(t *testing.T) {
 		t.Errorf("Last: got %v, %v; want %s", last, err, good.ID)
 	}
 }
+
+// TestDirLockWaitEndsWithTheContext: a change of a state directory whose
+// lock another holder keeps (here an open file description of its own:
+// flock treats it as another process) waits no longer than its context
+// allows, and says which lock file is held; once the lock is free, the
+// change goes through.
+func TestDirLockWaitEndsWithTheContext(t *testing.T) {
+	d := NewDir(t.TempDir())
+	ctx := context.Background()
+	if _, err := d.SaveRun(ctx, testRun("20251202T131219Z-1001", "passed")); err != nil {
+		t.Fatal(err)
+	}
+	lockPath := filepath.Join(d.Path, ".lock")
+	holder, err := os.Open(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	entry := AuditEntry{User: "alice", Host: "ops-1", Reason: "test"}
+	for name, call := range map[string]func(context.Context) error{
+		"save a run": func(ctx context.Context) error {
+			_, err := d.SaveRun(ctx, testRun("20251202T131219Z-1002", "passed"))
+			return err
+		},
+		"change the stop": func(ctx context.Context) error {
+			_, err := d.SetStop(ctx, true, entry)
+			return err
+		},
+		"read the audit trail": func(ctx context.Context) error {
+			_, err := d.Audit(ctx)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			err := call(ctx)
+			if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), lockPath) {
+				t.Errorf("with the lock held elsewhere: %v, want its deadline and the lock file named", err)
+			}
+		})
+	}
+	// A save that an interrupted run makes (cancelled context) still waits
+	// for the lock, within the context's deadline.
+	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	cancel()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = syscall.Flock(int(holder.Fd()), syscall.LOCK_UN)
+	}()
+	if _, err := d.SaveRun(cctx, testRun("20251202T131219Z-1003", "passed")); err != nil {
+		t.Errorf("a cancelled save once the lock is free: %v", err)
+	}
+}

@@ -153,7 +153,7 @@ func leaseMargin(ttl time.Duration) time.Duration { return ttl / 5 }
 // still valid returns the same lease; one that was lost is competed for
 // again.
 func (p *Postgres) Lead(ctx context.Context, key string) (*Lease, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if key == "" {
 		return nil, errors.New("empty watch key")

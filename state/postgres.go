@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,8 +43,9 @@ type Postgres struct {
 	location string
 	closed   atomic.Bool
 
-	// timeout bounds each call (see PostgresOptions.Timeout).
-	timeout time.Duration
+	// timeout bounds each call (see PostgresOptions.Timeout), probe each
+	// call while the store is unreachable (PostgresOptions.ProbeTimeout).
+	timeout, probe time.Duration
 
 	schemaMu sync.Mutex  // one schema check at a time
 	schemaOK atomic.Bool // the schema is at SchemaVersion
@@ -78,9 +81,17 @@ type PostgresOptions struct {
 	// LockTTL and LockRenew are the same for procedure locks. Zero means
 	// 30 s and 10 s.
 	LockTTL, LockRenew time.Duration
+	// ProbeTimeout bounds each call once the store has been found
+	// unreachable in this process (a call failed for want of an answer),
+	// until one answers again: such a call is a single attempt, not
+	// retried, so that a command whose state is down spools its records
+	// at once. It also bounds the first contact of a Lazy open. Zero means
+	// DefaultProbeTimeout (or Timeout, when that is shorter).
+	ProbeTimeout time.Duration
 	// Lazy opens the store even when the database cannot be reached: the
 	// first call that reaches it checks the schema. For commands that
-	// must go on without the state (check, watch).
+	// must go on without the state (check, watch). The first contact is a
+	// single attempt bounded by ProbeTimeout.
 	Lazy bool
 	// MinConns is how many connections the pool keeps open even when
 	// idle: 0 for a command that ends soon, 2 for `runbook watch` (its
@@ -97,6 +108,7 @@ const (
 	DefaultTimeout        = 10 * time.Second
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultLeaseTTL       = 15 * time.Second
+	DefaultProbeTimeout   = 2 * time.Second
 )
 
 var _ Store = (*Postgres)(nil)
@@ -197,6 +209,23 @@ CREATE TABLE runbook.silences (
 	since      timestamptz NOT NULL,
 	expires_at timestamptz NOT NULL
 );`,
+	// 5: the console: questions of running runs, access tokens.
+	`CREATE TABLE runbook.questions (
+	run_id   text NOT NULL,
+	step     text NOT NULL,
+	kind     text NOT NULL,
+	state    text NOT NULL,
+	asked_at timestamptz NOT NULL,
+	reply    jsonb,
+	PRIMARY KEY (run_id, step)
+);
+CREATE TABLE runbook.tokens (
+	name      text PRIMARY KEY,
+	role      text NOT NULL CHECK (role IN ('viewer', 'operator')),
+	hash      text NOT NULL UNIQUE,
+	created   timestamptz NOT NULL,
+	last_used timestamptz
+);`,
 }
 
 // The procedure locks' lease: renewed every lockRenew while held, taken
@@ -236,6 +265,10 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultProbeTimeout
+	}
+	opts.ProbeTimeout = min(opts.ProbeTimeout, opts.Timeout)
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = min(DefaultConnectTimeout, opts.Timeout)
 	}
@@ -292,7 +325,7 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 		return nil, errors.New("open PostgreSQL state: " + redactDSN(dsn, err.Error()))
 	}
 	p := &Postgres{
-		pool: pool, cfg: cfg, location: pgLocation(cfg), timeout: opts.Timeout,
+		pool: pool, cfg: cfg, location: pgLocation(cfg), timeout: opts.Timeout, probe: opts.ProbeTimeout,
 		lockTTL: opts.LockTTL, lockRenew: opts.LockRenew,
 		leaseTTL: opts.LeaseTTL, leaseRenew: opts.LeaseRenew,
 		reach: Reachability{Reachable: true},
@@ -300,7 +333,13 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	if opts.ForMigration {
 		return p, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	cctx, timeout := ctx, p.timeout
+	if opts.Lazy {
+		// A command that goes on without the state does not wait for it:
+		// one short attempt, then it is unreachable (see ProbeTimeout).
+		cctx, timeout = probing(ctx), p.probe
+	}
+	cctx, cancel := context.WithTimeout(cctx, timeout)
 	defer cancel()
 	if err := p.ensureSchema(cctx); err != nil {
 		if opts.Lazy && unreachable(err) {
@@ -312,7 +351,9 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts PostgresOptions) (*P
 	return p, nil
 }
 
-// pgLocation renders a connection config as a URL without its password.
+// pgLocation renders a connection config as a URL without its password,
+// naming the server (host and port, or socket directory and port) and the
+// database: it names the state in messages and in the spool.
 func pgLocation(cfg *pgx.ConnConfig) string {
 	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
 	if cfg.User != "" {
@@ -320,7 +361,12 @@ func pgLocation(cfg *pgx.ConnConfig) string {
 	}
 	switch {
 	case strings.HasPrefix(cfg.Host, "/"):
+		// The socket is the directory and the port: two servers on one
+		// host differ by port only.
 		u.RawQuery = "host=" + url.QueryEscape(cfg.Host)
+		if cfg.Port != 0 && cfg.Port != 5432 {
+			u.RawQuery += "&port=" + strconv.Itoa(int(cfg.Port))
+		}
 	case cfg.Port != 0 && cfg.Port != 5432:
 		u.Host = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
 	default:
@@ -359,7 +405,7 @@ func (p *Postgres) call(ctx context.Context, idempotent bool, fn func(*pgx.Conn)
 	if p.closed.Load() {
 		return errors.New("the state store is closed")
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if err := p.ensureSchema(ctx); err != nil {
 		return err
@@ -367,9 +413,29 @@ func (p *Postgres) call(ctx context.Context, idempotent bool, fn func(*pgx.Conn)
 	return p.attempt(ctx, idempotent, fn)
 }
 
+// deadline bounds a call: the store's timeout, or its probe timeout while
+// it is unreachable (see PostgresOptions.ProbeTimeout).
+func (p *Postgres) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := p.timeout
+	if !p.Reachability().Reachable {
+		d = p.probe
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// probeKey marks a context whose call is a single attempt: see probing.
+type probeKey struct{}
+
+// probing marks ctx so that its call is tried once, not retried.
+func probing(ctx context.Context) context.Context { return context.WithValue(ctx, probeKey{}, true) }
+
 // attempt runs fn, retrying as do says, and notes whether the server was
-// reached.
+// reached. While the store is unreachable (and for a probing context) it
+// is a single attempt: the first call that gets an answer makes the
+// store reachable again.
 func (p *Postgres) attempt(ctx context.Context, idempotent bool, fn func(*pgx.Conn) error) error {
+	once, _ := ctx.Value(probeKey{}).(bool)
+	once = once || !p.Reachability().Reachable
 	backoff := 50 * time.Millisecond
 	for {
 		conn, err := p.pool.Acquire(ctx)
@@ -380,7 +446,7 @@ func (p *Postgres) attempt(ctx context.Context, idempotent bool, fn func(*pgx.Co
 			err = &connectError{err: err}
 		}
 		p.noteReach(err)
-		if err == nil || ctx.Err() != nil || !retryable(err, idempotent) {
+		if err == nil || once || ctx.Err() != nil || !retryable(err, idempotent) {
 			if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				err = fmt.Errorf("%w (%w)", err, ctx.Err())
 			}
@@ -432,7 +498,10 @@ func transientCode(code string) bool {
 }
 
 // unreachable reports whether err means the server was not reached or
-// stopped answering (as opposed to an answer such as a permission error).
+// stopped answering: no connection could be had, the connection broke or
+// was closed, a network error or a timeout, or a server error that says
+// "not now" (see transientCode). An answer is not: a server error such as
+// a permission error, no rows (pgx.ErrNoRows), a value that does not scan.
 func unreachable(err error) bool {
 	if err == nil {
 		return false
@@ -442,7 +511,17 @@ func unreachable(err error) bool {
 		return transientCode(pe.Code)
 	}
 	var se *SchemaError
-	return !errors.As(err, &se)
+	if errors.As(err, &se) {
+		return false
+	}
+	var ce *connectError
+	var pce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &pce) || errors.As(err, &ne) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
 // noteReach records whether a call reached the server.
@@ -612,6 +691,7 @@ const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
 REVOKE UPDATE ON runbook.audit FROM %[1]s;
 GRANT DELETE ON runbook.silences TO %[1]s;
+GRANT DELETE ON runbook.tokens TO %[1]s;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`
 
 // Grant gives role the privileges of AppGrants, in one transaction. Run
@@ -634,31 +714,45 @@ func (p *Postgres) Grant(ctx context.Context, role string) error {
 	return nil
 }
 
-// SaveRun stores a run record (replacing one with the same id) and
-// returns where it went. Call it with a context that is not cancelled to
+// SaveRun stores a run record (replacing one with the same id, unless
+// that one is final and this one is not: see Final) and returns where it
+// went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
 	// Like the directory store, not given up when ctx is cancelled (the
 	// record of an interrupted run or watch cycle), but bounded by ctx's
 	// deadline, if it has one, and by the store's own.
+	// A spooled record being flushed (see attached) is not detached: it
+	// stays spooled.
 	detached := context.WithoutCancel(ctx)
-	if d, ok := ctx.Deadline(); ok {
+	if isAttached(ctx) {
+		detached = ctx
+	} else if d, ok := ctx.Deadline(); ok {
 		var cancelD context.CancelFunc
 		detached, cancelD = context.WithDeadline(detached, d)
 		defer cancelD()
 	}
-	ctx, cancel := context.WithTimeout(detached, p.timeout)
+	ctx, cancel := p.deadline(detached)
 	defer cancel()
 	data, err := json.Marshal(run)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}
+	// A final record is never replaced by one that is not: the condition
+	// is checked by the row's own update, so no save can land between the
+	// look and the write. Go writes a zero finish time as
+	// 0001-01-01T00:00:00Z.
 	err = p.read(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO runbook.runs (id, runbook, status, started_at, record)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.status,
-	started_at = excluded.started_at, record = excluded.record`,
-			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)))
+	started_at = excluded.started_at, record = excluded.record
+WHERE $6 OR coalesce(runbook.runs.record->>'finished_at', '') IN ('', '0001-01-01T00:00:00Z')`,
+			run.ID, run.Runbook, run.Status, run.StartedAt, string(jsonbSafe(data)), Final(run))
+		if err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, "run "+run.ID)
 		return err
 	})
 	if err != nil {
@@ -693,7 +787,7 @@ func jsonbSafe(data []byte) []byte {
 
 // RunIDs lists the stored run ids, oldest first (by started_at, then id).
 func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var ids []string
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -713,7 +807,7 @@ func (p *Postgres) RunIDs(ctx context.Context) ([]string, error) {
 // LoadRun loads a run by id (or unique id prefix), by "last" (the latest
 // started_at), or by a path to a record file, and settles it (see Settle).
 func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if isRecordPath(ref) {
 		return readRun(ref)
@@ -756,7 +850,7 @@ func (p *Postgres) LoadRun(ctx context.Context, ref string) (*record.Run, error)
 
 // Stop returns the emergency stop's state.
 func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var st StopState
 	var since *time.Time
@@ -794,7 +888,7 @@ func (p *Postgres) SetStop(ctx context.Context, on bool, entry AuditEntry) (Stop
 // lock, and no entry is ever earlier than the one before it. With Force a
 // missing stop row is put back.
 func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
@@ -842,6 +936,10 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 			e.Time = t.UTC()
 			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5`,
 				req.On, e.Time, e.User, e.Host, e.Reason)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'stop')`, NotifyChannel)
 			return err
 		})
 		if err == nil {
@@ -860,7 +958,7 @@ VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook
 
 // Audit returns the audit trail, oldest first.
 func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var out []AuditEntry
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -884,7 +982,7 @@ func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 
 // LoadWatch returns the saved state of a watch, or nil when there is none.
 func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var data []byte
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -902,7 +1000,7 @@ func (p *Postgres) LoadWatch(ctx context.Context, key string) ([]byte, error) {
 
 // SaveWatch saves a watch's state.
 func (p *Postgres) SaveWatch(ctx context.Context, key string, data []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if data == nil {
 		data = []byte{}
@@ -948,7 +1046,7 @@ func (p *Postgres) Close() error {
 // AddSilence stores a silence and appends its audit row in one
 // transaction, deleting the silences that have ended.
 func (p *Postgres) AddSilence(ctx context.Context, s Silence) (Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	s, err := completeSilence(s, time.Now())
 	if err != nil {
@@ -981,7 +1079,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, checks, s.Reason, s.By, s.Host, s.St
 
 // Silences returns the silences that have not ended, by start.
 func (p *Postgres) Silences(ctx context.Context) ([]Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	var out []Silence
 	err := p.read(ctx, func(c *pgx.Conn) error {
@@ -1012,7 +1110,7 @@ func scanSilence(r pgx.CollectableRow) (Silence, error) {
 // RemoveSilence deletes a silence that has not ended and appends its
 // audit row in one transaction.
 func (p *Postgres) RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if strings.TrimSpace(entry.User) == "" || strings.TrimSpace(entry.Host) == "" {
 		return Silence{}, errors.New("remove silence: who removes it and from which host are required")

@@ -26,7 +26,7 @@ import (
 // within lockTTL when a host vanishes, where a session lock lasts until
 // the server's TCP keepalive gives the dead connection up.
 func (p *Postgres) Acquire(ctx context.Context, key string, h Holder) (*Lock, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := p.deadline(ctx)
 	defer cancel()
 	if key == "" {
 		return nil, errors.New("empty procedure lock key")
@@ -143,46 +143,75 @@ WHERE key = $1 AND token = $2`, key, token, ttl)
 	return lock, nil
 }
 
+// runsPage is how many records Runs reads per query.
+const runsPage = 50
+
 // Runs calls fn for the runs matching f, newest first (by started_at, then
-// id), and for each record that does not decode. The runbook, mode and
-// playbook are filtered in the query, the rest once settled.
+// id), and for each record that does not decode. It reads them a page at a
+// time (runsPage records, each page a call with its own deadline, keyed on
+// the last row's started_at and id), so that a caller that stops early
+// (the newest run) reads no more than a page of a long history. The
+// runbook, the stored status (a running record may settle as abandoned),
+// the mode and the playbook are filtered in the query, the rest once
+// settled.
 func (p *Postgres) Runs(ctx context.Context, f Filter, fn func(RunEntry) bool) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	pbSet, pb := f.Playbook != nil, ""
 	if pbSet {
 		pb = *f.Playbook
 	}
-	err := p.read(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, record FROM runbook.runs
+	type row struct {
+		id      string
+		started time.Time
+		data    []byte
+	}
+	var after *row
+	for {
+		var page []row
+		err := func() error {
+			ctx, cancel := p.deadline(ctx)
+			defer cancel()
+			return p.read(ctx, func(c *pgx.Conn) error {
+				var afterStarted *time.Time
+				afterID := ""
+				if after != nil {
+					afterStarted, afterID = &after.started, after.id
+				}
+				rows, err := c.Query(ctx, `SELECT id, started_at, record FROM runbook.runs
 WHERE ($1 = '' OR runbook = $1) AND ($2 = '' OR record->>'mode' = $2) AND (NOT $3 OR coalesce(record->>'playbook', '') = $4)
-ORDER BY started_at DESC, id DESC`, f.Runbook, f.Mode, pbSet, pb)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			var data []byte
-			if err := rows.Scan(&id, &data); err != nil {
+	AND ($5 = '' OR status = $5 OR status = 'running')
+	AND ($6::timestamptz IS NULL OR (started_at, id) < ($6, $7))
+ORDER BY started_at DESC, id DESC
+LIMIT $8`, f.Runbook, f.Mode, pbSet, pb, f.Status, afterStarted, afterID, runsPage)
+				if err != nil {
+					return err
+				}
+				page, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+					var x row
+					err := r.Scan(&x.id, &x.started, &x.data)
+					return x, err
+				})
 				return err
-			}
+			})
+		}()
+		if err != nil {
+			return p.errorf("list runs", err)
+		}
+		for _, x := range page {
 			var run record.Run
-			if err := json.Unmarshal(data, &run); err != nil {
-				if !fn(RunEntry{ID: id, Err: fmt.Errorf("parse run record %q from %s: %w", id, p.location, err)}) {
+			if err := json.Unmarshal(x.data, &run); err != nil {
+				if !fn(RunEntry{ID: x.id, Err: fmt.Errorf("parse run record %q from %s: %w", x.id, p.location, err)}) {
 					return nil
 				}
 				continue
 			}
 			r := Settle(&run)
-			if f.Match(r) && !fn(RunEntry{ID: id, Run: r}) {
+			if f.Match(r) && !fn(RunEntry{ID: x.id, Run: r}) {
 				return nil
 			}
 		}
-		return rows.Err()
-	})
-	if err != nil {
-		return p.errorf("list runs", err)
+		if len(page) < runsPage {
+			return nil
+		}
+		after = &page[len(page)-1]
 	}
-	return nil
 }

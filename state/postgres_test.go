@@ -273,6 +273,9 @@ func TestPGLocation(t *testing.T) {
 		{"postgresql://ops:s3cret@db.internal:6432/runbook?sslmode=require", "postgres://ops@db.internal:6432/runbook"},
 		{"host=db.internal user=ops password=s3cret dbname=runbook", "postgres://ops@db.internal/runbook"},
 		{"postgres://ops@/runbook?host=/var/run/postgresql", "postgres://ops@/runbook?host=%2Fvar%2Frun%2Fpostgresql"},
+		// Two servers' sockets in one directory differ by port.
+		{"postgres://ops@/runbook?host=/var/run/postgresql&port=5433", "postgres://ops@/runbook?host=%2Fvar%2Frun%2Fpostgresql&port=5433"},
+		{"host=/tmp port=6000 user=ops dbname=runbook", "postgres://ops@/runbook?host=%2Ftmp&port=6000"},
 	} {
 		t.Run(tc.dsn, func(t *testing.T) {
 			cfg, err := pgx.ParseConfig(tc.dsn)

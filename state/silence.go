@@ -148,7 +148,7 @@ func (d *Dir) writeSilences(all []Silence, now time.Time) error {
 
 // AddSilence stores a silence and appends it to the audit trail, under the
 // directory's lock. An empty ID is made up; a zero Start is now.
-func (d *Dir) AddSilence(_ context.Context, s Silence) (Silence, error) {
+func (d *Dir) AddSilence(ctx context.Context, s Silence) (Silence, error) {
 	now := time.Now()
 	s, err := completeSilence(s, now)
 	if err != nil {
@@ -158,7 +158,7 @@ func (d *Dir) AddSilence(_ context.Context, s Silence) (Silence, error) {
 	if err != nil {
 		return Silence{}, fmt.Errorf("encode audit entry: %w", err)
 	}
-	unlock, err := d.lock(true)
+	unlock, err := d.lock(ctx, true)
 	if err != nil {
 		return Silence{}, err
 	}
@@ -187,8 +187,8 @@ func (d *Dir) AddSilence(_ context.Context, s Silence) (Silence, error) {
 }
 
 // Silences returns the silences that have not ended, by start.
-func (d *Dir) Silences(_ context.Context) ([]Silence, error) {
-	unlock, err := d.lock(false)
+func (d *Dir) Silences(ctx context.Context) ([]Silence, error) {
+	unlock, err := d.lock(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func current(all []Silence, now time.Time) []Silence {
 // RemoveSilence ends a silence now and appends that to the audit trail
 // with entry's user, host and reason. A silence that is not there (or has
 // ended) is an error.
-func (d *Dir) RemoveSilence(_ context.Context, id string, entry AuditEntry) (Silence, error) {
+func (d *Dir) RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error) {
 	if strings.TrimSpace(entry.User) == "" || strings.TrimSpace(entry.Host) == "" {
 		return Silence{}, errors.New("remove silence: who removes it and from which host are required")
 	}
@@ -229,7 +229,7 @@ func (d *Dir) RemoveSilence(_ context.Context, id string, entry AuditEntry) (Sil
 		entry.Time = now
 	}
 	entry.Time = entry.Time.UTC().Truncate(time.Microsecond)
-	unlock, err := d.lock(true)
+	unlock, err := d.lock(ctx, true)
 	if err != nil {
 		return Silence{}, err
 	}

@@ -1,9 +1,12 @@
 package state
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -116,30 +119,81 @@ func (s Spool) Pending(store Store) []string {
 
 // Flush saves the runs spooled for store into it, removing each once
 // stored, and returns the ids it stored. It stops at the first failure
-// to save (the store is still out of reach), which it returns; a spooled
-// file that is not a record is left where it is and skipped.
+// to save (the store is still out of reach), which it returns, and when
+// ctx is done; a spooled file that is not a record is left where it is
+// and skipped. Its saves end with ctx (they are not the detached save of
+// an interrupted run: the records stay spooled). A copy spooled again
+// while it was being saved (a newer journal of a run going on) stays in
+// the spool for the next flush; a final record stored meanwhile is not
+// replaced (see Store.SaveRun).
 func (s Spool) Flush(ctx context.Context, store Store) ([]string, error) {
 	var done []string
 	for _, id := range s.Pending(store) {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
 		path := filepath.Join(s.dir(), id+".json")
-		run, err := record.Read(path)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			s.removeOrphan(id)
+			continue
+		}
 		if err != nil {
 			continue
 		}
-		// A record stored meanwhile by its own run (finished, where the
-		// spooled one is not) is not replaced by the older copy.
-		if stored, err := store.LoadRun(ctx, id); err == nil && stored.ID == id &&
-			!stored.FinishedAt.IsZero() && run.FinishedAt.IsZero() {
-			s.Remove(id)
+		run := new(record.Run)
+		if err := json.Unmarshal(data, run); err != nil {
 			continue
 		}
-		if _, err := store.SaveRun(ctx, run); err != nil {
+		// A record stored meanwhile by its own run (final, where the
+		// spooled one is not) need not be sent again.
+		if !Final(run) {
+			if stored, err := store.LoadRun(ctx, id); err == nil && stored.ID == id && Final(stored) {
+				s.removeIf(id, data)
+				continue
+			}
+		}
+		if _, err := store.SaveRun(attached(ctx), run); err != nil {
 			return done, err
 		}
-		s.Remove(id)
+		s.removeIf(id, data)
 		done = append(done, id)
 	}
 	return done, nil
+}
+
+// removeIf deletes the spooled copy of run id if it is still data: one
+// spooled again meanwhile is newer, and stays.
+func (s Spool) removeIf(id string, data []byte) {
+	base := filepath.Join(s.dir(), id)
+	if now, err := os.ReadFile(base + ".json"); err != nil || !bytes.Equal(now, data) {
+		return
+	}
+	_ = os.Remove(base + ".json")
+	s.removeOrphan(id)
+}
+
+// removeOrphan deletes the target file of run id when its record is gone.
+func (s Spool) removeOrphan(id string) {
+	base := filepath.Join(s.dir(), id)
+	if _, err := os.Lstat(base + ".json"); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(base + ".state")
+	}
+}
+
+// attachedKey marks a context whose saves end with it: see attached.
+type attachedKey struct{}
+
+// attached marks ctx so that SaveRun ends with it, where it would
+// otherwise outlive its cancellation (the detached save of an interrupted
+// run): a spooled record that is not saved stays spooled.
+func attached(ctx context.Context) context.Context {
+	return context.WithValue(ctx, attachedKey{}, true)
+}
+
+func isAttached(ctx context.Context) bool {
+	v, _ := ctx.Value(attachedKey{}).(bool)
+	return v
 }
 
 // SpooledError is a run record that its store could not take and that
@@ -163,10 +217,20 @@ func (e *SpooledError) Unwrap() error { return e.Err }
 // spool cannot be written either, the store's error joined with the
 // spool's.
 func SaveOrSpool(ctx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
+	return SaveOrSpoolWith(ctx, ctx, store, spool, run)
+}
+
+// SaveOrSpoolWith is SaveOrSpool whose flush of the other spooled runs
+// goes on only while flushCtx is not done: the final save of an
+// interrupted run (ctx, not cancelled) does not carry older records with
+// it past the command's cancellation (flushCtx).
+func SaveOrSpoolWith(ctx, flushCtx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
 	where, err := store.SaveRun(ctx, run)
 	if err == nil {
 		spool.Remove(run.ID)
-		_, _ = spool.Flush(ctx, store)
+		if flushCtx.Err() == nil {
+			_, _ = spool.Flush(flushCtx, store)
+		}
 		return where, nil
 	}
 	path, serr := spool.Put(store, run)

@@ -66,11 +66,17 @@ func (d *Dir) HasStop() bool {
 }
 func (d *Dir) auditPath() string { return filepath.Join(d.Path, "audit.log") }
 
+// lockWait bounds how long a process waits for the state directory's lock
+// that another one holds.
+const lockWait = 30 * time.Second
+
 // lock takes an advisory lock on the state directory until the returned
 // function is called: exclusive for writers, which create the directory
 // and its lock file, or shared for readers, which need no write access
-// (and no lock when nothing was ever written).
-func (d *Dir) lock(exclusive bool) (func(), error) {
+// (and no lock when nothing was ever written). It waits while another
+// process holds it, until ctx is done or lockWait passed, whichever comes
+// first, and then fails naming the lock file.
+func (d *Dir) lock(ctx context.Context, exclusive bool) (func(), error) {
 	how, mode := syscall.LOCK_SH, os.O_RDONLY
 	if exclusive {
 		how, mode = syscall.LOCK_EX, os.O_CREATE|os.O_RDWR
@@ -78,14 +84,15 @@ func (d *Dir) lock(exclusive bool) (func(), error) {
 			return nil, err
 		}
 	}
-	f, err := openNoFollow(filepath.Join(d.Path, ".lock"), mode, 0o644)
+	path := filepath.Join(d.Path, ".lock")
+	f, err := openNoFollow(path, mode, 0o644)
 	if !exclusive && missing(err) {
 		return func() {}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open state lock: %w", err)
 	}
-	if err := flock(f, how); err != nil {
+	if err := flockWait(ctx, f, how); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock state directory %q: %w", d.Path, err)
 	}
@@ -93,6 +100,29 @@ func (d *Dir) lock(exclusive bool) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// flockWait takes a flock on f, waiting while another process holds it
+// until ctx is done or lockWait passed.
+func flockWait(ctx context.Context, f *os.File, how int) error {
+	start := time.Now()
+	pause := 5 * time.Millisecond
+	for {
+		err := flock(f, how|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		waited := time.Since(start)
+		if waited >= lockWait {
+			return fmt.Errorf("another process has held its lock file %s for %s (a runbook command or watch that hangs? lsof or fuser names it)", f.Name(), lockWait)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("another process holds its lock file %s (lsof or fuser names it); gave up after %s: %w", f.Name(), waited.Round(time.Millisecond), ctx.Err())
+		case <-time.After(min(pause, lockWait-waited)):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
 }
 
 // missing reports whether err means a file is not there: it does not
@@ -114,8 +144,8 @@ func flock(f *os.File, how int) error {
 
 // SaveRun writes a run record atomically and returns its path. It does not
 // give up when ctx is cancelled: an interrupted run's record is still
-// written.
-func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
+// written. A final record (see Final) is never replaced by one that is not.
+func (d *Dir) SaveRun(ctx context.Context, run *record.Run) (string, error) {
 	data, err := run.Marshal()
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
@@ -123,7 +153,11 @@ func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
 	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
 		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
 	}
-	unlock, err := d.lock(true)
+	// Not given up when ctx is cancelled (see above), but bounded by
+	// its deadline.
+	lctx, cancel := detached(ctx)
+	defer cancel()
+	unlock, err := d.lock(lctx, true)
 	if err != nil {
 		return "", err
 	}
@@ -131,6 +165,12 @@ func (d *Dir) SaveRun(_ context.Context, run *record.Run) (string, error) {
 	dir, err := d.subdir("runs")
 	if err != nil {
 		return "", err
+	}
+	// Under the lock, so that no save lands between the look and the write.
+	if !Final(run) {
+		if stored, err := record.Read(filepath.Join(dir, run.ID+".json")); err == nil && Final(stored) {
+			return filepath.Join(dir, run.ID+".json"), nil
+		}
 	}
 	if err := writeFile(dir, run.ID+".json", data); err != nil {
 		return "", err
@@ -229,12 +269,12 @@ func (d *Dir) SetStop(ctx context.Context, on bool, entry AuditEntry) (StopState
 // replaces stop.json. It is all or nothing: when the append or the new
 // stop.json cannot be written (a full disk), audit.log is truncated back
 // to what it was and the error says so.
-func (d *Dir) ChangeStop(_ context.Context, req StopRequest) (StopChange, error) {
+func (d *Dir) ChangeStop(ctx context.Context, req StopRequest) (StopChange, error) {
 	entry, err := completeEntry(req.On, req.Entry, nil)
 	if err != nil {
 		return StopChange{}, err
 	}
-	unlock, err := d.lock(true)
+	unlock, err := d.lock(ctx, true)
 	if err != nil {
 		return StopChange{}, err
 	}
@@ -369,8 +409,8 @@ func (d *Dir) lastAuditTime() (time.Time, bool) {
 // Audit returns the audit trail, oldest first. Lines that are not entries
 // come back as an *AuditDamageError with every entry that could be read:
 // the trail is evidence, so damage shows, but it hides nothing else.
-func (d *Dir) Audit(_ context.Context) ([]AuditEntry, error) {
-	unlock, err := d.lock(false)
+func (d *Dir) Audit(ctx context.Context) ([]AuditEntry, error) {
+	unlock, err := d.lock(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -436,12 +476,12 @@ func (d *Dir) LoadWatch(_ context.Context, key string) ([]byte, error) {
 }
 
 // SaveWatch saves a watch's state atomically.
-func (d *Dir) SaveWatch(_ context.Context, key string, data []byte) error {
+func (d *Dir) SaveWatch(ctx context.Context, key string, data []byte) error {
 	name, err := fileKey(key)
 	if err != nil {
 		return err
 	}
-	unlock, err := d.lock(true)
+	unlock, err := d.lock(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,10 @@ type Store interface {
 
 	// SaveRun stores a run record atomically and returns where it went.
 	// An interrupted run saves its partial record with a context that is
-	// not cancelled (context.WithoutCancel).
+	// not cancelled (context.WithoutCancel). A final record (see Final)
+	// is never replaced by one that is not (a journal's "running" copy,
+	// an older spooled one): that save leaves the final record as it is
+	// and is not an error.
 	SaveRun(ctx context.Context, run *record.Run) (string, error)
 	// LoadRun loads a run by id (or unique id prefix), by "last", or by a
 	// path to a record file.
@@ -89,6 +92,21 @@ type Store interface {
 	// RemoveSilence ends a silence and appends that to the audit trail
 	// (action "unsilence") with entry's user, host and reason.
 	RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error)
+}
+
+// Final reports whether a run record is final: its run finished (or was
+// written back as abandoned), so it has a finish time. A journal's record
+// of a run still going on has none.
+func Final(run *record.Run) bool { return run != nil && !run.FinishedAt.IsZero() }
+
+// detached is ctx without its cancellation but with its deadline, if any:
+// for a save that an interrupted run still makes.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if t, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, t)
+	}
+	return d, func() {}
 }
 
 // StopState is the emergency stop.

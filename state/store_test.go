@@ -41,6 +41,33 @@ type opener func(t *testing.T) Store
 func testStore(t *testing.T, fresh func(t *testing.T) opener) {
 	ctx := context.Background()
 
+	t.Run("a final record is not replaced by one that is not", func(t *testing.T) {
+		s := fresh(t)(t)
+		final := testRun("20251202T131219Z-f1a1", record.Passed)
+		journal := testRun(final.ID, record.Running)
+		journal.FinishedAt = time.Time{}
+		for _, r := range []*record.Run{journal, final, journal} {
+			if _, err := s.SaveRun(ctx, r); err != nil {
+				t.Fatalf("SaveRun(%s): %v", r.Status, err)
+			}
+		}
+		got, err := s.LoadRun(ctx, final.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != record.Passed {
+			t.Errorf("stored status %q after a journal save over the final record, want passed", got.Status)
+		}
+		// A final record replaces a final one (written back as abandoned).
+		again := testRun(final.ID, record.Abandoned)
+		if _, err := s.SaveRun(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LoadRun(ctx, final.ID); err != nil || got.Status != record.Abandoned {
+			t.Errorf("after saving a final record over a final one: %v, %v", got.Status, err)
+		}
+	})
+
 	t.Run("runs", func(t *testing.T) {
 		s := fresh(t)(t)
 		if _, err := s.LoadRun(ctx, "last"); err == nil || !strings.Contains(err.Error(), "no runs recorded") {

@@ -129,6 +129,7 @@ func (w *Watcher) live(s Status) Status {
 	} else {
 		s.Leader = false
 	}
+	s.Checks = w.ages(s.Checks, w.now())
 	return s
 }
 

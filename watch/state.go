@@ -66,6 +66,19 @@ type CheckState struct {
 	// SettledAt is when the check last stopped FLAPPING: a change within
 	// the window after it makes it FLAPPING again at once.
 	SettledAt time.Time `json:"settled_at,omitzero"`
+	// LastRun is when the check last ran; its result stands until it runs
+	// again.
+	LastRun time.Time `json:"last_run,omitzero"`
+	// Last is a scheduled check's (every or cron) last item, which stands
+	// in the cycles until the check is due again; never shown.
+	Last *record.Item `json:"last,omitempty"`
+
+	// What /healthz adds about the check's result (never saved):
+	// AgeSeconds is the time since LastRun; Schedule is the check's every
+	// or cron and NextRun when it is due again.
+	AgeSeconds *float64   `json:"age_seconds,omitempty"`
+	Schedule   string     `json:"schedule,omitempty"`
+	NextRun    *time.Time `json:"next_run,omitempty"`
 
 	// What /healthz adds about the check's notification (never saved),
 	// for a check that is not HEALTHY: Notification is "notified" (its

@@ -220,6 +220,9 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	w.metrics = m
+	if err := m.reg.Register(newAgeCollector(w)); err != nil {
+		return nil, fmt.Errorf("register watch metrics: %w", err)
+	}
 	if err := m.reg.Register(newFleetCollector(w)); err != nil {
 		return nil, fmt.Errorf("register watch metrics: %w", err)
 	}
@@ -442,6 +445,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		Host:        w.opts.Host,
 		Source:      w.opts.Source,
 		Now:         w.opts.Now,
+		Standing:    w.standing(w.now()),
 	})
 	if err != nil {
 		return nil, err
@@ -537,6 +541,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	}
 	st.Health = health
 	c.Health = health
+	w.ran(run)
 
 	toRun := w.playbooks(ctx, c.Events)
 	if leading {

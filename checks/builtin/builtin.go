@@ -10,6 +10,7 @@ import (
 
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/checks/disk"
+	"github.com/runbookhq/runbook/checks/dns"
 	"github.com/runbookhq/runbook/checks/file"
 	"github.com/runbookhq/runbook/checks/golden"
 	"github.com/runbookhq/runbook/checks/http"
@@ -20,11 +21,13 @@ import (
 	"github.com/runbookhq/runbook/checks/shell"
 	"github.com/runbookhq/runbook/checks/sql"
 	"github.com/runbookhq/runbook/checks/tcp"
+	"github.com/runbookhq/runbook/checks/tls"
 )
 
 // Providers maps a provider block type to the factory of its provider.
 var Providers = map[string]checks.Factory{
 	"disk":       disk.New,
+	"dns":        dns.New,
 	"file":       file.New,
 	"golden":     golden.New,
 	"http":       http.New,
@@ -35,6 +38,7 @@ var Providers = map[string]checks.Factory{
 	"shell":      shell.New,
 	"sql":        sql.New,
 	"tcp":        tcp.New,
+	"tls":        tls.New,
 }
 
 // Planned names providers the language reserves but this build does not

@@ -48,7 +48,7 @@ func loadAnswers(path string, b *engine.Bound) (map[string]record.Answer, *hcl.F
 			bad("is not an object")
 			continue
 		}
-		ans := record.Answer{}
+		ans := record.Answer{Surface: record.SurfaceAnswersFile}
 		m := v.AsValueMap()
 		st, ok := m["status"]
 		if !ok || st.Type() != cty.String || st.IsNull() {

@@ -248,7 +248,9 @@ func (a *app) openStateWith(ctx context.Context, flag, runbookPath string, lazy,
 // flushSpool moves the run records spooled for store into it, saying so.
 func (a *app) flushSpool(ctx context.Context, store state.Store) {
 	sp := state.Spool{}
-	if len(sp.Pending(store)) == 0 {
+	// Not once the command is cancelled (SIGTERM, Ctrl-C): it ends
+	// promptly, and the records stay spooled for the next command.
+	if ctx.Err() != nil || len(sp.Pending(store)) == 0 {
 		return
 	}
 	done, err := sp.Flush(ctx, store)

@@ -33,6 +33,7 @@ type runFlags struct {
 	noReport    bool
 	concurrency int
 	verbose     bool
+	wait        time.Duration
 }
 
 func (f *runFlags) add(cmd *cobra.Command, exec bool) {
@@ -55,6 +56,7 @@ func (f *runFlags) add(cmd *cobra.Command, exec bool) {
 		fl.StringVar(&f.playbook, "playbook", "", "run this playbook instead of the top-level steps")
 		fl.StringVar(&f.resume, "resume", "", "run again only what failed, was skipped or is pending in `RUN` (an id, a record path, or last)")
 		fl.BoolVar(&f.noReport, "no-report", false, "do not render the runbook's report blocks")
+		fl.DurationVar(&f.wait, "wait", 0, "manual steps and confirm prompts wait up to `DURATION` for an answer from the terminal or the console (runbook serve), whichever comes first")
 	}
 }
 
@@ -219,6 +221,13 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		tp = newTerminalPrompter(a.stdin, a.stdout, opts.Operator)
 		tp.before = prog.Pause
 		opts.Prompter = tp
+	}
+	if f.wait > 0 {
+		wp, err := a.waitPrompter(store, tp, jr, opts, f.wait)
+		if err != nil {
+			return err
+		}
+		opts.Prompter = wp
 	}
 	// The first Ctrl-C stops the procedure; its cleanup blocks still run.
 	// A second one abandons them: at once without a terminal (a service

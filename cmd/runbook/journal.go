@@ -74,6 +74,13 @@ func (j *journal) Started(item record.Item) {
 	j.update(item)
 }
 
+// Waiting records an item as waiting for a person's answer: pending, with
+// its question open in the state (exec --wait).
+func (j *journal) Waiting(item record.Item) {
+	item.Status = record.Pending
+	j.update(item)
+}
+
 // Finished records an item's outcome.
 func (j *journal) Finished(item record.Item) { j.update(item) }
 
@@ -311,7 +318,9 @@ func (a *app) saveRecord(ctx context.Context, store state.Store, run *record.Run
 		sctx, cancel = context.WithTimeout(sctx, interruptedSaveTimeout)
 		defer cancel()
 	}
-	_, err := state.SaveOrSpool(sctx, store, state.Spool{}, run)
+	// Records spooled earlier are flushed only while the command goes on:
+	// an interrupted run ends promptly, leaving them spooled.
+	_, err := state.SaveOrSpoolWith(sctx, ctx, store, state.Spool{}, run)
 	var spooled *state.SpooledError
 	if err == nil || errors.As(err, &spooled) {
 		return err

@@ -261,6 +261,8 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newStopCmd(a),
 		newSilenceCmd(a),
 		newStateCmd(a),
+		newServeCmd(a),
+		newTokenCmd(a),
 		newVersionCmd(a),
 	)
 	return root

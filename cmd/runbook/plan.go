@@ -105,6 +105,9 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 		if it.Title != "" {
 			notes = append(notes, it.Title)
 		}
+		if it.Target != "" {
+			notes = append(notes, "on "+it.Target)
+		}
 		if it.Kind == "cleanup" {
 			notes = append(notes, "runs after the procedure, however it ends")
 		}
@@ -130,4 +133,7 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 	t.Render()
 	fmt.Fprintf(a.stdout, "\n%d items: %d automated, %d manual, %d need confirmation. Nothing was run.\n",
 		len(items), len(items)-manual, manual, confirm)
+	for _, name := range b.InsecureTargets() {
+		fmt.Fprintf(a.stdout, "⚠ target %s: insecure_ignore_host_key = true — its host key is NOT verified; anyone on the path can impersonate it and read what runs there.\n", name)
+	}
 }

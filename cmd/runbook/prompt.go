@@ -136,7 +136,7 @@ func (p *terminalPrompter) Answer(ctx context.Context, it *record.Item) (*record
 	if err != nil {
 		return nil, err
 	}
-	return &record.Answer{Status: status, Note: note, Operator: p.operator, AnsweredAt: time.Now().UTC()}, nil
+	return &record.Answer{Status: status, Note: note, Operator: p.operator, AnsweredAt: time.Now().UTC(), Surface: record.SurfaceTerminal}, nil
 }
 
 // AbandonCleanup asks, after a second Ctrl-C while cleanups run, whether

@@ -69,7 +69,11 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Sto
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
 		}
-		run.Reports = append(run.Reports, record.ReportOutput{Name: s.Name, Template: s.Template, Path: path})
+		out := record.ReportOutput{Name: s.Name, Template: s.Template, Path: path}
+		for _, so := range s.Signoffs {
+			out.Roles = append(out.Roles, so.Role)
+		}
+		run.Reports = append(run.Reports, out)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

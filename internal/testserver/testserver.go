@@ -93,10 +93,14 @@ func Redis(tb testing.TB) string {
 	return redisURL
 }
 
-// missingError reports a server binary that is not installed.
-type missingError struct{ what string }
+// missingError reports a server binary that is not installed; hint, when
+// set, says what to install instead of installHint.
+type missingError struct{ what, hint string }
 
 func (e missingError) Error() string {
+	if e.hint != "" {
+		return e.what + " not found in PATH or /usr/sbin"
+	}
 	return e.what + " not found in PATH or /usr/lib/postgresql/*/bin"
 }
 
@@ -114,10 +118,14 @@ func check(tb testing.TB, name string, err error) {
 	}
 	var missing missingError
 	if errors.As(err, &missing) {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("testserver: %v; CI must install it: %s", err, installHint)
+		hint := installHint
+		if missing.hint != "" {
+			hint = missing.hint
 		}
-		tb.Skipf("\n\n*** SKIPPED: %s is not installed (%v).\n*** These tests need a real server: %s\n", name, err, installHint)
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("testserver: %v; CI must install it: %s", err, hint)
+		}
+		tb.Skipf("\n\n*** SKIPPED: %s is not installed (%v).\n*** These tests need a real server: %s\n", name, err, hint)
 	}
 	tb.Fatalf("testserver: start %s: %v", name, err)
 }

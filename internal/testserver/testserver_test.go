@@ -2,7 +2,10 @@ package testserver_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +101,21 @@ func TestRedis(t *testing.T) {
 			t.Fatal("SET as the default user: got no error want NOAUTH")
 		}
 	})
+}
+
+func TestSSH(t *testing.T) {
+	servers := testserver.SSH(t)
+	if len(servers) != 2 || servers[0].Port == servers[1].Port {
+		t.Fatalf("got %+v, want two servers on two ports", servers)
+	}
+	for _, s := range servers {
+		out, err := exec.Command("ssh", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile="+s.KnownHosts,
+			"-o", "StrictHostKeyChecking=yes", "-i", s.KeyFile, "-p", strconv.Itoa(s.Port), s.User+"@"+s.Host, "echo", "hello").CombinedOutput()
+		if err != nil && !errors.Is(err, exec.ErrNotFound) {
+			t.Fatalf("ssh to port %d: %v\n%s", s.Port, err, out)
+		}
+		if err == nil && strings.TrimSpace(string(out)) != "hello" {
+			t.Fatalf("ssh to port %d: got %q", s.Port, out)
+		}
+	}
 }

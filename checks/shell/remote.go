@@ -1,0 +1,65 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/runbookhq/runbook/checks"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var _ checks.Remote = (*Provider)(nil)
+
+// RunOn runs the command on a target: a string under the target's
+// `sh -c`, a list exec'd from it with each element quoted as one word.
+// env is exported first and dir entered; the environment is otherwise the
+// target login's, not the runbook's. A timeout or cancelled run kills the
+// remote process group.
+func (p *Provider) RunOn(ctx context.Context, h checks.Host, cfg cty.Value) (cty.Value, error) {
+	c, err := parse(cfg)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if c.argv == nil {
+		return cty.NilVal, fmt.Errorf("command is not known")
+	}
+	runCtx := ctx
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	stdout := &checks.CappedBuffer{Limit: c.maxOutput}
+	stderr := &checks.CappedBuffer{Limit: c.maxOutput}
+	var stdin io.Reader
+	if c.stdin != nil {
+		stdin = strings.NewReader(*c.stdin)
+	}
+	code, err := h.Exec(runCtx, remoteScript(c), stdin, stdout, stderr)
+	if err != nil {
+		if runCtx.Err() != nil {
+			return result(-1, stdout, stderr), stopReason(ctx, c.timeout)
+		}
+		return cty.NilVal, err
+	}
+	return result(code, stdout, stderr), nil
+}
+
+// remoteScript is the command as one script for `sh -c` on a target.
+func remoteScript(c *command) string {
+	var b strings.Builder
+	for _, k := range checks.SortedKeys(c.env) {
+		b.WriteString("export " + k + "=" + checks.ShellQuote(c.env[k]) + "\n")
+	}
+	if c.dir != "" {
+		b.WriteString("cd -- " + checks.ShellQuote(c.dir) + " || exit 126\n")
+	}
+	if c.shell {
+		b.WriteString(c.argv[2])
+	} else {
+		b.WriteString("exec " + quoteAll(c.argv))
+	}
+	return b.String()
+}

@@ -1,0 +1,9 @@
+package console
+
+import (
+	"testing"
+
+	"github.com/runbookhq/runbook/internal/testserver"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }

@@ -1,0 +1,437 @@
+// Package remote reaches a runbook's targets over SSH: one connection per
+// target per run, opened on first use with a connect timeout, host keys
+// verified against known_hosts, commands run under `sh -c` in their own
+// process group so that a timeout kills everything they started.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/runbookhq/runbook/checks"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// DefaultConnectTimeout bounds opening a connection (TCP, handshake and
+// authentication) unless the target sets connect_timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// SSH is how a target is reached.
+type SSH struct {
+	// Host and Port are the SSH server's; Port 0 means 22.
+	Host string
+	Port int
+	// User logs in; empty means the user running runbook.
+	User string
+	// PrivateKeyFile is an unencrypted private key; Agent uses the keys
+	// of the agent at $SSH_AUTH_SOCK. At least one of them is needed.
+	PrivateKeyFile string
+	Agent          bool
+	// KnownHostsFile lists the trusted host keys; empty means
+	// ~/.ssh/known_hosts.
+	KnownHostsFile string
+	// InsecureIgnoreHostKey accepts any host key.
+	InsecureIgnoreHostKey bool
+	// JumpHost is "[user@]host[:port]" of a server to go through; it is
+	// verified and authenticated as the target is.
+	JumpHost string
+	// ConnectTimeout bounds opening the connection; 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// Addr is host:port.
+func (s SSH) Addr() string {
+	port := s.Port
+	if port == 0 {
+		port = 22
+	}
+	return net.JoinHostPort(s.Host, strconv.Itoa(port))
+}
+
+// Target is a named host.
+type Target struct {
+	Name string
+	SSH  SSH
+}
+
+// Pool holds a run's connections, one per target, opened on first use.
+// It is safe for concurrent use.
+type Pool struct {
+	mu      sync.Mutex
+	targets map[string]*Target
+	conns   map[string]*conn
+}
+
+// conn is one target's connection, or why it could not be opened: a
+// target that is down fails its items at once after the first attempt.
+type conn struct {
+	mu     sync.Mutex
+	done   bool
+	client *ssh.Client
+	jump   *ssh.Client
+	err    error
+}
+
+// NewPool returns a pool for targets.
+func NewPool(targets []*Target) *Pool {
+	p := &Pool{targets: map[string]*Target{}, conns: map[string]*conn{}}
+	for _, t := range targets {
+		p.targets[t.Name] = t
+		p.conns[t.Name] = &conn{}
+	}
+	return p
+}
+
+// Host returns the target named name, or nil.
+func (p *Pool) Host(name string) checks.Host {
+	if p.targets[name] == nil {
+		return nil
+	}
+	return &host{pool: p, t: p.targets[name]}
+}
+
+// Close closes every open connection.
+func (p *Pool) Close() error {
+	for _, c := range p.conns {
+		c.mu.Lock()
+		if c.client != nil {
+			_ = c.client.Close()
+		}
+		if c.jump != nil {
+			_ = c.jump.Close()
+		}
+		c.client, c.jump = nil, nil
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// client returns the target's connection, opening it on first use.
+func (p *Pool) client(ctx context.Context, t *Target) (*ssh.Client, error) {
+	c := p.conns[t.Name]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return c.client, c.err
+	}
+	timeout := t.SSH.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c.client, c.jump, c.err = dial(cctx, t.SSH)
+	if c.err != nil {
+		if ctx.Err() != nil {
+			// Cancelled, not down: a later item may try again.
+			return nil, fmt.Errorf("target %q: connect to %s: %w", t.Name, t.SSH.Addr(), ctx.Err())
+		}
+		if ne, ok := errors.AsType[net.Error](c.err); cctx.Err() != nil || errors.Is(c.err, os.ErrDeadlineExceeded) || (ok && ne.Timeout()) {
+			c.err = fmt.Errorf("no answer within %s", timeout)
+		}
+		c.err = fmt.Errorf("target %q: connect to %s: %w", t.Name, t.SSH.Addr(), c.err)
+	}
+	c.done = true
+	return c.client, c.err
+}
+
+// dial opens an SSH connection to s, through its jump host when it has
+// one, bounded by ctx.
+func dial(ctx context.Context, s SSH) (client, jump *ssh.Client, err error) {
+	cfg, done, err := clientConfig(s, s.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	var raw net.Conn
+	if s.JumpHost != "" {
+		js, err := parseJump(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		jcfg, jdone, err := clientConfig(js, js.User)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer jdone()
+		jump, err = handshake(ctx, js.Addr(), nil, jcfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("jump host %s: %w", js.Addr(), err)
+		}
+		raw, err = jump.DialContext(ctx, "tcp", s.Addr())
+		if err != nil {
+			_ = jump.Close()
+			return nil, nil, fmt.Errorf("through jump host %s: %w", js.Addr(), err)
+		}
+	}
+	client, err = handshake(ctx, s.Addr(), raw, cfg)
+	if err != nil {
+		if jump != nil {
+			_ = jump.Close()
+		}
+		return nil, nil, err
+	}
+	return client, jump, nil
+}
+
+// parseJump reads "[user@]host[:port]"; the jump host shares the target's
+// keys, known hosts and timeout.
+func parseJump(s SSH) (SSH, error) {
+	j := s
+	j.JumpHost = ""
+	spec := s.JumpHost
+	if u, rest, ok := strings.Cut(spec, "@"); ok {
+		j.User, spec = u, rest
+	}
+	j.Host, j.Port = spec, 22
+	if h, p, err := net.SplitHostPort(spec); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return SSH{}, fmt.Errorf("jump_host %q has no valid port", s.JumpHost)
+		}
+		j.Host, j.Port = h, n
+	}
+	if j.Host == "" {
+		return SSH{}, fmt.Errorf("jump_host %q names no host", s.JumpHost)
+	}
+	return j, nil
+}
+
+// handshake runs the SSH handshake over raw (dialled here when nil),
+// bounded by ctx.
+func handshake(ctx context.Context, addr string, raw net.Conn, cfg *ssh.ClientConfig) (*ssh.Client, error) {
+	if raw == nil {
+		var d net.Dialer
+		var err error
+		if raw, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			return nil, err
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	defer stop()
+	sc, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
+	if err != nil {
+		_ = raw.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// clientConfig is the authentication and host key checking of s; done
+// releases the agent connection once logged in.
+func clientConfig(s SSH, name string) (cfg *ssh.ClientConfig, done func(), err error) {
+	done = func() {}
+	if name == "" {
+		u, err := user.Current()
+		if err != nil {
+			return nil, done, fmt.Errorf("no user given and the current user is unknown: %w", err)
+		}
+		name = u.Username
+	}
+	var auths []ssh.AuthMethod
+	if s.PrivateKeyFile != "" {
+		pem, err := os.ReadFile(expandHome(s.PrivateKeyFile))
+		if err != nil {
+			return nil, done, fmt.Errorf("read private_key_file: %w", err)
+		}
+		signer, err := ssh.ParsePrivateKey(pem)
+		if err != nil {
+			if _, ok := errors.AsType[*ssh.PassphraseMissingError](err); ok {
+				return nil, done, fmt.Errorf("private_key_file %s is encrypted: load it into an ssh-agent and set agent = true", s.PrivateKeyFile)
+			}
+			return nil, done, fmt.Errorf("private_key_file %s: %w", s.PrivateKeyFile, err)
+		}
+		auths = append(auths, ssh.PublicKeys(signer))
+	}
+	if s.Agent {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			return nil, done, errors.New("agent = true but SSH_AUTH_SOCK is not set")
+		}
+		ac, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, done, fmt.Errorf("connect to the ssh-agent: %w", err)
+		}
+		done = func() { _ = ac.Close() }
+		auths = append(auths, ssh.PublicKeysCallback(agent.NewClient(ac).Signers))
+	}
+	if len(auths) == 0 {
+		return nil, done, errors.New("no way to log in: set private_key_file or agent = true")
+	}
+	cb := ssh.InsecureIgnoreHostKey() //nolint:gosec // asked for, and flagged by plan
+	if !s.InsecureIgnoreHostKey {
+		var err error
+		if cb, err = hostKeyCallback(s.KnownHostsFile); err != nil {
+			done()
+			return nil, func() {}, err
+		}
+	}
+	return &ssh.ClientConfig{User: name, Auth: auths, HostKeyCallback: cb}, done, nil
+}
+
+// hostKeyCallback verifies host keys against file (~/.ssh/known_hosts
+// when empty), saying which host and fingerprint were refused and why.
+func hostKeyCallback(file string) (ssh.HostKeyCallback, error) {
+	if file == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("no known_hosts_file given and no home directory: %w", err)
+		}
+		file = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	file = expandHome(file)
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		return nil, fmt.Errorf("read known_hosts_file: %w", err)
+	}
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := cb(hostname, remote, key)
+		ke, ok := errors.AsType[*knownhosts.KeyError](err)
+		if !ok {
+			return err
+		}
+		fp := key.Type() + " " + ssh.FingerprintSHA256(key)
+		if len(ke.Want) == 0 {
+			return fmt.Errorf("host key of %s is unknown: %s is not in %s; check it out of band and add it (ssh-keyscan -p PORT HOST >> %s)", hostname, fp, file, file)
+		}
+		var known []string
+		for _, w := range ke.Want {
+			known = append(known, fmt.Sprintf("%s:%d %s", w.Filename, w.Line, ssh.FingerprintSHA256(w.Key)))
+		}
+		return fmt.Errorf("host key of %s has CHANGED: it presents %s, %s lists %s; refusing to connect (someone may be intercepting the connection, or the host was reinstalled)", hostname, fp, file, strings.Join(known, ", "))
+	}, nil
+}
+
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}
+
+// host is a target as a checks.Host.
+type host struct {
+	pool *Pool
+	t    *Target
+}
+
+func (h *host) Name() string { return h.t.Name }
+
+// wrapper runs the script as `sh -c SCRIPT` after printing the process
+// group to stdout's first line. sshd starts the command in a session of
+// its own, and exec keeps its pid: the pid is the process group.
+const wrapper = `exec sh -c 'echo "$$"; exec sh -c "$1"' runbook `
+
+// Exec runs script on the target; see checks.Host.
+func (h *host) Exec(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	client, err := h.pool.client(ctx, h.t)
+	if err != nil {
+		return -1, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		return -1, fmt.Errorf("target %q: open a session: %w", h.t.Name, err)
+	}
+	defer sess.Close()
+	pg := &pgidWriter{w: stdout, pgid: make(chan int, 1)}
+	sess.Stdin, sess.Stdout, sess.Stderr = stdin, pg, stderr
+	if err := sess.Start(wrapper + checks.ShellQuote(script)); err != nil {
+		return -1, fmt.Errorf("target %q: start command: %w", h.t.Name, err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err := <-waited:
+		return exitStatus(h.t.Name, err)
+	case <-ctx.Done():
+	}
+	// Kill the remote process group, from a session of its own, then
+	// drop the command's session.
+	select {
+	case id := <-pg.pgid:
+		if ks, err := client.NewSession(); err == nil {
+			g := strconv.Itoa(id)
+			_ = ks.Run("kill -TERM -- -" + g + " 2>/dev/null; sleep 1; kill -KILL -- -" + g + " 2>/dev/null; true")
+			_ = ks.Close()
+		}
+	default:
+	}
+	_ = sess.Close()
+	<-waited
+	return -1, ctx.Err()
+}
+
+// exitStatus reads a finished session's exit status.
+func exitStatus(name string, err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	if ee, ok := errors.AsType[*ssh.ExitError](err); ok {
+		if sig := ee.Signal(); sig != "" {
+			if n, ok := signals[sig]; ok {
+				return 128 + n, nil
+			}
+		}
+		return ee.ExitStatus(), nil
+	}
+	return -1, fmt.Errorf("target %q: wait for command: %w", name, err)
+}
+
+// signals are the numbers of the signals SSH names (RFC 4254, 6.10).
+var signals = map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9, "SEGV": 11, "PIPE": 13, "ALRM": 14, "TERM": 15, "USR1": 10, "USR2": 12}
+
+// pgidWriter takes the first line of the command's output (the process
+// group the wrapper printed) and passes the rest on.
+type pgidWriter struct {
+	w    io.Writer
+	line []byte
+	done bool
+	pgid chan int
+}
+
+func (p *pgidWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	if !p.done {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.line = append(p.line, b...)
+			return n, nil
+		}
+		p.line = append(p.line, b[:i]...)
+		p.done = true
+		if id, err := strconv.Atoi(strings.TrimSpace(string(p.line))); err == nil && id > 1 {
+			p.pgid <- id
+		}
+		b = b[i+1:]
+	}
+	if len(b) == 0 || p.w == nil {
+		return n, nil
+	}
+	if _, err := p.w.Write(b); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
