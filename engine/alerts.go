@@ -181,7 +181,7 @@ func (b *Bound) Triggers() ([]TriggerSpec, hcl.Diagnostics) {
 		}
 		t := TriggerSpec{Playbook: name, Trigger: pb.Trigger}
 		var d hcl.Diagnostics
-		t.Title, d = evalString(pb.Title, b.base, "title")
+		t.Title, d = evalString(pb.Title, b.base, b.Redactor, "title")
 		diags = append(diags, d...)
 		if t.Title == "" {
 			t.Title = name

@@ -48,6 +48,8 @@ type Bound struct {
 	base     *hcl.EvalContext
 	settings map[*Item]*settings
 	defaults map[string]*defaultAssert
+	// results are the items' unknown results as validate sees them.
+	results *resultScope
 
 	// Targets are the evaluated targets by name.
 	Targets map[string]*remote.Target
@@ -159,6 +161,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 			b.loadDefaultAssert(it.ProviderType)
 		}
 	}
+	b.results = newResultScope(cfg, reg)
 	// Items bind independently (the evaluation context is only read):
 	// bind on every core, keep the results and diagnostics in order.
 	bound := make([]*settings, len(items))
@@ -247,14 +250,20 @@ func (b *Bound) evalLocals() hcl.Diagnostics {
 }
 
 // evalString evaluates an optional string expression in ctx; unknown
-// values give "".
-func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, hcl.Diagnostics) {
+// values give "". The values its operators derive from a sensitive value
+// are registered with red (which may be nil); the whole string is not, so
+// the text around a secret stays readable ("title (sensitive)").
+func evalString(e hcl.Expression, ctx *hcl.EvalContext, red *Redactor, what string) (string, hcl.Diagnostics) {
 	if e == nil {
 		return "", nil
 	}
-	v, diags := plainValue(e, ctx, nil)
+	v, diags := e.Value(ctx)
 	if diags.HasErrors() {
 		return "", diags
+	}
+	if v.ContainsMarked() {
+		registerDerived(e, ctx, red)
+		v, _ = v.UnmarkDeep()
 	}
 	if !v.IsWhollyKnown() || v.IsNull() {
 		return "", nil
@@ -277,7 +286,7 @@ func (b *Bound) evalRunbook() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	str := func(name string, dst *string) {
 		if a, ok := rb.Attrs[name]; ok {
-			s, d := evalString(a.Expr, b.base, name)
+			s, d := evalString(a.Expr, b.base, b.Redactor, name)
 			diags = append(diags, d...)
 			*dst = s
 		}
@@ -343,7 +352,7 @@ func evalDuration(e hcl.Expression, ctx *hcl.EvalContext, name string, def time.
 	if e == nil {
 		return def, nil
 	}
-	s, diags := evalString(e, ctx, name)
+	s, diags := evalString(e, ctx, nil, name)
 	if diags.HasErrors() || s == "" {
 		return def, diags
 	}
@@ -374,16 +383,16 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		src = b.Config.Checks[it.CheckRef]
 	}
 	var d hcl.Diagnostics
-	s.Title, d = evalString(it.Title, b.base, "title")
+	s.Title, d = evalString(it.Title, b.base, b.Redactor, "title")
 	diags = append(diags, d...)
 	if s.Title == "" && src != it {
-		s.Title, _ = evalString(src.Title, b.base, "title")
+		s.Title, _ = evalString(src.Title, b.base, b.Redactor, "title")
 	}
-	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, "description")
+	s.Description, d = evalString(firstExpr(it.Description, src.Description), b.base, b.Redactor, "description")
 	diags = append(diags, d...)
-	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, "expected")
+	s.Expected, d = evalString(firstExpr(it.Expected, src.Expected), b.base, b.Redactor, "expected")
 	diags = append(diags, d...)
-	s.Assignee, d = evalString(it.Assignee, b.base, "assignee")
+	s.Assignee, d = evalString(it.Assignee, b.base, b.Redactor, "assignee")
 	diags = append(diags, d...)
 	s.Timeout, d = evalDuration(firstExpr(it.Timeout, src.Timeout), b.base, "timeout", DefaultTimeout)
 	diags = append(diags, d...)
@@ -421,7 +430,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 	}
 	if it.OnFailure != nil {
-		v, d := evalString(it.OnFailure, b.base, "on_failure")
+		v, d := evalString(it.OnFailure, b.base, b.Redactor, "on_failure")
 		diags = append(diags, d...)
 		switch v {
 		case "continue", "stop":
@@ -438,17 +447,24 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 	}
 	// What would fail at run time for its type fails now: a when or a
 	// condition that can never be true or false.
-	unknown := b.unknownScope()
+	// Results are unknown values of the types providers publish.
+	unknown := b.itemScope(it)
 	for _, w := range []hcl.Expression{it.When, src.whenIfRef(it)} {
 		diags = append(diags, mustBeBool(w, unknown, "when")...)
 	}
 	for _, a := range it.Asserts {
 		diags = append(diags, mustBeBool(a.Condition, unknown, "condition")...)
+		diags = append(diags, mustBeString(a.ErrorMessage, unknown, "error_message")...)
+	}
+	for _, e := range it.expressions() {
+		if n, ok := e.(hclsyntax.Node); ok {
+			diags = append(diags, templateParts(n, unknown)...)
+		}
 	}
 	for _, a := range append(append([]*Assert(nil), src.assertsIfRef(it)...), it.Asserts...) {
 		sev := "critical"
 		if a.Severity != nil {
-			v, d := evalString(a.Severity, b.base, "severity")
+			v, d := evalString(a.Severity, b.base, b.Redactor, "severity")
 			diags = append(diags, d...)
 			switch v {
 			case "critical", "warning":
@@ -503,7 +519,7 @@ func mustBeBool(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnos
 		c, err := convert.Convert(v, cty.Bool)
 		ok = err == nil && !c.IsNull()
 	case v.Type() != cty.DynamicPseudoType && !v.Type().Equals(cty.Bool):
-		ok = convert.GetConversion(v.Type(), cty.Bool) != nil
+		ok = convert.GetConversionUnsafe(v.Type(), cty.Bool) != nil
 	}
 	if ok {
 		return nil
@@ -620,6 +636,26 @@ func (b *Bound) unknownScope() *hcl.EvalContext {
 	return ctx
 }
 
+// expressions are an item's when and the conditions and messages of its
+// asserts.
+func (it *Item) expressions() []hcl.Expression {
+	out := []hcl.Expression{it.When}
+	for _, a := range it.Asserts {
+		out = append(out, a.Condition, a.ErrorMessage)
+	}
+	return out
+}
+
+// itemScope is the evaluation context of an item's expressions at
+// validate: its results and those of the items it may refer to are
+// unknown values of the types their providers publish.
+func (b *Bound) itemScope(it *Item) *hcl.EvalContext {
+	if b.results == nil {
+		return b.unknownScope()
+	}
+	return b.results.scope(b.base, it)
+}
+
 // typeCheck decodes a provider block with unknown results, lets the
 // provider validate what is known, and returns the decoded value.
 func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
@@ -627,12 +663,17 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 	if pt == nil {
 		return cty.NilVal, nil
 	}
-	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, b.unknownScope())
+	ctx := b.itemScope(it)
+	val, diags := hcldec.Decode(it.ProviderBody, pt.spec, ctx)
+	if body, ok := it.ProviderBody.(*hclsyntax.Body); ok && !diags.HasErrors() {
+		diags = append(diags, templateParts(body, ctx)...)
+	}
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
 	// Providers see plain values; what was sensitive is now redacted.
-	if b.marks() {
+	if b.marks() && val.ContainsMarked() {
+		registerDerived(it.ProviderBody, ctx, b.Redactor)
 		val, _ = unmark(val, b.Redactor)
 	}
 	if diags = append(diags, requiredNotNull(it, pt, val)...); diags.HasErrors() {

@@ -27,6 +27,19 @@ func FuzzLoad(f *testing.F) {
 	for name, src := range deepInputs(engine.MaxNesting + 5) {
 		f.Add([]byte(src), strings.HasSuffix(name, ".json"))
 	}
+	// Chains of operators and nested template directives, which nest
+	// without brackets.
+	n := engine.MaxNesting + 5
+	head := "runbook \"x\" {}\nlocals {\n  a = "
+	for _, src := range []string{
+		head + strings.Repeat("1 + ", n) + "0\n}\n",
+		head + strings.Repeat("true ? 1 : ", n) + "0\n}\n",
+		head + "local.a" + strings.Repeat("[local.a]", n) + "\n}\n",
+		head + `"` + strings.Repeat("%{for x in [1]}", n) + "x" + strings.Repeat("%{endfor}", n) + "\"\n}\n",
+		head + "<<EOT\n" + strings.Repeat("%{if true}\n", n) + "x\n" + strings.Repeat("%{endif}\n", n) + "EOT\n}\n",
+	} {
+		f.Add([]byte(src), false)
+	}
 	reg := testRegistry()
 	f.Fuzz(func(t *testing.T, src []byte, asJSON bool) {
 		name := "fuzz.hcl"

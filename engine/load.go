@@ -151,7 +151,7 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 		name, src := s.name, s.src
 		fmt.Fprintf(digest, "%s\x00%d\x00", filepath.Base(name), len(src))
 		digest.Write(src)
-		if d := checkText(name, src); d != nil {
+		if d := CheckText(name, src); d != nil {
 			diags = append(diags, d...)
 			continue
 		}

@@ -39,7 +39,9 @@ const MinSecretLength = 3
 // NewRedactor returns a Redactor for the given secret strings. Each secret
 // is also recognised in the forms it is commonly printed in: shell
 // quoted, Go-quoted (%q), JSON-escaped, URL path or query escaped,
-// base64-encoded, upper- and lower-cased. Longer forms are replaced first,
+// base64-encoded (alone or inside a longer encoded text), upper- and
+// lower-cased; a URL's password also as the basic authentication a
+// client sends for it. Longer forms are replaced first,
 // so a secret that contains another is redacted whole.
 func NewRedactor(secrets []string) *Redactor {
 	r := &Redactor{}
@@ -50,7 +52,7 @@ func NewRedactor(secrets []string) *Redactor {
 // forms returns the text forms a secret is recognised in.
 func forms(s string) []string {
 	js, _ := json.Marshal(s)
-	return []string{
+	return append([]string{
 		s,
 		strings.ReplaceAll(s, "'", `'\''`),
 		strings.Trim(strconv.Quote(s), `"`),
@@ -63,7 +65,55 @@ func forms(s string) []string {
 		base64.URLEncoding.EncodeToString([]byte(s)),
 		strings.ToUpper(s),
 		strings.ToLower(s),
+	}, base64Inner(s)...)
+}
+
+// base64Inner returns the base64 text of s as it appears inside the
+// base64 encoding of a longer text that contains s (an Authorization
+// header's base64("user:" + secret)): s may start at any of the three
+// byte offsets of a base64 group, and each gives different characters.
+// Only the characters that depend on s alone are kept; those at either
+// end, shared with the neighbouring bytes, are dropped.
+func base64Inner(s string) []string {
+	var out []string
+	n := len(s)
+	for k := 0; k < 3; k++ {
+		buf := make([]byte, k+n)
+		copy(buf[k:], s)
+		// Character i holds bits [6i, 6i+6); s holds bits [8k, 8(k+n)).
+		start, end := (8*k+5)/6, 8*(k+n)/6
+		if end <= start {
+			continue
+		}
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			out = append(out, enc.EncodeToString(buf)[start:end])
+		}
 	}
+	return out
+}
+
+// withUserinfo returns secrets followed by the credentials inside those
+// that are URLs with a password (http://user:pass@host/): a client sends
+// them as basic authentication, base64("user:pass"), and a server may
+// echo that header back.
+func withUserinfo(secrets []string) []string {
+	out := secrets
+	for _, s := range secrets {
+		if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if pass, ok := u.User.Password(); ok && pass != "" {
+			if len(out) == len(secrets) {
+				out = append([]string(nil), secrets...)
+			}
+			out = append(out, u.User.Username()+":"+pass, pass)
+		}
+	}
+	return out
 }
 
 // Add registers more secrets (with their forms) to redact from now on:
@@ -75,7 +125,7 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	added := false
-	for _, s := range secrets {
+	for _, s := range withUserinfo(secrets) {
 		if len(s) < MinSecretLength || r.added[s] {
 			continue
 		}
@@ -224,7 +274,7 @@ func (r *Redactor) Item(it *record.Item) {
 	if r.Empty() {
 		return
 	}
-	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions} {
+	for _, p := range []*string{&it.Title, &it.Description, &it.Action, &it.Expected, &it.SkipReason, &it.Instructions, &it.Assignee} {
 		*p = r.String(*p)
 	}
 	if it.Error != nil {
@@ -254,13 +304,43 @@ func (r *Redactor) Item(it *record.Item) {
 }
 
 // Run redacts every text field of a run record in place: its header,
-// variables and items.
+// tags, variables, items, report outputs and sign-offs.
 func (r *Redactor) Run(run *record.Run) {
 	if r.Empty() {
 		return
 	}
 	for _, p := range []*string{&run.Title, &run.Description, &run.Document, &run.Owner} {
 		*p = r.String(*p)
+	}
+	if len(run.Tags) > 0 {
+		tags := make([]string, len(run.Tags))
+		for i, t := range run.Tags {
+			tags[i] = r.String(t)
+		}
+		run.Tags = tags
+	}
+	if len(run.Reports) > 0 {
+		reports := make([]record.ReportOutput, len(run.Reports))
+		for i, o := range run.Reports {
+			o.Template, o.Path = r.String(o.Template), r.String(o.Path)
+			if len(o.Roles) > 0 {
+				roles := make([]string, len(o.Roles))
+				for j, role := range o.Roles {
+					roles[j] = r.String(role)
+				}
+				o.Roles = roles
+			}
+			reports[i] = o
+		}
+		run.Reports = reports
+	}
+	if len(run.Signoffs) > 0 {
+		signoffs := make([]record.Signoff, len(run.Signoffs))
+		for i, so := range run.Signoffs {
+			so.Role, so.Name, so.Statement = r.String(so.Role), r.String(so.Name), r.String(so.Statement)
+			signoffs[i] = so
+		}
+		run.Signoffs = signoffs
 	}
 	if run.Variables != nil {
 		run.Variables = r.Value(run.Variables).(map[string]any)

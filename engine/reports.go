@@ -56,9 +56,9 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 	for _, r := range b.reportBlocks(run) {
 		spec := ReportSpec{Name: r.Name, Range: r.DeclRange}
 		var d hcl.Diagnostics
-		spec.Template, d = evalString(r.Template, ctx, "template")
+		spec.Template, d = evalString(r.Template, ctx, b.Redactor, "template")
 		diags = append(diags, d...)
-		spec.Output, d = evalString(r.Output, ctx, "output")
+		spec.Output, d = evalString(r.Output, ctx, b.Redactor, "output")
 		diags = append(diags, d...)
 		spec.Data = map[string]any{}
 		if r.Data != nil {
@@ -75,11 +75,11 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 		}
 		for _, s := range r.Signoffs {
 			var so SignoffSpec
-			so.Role, d = evalString(s.Role, ctx, "role")
+			so.Role, d = evalString(s.Role, ctx, b.Redactor, "role")
 			diags = append(diags, d...)
-			so.Statement, d = evalString(s.Statement, ctx, "statement")
+			so.Statement, d = evalString(s.Statement, ctx, b.Redactor, "statement")
 			diags = append(diags, d...)
-			so.Name, d = evalString(s.Name, ctx, "name")
+			so.Name, d = evalString(s.Name, ctx, b.Redactor, "name")
 			diags = append(diags, d...)
 			spec.Signoffs = append(spec.Signoffs, so)
 		}

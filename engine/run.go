@@ -258,7 +258,7 @@ func (r *runner) header() *record.Run {
 		pb := r.opts.Playbook
 		run.Playbook = &pb
 		if p := b.Config.Playbooks[pb]; p != nil && p.Title != nil {
-			if t, _ := evalString(p.Title, b.base, "title"); t != "" {
+			if t, _ := evalString(p.Title, b.base, b.Redactor, "title"); t != "" {
 				run.Title = t
 			}
 		}
@@ -495,7 +495,7 @@ func (r *runner) newNode(it, src *Item) *node {
 	if src.Manual != nil {
 		n.rec.Provider = "manual"
 		n.rec.Manual = true
-		if ins, _ := evalString(src.Manual.Instructions, r.b.base, "instructions"); ins != "" {
+		if ins, _ := evalString(src.Manual.Instructions, r.b.base, r.b.Redactor, "instructions"); ins != "" {
 			n.rec.Instructions = ins
 		}
 	}
@@ -968,10 +968,14 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	if cfgVal == cty.NilVal {
 		spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
 		var diags hcl.Diagnostics
-		cfgVal, diags = hcldec.Decode(src.ProviderBody, spec, r.scope(n, cty.NilVal))
+		ctx := r.scope(n, cty.NilVal)
+		cfgVal, diags = hcldec.Decode(src.ProviderBody, spec, ctx)
 		if diags.HasErrors() {
 			r.fail(n, diagText(diags))
 			return cty.NilVal, nil, false
+		}
+		if r.b.marks() && cfgVal.ContainsMarked() {
+			registerDerived(src.ProviderBody, ctx, r.b.Redactor)
 		}
 		// (A value kept from binding is wholly known: see bindItem.)
 		if !whollyKnown(cfgVal) {
@@ -1128,6 +1132,9 @@ func (r *runner) evalCondition(cond, msg hcl.Expression, ctx *hcl.EvalContext) (
 	text := "condition is false: " + r.source(cond)
 	if msg != nil {
 		if m, mdiags := msg.Value(ctx); !mdiags.HasErrors() && m.IsWhollyKnown() && !m.IsNull() {
+			if m.ContainsMarked() {
+				registerDerived(msg, ctx, r.b.Redactor)
+			}
 			// The secret's text and what functions derived from it are
 			// registered, and so redacted below; the rest of the
 			// message stays readable.

@@ -682,3 +682,57 @@ step "page" {
 		t.Errorf("step %s, run %s; want pending and incomplete", got, r.Status)
 	}
 }
+
+// TestSecretsInEveryRecordFieldAreRedacted puts a sensitive value in every
+// string field of the record that a runbook can set (the runbook's title,
+// description, document, owner and tags; an item's title, description,
+// expected outcome, instructions, assignee, action, result, assert
+// condition and message) and checks that the stored record holds none.
+func TestSecretsInEveryRecordFieldAreRedacted(t *testing.T) {
+	const secret = "s3cr3t-CANARY-value"
+	b := bind(t, `runbook "t" {
+  title       = "title ${var.token}"
+  description = "description ${var.token}"
+  document    = "doc-${var.token}"
+  owner       = "owner ${var.token}"
+  tags        = ["team-${var.token}", "plain"]
+}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+step "probe" {
+  title       = "probe ${var.token}"
+  description = "description ${var.token}"
+  expected    = "expected ${var.token}"
+  shell { command = "echo ${var.token}; exit 3" }
+  assert {
+    condition     = self.exit_code == 0 && var.token != ""
+    error_message = "message ${var.token}"
+  }
+}
+step "page" {
+  title    = "page ${var.token}"
+  assignee = "team-${var.token}"
+  manual { instructions = "call ${var.token}" }
+}
+`, engine.Inputs{Vars: []string{"token=" + secret}})
+	r, err := engine.Run(context.Background(), b, engine.Options{
+		Mode:    engine.ModeExec,
+		Answers: map[string]record.Answer{"page": {Status: record.Passed, Note: "done"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	if strings.Contains(string(data), secret) {
+		t.Errorf("the record holds the secret:\n%s", data)
+	}
+	if len(r.Tags) != 2 || r.Tags[1] != "plain" {
+		t.Errorf("tags = %q, want the secret redacted and the plain tag kept", r.Tags)
+	}
+	probe := item(t, r, "step", "probe")
+	if page := item(t, r, "step", "page"); len(probe.Asserts) == 0 || probe.Action == "" || page.Instructions == "" || page.Assignee == "" {
+		t.Errorf("the step did not fill the fields the test checks: %+v", probe)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -127,8 +128,40 @@ func plainValue(e hcl.Expression, ctx *hcl.EvalContext, red *Redactor) (cty.Valu
 	if diags.HasErrors() {
 		return v, diags
 	}
+	if red != nil && v.ContainsMarked() {
+		registerDerived(e, ctx, red)
+	}
 	v, _ = unmark(v, red)
 	return v, diags
+}
+
+// registerDerived registers with red the value of every sensitive part
+// of node (an expression or a provider block's body) evaluated in ctx.
+// Functions register what they derive from a secret themselves, but
+// operators are not functions: in "echo ${var.pin + 1}" only the whole
+// string would be known, and the command's output of 73520 would not be
+// redacted. Each operator, conditional, index and reference is evaluated
+// on its own; those whose value is marked and known are registered (a
+// template is not: the text around a secret in a message stays). It
+// costs an evaluation per sub-expression, and only runs for values that
+// carry the mark.
+func registerDerived(node any, ctx *hcl.EvalContext, red *Redactor) {
+	n, ok := node.(hclsyntax.Node)
+	if !ok || red == nil {
+		return
+	}
+	_ = hclsyntax.VisitAll(n, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch e := n.(type) {
+		case *hclsyntax.BinaryOpExpr, *hclsyntax.UnaryOpExpr, *hclsyntax.ConditionalExpr,
+			*hclsyntax.IndexExpr, *hclsyntax.RelativeTraversalExpr, *hclsyntax.ScopeTraversalExpr,
+			*hclsyntax.SplatExpr, *hclsyntax.ForExpr, *hclsyntax.TemplateWrapExpr:
+			v, diags := e.(hclsyntax.Expression).Value(ctx)
+			if !diags.HasErrors() && v.ContainsMarked() && v.IsWhollyKnown() {
+				unmark(v, red)
+			}
+		}
+		return nil
+	})
 }
 
 // childEnviron is environ without the RUNBOOK_VAR_ entries of sensitive

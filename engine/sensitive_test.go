@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -291,5 +294,129 @@ check "b" {
 	}
 	if got := item(t, r, "check", "a").Result["stdout"]; got != engine.Redacted+"\n" {
 		t.Errorf("a's stdout = %q, want %q", got, engine.Redacted+"\n")
+	}
+}
+
+// TestEchoedBasicAuthFromAURLIsRedacted: a URL's user:password@ is sent
+// by the http provider as basic authentication; a server that echoes the
+// Authorization header (httpbin's /headers, a debug endpoint) gives back
+// base64("user:secret"), which must be redacted whatever the length of
+// the user name (the secret then starts at a different offset of a
+// base64 group).
+func TestEchoedBasicAuthFromAURLIsRedacted(t *testing.T) {
+	const token = "Hunt3r-S3cret_x"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	for _, user := range []string{"root", "admin", "bob", "ops-user"} {
+		t.Run(user, func(t *testing.T) {
+			b := bind(t, `runbook "t" {}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "host" {
+  type = string
+}
+check "c" {
+  http { url = "http://`+user+`:${var.token}@${var.host}/" }
+}
+`, engine.Inputs{Vars: []string{"token=" + token, "host=" + strings.TrimPrefix(srv.URL, "http://")}})
+			r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := json.Marshal(r)
+			basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + token))
+			// The first characters encode the user name alone.
+			if strings.Contains(string(data), basic[8:]) {
+				t.Errorf("the record holds base64(%s:secret) %q:\n%s", user, basic, data)
+			}
+		})
+	}
+}
+
+// TestBase64InsideLongerTextIsRedacted: a secret inside a longer text
+// that is base64-encoded is redacted at each of the three offsets it can
+// start at, and the text around it stays.
+func TestBase64InsideLongerTextIsRedacted(t *testing.T) {
+	const secret = "p4ss-w0rd!"
+	red := engine.NewRedactor([]string{secret})
+	for _, prefix := range []string{"", "a", "ab", "abc", "user:", "Bearer token for "} {
+		enc := base64.StdEncoding.EncodeToString([]byte(prefix + secret + " and more text"))
+		got := red.String(enc)
+		if !strings.Contains(got, engine.Redacted) {
+			t.Errorf("prefix %q: %q not redacted in %q", prefix, secret, got)
+		}
+		if lead := base64.StdEncoding.EncodeToString([]byte(prefix))[:4*(len(prefix)/3)]; !strings.HasPrefix(got, lead) {
+			t.Errorf("prefix %q: the encoded prefix %q did not stay: %q", prefix, lead, got)
+		}
+	}
+}
+
+// TestEchoedBasicAuthFromASensitiveURLIsRedacted: when the whole URL is
+// the secret, its password is redacted in the basic authentication the
+// client sends for it.
+func TestEchoedBasicAuthFromASensitiveURLIsRedacted(t *testing.T) {
+	const pass = "Hunt3r-S3cret_x"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	b := bind(t, `runbook "t" {}
+variable "url" {
+  type      = string
+  sensitive = true
+}
+check "c" {
+  http { url = var.url }
+}
+`, engine.Inputs{Vars: []string{"url=http://admin:" + pass + "@" + strings.TrimPrefix(srv.URL, "http://") + "/"}})
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:" + pass))
+	if strings.Contains(string(data), basic[8:]) {
+		t.Errorf("the record holds base64(admin:secret) %q:\n%s", basic, data)
+	}
+}
+
+// TestOperatorDerivedSecretsAreRedacted: operators are not functions, so
+// what they derive from a sensitive value is registered at the edge, by
+// evaluating each part of the expression: the command's output of
+// var.pin + 1 is redacted, and so are a title, an assert message and a
+// condition's parts computed the same way.
+func TestOperatorDerivedSecretsAreRedacted(t *testing.T) {
+	b := bind(t, `runbook "t" {}
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+locals {
+  next = var.pin * 2
+}
+check "c" {
+  title = "pin ${var.pin - 11111}"
+  shell {
+    command = "echo ${var.pin + 1}; echo ${local.next}; for x in ${join(" ", [for d in [3, 4] : var.pin + d])}; do echo \"<$x>\"; done"
+  }
+  assert {
+    condition     = self.exit_code == 1
+    error_message = "expected ${var.pin + 2}"
+  }
+}
+`, engine.Inputs{Vars: []string{"pin=73519"}})
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	for _, derived := range []string{"73520", "73521", "73522", "73523", "147038", "62408"} {
+		if strings.Contains(string(data), derived) {
+			t.Errorf("the record holds %s, derived from var.pin by an operator:\n%s", derived, data)
+		}
 	}
 }

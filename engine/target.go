@@ -205,7 +205,7 @@ func (b *Bound) evalTarget(tb *TargetBlock) (*remote.Target, hcl.Diagnostics) {
 		if a == nil {
 			return ""
 		}
-		s, d := evalString(a.Expr, b.base, name)
+		s, d := evalString(a.Expr, b.base, b.Redactor, name)
 		diags = append(diags, d...)
 		return s
 	}

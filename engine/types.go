@@ -5,8 +5,10 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // Types known before running. A provider that publishes its result type
@@ -163,5 +165,135 @@ func (d *decoder) checkResultRefs(it *Item, travs []hcl.Traversal, siblings []*I
 			diags = append(diags, diag)
 		}
 	}
+	return diags
+}
+
+// resultScope holds what validate knows of every item's results before
+// anything runs: unknown values of the types providers publish, so that
+// a condition, a message or a template that can only fail with them
+// fails at validate (`condition = self.exit_code` is a number,
+// "${check.c.stdout_lines}" a list). What is not published stays dynamic.
+type resultScope struct {
+	d      *decoder
+	checks cty.Value
+	steps  map[string]cty.Value // by playbook; "" for the top-level steps
+}
+
+// newResultScope computes the unknown results of cfg's checks and steps.
+func newResultScope(cfg *Config, reg Registry) *resultScope {
+	d := &decoder{cfg: cfg, reg: reg}
+	rs := &resultScope{d: d, steps: map[string]cty.Value{}}
+	unknown := func(it *Item) cty.Value {
+		if ty, ok := d.valueType(it, false); ok {
+			return cty.UnknownVal(ty)
+		}
+		return cty.DynamicVal
+	}
+	checksObj := map[string]cty.Value{}
+	for name, c := range cfg.Checks {
+		checksObj[name] = unknown(c)
+	}
+	rs.checks = objectOrEmpty(checksObj)
+	procs := map[string][]*Item{"": cfg.Steps}
+	for name, pb := range cfg.Playbooks {
+		procs[name] = pb.Steps
+	}
+	for name, steps := range procs {
+		obj := map[string]cty.Value{}
+		for _, s := range steps {
+			obj[s.Name] = unknown(s)
+		}
+		rs.steps[name] = objectOrEmpty(obj)
+	}
+	return rs
+}
+
+// scope returns the evaluation context an item's expressions see at
+// validate: base plus check, step and self as unknown results.
+func (rs *resultScope) scope(base *hcl.EvalContext, it *Item) *hcl.EvalContext {
+	self := cty.DynamicVal
+	if ty, ok := rs.d.valueType(it, true); ok {
+		self = cty.UnknownVal(ty)
+	}
+	steps, ok := rs.steps[it.Playbook]
+	if !ok {
+		steps = cty.DynamicVal
+	}
+	ctx := base.NewChild()
+	ctx.Variables = map[string]cty.Value{"check": rs.checks, "step": steps, "self": self}
+	return ctx
+}
+
+// mustBeString reports an expression (an assert's error_message) whose
+// value, as far as it is known before the run, cannot be a string.
+// Evaluation errors are left to the run.
+func mustBeString(e hcl.Expression, ctx *hcl.EvalContext, name string) hcl.Diagnostics {
+	if e == nil {
+		return nil
+	}
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || stringable(v) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Incorrect value type",
+		Detail:   fmt.Sprintf("%s must be a string, but this is %s.", name, v.Type().FriendlyName()),
+		Subject:  e.Range().Ptr(),
+	}}
+}
+
+// stringable reports whether v (unmarked) converts to a string, as far as
+// is known: an unknown value of a known type converts when its type does.
+func stringable(v cty.Value) bool {
+	ty := v.Type()
+	if ty == cty.DynamicPseudoType || ty.Equals(cty.String) {
+		return true
+	}
+	if !v.IsKnown() {
+		return convert.GetConversionUnsafe(ty, cty.String) != nil
+	}
+	_, err := convert.Convert(v, cty.String)
+	return err == nil
+}
+
+// templateParts reports the interpolations of the templates inside node
+// (an expression or a native body) whose value cannot be included in a
+// string: HCL checks that only once the value is known, so
+// "${check.c.stdout_lines}" would pass validate and fail at run time.
+func templateParts(node hclsyntax.Node, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		tmpl, ok := n.(*hclsyntax.TemplateExpr)
+		if !ok {
+			return nil
+		}
+		for _, part := range tmpl.Parts {
+			switch part.(type) {
+			case *hclsyntax.LiteralValueExpr, *hclsyntax.TemplateJoinExpr, *hclsyntax.ConditionalExpr:
+				continue // text, and %{for}/%{if} directives (checked inside)
+			}
+			v, d := part.Value(ctx)
+			if d.HasErrors() {
+				continue
+			}
+			v, _ = v.UnmarkDeep()
+			if v.IsKnown() || stringable(v) {
+				continue // a known value is converted, with HCL's own error
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid template interpolation value",
+				Detail:   fmt.Sprintf("Cannot include %s in a string template; use a function such as join or jsonencode to make it a string.", v.Type().FriendlyName()),
+				Subject:  part.Range().Ptr(),
+				Context:  tmpl.SrcRange.Ptr(),
+			})
+		}
+		return nil
+	})
 	return diags
 }

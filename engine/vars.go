@@ -118,7 +118,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			})
 			continue
 		}
-		if d := checkText(path, src); d != nil {
+		if d := CheckText(path, src); d != nil {
 			diags = append(diags, d...)
 			continue
 		}

@@ -291,6 +291,31 @@ func TestFmt(t *testing.T) {
 	}
 }
 
+// TestFmtRefusesDeepNesting: fmt applies the loader's limits before it
+// parses, so a file nesting 100,000 parentheses is one diagnostic (exit
+// 2), not a stack overflow; fmt walks whole trees, so one such file would
+// otherwise crash `runbook fmt --check` in CI. It runs the built command,
+// since a stack overflow would kill the test binary.
+func TestFmtRefusesDeepNesting(t *testing.T) {
+	deep := "runbook \"x\" {}\nlocals {\n  a = " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + "\n}\n"
+	dir := writeFiles(t, map[string]string{"deep.hcl": deep, "ok.hcl": passing})
+	for _, args := range [][]string{{"fmt", "--check", "deep.hcl"}, {"fmt", "--check"}, {"fmt", "deep.hcl"}} {
+		cmd := exec.Command(binary(t), args...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := cmd.ProcessState.ExitCode()
+		if code != 2 || !strings.Contains(stderr.String(), "Nesting too deep") {
+			first, _, _ := strings.Cut(stderr.String(), "\n\n")
+			t.Errorf("%v: exit %d (%v), want 2 with \"Nesting too deep\":\n%s", args, code, err, first)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "deep.hcl")); string(data) != deep {
+		t.Errorf("fmt changed the file it refused")
+	}
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string

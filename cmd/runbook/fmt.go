@@ -44,6 +44,12 @@ files that are not formatted and exit 1 when there are any.`,
 				if err != nil {
 					return exitWith(2, err)
 				}
+				// The same limits as loading: hclwrite's parser recurses
+				// once per level of nesting too.
+				if diags := engine.CheckText(name, src); diags.HasErrors() {
+					a.printDiags(diags, nil)
+					return exitWith(2, fmt.Errorf("%s cannot be formatted; nothing was formatted", name))
+				}
 				if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
 					f, _ := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 					a.printDiags(diags, map[string]*hcl.File{name: f})

@@ -18,8 +18,9 @@ import (
 const Masked = "xxxxx"
 
 // kvPassword matches password and sslpassword settings in key=value
-// connection strings, quoted or not.
-var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+// connection strings, quoted or not; unquoted, a backslash escapes the
+// next character (password=a\ b is "a b"), as libpq reads it.
+var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+)`)
 
 // Passwords returns the passwords conn carries, in the forms a message
 // may quote them: the URL's user password as written, query-escaped and
@@ -55,8 +56,24 @@ func Passwords(conn string) []string {
 			v = v[:i] // a URL query parameter ends at the next one
 		}
 		out = append(out, v, strings.Trim(v, "'"))
+		if !strings.HasPrefix(v, "'") && strings.Contains(v, `\`) {
+			out = append(out, unescape(v)) // as the server sees it
+		}
 	}
 	return out
+}
+
+// unescape removes the backslashes of an unquoted key=value setting:
+// each escapes the character after it.
+func unescape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // Mask replaces every password in s with Masked, however short: a
@@ -91,10 +108,14 @@ func containsPassword(s string) bool {
 }
 
 var (
-	// urlUserinfo matches scheme://user:PASSWORD@ anywhere in text.
-	urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)([^\s/?#@]+)@`)
-	// kvSetting matches password=PASSWORD (DSNs, URL queries) in text.
-	kvSetting = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'"]+)`)
+	// urlUserinfo matches scheme://user:PASSWORD@ anywhere in text. The
+	// password runs to the last @ of the authority (before any /, ?, #
+	// or space), as net/url splits it: http://bob:p@ss@host logs in
+	// with "p@ss".
+	urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#]*:)([^\s/?#]+)@`)
+	// kvSetting matches password=PASSWORD (DSNs, URL queries) in text;
+	// unquoted, a backslash escapes the next character, a space included.
+	kvSetting = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:\\.|[^\s&'"\\])+)`)
 )
 
 // MaskText masks the passwords of every connection string inside free

@@ -19,6 +19,15 @@ func TestMaskText(t *testing.T) {
 		{"user only", "postgres://app@db/x", "postgres://app@db/x"},
 		{"port is no password", "http://host:8080/a@b", "http://host:8080/a@b"},
 		{"plain text", "nothing to see", "nothing to see"},
+		// net/url (net/http, go-redis) splits the userinfo at the last @:
+		// http://bob:p@ss-word1@host logs in as bob with p@ss-word1.
+		{"raw @ in an http password", "http://bob:p@ss-word1@api.internal/health", "http://bob:xxxxx@api.internal/health"},
+		{"raw @ in a redis password", "redis://:p@ss-word1@cache.internal:6379/0", "redis://:xxxxx@cache.internal:6379/0"},
+		{"raw @ then another url", "http://a:p@ss@h1/x and http://b:q@h2/", "http://a:xxxxx@h1/x and http://b:xxxxx@h2/"},
+		{"user with @", "http://bob@corp:pw1@h/", "http://bob@corp:xxxxx@h/"},
+		// libpq: a backslash escapes a space in an unquoted value.
+		{"kv escaped space", `host=db user=app password=Secr3t\ word4 dbname=ops`, "host=db user=app password=xxxxx dbname=ops"},
+		{"kv escaped backslash", `password=a\\ b=1`, "password=xxxxx b=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +48,7 @@ func TestMaskConn(t *testing.T) {
 		{"broken url", "postgres://u:Pa55word@db:bad port/x", "parse postgres://u:Pa55word@db:bad port/x"},
 		{"query", "postgres://db/x?password=Pa55word", "password Pa55word rejected"},
 		{"redis", "redis://:Pa55word@cache:6379", "NOAUTH Pa55word"},
+		{"kv escaped space", `host=db password=Pa55\ word`, "auth failed: Pa55\\ word, 'Pa55 word'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
