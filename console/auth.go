@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,6 +35,8 @@ type identity struct {
 	Via  string
 	// session is the login's id (viaSession).
 	session string
+	// hash is the hash of the caller's token (viaToken, viaSession).
+	hash string
 }
 
 // CanWrite reports whether the caller may answer, sign and toggle the stop.
@@ -47,7 +51,10 @@ const sessionCookie = "runbook_session"
 // session is a login of the pages.
 type session struct {
 	name, role string
-	expires    time.Time
+	// hash is the hash of the token that logged in: a login lasts as
+	// long as that token, not another one of the same name.
+	hash    string
+	expires time.Time
 }
 
 // sessions are the logins, in memory: a restart logs everyone out.
@@ -58,7 +65,7 @@ type sessions struct {
 
 func newSessions() *sessions { return &sessions{m: map[string]session{}} }
 
-func (ss *sessions) add(name, role string, ttl time.Duration, now time.Time) (string, error) {
+func (ss *sessions) add(t state.Token, ttl time.Duration, now time.Time) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
@@ -71,7 +78,7 @@ func (ss *sessions) add(name, role string, ttl time.Duration, now time.Time) (st
 			delete(ss.m, k)
 		}
 	}
-	ss.m[id] = session{name: name, role: role, expires: now.Add(ttl)}
+	ss.m[id] = session{name: t.Name, role: t.Role, hash: t.Hash, expires: now.Add(ttl)}
 	return id, nil
 }
 
@@ -113,18 +120,19 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 		if err != nil {
 			return identity{}, err
 		}
-		return identity{Name: t.Name, Role: t.Role, Via: viaToken}, nil
+		return identity{Name: t.Name, Role: t.Role, Via: viaToken, hash: t.Hash}, nil
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if v, ok := s.sess.get(c.Value, s.opts.Now()); ok {
-			// A login lasts as long as its token: revoked, it ends.
+			// A login lasts as long as its token: revoked, it ends, even
+			// when a new token is made for the same name.
 			all, err := s.console.Tokens(ctx)
 			if err != nil {
 				return identity{}, err
 			}
 			for _, t := range all {
-				if t.Name == v.name && t.Role == v.role {
-					return identity{Name: v.name, Role: v.role, Via: viaSession, session: c.Value}, nil
+				if t.Name == v.name && t.Role == v.role && v.hash != "" && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(v.hash)) == 1 {
+					return identity{Name: v.name, Role: v.role, Via: viaSession, session: c.Value, hash: v.hash}, nil
 				}
 			}
 			s.sess.remove(c.Value)
@@ -135,7 +143,7 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 			return identity{Name: user, Role: s.opts.ProxyRole, Via: viaProxy}, nil
 		}
 	}
-	open, err := s.open(r)
+	open, err := s.open(ctx)
 	if err != nil {
 		return identity{}, err
 	}
@@ -145,12 +153,41 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 	return identity{}, &httpError{code: http.StatusUnauthorized, msg: errNoCredentials.Error()}
 }
 
-// open reports whether no access is configured: no proxy, no token.
-func (s *Server) open(r *http.Request) (bool, error) {
-	if s.opts.ProxyHeader != "" {
+// stillValid reports whether a caller identified earlier (an event
+// stream's) may still read: its token is not revoked, its login not
+// ended, the console still open to anonymous viewers.
+func (s *Server) stillValid(ctx context.Context, id identity) (bool, error) {
+	switch id.Via {
+	case viaProxy:
+		return true, nil
+	case viaAnonymous:
+		return s.open(ctx)
+	case viaSession:
+		if _, ok := s.sess.get(id.session, s.opts.Now()); !ok {
+			return false, nil
+		}
+	}
+	all, err := s.console.Tokens(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range all {
+		if t.Name == id.Name && t.Role == id.Role && id.hash != "" && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(id.hash)) == 1 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// open reports whether the console is open to anonymous viewers: it
+// was started open (Options.Open: no access configured, serving loopback
+// only) and still has no proxy and no token. A console started with
+// access never becomes open, even when its last token is revoked.
+func (s *Server) open(ctx context.Context) (bool, error) {
+	if !s.opts.Open || s.opts.ProxyHeader != "" {
 		return false, nil
 	}
-	all, err := s.console.Tokens(r.Context())
+	all, err := s.console.Tokens(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -203,13 +240,16 @@ func (s *Server) checkCSRF(id identity, got string) error {
 }
 
 // api wraps a JSON handler: the caller is identified (401 without
-// credentials when access is configured); a write by a cookie login must
-// carry the CSRF token in X-CSRF-Token.
+// credentials when access is configured). A write must come from this
+// console's own origin, send Content-Type: application/json, and, unless
+// it carries a bearer token (which a browser never adds by itself), the
+// CSRF token in X-CSRF-Token: a login cookie or an auth proxy's own
+// cookie is sent by the browser on another site's request too.
 func (s *Server) api(fn func(http.ResponseWriter, *http.Request, identity) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.identify(r)
-		if err == nil && r.Method != http.MethodGet && id.Via == viaSession {
-			err = s.checkCSRF(id, r.Header.Get("X-CSRF-Token"))
+		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			err = s.checkWrite(r, id)
 		}
 		if err == nil {
 			err = fn(w, r, id)
@@ -222,6 +262,57 @@ func (s *Server) api(fn func(http.ResponseWriter, *http.Request, identity) error
 			writeJSON(w, code, apiError{Error: msg})
 		}
 	}
+}
+
+// checkWrite refuses an API write that may not come from the caller's
+// own client: another site's request, a body that is not declared JSON,
+// a browser's credential without the CSRF token.
+func (s *Server) checkWrite(r *http.Request, id identity) error {
+	if err := s.sameOrigin(r); err != nil {
+		return err
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "a write must send its JSON body with Content-Type: application/json")
+	}
+	if id.Via != viaToken && !id.Anonymous() {
+		return s.checkCSRF(id, r.Header.Get("X-CSRF-Token"))
+	}
+	return nil
+}
+
+// sameOrigin refuses a request a browser sent for another site: one it
+// marks Sec-Fetch-Site: cross-site, or whose Origin is not this
+// console's host (the Host header, or X-Forwarded-Host from a trusted
+// proxy).
+func (s *Server) sameOrigin(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return errorf(http.StatusForbidden, "a request from another site cannot change anything here")
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" {
+		if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && s.fromProxy(r) && strings.EqualFold(u.Host, fh) {
+			return nil
+		}
+	}
+	return errorf(http.StatusForbidden, "a request from another origin (%s) cannot change anything here", origin)
+}
+
+// bodyError is the answer to a form that cannot be read: 413 when it is
+// too large, else 400.
+func bodyError(err error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return errorf(http.StatusRequestEntityTooLarge, "the form is larger than %d bytes", MaxBody)
+	}
+	return errorf(http.StatusBadRequest, "the form cannot be read: %v", err)
 }
 
 // page wraps a page: a caller not logged in goes to the login page.
@@ -246,8 +337,11 @@ func (s *Server) page(fn func(http.ResponseWriter, *http.Request, identity) erro
 // sends the form's CSRF token; success redirects (post, redirect, get).
 func (s *Server) form(fn func(*http.Request, identity) (string, error)) http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request, id identity) error {
+		if err := s.sameOrigin(r); err != nil {
+			return err
+		}
 		if err := r.ParseForm(); err != nil {
-			return errorf(http.StatusBadRequest, "the form cannot be read: %v", err)
+			return bodyError(err)
 		}
 		if err := s.checkCSRF(id, r.PostForm.Get("csrf")); err != nil {
 			return err
@@ -264,17 +358,37 @@ func (s *Server) form(fn func(*http.Request, identity) (string, error)) http.Han
 	})
 }
 
-// safeNext keeps a post-login redirect on this console.
+// safeNext keeps a post-login redirect on this console: a path of its
+// own (one leading slash, no scheme, no host), rebuilt from its parsed
+// path and query. Control characters and backslashes, which browsers
+// drop or read as slashes, refuse it.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
-	return next
+	out := (&url.URL{Path: u.Path, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return "/"
+	}
+	return out
 }
 
 func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
+	if err := s.sameOrigin(r); err != nil {
+		code, msg := s.statusOf(r, err)
+		s.renderError(w, r, code, msg)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "the form cannot be read")
+		code, msg := s.statusOf(r, bodyError(err))
+		s.renderError(w, r, code, msg)
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
@@ -289,7 +403,7 @@ func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, code, msg)
 		return
 	}
-	id, err := s.sess.add(t.Name, t.Role, s.opts.SessionTTL, s.opts.Now())
+	id, err := s.sess.add(t, s.opts.SessionTTL, s.opts.Now())
 	if err != nil {
 		s.renderError(w, r, http.StatusServiceUnavailable, "cannot log in now")
 		return

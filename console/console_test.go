@@ -73,6 +73,9 @@ func (f *fixture) do(method, path, token, body string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
 		f.t.Fatal(err)
@@ -110,7 +113,7 @@ func (f *fixture) liveRun(id string) *record.Run {
 }
 
 func TestWithoutAccessConfiguredTheConsoleIsReadOnly(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{Open: true})
 	f.liveRun("r1")
 	if code, body := f.do("GET", "/api/runs", "", ""); code != 200 || !strings.Contains(body, `"r1"`) {
 		t.Errorf("GET /api/runs: got %d %s, want 200 with the run", code, body)
@@ -155,6 +158,7 @@ func TestAPIStatuses(t *testing.T) {
 		{"bad status", "POST", "/api/runs/r1/answers/review", op, `{"status":"maybe"}`, 400, "passed, failed or skipped"},
 		{"confirm for an answer", "POST", "/api/runs/r1/answers/review", op, `{"confirm":true}`, 400, "not a confirmation"},
 		{"unknown field", "POST", "/api/runs/r1/answers/review", op, `{"state":"passed"}`, 400, "unknown field"},
+		{"not declared JSON", "POST", "/api/runs/r1/answers/review", op, `{"status":"passed"}`, 415, "Content-Type: application/json"},
 		{"not JSON", "POST", "/api/runs/r1/answers/review", op, `status=passed`, 400, "JSON"},
 		{"no body", "POST", "/api/runs/r1/answers/review", op, ``, 400, "JSON body"},
 		{"oversized body", "POST", "/api/runs/r1/answers/review", op, big, 413, "larger than"},
@@ -170,6 +174,9 @@ func TestAPIStatuses(t *testing.T) {
 			}
 			if tc.name == "not bearer" {
 				req.Header.Set("Authorization", "Basic YTpi")
+			}
+			if tc.method == "POST" && tc.name != "not declared JSON" {
+				req.Header.Set("Content-Type", "application/json")
 			}
 			resp, err := f.srv.Client().Do(req)
 			if err != nil {
@@ -242,6 +249,9 @@ func (f *fixture) client() *http.Client {
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// csrfMeta finds the CSRF token a page gives its scripts.
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([0-9a-f]+)">`)
 
 func TestPagesLogInAndPostFormsWithCSRF(t *testing.T) {
 	f := newFixture(t, Options{})
@@ -366,9 +376,24 @@ func TestPagesLogInAndPostFormsWithCSRF(t *testing.T) {
 func TestTrustedProxyHeader(t *testing.T) {
 	f := newFixture(t, Options{ProxyHeader: "X-Forwarded-User", ProxyNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	f.liveRun("r1")
-	req, _ := http.NewRequest("POST", f.srv.URL+"/api/runs/r1/answers/review", strings.NewReader(`{"status":"failed"}`))
+	// A proxy user's API write carries the CSRF token of its pages.
+	req, _ := http.NewRequest("GET", f.srv.URL+"/", nil)
 	req.Header.Set("X-Forwarded-User", "pat")
 	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfMeta.FindStringSubmatch(string(page))
+	if m == nil {
+		t.Fatalf("the runs page of a proxy user has no CSRF token:\n%s", page)
+	}
+	req, _ = http.NewRequest("POST", f.srv.URL+"/api/runs/r1/answers/review", strings.NewReader(`{"status":"failed"}`))
+	req.Header.Set("X-Forwarded-User", "pat")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", m[1])
+	resp, err = f.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +477,7 @@ func TestEventsAnnounceChanges(t *testing.T) {
 }
 
 func TestRunsPageShowsWatchHealthAndReportsAreSafe(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{Open: true})
 	ctx := context.Background()
 	now := time.Now().UTC()
 	watch := &record.Run{ID: "w1", Runbook: "monitor", Mode: "watch", Status: record.Failed, StartedAt: now, FinishedAt: now,
@@ -491,7 +516,7 @@ func TestRunsPageShowsWatchHealthAndReportsAreSafe(t *testing.T) {
 }
 
 func TestAStateThatCannotBeReadIsSaidClearly(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{Open: true})
 	f.token("alice", state.RoleOperator)
 	if err := os.WriteFile(filepath.Join(f.dir.Path, "tokens.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)

@@ -200,7 +200,8 @@ func (h *hub) unsubscribe(ch chan Event) {
 
 // events serves the event stream (Server-Sent Events).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.identify(r); err != nil {
+	id, err := s.identify(r)
+	if err != nil {
 		code, msg := s.statusOf(r, err)
 		writeJSON(w, code, apiError{Error: msg})
 		return
@@ -222,12 +223,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	keep := time.NewTicker(15 * time.Second)
 	defer keep.Stop()
 	for {
+		var e Event
 		select {
 		case <-r.Context().Done():
 			return
 		case <-keep.C:
+		case e = <-ch:
+		}
+		// A stream lasts as long as its caller's access: a revoked token
+		// or an ended login ends it before the next word.
+		if ok, err := s.stillValid(r.Context(), id); err != nil || !ok {
+			return
+		}
+		switch {
+		case e.Type == "":
 			fmt.Fprint(w, ": keep-alive\n\n")
-		case e := <-ch:
+		default:
 			data, err := json.Marshal(e)
 			if err != nil {
 				continue

@@ -16,8 +16,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/runbookhq/runbook/state"
@@ -42,6 +45,19 @@ type Options struct {
 	// ProxyRole is the role of users named by the proxy (default
 	// operator).
 	ProxyRole string
+	// Open lets anonymous viewers in while no access is configured (no
+	// proxy header, no token in the state): set it only for a console
+	// that serves loopback only. It is decided once, when the console
+	// starts: a console started with access answers 401 without
+	// credentials even after its last token is revoked. An open console
+	// answers only requests whose Host is a loopback address or
+	// localhost (421 otherwise), so that another site cannot reach it by
+	// DNS rebinding.
+	Open bool
+	// AllowedHosts, when not empty, are the only Host values (without
+	// port; loopback addresses and localhost are always allowed) the
+	// console answers; others get 421.
+	AllowedHosts []string
 	// SecureCookies marks the session cookie Secure (served over TLS).
 	SecureCookies bool
 	// Poll is how often the state is read for changes to announce
@@ -128,10 +144,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
+	if !s.hostAllowed(r.Host) {
+		s.fail(w, r, http.StatusMisdirectedRequest, "this console does not answer for the host "+strconv.Quote(r.Host)+": use its own address (e.g. 127.0.0.1)")
+		return
+	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// hostAllowed reports whether the console answers for a Host header: any
+// host unless it is open or has allowed hosts, and then loopback
+// addresses, localhost and the allowed hosts, with any port.
+func (s *Server) hostAllowed(hostport string) bool {
+	if !s.opts.Open && len(s.opts.AllowedHosts) == 0 {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return true
+	}
+	for _, a := range s.opts.AllowedHosts {
+		if strings.EqualFold(strings.TrimSuffix(a, "."), host) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) routes() {

@@ -25,6 +25,7 @@ type serveFlags struct {
 	proxyHeader string
 	proxyFrom   []string
 	proxyRole   string
+	allowHosts  []string
 	poll        time.Duration
 }
 
@@ -42,7 +43,9 @@ Access: tokens made with runbook token add NAME --role viewer|operator (the
 pages log in with one; the API takes Authorization: Bearer TOKEN), or the
 user header of a trusted auth proxy (--proxy-header, only from
 --proxy-from addresses). With neither, the console listens on loopback
-only and is read-only.`,
+only, is read-only and answers only requests for a loopback address or
+localhost. --allowed-host limits the host names a console with access
+answers to (loopback and localhost are always allowed).`,
 		Example: `  runbook serve
   runbook serve --state postgres://ops@db/runbook --listen :8088 --tls-cert cert.pem --tls-key key.pem
   runbook serve --listen 10.0.0.5:8088 --proxy-header X-Forwarded-User --proxy-from 10.0.0.2/32`,
@@ -59,6 +62,7 @@ only and is read-only.`,
 	fl.StringVar(&f.proxyHeader, "proxy-header", "", "trust this `HEADER` (e.g. X-Forwarded-User) to name the user, from --proxy-from only")
 	fl.StringSliceVar(&f.proxyFrom, "proxy-from", nil, "addresses of the trusted auth proxy: `CIDR,…`")
 	fl.StringVar(&f.proxyRole, "proxy-role", "operator", "the role of users named by the proxy: viewer or operator")
+	fl.StringSliceVar(&f.allowHosts, "allowed-host", nil, "answer only requests for these host `NAMES,…` (and loopback, localhost): e.g. runbook.example.com")
 	fl.DurationVar(&f.poll, "poll", time.Second, "how often the state is read for live updates")
 	return cmd
 }
@@ -99,10 +103,20 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return exitWith(2, fmt.Errorf("the console cannot read its tokens: %w", err))
 	}
+	// Whether the console is open is decided now, once: revoking the
+	// last token later does not open a console that listens on the
+	// network.
 	open := len(tokens) == 0 && f.proxyHeader == ""
+	var hosts []string
+	for _, h := range f.allowHosts {
+		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/: ") {
+			return exitWith(2, fmt.Errorf("--allowed-host: %q is not a host name (give it without scheme or port)", h))
+		}
+		hosts = append(hosts, h)
+	}
 	srv, err := console.New(console.Options{
 		Store: store, Host: hostname(), ProxyHeader: f.proxyHeader, ProxyNets: nets, ProxyRole: f.proxyRole,
-		SecureCookies: f.tlsCert != "", Poll: f.poll,
+		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "", Poll: f.poll,
 		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
 	})
 	if err != nil {
