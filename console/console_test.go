@@ -483,11 +483,12 @@ func TestRunsPageShowsWatchHealthAndReportsAreSafe(t *testing.T) {
 	watch := &record.Run{ID: "w1", Runbook: "monitor", Mode: "watch", Status: record.Failed, StartedAt: now, FinishedAt: now,
 		Items: []record.Item{{Kind: record.KindCheck, Name: "api_health", Status: record.Failed}, {Kind: record.KindCheck, Name: "disk", Status: record.Passed}}}
 	md := filepath.Join(t.TempDir(), "report.md")
-	if err := os.WriteFile(md, []byte("# Report\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2))\n\nNote: a <b>bold</b> claim\n"), 0o644); err != nil {
+	doc := []byte("# Report\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2))\n\nNote: a <b>bold</b> claim\n")
+	if err := os.WriteFile(md, doc, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done := &record.Run{ID: "r1", Runbook: "drill", Mode: "exec", Status: record.Passed, StartedAt: now, FinishedAt: now,
-		Reports: []record.ReportOutput{{Name: "completion", Path: md}, {Name: "secret", Path: "/etc/passwd"}}}
+	done := &record.Run{ID: "r1", Runbook: "drill", Mode: "exec", Status: record.Passed, StartedAt: now, FinishedAt: now, Host: "console-host",
+		Reports: []record.ReportOutput{{Name: "completion", Path: md, SHA256: sha256Hex(doc)}, {Name: "secret", Path: "/etc/passwd"}}}
 	for _, r := range []*record.Run{watch, done} {
 		if _, err := f.store.SaveRun(ctx, r); err != nil {
 			t.Fatal(err)

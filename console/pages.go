@@ -2,13 +2,16 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -284,9 +287,9 @@ func (s *Server) pageReport(w http.ResponseWriter, r *http.Request, id identity)
 		return errorf(http.StatusNotFound, "run %s has no report %q", run.ID, name)
 	}
 	p := reportPage{Run: run, Report: *rep}
-	data, err := readReport(rep.Path)
+	data, err := s.readRunReport(run, rep)
 	if err != nil {
-		p.Problem = fmt.Sprintf("The report is not readable here (%v): it was written on %s.", err, run.Host)
+		p.Problem = fmt.Sprintf("The report cannot be shown here (%v). It was written to %s on %s.", err, rep.Path, run.Host)
 	} else {
 		var buf bytes.Buffer
 		if err := markdown.Convert(data, &buf); err != nil {
@@ -344,6 +347,30 @@ func (s *Server) formStop(r *http.Request, id identity) (string, error) {
 		return "", err
 	}
 	return "/stop", nil
+}
+
+// readRunReport reads the document a run's report block wrote, only when
+// it is that document: written on this console's host, named by an
+// absolute path, and still the document the run wrote (its SHA-256 is
+// the record's) or, rendered again by runbook report, one that names the
+// run's id. Anything else (another host's file, a path relative to
+// wherever exec ran, a file written over since) is not shown.
+func (s *Server) readRunReport(run *record.Run, rep *record.ReportOutput) ([]byte, error) {
+	if run.Host != s.opts.Host {
+		return nil, fmt.Errorf("it was written on another host")
+	}
+	if !filepath.IsAbs(rep.Path) {
+		return nil, fmt.Errorf("its path is relative to the directory the run was in")
+	}
+	data, err := readReport(rep.Path)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != rep.SHA256 && !bytes.Contains(data, []byte(run.ID)) {
+		return nil, fmt.Errorf("the file there is not the document this run wrote")
+	}
+	return data, nil
 }
 
 // readReport reads a rendered report: a regular Markdown file, never a

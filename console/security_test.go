@@ -6,16 +6,26 @@ package console
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/state"
 )
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
 
 // Browsers strip tabs and newlines from a URL and read a backslash as a
 // slash: a Location of "/\t/evil" is followed to //evil, another site.
@@ -262,5 +272,60 @@ func TestAnOpenConsoleAnswersOnlyLoopbackHosts(t *testing.T) {
 		if resp.StatusCode != tc.code {
 			t.Errorf("GET with Host: %s (allowed %v): got %d, want %d", tc.host, tc.f != f, resp.StatusCode, tc.code)
 		}
+	}
+}
+
+// A report page shows the document its run wrote, or says where it was
+// written: not a file of the same name in the console's own directory or
+// on its own host, not a file written over since.
+func TestAReportPageShowsOnlyItsRunsDocument(t *testing.T) {
+	f := newFixture(t, Options{})
+	op := f.token("alice", state.RoleOperator)
+	dir := t.TempDir()
+	t.Chdir(dir) // where serve runs
+	mine := []byte("# Report of run r1 (the run's own)\n")
+	other := []byte("# Report of run r9 (another run)\n")
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		host  string
+		rep   record.ReportOutput
+		shown string
+	}{
+		{"another host", "another-host", record.ReportOutput{Path: write("a.md", mine), SHA256: sha256Hex(mine)}, ""},
+		{"a relative path", "console-host", record.ReportOutput{Path: func() string { write("b.md", other); return "b.md" }(), SHA256: sha256Hex(mine)}, ""},
+		{"written over", "console-host", record.ReportOutput{Path: write("c.md", other), SHA256: sha256Hex(mine)}, ""},
+		{"no digest, another run's", "console-host", record.ReportOutput{Path: write("d.md", other)}, ""},
+		{"its own document", "console-host", record.ReportOutput{Path: write("e.md", mine), SHA256: sha256Hex(mine)}, "Report of run r1"},
+		{"rendered again, naming the run", "console-host", record.ReportOutput{Path: write("f.md", append(mine, "signed\n"...)), SHA256: sha256Hex(mine)}, "Report of run r1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := f.liveRun("r1")
+			run.Status, run.PID, run.Host = record.Passed, 0, tc.host
+			tc.rep.Name = "completion"
+			run.Reports = []record.ReportOutput{tc.rep}
+			if _, err := f.store.SaveRun(context.Background(), run); err != nil {
+				t.Fatal(err)
+			}
+			code, body := f.do("GET", "/runs/r1/reports/completion", op, "")
+			if code != 200 {
+				t.Fatalf("got %d", code)
+			}
+			if strings.Contains(body, "another run") {
+				t.Errorf("the report page of run r1 shows another document:\n%s", body)
+			}
+			if tc.shown != "" && !strings.Contains(body, tc.shown) {
+				t.Errorf("the page does not show the run's document:\n%s", body)
+			}
+			if tc.shown == "" && !strings.Contains(body, "It was written to "+tc.rep.Path+" on "+tc.host) {
+				t.Errorf("the page does not say where the report was written:\n%s", body)
+			}
+		})
 	}
 }

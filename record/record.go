@@ -186,6 +186,9 @@ type ReportOutput struct {
 	Name     string `json:"name"`
 	Template string `json:"template"`
 	Path     string `json:"path"`
+	// SHA256 is the hex SHA-256 of the document as written: the console
+	// shows the file at Path only while it is still this document.
+	SHA256 string `json:"sha256,omitempty"`
 	// Roles are the roles its sign-off blocks ask to sign, in order.
 	Roles []string `json:"roles,omitempty"`
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,11 +67,18 @@ func (a *app) renderRunReports(b *engine.Bound, run *record.Run, store state.Sto
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
 		}
-		if err := record.WriteFileAtomic(path, []byte(b.Redactor.String(buf.String())), 0o644); err != nil {
+		doc := []byte(b.Redactor.String(buf.String()))
+		if err := record.WriteFileAtomic(path, doc, 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
 		}
-		out := record.ReportOutput{Name: s.Name, Template: s.Template, Path: path}
+		// The record names the document absolutely, with its digest: the
+		// console shows it only while it is this run's document.
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		sum := sha256.Sum256(doc)
+		out := record.ReportOutput{Name: s.Name, Template: s.Template, Path: path, SHA256: hex.EncodeToString(sum[:])}
 		for _, so := range s.Signoffs {
 			out.Roles = append(out.Roles, so.Role)
 		}

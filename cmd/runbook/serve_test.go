@@ -7,9 +7,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -285,5 +287,46 @@ func TestServeOverTLS(t *testing.T) {
 	resp.Body.Close()
 	if c := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(c, "; Secure") {
 		t.Errorf("login over TLS: %d, cookie %q; want a Secure cookie", resp.StatusCode, c)
+	}
+}
+
+// TestRunRecordNamesItsReportAbsolutelyWithItsDigest: a report output
+// given relative to the directory exec ran in is recorded absolutely,
+// with the SHA-256 of the document, so that the console shows that
+// document and no other file of the same name.
+func TestRunRecordNamesItsReportAbsolutelyWithItsDigest(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"rb.hcl": `runbook "r" {}
+
+step "say" {
+  shell {
+    command = "echo hi"
+  }
+}
+
+report "notes" {
+  template = "tabletop"
+  output   = "notes.md"
+}
+`})
+	if code, stdout, stderr := runCLI(t, dir, "exec", "rb.hcl"); code != 0 {
+		t.Fatalf("exec: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	run, err := state.NewDir(filepath.Join(dir, ".runbook")).LoadRun(context.Background(), "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Reports) != 1 {
+		t.Fatalf("reports: %+v", run.Reports)
+	}
+	rep := run.Reports[0]
+	if want := filepath.Join(dir, "notes.md"); rep.Path != want {
+		t.Errorf("the report's path: got %q, want %q", rep.Path, want)
+	}
+	doc, err := os.ReadFile(filepath.Join(dir, "notes.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(doc); rep.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("the report's digest: got %q, want the document's %x", rep.SHA256, sum)
 	}
 }
