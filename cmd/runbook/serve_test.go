@@ -69,7 +69,9 @@ func api(t *testing.T, method, url, token, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -328,5 +330,45 @@ report "notes" {
 	}
 	if sum := sha256.Sum256(doc); rep.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("the report's digest: got %q, want the document's %x", rep.SHA256, sum)
+	}
+}
+
+// TestServeDecidesOpennessWhenItStarts: a console started with a token
+// keeps asking for one after the last is revoked; one started without
+// access lets readers in, on its loopback names only.
+func TestServeDecidesOpennessWhenItStarts(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	if code, _, stderr := runCLI(t, dir, "token", "add", "alice", "--role", "operator", "--state", st); code != 0 {
+		t.Fatalf("token add: exit %d: %s", code, stderr)
+	}
+	base := startServe(t, dir, "--state", st)
+	if code, _ := api(t, "GET", base+"/api/runs", "", ""); code != 401 {
+		t.Fatalf("with a token: got %d, want 401", code)
+	}
+	if code, _, stderr := runCLI(t, dir, "token", "revoke", "alice", "--state", st); code != 0 {
+		t.Fatalf("token revoke: exit %d: %s", code, stderr)
+	}
+	if code, body := api(t, "GET", base+"/api/runs", "", ""); code != 401 {
+		t.Errorf("after revoking the last token: got %d %s, want 401", code, body)
+	}
+
+	open := startServe(t, dir, "--state", filepath.Join(dir, "open"))
+	if code, body := api(t, "GET", open+"/api/runs", "", ""); code != 200 {
+		t.Errorf("an open console: got %d %s, want 200", code, body)
+	}
+	req, _ := http.NewRequest("GET", open+"/api/runs", nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("an open console asked for evil.example: got %d, want 421", resp.StatusCode)
+	}
+
+	if code, _, stderr := runCLI(t, dir, "serve", "--state", st, "--allowed-host", "https://x.example/"); code != 2 || !strings.Contains(stderr, "--allowed-host") {
+		t.Errorf("--allowed-host with a URL: exit %d, %q; want 2", code, stderr)
 	}
 }
