@@ -140,6 +140,9 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 	}
 	if s.opts.ProxyHeader != "" {
 		if user := strings.TrimSpace(r.Header.Get(s.opts.ProxyHeader)); user != "" && s.fromProxy(r) {
+			if !state.ValidUserName(user) {
+				return identity{}, errorf(http.StatusForbidden, "the auth proxy names the user %q: a user name has letters, digits, '.', '_', '@' or '-' (up to 64)", user)
+			}
 			return identity{Name: user, Role: s.opts.ProxyRole, Via: viaProxy}, nil
 		}
 	}

@@ -329,3 +329,89 @@ func TestAReportPageShowsOnlyItsRunsDocument(t *testing.T) {
 		})
 	}
 }
+
+// Forms, the login's too, are refused when the browser says another site
+// sent them: another site cannot log a browser in with its own token.
+func TestFormsFromAnotherSiteAreRefused(t *testing.T) {
+	f := newFixture(t, Options{})
+	op := f.token("alice", state.RoleOperator)
+	for _, tc := range []struct {
+		name, header, value string
+		code                int
+	}{
+		{"cross-site", "Sec-Fetch-Site", "cross-site", 403},
+		{"foreign origin", "Origin", "https://evil.example", 403},
+		{"null origin", "Origin", "null", 403},
+		{"own origin", "Origin", f.srv.URL, 303},
+		{"same-origin", "Sec-Fetch-Site", "same-origin", 303},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", f.srv.URL+"/login", strings.NewReader(url.Values{"token": {op}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(tc.header, tc.value)
+			resp, err := f.srv.Client().Transport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || (tc.code != 303) != (len(resp.Cookies()) == 0) {
+				t.Errorf("login: got %d with cookies %v, want %d", resp.StatusCode, resp.Cookies(), tc.code)
+			}
+		})
+	}
+	// A form of a logged-in page, with its CSRF token, from another site.
+	c := f.client()
+	resp, err := c.PostForm(f.srv.URL+"/login", url.Values{"token": {op}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(f.srv.URL + "/stop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindStringSubmatch(string(page))
+	if m == nil {
+		t.Fatalf("no CSRF token on the stop page:\n%s", page)
+	}
+	req, _ := http.NewRequest("POST", f.srv.URL+"/stop", strings.NewReader(url.Values{"csrf": {m[1]}, "on": {"true"}, "reason": {"x"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st, _ := f.store.Stop(context.Background()); resp.StatusCode != 403 || st.On {
+		t.Errorf("the stop form from another origin: got %d, stop on=%v; want 403 and the stop off", resp.StatusCode, st.On)
+	}
+}
+
+// A user an auth proxy names must have a name a token could have.
+func TestProxyUserNamesFollowTheTokenNameRule(t *testing.T) {
+	f := newFixture(t, Options{ProxyHeader: "X-Forwarded-User", ProxyNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	for _, tc := range []struct {
+		user string
+		code int
+	}{
+		{"pat", 200},
+		{"pat@example.com", 200},
+		{"pat (console)", 403},
+		{"-pat", 403},
+		{"pat\u202e", 403},
+		{strings.Repeat("p", 65), 403},
+	} {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/runs", nil)
+		req.Header.Set("X-Forwarded-User", tc.user)
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("user %q: got %d, want %d", tc.user, resp.StatusCode, tc.code)
+		}
+	}
+}

@@ -166,6 +166,11 @@ type Token struct {
 // tokenName is what a token's name may be: a person or a service.
 var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+// ValidUserName reports whether name may name a user: a token's name,
+// or a user an auth proxy names (letters, digits, '.', '_', '@' or '-',
+// up to 64, starting with a letter or digit).
+func ValidUserName(name string) bool { return tokenName.MatchString(name) }
+
 // newToken checks a token's name and role and makes its secret.
 func newToken(name, role string, now time.Time) (string, Token, error) {
 	if !tokenName.MatchString(name) {

@@ -26,6 +26,7 @@ type serveFlags struct {
 	proxyFrom   []string
 	proxyRole   string
 	allowHosts  []string
+	secure      bool
 	poll        time.Duration
 }
 
@@ -63,6 +64,7 @@ answers to (loopback and localhost are always allowed).`,
 	fl.StringSliceVar(&f.proxyFrom, "proxy-from", nil, "addresses of the trusted auth proxy: `CIDR,…`")
 	fl.StringVar(&f.proxyRole, "proxy-role", "operator", "the role of users named by the proxy: viewer or operator")
 	fl.StringSliceVar(&f.allowHosts, "allowed-host", nil, "answer only requests for these host `NAMES,…` (and loopback, localhost): e.g. runbook.example.com")
+	fl.BoolVar(&f.secure, "secure-cookies", false, "mark the login cookie Secure: the console is reached over HTTPS (e.g. through a TLS proxy); on with --tls-cert")
 	fl.DurationVar(&f.poll, "poll", time.Second, "how often the state is read for live updates")
 	return cmd
 }
@@ -116,7 +118,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	srv, err := console.New(console.Options{
 		Store: store, Host: hostname(), ProxyHeader: f.proxyHeader, ProxyNets: nets, ProxyRole: f.proxyRole,
-		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "", Poll: f.poll,
+		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll,
 		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
 	})
 	if err != nil {
