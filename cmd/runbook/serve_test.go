@@ -372,3 +372,33 @@ func TestServeDecidesOpennessWhenItStarts(t *testing.T) {
 		t.Errorf("--allowed-host with a URL: exit %d, %q; want 2", code, stderr)
 	}
 }
+
+// TestServeSecureCookies: behind a TLS proxy, --secure-cookies marks the
+// login cookie Secure.
+func TestServeSecureCookies(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	code, token, stderr := runCLI(t, dir, "token", "add", "alice", "--role", "operator", "--state", st)
+	if code != 0 {
+		t.Fatalf("token add: exit %d: %s", code, stderr)
+	}
+	for _, tc := range []struct {
+		args   []string
+		secure bool
+	}{{nil, false}, {[]string{"--secure-cookies"}, true}} {
+		base := startServe(t, dir, append([]string{"--state", st}, tc.args...)...)
+		resp, err := http.DefaultTransport.RoundTrip(func() *http.Request {
+			req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"token": {strings.TrimSpace(token)}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		}())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cs := resp.Cookies()
+		if len(cs) != 1 || cs[0].Secure != tc.secure {
+			t.Errorf("serve %v: login cookies %v, want one with Secure %v", tc.args, cs, tc.secure)
+		}
+	}
+}
