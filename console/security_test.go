@@ -415,3 +415,33 @@ func TestProxyUserNamesFollowTheTokenNameRule(t *testing.T) {
 		}
 	}
 }
+
+// A run of another host (a PostgreSQL state shared by a fleet) whose
+// journal has not been heard of for state.StaleAfter is abandoned: the
+// console takes no answers nobody would read.
+func TestADeadRunOfAnotherHostTakesNoAnswers(t *testing.T) {
+	f := newFixture(t, Options{})
+	op := f.token("alice", state.RoleOperator)
+	for _, tc := range []struct {
+		name    string
+		updated time.Time
+		code    int
+	}{
+		{"unheard of for two days", time.Now().Add(-48 * time.Hour), 409},
+		{"heard of just now", time.Now(), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := f.liveRun("r1")
+			run.Host, run.PID = "another-host", 999999
+			run.UpdatedAt = tc.updated.UTC()
+			run.StartedAt = run.UpdatedAt.Add(-time.Minute)
+			if _, err := f.store.SaveRun(context.Background(), run); err != nil {
+				t.Fatal(err)
+			}
+			code, body := f.do("POST", "/api/runs/r1/answers/review", op, `{"status":"passed"}`)
+			if code != tc.code {
+				t.Errorf("an answer: got %d %.80s…, want %d", code, body, tc.code)
+			}
+		})
+	}
+}

@@ -15,16 +15,19 @@ import (
 // Settle returns how a reader should see a stored run. A record the
 // journal left with status "running" belongs either to a live process or
 // to one that died without finishing it (SIGKILL, the OOM killer, a power
-// cut); the latter is reported as "abandoned". A run of another host is
-// left as it is: only that host can tell.
+// cut); the latter is reported as "abandoned". Only the run's host can
+// look for its process: a run of another host is abandoned when its
+// journal, which a live run writes at least every Heartbeat, has not been
+// heard of for StaleAfter.
 func Settle(run *record.Run) *record.Run {
 	if run == nil || run.Status != record.Running {
 		return run
 	}
 	if host, _ := os.Hostname(); run.Host != "" && run.Host != host {
-		return run
-	}
-	if ProcessAlive(run.PID, run.StartedAt) {
+		if run.UpdatedAt.IsZero() || time.Since(run.UpdatedAt) <= StaleAfter {
+			return run
+		}
+	} else if ProcessAlive(run.PID, run.StartedAt) {
 		return run
 	}
 	// Items it never reached are not pending answers: they were skipped
@@ -38,6 +41,14 @@ func Settle(run *record.Run) *record.Run {
 	run.Status = record.Abandoned
 	return run
 }
+
+// Heartbeat is how often a running run's journal writes its record at
+// least, changed or not; StaleAfter is how long a run of another host may
+// go unheard of before readers take it as abandoned.
+const (
+	Heartbeat  = 15 * time.Second
+	StaleAfter = 2 * time.Minute
+)
 
 // ProcessAlive reports whether pid is a live process on this host that
 // started no later than startedAt (a later one reuses the pid of a dead

@@ -60,3 +60,26 @@ func TestProcessAlive(t *testing.T) {
 		t.Errorf("summary %+v, want 2 skipped and 2 pending (the answer and the running step)", run.Summary)
 	}
 }
+
+// TestSettleARunOfAnotherHost: its process cannot be looked for here; it
+// is abandoned once its journal has not been heard of for StaleAfter.
+func TestSettleARunOfAnotherHost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		updated time.Time
+		want    string
+	}{
+		{"heard of just now", time.Now().Add(-Heartbeat), record.Running},
+		{"unheard of for longer than StaleAfter", time.Now().Add(-StaleAfter - time.Minute), record.Abandoned},
+		{"two days ago", time.Now().Add(-48 * time.Hour), record.Abandoned},
+		{"never said when", time.Time{}, record.Running},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := &record.Run{Status: record.Running, Host: "another-host", PID: 999999, StartedAt: time.Now().Add(-72 * time.Hour), UpdatedAt: tc.updated,
+				Items: []record.Item{{Kind: "step", Name: "later", Status: record.Pending}}}
+			if got := Settle(run).Status; got != tc.want {
+				t.Errorf("Settle: %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

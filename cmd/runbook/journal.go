@@ -43,13 +43,21 @@ type journal struct {
 
 	kick chan struct{}
 	done chan struct{}
+	// stop ends the heartbeat.
+	stop chan struct{}
 }
+
+// heartbeat is how often the journal writes the record while the run
+// goes on, changed or not, so that a console on another host can tell a
+// live run (waiting for an answer, or in a long step) from a dead one
+// (state.StaleAfter). A variable for tests.
+var heartbeat = state.Heartbeat
 
 // flushEvery bounds how often progress of checks is written.
 const flushEvery = 250 * time.Millisecond
 
 func newJournal(store state.Store, warn io.Writer) *journal {
-	return &journal{store: store, warn: warn, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	return &journal{store: store, warn: warn, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
 }
 
 // Begin writes the run's first record: every item as planned.
@@ -66,6 +74,24 @@ func (j *journal) Begin(run *record.Run) {
 	j.mu.Unlock()
 	j.save()
 	go j.flusher()
+	go j.beat()
+}
+
+// beat writes the record every heartbeat until the journal closes.
+func (j *journal) beat() {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-t.C:
+			j.mu.Lock()
+			j.dirty = true
+			j.mu.Unlock()
+			j.save()
+		}
+	}
 }
 
 // Started records an item as running.
@@ -184,6 +210,7 @@ func (j *journal) Close() {
 	j.closed = true
 	if started {
 		close(j.kick)
+		close(j.stop)
 	}
 	j.mu.Unlock()
 	j.saveMu.Unlock()
@@ -238,6 +265,11 @@ func warnAbandonedRun(ctx context.Context, store state.Store, w io.Writer, id st
 	// (A record the store already settled is abandoned but, until it is
 	// written back here, still has no finish time.)
 	if err != nil || state.Settle(run).Status != record.Abandoned || !run.FinishedAt.IsZero() {
+		return
+	}
+	// Only its own host writes a run back: another host's run is only
+	// unheard of (state.StaleAfter), and may yet write its record.
+	if host, _ := os.Hostname(); run.Host != "" && run.Host != host {
 		return
 	}
 	// Read again now that the process is known to be gone: it may have
