@@ -117,6 +117,7 @@ func TestAPIWritesWithoutABearerTokenNeedCSRFAndJSON(t *testing.T) {
 		{"cross-site with the CSRF token", map[string]string{"Content-Type": "application/json", "X-CSRF-Token": m[1], "Sec-Fetch-Site": "cross-site"}, 403},
 		{"foreign origin with the CSRF token", map[string]string{"Content-Type": "application/json", "X-CSRF-Token": m[1], "Origin": "https://evil.example"}, 403},
 		{"null origin with the CSRF token", map[string]string{"Content-Type": "application/json", "X-CSRF-Token": m[1], "Origin": "null"}, 403},
+		{"the proxy's forwarded host with the CSRF token", map[string]string{"Content-Type": "application/json", "X-CSRF-Token": m[1], "Origin": "https://console.example", "X-Forwarded-Host": "console.example"}, 200},
 		{"own origin with the CSRF token", map[string]string{"Content-Type": "application/json; charset=utf-8", "X-CSRF-Token": m[1], "Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin"}, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
