@@ -296,7 +296,10 @@ func parseJump(s SSH) (SSH, error) {
 		j.User, spec = u, rest
 	}
 	j.Host, j.Port = spec, 22
-	if h, p, err := net.SplitHostPort(spec); err == nil {
+	if strings.HasPrefix(spec, "[") && strings.HasSuffix(spec, "]") {
+		// A bracketed IPv6 address without a port.
+		j.Host = spec[1 : len(spec)-1]
+	} else if h, p, err := net.SplitHostPort(spec); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
 			return SSH{}, fmt.Errorf("jump_host %q has no valid port", s.JumpHost)
