@@ -9,3 +9,4 @@ func SetKillGrace(d time.Duration) time.Duration {
 	killGrace = d
 	return old
 }
+

@@ -203,3 +203,39 @@ func TestExecAfterCloseIsAnError(t *testing.T) {
 		t.Fatal("Exec after Close succeeded")
 	}
 }
+
+// A context that ends before the command reported its process group (a
+// short timeout, a stop right after the start) still kills what the
+// command started.
+func TestEarlyCancelStillKillsTheProcessGroup(t *testing.T) {
+	servers := testserver.SSH(t)
+	p := remote.NewPool([]*remote.Target{target("web-1", servers[0])})
+	defer p.Close()
+	if _, err := p.Host("web-1").Exec(context.Background(), "true", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+	defer cancel()
+	_, _ = p.Host("web-1").Exec(ctx, "(trap '' HUP; exec sleep 60) & echo $! > "+pidFile+".tmp; mv "+pidFile+".tmp "+pidFile+"; wait", nil, nil, nil)
+	// The command may have been killed before it started its child;
+	// when it did start one, the child must be gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, err := os.ReadFile(pidFile)
+		if err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			for alive(pid) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the remote child %d still runs", pid)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
