@@ -9,4 +9,3 @@ func SetKillGrace(d time.Duration) time.Duration {
 	killGrace = d
 	return old
 }
-
