@@ -1,7 +1,9 @@
 // Package remote reaches a runbook's targets over SSH: one connection per
-// target per run, opened on first use with a connect timeout, host keys
-// verified against known_hosts, commands run under `sh -c` in their own
-// process group so that a timeout kills everything they started.
+// target per run, opened on first use with a connect timeout (and again
+// after it was lost), probed with keepalives, host keys verified against
+// known_hosts, commands sent over the session's input and run by `sh` in
+// their own process group so that a timeout kills everything they
+// started.
 package remote
 
 import (
