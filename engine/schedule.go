@@ -38,10 +38,12 @@ func (s *Schedule) Due(last, now time.Time) bool {
 	if s == nil || last.IsZero() {
 		return true
 	}
-	return !now.Before(s.Next(last))
+	next := s.Next(last)
+	return !next.IsZero() && !now.Before(next)
 }
 
-// Next is the first time after last the check is due.
+// Next is the first time after last the check is due; zero when it never
+// is again.
 func (s *Schedule) Next(last time.Time) time.Time {
 	if s.cron != nil {
 		return s.cron.Next(last)
@@ -115,6 +117,14 @@ func decodeSchedule(content *hcl.BodyContent) (*Schedule, hcl.Diagnostics) {
 			Severity: hcl.DiagError,
 			Summary:  "Invalid cron",
 			Detail:   fmt.Sprintf("cron %q: %s. Use five fields (minute hour day-of-month month day-of-week) such as \"0 */4 * * *\", optionally after CRON_TZ=Area/City; times are UTC otherwise.", text, err),
+			Subject:  a.Expr.Range().Ptr(),
+		}}
+	}
+	if sched.Next(time.Now()).IsZero() {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid cron",
+			Detail:   fmt.Sprintf("cron %q never fires: no time matches it (a day that month does not have?).", text),
 			Subject:  a.Expr.Range().Ptr(),
 		}}
 	}

@@ -26,9 +26,12 @@ func (w *Watcher) standing(now time.Time) map[string]*record.Item {
 	return out
 }
 
-// ran notes when each check of run last ran; a scheduled check's item is
-// kept to stand in the cycles until it is due again.
-func (w *Watcher) ran(run *record.Run) {
+// ran notes that each check of run last ran in the cycle that began at
+// start; a scheduled check's item is kept to stand in the cycles until it
+// is due again. The cycle's start, not the item's (a little later), is
+// what the next cycles compare with: `every` equal to a multiple of the
+// cycle is due exactly then, not one cycle late.
+func (w *Watcher) ran(run *record.Run, start time.Time) {
 	for i := range run.Items {
 		it := &run.Items[i]
 		if it.Kind != record.KindCheck || it.CarriedOver || it.StartedAt == nil {
@@ -38,7 +41,7 @@ func (w *Watcher) ran(run *record.Run) {
 		if cs == nil {
 			continue
 		}
-		cs.LastRun = it.StartedAt.UTC()
+		cs.LastRun = start.UTC()
 		if c := w.declared(it.Name); c != nil && c.Schedule != nil {
 			kept := *it
 			cs.Last = &kept

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,4 +150,136 @@ func get(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
+}
+
+// A check run on several targets keeps its state (what was notified, its
+// last result) through a cycle that skips it, as a check on one host
+// does: the names "disk[a]" are not keys of Config.Checks, so the loop
+// that forgets checks no longer in the runbook drops them.
+func TestFanOutStateSurvivesASkippedCycle(t *testing.T) {
+	dir, stateDir := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "runbook.hcl")
+	src := `
+runbook "r" {}
+target "a" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = 1
+    private_key_file = "/nonexistent"
+    connect_timeout  = "1s"
+  }
+}
+target "b" {
+  ssh {
+    host             = "127.0.0.1"
+    port             = 1
+    private_key_file = "/nonexistent"
+    connect_timeout  = "1s"
+  }
+}
+check "disk" {
+  on = [target.a, target.b]
+  file {
+    path = "/"
+  }
+}
+check "plain" {
+  file {
+    path = "/nonexistent"
+  }
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := engine.Registry{Providers: builtin.Providers, Planned: builtin.Planned}
+	cfg, diags := engine.Load(path, reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b, diags := engine.Bind(cfg, reg, engine.Inputs{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	clk := &clock{now: time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC)}
+	cycle := func(skip []string) map[string]watch.CheckState {
+		w, err := watch.New(context.Background(), watch.Options{Bound: b, Store: state.NewDir(stateDir), Every: 5 * time.Minute, Now: clk.Now, Skip: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		if _, err := w.Cycle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return w.Status().Checks
+	}
+	first := cycle(nil)
+	for _, name := range []string{"disk[a]", "disk[b]", "plain"} {
+		if _, ok := first[name]; !ok {
+			t.Fatalf("first cycle: no state for %s: %v", name, first)
+		}
+	}
+	clk.now = clk.now.Add(5 * time.Minute)
+	second := cycle([]string{"disk", "plain"})
+	if _, ok := second["plain"]; !ok {
+		t.Fatalf("the plain check's state was dropped too: %v", second)
+	}
+	for _, name := range []string{"disk[a]", "disk[b]"} {
+		if _, ok := second[name]; !ok {
+			t.Errorf("%s's state (health, what was notified) was dropped by a cycle that skipped it; the plain check's was kept", name)
+		}
+	}
+}
+
+// tickingClock is a clock that time passes on: each reading is a
+// millisecond after the last, as a real clock is while a cycle runs.
+type tickingClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *tickingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+func (c *tickingClock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// every = "1h" with cycles on the hour runs each hour, not every other
+// cycle after it: the check's last run is when its item started, a little
+// after the cycle began, and the next cycle (one hour after the last one
+// began) finds it not due by that little.
+func TestEveryEqualToTheCycleRunsEachCycle(t *testing.T) {
+	dir, stateDir := t.TempDir(), t.TempDir()
+	reg := engine.Registry{Providers: builtin.Providers, Planned: builtin.Planned}
+	cfg, diags := engine.Load("testdata/schedule.hcl", reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b, diags := engine.Bind(cfg, reg, engine.Inputs{Vars: []string{"dir=" + dir}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	clk := &tickingClock{}
+	w, err := watch.New(context.Background(), watch.Options{Bound: b, Store: state.NewDir(stateDir), Every: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for h := 3; h <= 5; h++ {
+		clk.set(time.Date(2026, 6, 1, h, 0, 0, 0, time.UTC))
+		if _, err := w.Cycle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "hourly.log"))
+	if n := strings.Count(string(data), "ran"); n != 3 {
+		t.Fatalf("every = \"1h\" ran %d times in three hourly cycles (03:00, 04:00, 05:00), want 3", n)
+	}
 }

@@ -436,6 +436,7 @@ func exitCode(v any) int64 {
 // Cycle runs the checks once, with ctx as it is, and acts on the result.
 func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	leading := w.lead(ctx)
+	start := w.now()
 	run, err := engine.Run(ctx, w.b, engine.Options{
 		Mode:        engine.ModeCheck,
 		Only:        w.opts.Only,
@@ -445,7 +446,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		Host:        w.opts.Host,
 		Source:      w.opts.Source,
 		Now:         w.opts.Now,
-		Standing:    w.standing(w.now()),
+		Standing:    w.standing(start),
 	})
 	if err != nil {
 		return nil, err
@@ -530,7 +531,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 		if seen[name] {
 			continue
 		}
-		if _, declared := w.b.Config.Checks[name]; declared {
+		if w.declared(name) != nil {
 			// Kept, with what was last sent for it: when it is watched
 			// again, its recovery is still reported and a failure that
 			// persisted is not alerted twice.
@@ -541,7 +542,7 @@ func (w *Watcher) Cycle(ctx context.Context) (*Cycle, error) {
 	}
 	st.Health = health
 	c.Health = health
-	w.ran(run)
+	w.ran(run, start)
 
 	toRun := w.playbooks(ctx, c.Events)
 	if leading {

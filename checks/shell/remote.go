@@ -12,8 +12,10 @@ import (
 
 var _ checks.Remote = (*Provider)(nil)
 
-// RunOn runs the command on a target: a string under the target's
-// `sh -c`, a list exec'd from it with each element quoted as one word.
+// RunOn runs the command on a target: a string as a script of the
+// target's `sh`, a list exec'd from it with each element quoted as one
+// word. The script, with its env exports, reaches the target over the
+// session's input (see remote.Pool), never on a command line.
 // env is exported first and dir entered; the environment is otherwise the
 // target login's, not the runbook's. A timeout or cancelled run kills the
 // remote process group.
@@ -47,7 +49,8 @@ func (p *Provider) RunOn(ctx context.Context, h checks.Host, cfg cty.Value) (cty
 	return result(code, stdout, stderr), nil
 }
 
-// remoteScript is the command as one script for `sh -c` on a target.
+// remoteScript is the command as one script for `sh` on a target; env
+// names are POSIX names (checked by parse), so `export NAME=` is safe.
 func remoteScript(c *command) string {
 	var b strings.Builder
 	for _, k := range checks.SortedKeys(c.env) {

@@ -156,6 +156,20 @@ type command struct {
 	maxOutput int
 }
 
+// validEnvName reports whether k is a POSIX variable name
+// ([A-Za-z_][A-Za-z0-9_]*), the only names a shell exports as given.
+func validEnvName(k string) bool {
+	if k == "" || k[0] >= '0' && k[0] <= '9' {
+		return false
+	}
+	for _, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func parse(cfg cty.Value) (*command, error) {
 	c := &command{
 		dir:       checks.String(cfg, "dir", ""),
@@ -183,9 +197,9 @@ func parse(cfg cty.Value) (*command, error) {
 	default:
 		return nil, fmt.Errorf("command must be a string (run by /bin/sh -c) or a list of strings (run without a shell), not %s", v.Type().FriendlyName())
 	}
-	for k := range c.env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("env: %q is not a valid variable name", k)
+	for _, k := range checks.SortedKeys(c.env) {
+		if !validEnvName(k) {
+			return nil, fmt.Errorf("env: %q is not a valid variable name: use letters, digits and underscores, not starting with a digit", k)
 		}
 	}
 	if v, ok := checks.KnownAttr(cfg, "stdin"); ok {

@@ -146,6 +146,10 @@ func TestValidate(t *testing.T) {
 		{"zero max_output", cfgOf(cty.StringVal("true"), map[string]cty.Value{"max_output": cty.NumberIntVal(0)}), "max_output"},
 		{"fractional max_output", cfgOf(cty.StringVal("true"), map[string]cty.Value{"max_output": cty.NumberFloatVal(1.5)}), "max_output"},
 		{"bad env name", cfgOf(cty.StringVal("true"), map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"A=B": cty.StringVal("x")})}), "env"},
+		{"env name with shell code", cfgOf(cty.StringVal("true"), map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"X;touch /tmp/x;Y": cty.StringVal("x")})}), "not a valid variable name"},
+		{"env name starting with a digit", cfgOf(cty.StringVal("true"), map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"1A": cty.StringVal("x")})}), "not a valid variable name"},
+		{"env name with a dash", cfgOf(cty.StringVal("true"), map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"A-B": cty.StringVal("x")})}), "not a valid variable name"},
+		{"env name with underscore and digits", cfgOf(cty.StringVal("true"), map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"_A1": cty.StringVal("x")})}), ""},
 	}
 	p := New().(*Provider)
 	for _, tt := range tests {

@@ -71,17 +71,21 @@ func (p *Provider) Doc() checks.Doc {
 			"subject":      "the subject's distinguished name",
 			"sans":         "the DNS names and IP addresses the certificate is for",
 			"verified":     "true when the chain and the name verified",
-			"verify_error": "why verification failed; empty when verified",
+			"verify_error": "why verification failed, or that it was skipped; empty when verified",
 			"version":      "the negotiated protocol version, such as \"TLS 1.3\"",
 			"cipher":       "the negotiated cipher suite",
 		},
 	}
 }
 
+// skipped is verify_error when insecure_skip_verify is set.
+const skipped = "verification skipped (insecure_skip_verify)"
+
 // DefaultAssert makes a block without asserts fail when the certificate
-// does not verify or expires within 14 days.
+// does not verify (unless verification is skipped) or expires within 14
+// days.
 func (p *Provider) DefaultAssert() (condition, message string) {
-	return "self.verified && self.days_left >= 14",
+	return "(self.verified || self.verify_error == \"" + skipped + "\") && self.days_left >= 14",
 		"certificate ${self.subject}: verified ${self.verified} ${self.verify_error}, ${self.days_left} days left"
 }
 
@@ -187,11 +191,11 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if p.now != nil {
 		now = p.now()
 	}
-	verifyErr := ""
+	verifyErr := skipped
 	if !pr.insecure {
 		verifyErr = verify(state, pr.serverName, roots, now)
 	}
-	return result(state, now, pr.insecure || verifyErr == "", verifyErr), nil
+	return result(state, now, verifyErr == "", verifyErr), nil
 }
 
 // verify checks the presented chain against roots (the system's when nil)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks/checkstest"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -153,7 +155,7 @@ func TestRun(t *testing.T) {
 			address = "` + expired + `"
 			insecure_skip_verify = true`,
 			result{DaysLeft: -3, NotAfter: "2026-05-29T12:00:00Z", Subject: "CN=old.test", Issuer: "CN=Runbook Test CA,O=Runbook",
-				SANs: []string{"old.test", "127.0.0.1"}, Verified: true}},
+				SANs: []string{"old.test", "127.0.0.1"}, VerifyError: "verification skipped (insecure_skip_verify)"}},
 	}
 	p := &Provider{now: func() time.Time { return now }}
 	for _, tt := range tests {
@@ -287,5 +289,53 @@ func TestValidate(t *testing.T) {
 	}
 	if got, want := p.Describe(checkstest.Decode(t, p, `address = "example.com:443"`, nil)), "tls example.com:443"; got != want {
 		t.Errorf("Describe: got %q, want %q", got, want)
+	}
+}
+
+// The default assertion requires a verified certificate unless
+// verification is skipped, and 14 days left either way.
+func TestDefaultAssert(t *testing.T) {
+	ca := newAuthority(t)
+	valid := ca.server(t, now.Add(30*24*time.Hour+time.Hour), "svc.test")
+	expired := ca.server(t, now.Add(-3*24*time.Hour), "old.test")
+	p := &Provider{now: func() time.Time { return now }}
+	cond, _ := p.DefaultAssert()
+	expr, diags := hclsyntax.ParseExpression([]byte(cond), "default", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	tests := []struct {
+		name, src string
+		want      bool
+	}{
+		{"verified", `
+			address     = "` + valid + `"
+			server_name = "svc.test"
+			ca_file     = "` + ca.pemFile + `"`, true},
+		{"not verified", `
+			address     = "` + valid + `"
+			server_name = "other.test"
+			ca_file     = "` + ca.pemFile + `"`, false},
+		{"verification skipped", `
+			address              = "` + valid + `"
+			insecure_skip_verify = true`, true},
+		{"verification skipped, expired", `
+			address              = "` + expired + `"
+			insecure_skip_verify = true`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := p.Run(context.Background(), checkstest.Decode(t, p, tt.src, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, diags := expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"self": res}})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			if v.True() != tt.want {
+				t.Fatalf("default assertion %v, want %v (verified %v, %q)", v.True(), tt.want, res.GetAttr("verified").True(), res.GetAttr("verify_error").AsString())
+			}
+		})
 	}
 }

@@ -27,6 +27,13 @@ check "bad_cron" {
   }
 }
 
+check "impossible_cron" {
+  cron = "0 0 30 2 *" # ERROR: Invalid cron
+  shell {
+    command = "true"
+  }
+}
+
 check "interval_as_cron" {
   cron = "@every 1h" # ERROR: Invalid cron
   shell {
