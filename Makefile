@@ -29,7 +29,7 @@ quickstart: build
 
 test: deps lint unit fuzz-load
 
-# PostgreSQL, Redis, pgbouncer and Chromium for the tests: installed with apt-get when
+# PostgreSQL, Redis, pgbouncer, dnsmasq, sshd and Chromium for the tests: installed with apt-get when
 # running as root, else named so you can install them.
 deps:
 	@bash .ci/deps
