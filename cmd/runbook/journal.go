@@ -141,7 +141,12 @@ func (j *journal) flusher() {
 	defer close(j.done)
 	for range j.kick {
 		j.save()
-		time.Sleep(flushEvery)
+		// At most every flushEvery; Close does not wait out the pause.
+		select {
+		case <-time.After(flushEvery):
+		case <-j.stop:
+			return
+		}
 	}
 }
 
