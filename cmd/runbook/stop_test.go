@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/testserver"
@@ -239,12 +240,14 @@ func TestStopPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE cli_stop"); err != nil {
+	// A new name each time, so -count=N can run it again on one server.
+	db := fmt.Sprintf("cli_stop_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
 	u, _ := url.Parse(admin)
-	u.Path = "/cli_stop"
+	u.Path = "/" + db
 	password, _ := u.User.Password()
 	t.Setenv("RUNBOOK_STATE", u.String())
 
