@@ -37,6 +37,15 @@ func newNagios(Options) Renderer {
 	})
 }
 
+// NagiosUnknown writes the status line of a run that could not start (a
+// configuration error: a missing variable, a bad flag, a missing file):
+//
+//	RUNBOOK UNKNOWN - <why>
+func NagiosUnknown(w io.Writer, why string) error {
+	_, err := io.WriteString(w, "RUNBOOK UNKNOWN - "+nagiosText(why)+"\n")
+	return err
+}
+
 // nagiosSummary says what is wrong, worst first, or that all is well.
 func nagiosSummary(run *record.Run) string {
 	s := run.Summary

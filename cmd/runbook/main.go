@@ -11,11 +11,14 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/runbookhq/runbook/views"
 )
 
 func main() {
@@ -204,6 +207,78 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // runWith is run with the process's signal routing (nil in tests that run
 // commands in-process).
 func runWith(ctx context.Context, intr *interrupts, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// A Nagios check that cannot start still answers with one status line.
+	// (Its diagnostics still go to stderr; the line names the first.)
+	var nagios *countingWriter
+	var diag *firstLineWriter
+	if wantsNagios(args) {
+		nagios = &countingWriter{w: stdout}
+		diag = &firstLineWriter{w: stderr}
+		stdout, stderr = nagios, diag
+	}
+	code := runCmd(ctx, intr, args, stdin, stdout, stderr)
+	if nagios != nil && code != 0 && nagios.n == 0 {
+		why := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(diag.first), "runbook: "), "Error: ")
+		if why == "" {
+			why = "the check could not run"
+		}
+		_ = views.NagiosUnknown(nagios.w, why)
+		return 3
+	}
+	return code
+}
+
+// firstLineWriter keeps the first non-empty line written through it.
+type firstLineWriter struct {
+	w     io.Writer
+	buf   []byte
+	first string
+}
+
+func (f *firstLineWriter) Write(p []byte) (int, error) {
+	if f.first == "" && len(f.buf) < 4096 {
+		f.buf = append(f.buf, p...)
+		lines := strings.Split(string(f.buf), "\n")
+		for _, line := range lines[:len(lines)-1] { // whole lines only
+			if strings.TrimSpace(line) != "" {
+				f.first = line
+				break
+			}
+		}
+	}
+	return f.w.Write(p)
+}
+
+// wantsNagios reports whether args ask exec or check for --format nagios.
+func wantsNagios(args []string) bool {
+	if len(args) == 0 || (args[0] != "exec" && args[0] != "check") {
+		return false
+	}
+	for i, arg := range args {
+		if arg == "--" {
+			return false
+		}
+		if arg == "--format=nagios" || (arg == "--format" && i+1 < len(args) && args[i+1] == "nagios") {
+			return true
+		}
+	}
+	return false
+}
+
+// countingWriter counts what was written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// runCmd is runWith without the Nagios fallback.
+func runCmd(ctx context.Context, intr *interrupts, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, intr: intr}
 	root := newRootCmd(a)
 	root.SetArgs(args)

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// A Nagios check that cannot start prints one UNKNOWN status line on stdout
+// and exits 3; its diagnostics go to stderr.
+func TestNagiosConfigurationErrorIsUnknown(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"passing.hcl":  passing,
+		"required.hcl": "runbook \"r\" {}\nvariable \"dsn\" {\n  type = string\n}\ncheck \"c\" {\n  shell {\n    command = [\"echo\", var.dsn]\n  }\n}\n",
+	})
+	tests := []struct {
+		name string
+		args []string
+		want string // in the status line
+	}{
+		{"missing variable", []string{"check", "required.hcl", "--format", "nagios"}, "required variable"},
+		{"bad flag", []string{"check", "passing.hcl", "--format=nagios", "--frobnicate"}, "unknown flag: --frobnicate"},
+		{"missing file", []string{"exec", "nope.hcl", "--format", "nagios"}, "Cannot read runbook"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, dir, append(tc.args, "--state", t.TempDir())...)
+			if code != 3 {
+				t.Errorf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if !strings.HasPrefix(stdout, "RUNBOOK UNKNOWN - ") || strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, tc.want) {
+				t.Errorf("stdout is not one UNKNOWN line naming %q:\n%s", tc.want, stdout)
+			}
+			if stderr == "" {
+				t.Error("no diagnostics on stderr")
+			}
+		})
+	}
+}
