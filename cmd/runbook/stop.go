@@ -47,14 +47,14 @@ nothing rewrites.`,
   runbook stop disable --reason "fixed in PIN-016"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return exitWith(2, fmt.Errorf("unknown command %q for \"runbook stop\": use enable, disable or status", args[0]))
+				return exitWith(2, fmt.Errorf("unknown command %q for \"runbook stop\": use enable, disable, status or check", args[0]))
 			}
 			return cmd.Help()
 		},
 	}
 	cmd.PersistentFlags().StringVar(&f.state, "state", "", "the state holding the stop: a directory or a postgres:// URL (default $RUNBOOK_STATE, else .runbook/ beside FILE|DIR and the host-wide state directory)")
 	cmd.PersistentFlags().StringVar(&f.operator, "operator", "", "who is changing the stop (default $RUNBOOK_OPERATOR, then $SUDO_USER, then $USER)")
-	cmd.AddCommand(newStopSetCmd(a, &f, true), newStopSetCmd(a, &f, false), newStopStatusCmd(a, &f))
+	cmd.AddCommand(newStopSetCmd(a, &f, true), newStopSetCmd(a, &f, false), newStopStatusCmd(a, &f), newStopCheckCmd(a, &f))
 	return cmd
 }
 
@@ -372,6 +372,47 @@ crash, whose change was never made) is skipped with a warning.`,
 	return c
 }
 
+// newStopCheckCmd is `runbook stop check`: the stop as an exit code, for
+// deploy scripts and the systems a runbook operates.
+func newStopCheckCmd(a *app, f *stopFlags) *cobra.Command {
+	var verbose bool
+	c := &cobra.Command{
+		Use:   "check [FILE|DIR]",
+		Short: "Exit 4 if the emergency stop is on, 0 if it is off (for scripts)",
+		Long: `Answer with the exit code whether the emergency stop that runbook exec
+would honour here is on: the state's (--state, $RUNBOOK_STATE, or .runbook/
+beside FILE|DIR), ./.runbook's, or the host-wide one. Exit 0 when it is off,
+4 when it is on, 2 when it cannot be read (treat that as on). Prints nothing
+unless -v.`,
+		Example: `  runbook stop check --state postgres://runbook@db/ops || { echo "emergency stop is on"; exit 1; }`,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			store, err := a.openState(ctx, f.state, pathArg(args))
+			if err != nil {
+				return err // exit 2
+			}
+			defer store.Close()
+			st, _, where, err := a.stopInEffect(ctx, store)
+			if err != nil {
+				return exitWith(2, fmt.Errorf("cannot tell whether the emergency stop (%s) is on: %w", where, err))
+			}
+			if !st.On {
+				if verbose {
+					fmt.Fprintf(a.stdout, "Emergency stop: OFF (state %s)\n", stateWhere(store))
+				}
+				return nil
+			}
+			if verbose {
+				fmt.Fprintf(a.stdout, "Emergency stop: ON: %s\n", describeChange(st, time.Now()))
+			}
+			return exitWith(4, nil)
+		},
+	}
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say whether the stop is on, and who turned it on, when and why")
+	return c
+}
+
 func pathArg(args []string) string {
 	if len(args) == 1 {
 		return args[0]
@@ -484,11 +525,29 @@ func (a *app) refuseIfStopped(ctx context.Context, store state.Store, b *engine.
 	cannotTell := func(where string, err error) error {
 		return exitWith(2, fmt.Errorf("cannot tell whether the emergency stop (%s) is on, and this run has mutating steps (%s): %w", where, strings.Join(mutating, ", "), err))
 	}
-	st, err := store.Stop(ctx)
+	st, lift, where, err := a.stopInEffect(ctx, store)
 	if err != nil {
-		return cannotTell(stateWhere(store), err)
+		return cannotTell(where, err)
 	}
-	lift := fmt.Sprintf("runbook stop disable --reason \"…\" (state %s)", stateWhere(store))
+	if !st.On {
+		return nil
+	}
+	return exitWith(4, fmt.Errorf("refused: the emergency stop is ON: %s.\n"+
+		"This run has mutating steps (confirm = true): %s.\n"+
+		"Checks still run (runbook check). To lift the stop: %s.",
+		describeChange(st, time.Now()), strings.Join(mutating, ", "), lift))
+}
+
+// stopInEffect is the stop that holds for an exec on store: the state's
+// own, ./.runbook's (typed in the directory the run starts from), or the
+// host-wide one, whichever is on. lift says how to lift it. A stop that
+// cannot be read is an error naming where it is.
+func (a *app) stopInEffect(ctx context.Context, store state.Store) (st state.StopState, lift, where string, err error) {
+	st, err = store.Stop(ctx)
+	if err != nil {
+		return st, "", stateWhere(store), err
+	}
+	lift = fmt.Sprintf("runbook stop disable --reason \"…\" (state %s)", stateWhere(store))
 	if !st.On {
 		// Fail safe: `runbook stop enable` typed in this directory
 		// (./.runbook) stops runs from here too, even when the runbook's
@@ -509,7 +568,7 @@ func (a *app) refuseIfStopped(ctx context.Context, store state.Store, b *engine.
 			if hd := h.store.(*state.Dir); hd.HasStop() {
 				hst, err := hd.Stop(ctx)
 				if err != nil {
-					return cannotTell(h.where+", host-wide", err)
+					return st, "", h.where + ", host-wide", err
 				}
 				if hst.On {
 					st = hst
@@ -518,13 +577,7 @@ func (a *app) refuseIfStopped(ctx context.Context, store state.Store, b *engine.
 			}
 		}
 	}
-	if !st.On {
-		return nil
-	}
-	return exitWith(4, fmt.Errorf("refused: the emergency stop is ON: %s.\n"+
-		"This run has mutating steps (confirm = true): %s.\n"+
-		"Checks still run (runbook check). To lift the stop: %s.",
-		describeChange(st, time.Now()), strings.Join(mutating, ", "), lift))
+	return st, lift, "", nil
 }
 
 // lockProcedure takes the lock that keeps two execs of one procedure (a
