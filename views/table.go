@@ -56,14 +56,27 @@ func newTable(opts Options) Renderer {
 				}
 			}
 		}
+		// Items --only left out keep their number, and are counted once
+		// under the table rather than listed (the record keeps them).
+		notSelected := 0
 		for i, it := range report.Procedure(run.Items) {
+			if NotSelected(it) {
+				notSelected++
+				continue
+			}
 			addRow(i+1, it)
 		}
 		// Cleanup blocks ran after the procedure: their own group, under a
 		// label row, numbered on from the steps.
 		procedure := len(report.Procedure(run.Items))
+		labelled := false
 		for i, it := range report.Cleanups(run.Items) {
-			if i == 0 {
+			if NotSelected(it) {
+				notSelected++
+				continue
+			}
+			if !labelled {
+				labelled = true
 				t.AppendSeparator()
 				t.AppendRow(table.Row{"", "cleanup", "after the procedure", "", "", ""})
 			}
@@ -72,9 +85,31 @@ func newTable(opts Options) Renderer {
 		if _, err := io.WriteString(w, t.Render()+"\n"); err != nil {
 			return err
 		}
+		if notSelected > 0 {
+			if _, err := fmt.Fprintf(w, "%d %s not selected (--only)\n", notSelected, plural(notSelected, "item", "items")); err != nil {
+				return err
+			}
+		}
 		_, err := io.WriteString(w, totalsLine(run, opts.Color)+"\n")
 		return err
 	})
+}
+
+// notSelectedReason is the skip reason of an item --only left out.
+const notSelectedReason = "not selected (--only)"
+
+// NotSelected reports whether it was skipped only because --only left it
+// out.
+func NotSelected(it record.Item) bool {
+	return it.Status == record.Skipped && it.SkipReason == notSelectedReason
+}
+
+// plural is one or many, by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // statusLabel is an item's status with what qualifies it.
@@ -141,11 +176,21 @@ func totalsLine(run *record.Run, color bool) string {
 	if s.Declined > 0 {
 		counts += fmt.Sprintf(", %d declined", s.Declined)
 	}
-	line := fmt.Sprintf("%s — run %s in %s", counts, paint(color, run.Status, status), report.Duration(run.DurationMS))
+	line := fmt.Sprintf("%s — run %s in %s", counts, paint(color, run.Status, RunStatusText(run.Status, status)), report.Duration(run.DurationMS))
 	if run.ID != "" {
 		line += " (record " + run.ID + ")"
 	}
 	return line
+}
+
+// RunStatusText is how a summary line words a run's status: a warning
+// run passed, with warnings. text is the status as qualified so far
+// (", interrupted").
+func RunStatusText(status, text string) string {
+	if status == record.Warning {
+		return "passed with warnings" + strings.TrimPrefix(text, record.Warning)
+	}
+	return text
 }
 
 // statusColors colour a status in the table view.

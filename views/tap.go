@@ -71,7 +71,7 @@ func newTAP(Options) Renderer {
 		if s.Declined > 0 {
 			counts += fmt.Sprintf(", %d declined", s.Declined)
 		}
-		fmt.Fprintf(bw, "# %s; run %s in %s\n", counts, run.Status, report.Duration(run.DurationMS))
+		fmt.Fprintf(bw, "# %s; run %s in %s\n", counts, RunStatusText(run.Status, run.Status), report.Duration(run.DurationMS))
 		return bw.Flush()
 	})
 }

@@ -36,3 +36,39 @@ func TestNagiosConfigurationErrorIsUnknown(t *testing.T) {
 		})
 	}
 }
+
+// exec --only counts the items it left out once, in the live lines and the
+// table alike; the run record keeps each of them.
+func TestOnlyCountsItemsNotSelected(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"r.hcl": `runbook "r" {}
+
+step "one" {
+  shell {
+    command = ["true"]
+  }
+}
+
+step "two" {
+  shell {
+    command = ["true"]
+  }
+}
+
+step "three" {
+  shell {
+    command = ["true"]
+  }
+}
+`})
+	code, stdout, stderr := runCLI(t, dir, "exec", "r.hcl", "--only", "two", "--state", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Count(stdout, "not selected") != 1 || !strings.Contains(stdout, "2 items not selected (--only)") || strings.Contains(stdout, "step.one") {
+		t.Errorf("items not selected are not counted once:\n%s", stdout)
+	}
+	code, stdout, _ = runCLI(t, dir, "exec", "r.hcl", "--only", "two", "--state", t.TempDir(), "--format", "json")
+	if code != 0 || strings.Count(stdout, `"skip_reason": "not selected (--only)"`) != 2 {
+		t.Errorf("the record does not keep the items not selected:\n%s", stdout)
+	}
+}
