@@ -10,7 +10,6 @@ import (
 	"github.com/jedib0t/go-pretty/v6/text"
 	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/report"
-	"github.com/runbookhq/runbook/views"
 )
 
 // progress prints a line per finished item; on a terminal it also keeps a
@@ -48,11 +47,6 @@ func (p *progress) Finished(it record.Item) {
 	p.done++
 	p.paused = false
 	p.clear()
-	if views.NotSelected(it) {
-		// Left out by --only: the table counts them once.
-		p.redraw()
-		return
-	}
 	line := fmt.Sprintf("%s %-28s %6dms", p.badge(it.Status), itemLabel(it), it.DurationMS)
 	if it.Title != "" {
 		line += "  " + report.Printable(it.Title)
