@@ -4,18 +4,35 @@
 #   make test         everything CI runs: lint, unit + integration tests
 #                     (real PostgreSQL and Redis), brief fuzzing
 #   make bench        benchmarks, whole-process comparisons included
+#   make install      the binary and bash/zsh/fish completions under PREFIX
+#                     (default /usr/local; DESTDIR for packaging)
 
 export PATH := /usr/local/go/bin:$(PATH)
 GO      ?= go
 BIN     := bin/runbook
 FUZZTIME ?= 10s
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all build quickstart deps test lint unit fuzz-load fuzz bench clean
+.PHONY: all build install quickstart deps test lint unit fuzz-load fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/runbook
+
+# The binary in $(PREFIX)/bin, and completions where bash-completion, zsh
+# and fish look for them.
+install: build
+	install -d "$(DESTDIR)$(PREFIX)/bin" \
+	  "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" \
+	  "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
+	  "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d"
+	install -m 0755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/runbook"
+	"$(DESTDIR)$(PREFIX)/bin/runbook" completion bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/runbook"
+	"$(DESTDIR)$(PREFIX)/bin/runbook" completion zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_runbook"
+	"$(DESTDIR)$(PREFIX)/bin/runbook" completion fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/runbook.fish"
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/runbook and its bash, zsh and fish completions"
 
 quickstart: build
 	./$(BIN) exec runbooks/quickstart.hcl --answers runbooks/quickstart.answers.hcl --yes
