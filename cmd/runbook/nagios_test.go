@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/runbookhq/runbook/views"
 )
 
 // A Nagios check that cannot start prints one UNKNOWN status line on stdout
@@ -70,5 +73,31 @@ step "three" {
 	code, stdout, _ = runCLI(t, dir, "exec", "r.hcl", "--only", "two", "--state", t.TempDir(), "--format", "json")
 	if code != 0 || strings.Count(stdout, `"skip_reason": "not selected (--only)"`) != 2 {
 		t.Errorf("the record does not keep the items not selected:\n%s", stdout)
+	}
+}
+
+// Every format but table sends the live lines to stderr, and docs/cli.md
+// names each of them.
+func TestLiveLinesOfMachineFormatsGoToStderr(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, para, _ := strings.Cut(string(doc), "With every format but `table`")
+	para, _, _ = strings.Cut(para, "\n\n")
+	dir := writeFiles(t, map[string]string{"passing.hcl": passing})
+	for _, format := range views.Formats() {
+		if format == "table" {
+			continue
+		}
+		t.Run(format, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, dir, "check", "passing.hcl", "--format", format, "--state", t.TempDir())
+			if code != 0 || strings.Contains(stdout, "[PASS]") || !strings.Contains(stderr, "[PASS]") {
+				t.Errorf("exit %d; the live lines are not on stderr alone:\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if !strings.Contains(para, "`"+format+"`") {
+				t.Errorf("docs/cli.md does not list %s among the formats whose live lines go to stderr", format)
+			}
+		})
 	}
 }
