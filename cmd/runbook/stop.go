@@ -26,7 +26,7 @@ type stopFlags struct {
 func newStopCmd(a *app) *cobra.Command {
 	var f stopFlags
 	cmd := &cobra.Command{
-		Use:   "stop enable|disable|status [FILE|DIR]",
+		Use:   "stop enable|disable|status|check [FILE|DIR]",
 		Short: "Turn the emergency stop on or off, or show it",
 		Long: `The emergency stop refuses every run with mutating steps (confirm = true):
 runbook exec exits 4 and names who turned the stop on, when, from which host

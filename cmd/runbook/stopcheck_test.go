@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/runbookhq/runbook/state"
 )
 
 // runbook stop check answers with its exit code: 0 off, 4 on, 2 cannot
@@ -34,11 +37,26 @@ func TestStopCheckExitCodes(t *testing.T) {
 			t.Errorf("runbook %s: stdout %q, want %q", strings.Join(s.args, " "), stdout, s.stdout)
 		}
 	}
+	// status --format json says the same for programs that want who and why.
+	runCLI(t, dir, "stop", "enable", "--state", st, "--operator", "carol", "--reason", "replica lag")
+	code, stdout, stderr := runCLI(t, dir, "stop", "status", "--state", st, "--format", "json")
+	var got struct {
+		Location string          `json:"location"`
+		Covers   string          `json:"covers"`
+		InEffect bool            `json:"in_effect"`
+		Stop     state.StopState `json:"stop"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || code != 0 {
+		t.Fatalf("status --format json: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	if !got.InEffect || !got.Stop.On || got.Stop.By != "carol" || got.Stop.Reason != "replica lag" || got.Stop.Since.IsZero() || got.Location != st || got.Covers == "" {
+		t.Errorf("status --format json: got %+v", got)
+	}
 	// A stop that cannot be read: cannot tell, exit 2, and why on stderr.
 	if err := os.WriteFile(filepath.Join(st, "stop.json"), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runCLI(t, dir, "stop", "check", "--state", st)
+	code, stdout, stderr = runCLI(t, dir, "stop", "check", "--state", st)
 	if code != 2 || stdout != "" || !strings.Contains(stderr, "cannot tell") {
 		t.Errorf("damaged stop: exit %d, stdout %q, stderr %q; want 2, nothing, why", code, stdout, stderr)
 	}
