@@ -92,32 +92,6 @@ func pidsOf(t *testing.T, dir string, names ...string) []int {
 	return pids
 }
 
-// procStart returns a running (not zombie) process's start time in clock
-// ticks since boot, which tells it from a later process given the same pid.
-func procStart(pid int) (string, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return "", true
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return "", false
-	}
-	return f[19], true
-}
-
-// stillThere reports whether the process that had pid when start was read
-// is still running (pids are reused: 32768 of them go by quickly on a busy
-// machine).
-func stillThere(pid int, start string) bool {
-	now, ok := procStart(pid)
-	return ok && now == start
-}
-
 func onlyRecord(t *testing.T, dir string) *record.Run {
 	t.Helper()
 	runs, _ := filepath.Glob(filepath.Join(dir, ".runbook", "runs", "*.json"))
@@ -149,10 +123,10 @@ func TestSignalsStopTheRunAndKeepTheRecord(t *testing.T) {
 			t.Parallel()
 			dir, cmd, out := startLong(t)
 			pids := pidsOf(t, dir, "leader", "child")
-			starts := make([]string, len(pids))
-			for i, pid := range pids {
-				starts[i], _ = procStart(pid)
-			}
+			// state.ProcessAlive tells these processes from later ones
+			// given the same pid (32768 of them go by quickly on a busy
+			// machine): those started after seen.
+			seen := time.Now()
 			_ = cmd.Process.Signal(tc.sig)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
@@ -164,8 +138,8 @@ func TestSignalsStopTheRunAndKeepTheRecord(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code {
 				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
 			}
-			for i, pid := range pids {
-				if stillThere(pid, starts[i]) {
+			for _, pid := range pids {
+				if state.ProcessAlive(pid, seen) {
 					t.Errorf("pid %d of the step's process group outlived the run", pid)
 				}
 			}
@@ -243,15 +217,12 @@ func TestKilledRunLeavesNoProcessAndAnAbandonedRecord(t *testing.T) {
 		t.Errorf("a live run settles as %q, want running", got)
 	}
 
-	starts := make([]string, len(pids))
-	for i, pid := range pids {
-		starts[i], _ = procStart(pid)
-	}
+	seen := time.Now() // (see TestSignalsStopTheRunAndKeepTheRecord)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	for i, pid := range pids {
-		pid, start := pid, starts[i]
-		waitFor(t, "pid "+strconv.Itoa(pid)+" to be gone", func() bool { return !stillThere(pid, start) })
+	for _, pid := range pids {
+		pid := pid
+		waitFor(t, "pid "+strconv.Itoa(pid)+" to be gone", func() bool { return !state.ProcessAlive(pid, seen) })
 	}
 
 	rec := onlyRecord(t, dir)
