@@ -49,6 +49,14 @@ type Observer interface {
 	Finished(item record.Item)
 }
 
+// EventObserver is an Observer that also hears the run's other events:
+// approvals, acknowledgements, escalations, injects, scores. The engine
+// fills Type, Item, OccurredAt, Actor, Surface and Data; the journal
+// numbers and chains them.
+type EventObserver interface {
+	Event(e record.Event)
+}
+
 // Options control one run.
 type Options struct {
 	// Mode is ModeExec (steps, or checks when there are none) or ModeCheck.
@@ -93,6 +101,16 @@ type Options struct {
 	// abandons the cleanups still running or to run (a second Ctrl-C):
 	// they are recorded as skipped, "cleanup abandoned".
 	CleanupCtx context.Context
+}
+
+// emit passes an event to the Observer when it hears events.
+func (r *runner) emit(e record.Event) {
+	if eo, ok := r.opts.Observer.(EventObserver); ok {
+		if e.OccurredAt.IsZero() {
+			e.OccurredAt = r.now()
+		}
+		eo.Event(e)
+	}
 }
 
 // node is one item scheduled in a run.
