@@ -19,6 +19,19 @@ const (
 	tableDetailMax = 72
 )
 
+// TableStyle is the one style of every table runbook prints: box drawing
+// when boxes is set (output to a terminal), plain ASCII (+, -, |)
+// otherwise, so piped output, files and logs stay ASCII. Headers are shown
+// as written.
+func TableStyle(boxes bool) table.Style {
+	style := table.StyleDefault
+	if boxes {
+		style = table.StyleLight
+	}
+	style.Format.Header = text.FormatDefault
+	return style
+}
+
 // newTable renders the summary table people read at the end of a run: one
 // row per item and a totals line. Colour only with Options.Color (go-pretty's
 // own environment sniffing is bypassed so the caller decides); Verbose adds
@@ -26,12 +39,7 @@ const (
 func newTable(opts Options) Renderer {
 	return RendererFunc(func(w io.Writer, run *record.Run) error {
 		t := table.NewWriter()
-		style := table.StyleDefault
-		if opts.Color {
-			style = table.StyleLight
-		}
-		style.Format.Header = text.FormatDefault
-		t.SetStyle(style)
+		t.SetStyle(TableStyle(opts.Color))
 		t.AppendHeader(table.Row{"#", "Item", "Title", "Status", "Duration", "Detail"})
 		t.SetColumnConfigs([]table.ColumnConfig{
 			{Number: 1, Align: text.AlignRight, AlignHeader: text.AlignRight},

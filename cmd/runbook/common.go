@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/report"
 	"github.com/runbookhq/runbook/state"
+	"github.com/runbookhq/runbook/views"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -52,6 +54,13 @@ func isTerminal(w any) bool {
 func (a *app) useColor(w io.Writer) bool {
 	_, noColor := os.LookupEnv("NO_COLOR")
 	return !noColor && a.getenv("TERM") != "dumb" && isTerminal(w)
+}
+
+// tableStyle is the style of a table written to w: box drawing on a
+// terminal that may show colour, plain ASCII otherwise (piped, redirected,
+// NO_COLOR, TERM=dumb), the choice exec and check make for theirs.
+func (a *app) tableStyle(w io.Writer) table.Style {
+	return views.TableStyle(a.useColor(w))
 }
 
 // printDiags writes diagnostics with source snippets to stderr.

@@ -85,7 +85,7 @@ died without finishing it) names the item that was running.`,
 				fmt.Fprintf(a.stdout, "No %s recorded in %s.\n", what, stateWhere(store))
 				return nil
 			}
-			printHistory(a.stdout, entries)
+			printHistory(a.stdout, a.tableStyle(a.stdout), entries)
 			return nil
 		},
 	}
@@ -111,14 +111,14 @@ func listRuns(ctx context.Context, s state.Store, f state.Filter, limit int) ([]
 
 // printHistory prints the runs as a table, with a note column when a run
 // is abandoned or a record corrupt.
-func printHistory(w io.Writer, entries []state.RunEntry) {
+func printHistory(w io.Writer, style table.Style, entries []state.RunEntry) {
 	notes := false
 	for _, e := range entries {
 		notes = notes || e.Err != nil || e.Run.Status == record.Abandoned
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
-	t.SetStyle(table.StyleLight)
+	t.SetStyle(style)
 	header := table.Row{"run", "runbook", "mode", "playbook", "status", "passed", "failed", "warning", "pending", "operator", "duration"}
 	if notes {
 		header = append(header, "note")

@@ -75,7 +75,7 @@ func (a *app) printPlan(b *engine.Bound, playbook string, items []engine.PlanIte
 	fmt.Fprintf(a.stdout, "Plan: %s — %s\n\n", what, report.Printable(b.Info.Title))
 	t := table.NewWriter()
 	t.SetOutputMirror(a.stdout)
-	t.SetStyle(table.StyleLight)
+	t.SetStyle(a.tableStyle(a.stdout))
 	t.AppendHeader(table.Row{"#", "item", "type", "runs", "after", "notes"})
 	t.SetColumnConfigs([]table.ColumnConfig{
 		{Number: 4, WidthMax: 48},

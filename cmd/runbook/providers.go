@@ -27,7 +27,7 @@ docs/providers/NAME.md has the full reference.`,
 			if len(args) == 0 {
 				t := table.NewWriter()
 				t.SetOutputMirror(a.stdout)
-				t.SetStyle(table.StyleLight)
+				t.SetStyle(a.tableStyle(a.stdout))
 				t.AppendHeader(table.Row{"provider", "observes"})
 				for _, name := range builtin.Names() {
 					t.AppendRow(table.Row{name, providerDoc(name).Summary})

@@ -135,7 +135,7 @@ func newSilenceListCmd(a *app, f *silenceFlags) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(list)
 			}
-			printSilences(a.stdout, list, time.Now())
+			printSilences(a.stdout, a.tableStyle(a.stdout), list, time.Now())
 			return nil
 		},
 	}
@@ -221,14 +221,14 @@ func silenced(s state.Silence) string {
 	return strings.Join(s.Checks, ", ")
 }
 
-func printSilences(w io.Writer, list []state.Silence, now time.Time) {
+func printSilences(w io.Writer, style table.Style, list []state.Silence, now time.Time) {
 	if len(list) == 0 {
 		fmt.Fprintln(w, "No silences.")
 		return
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
-	t.SetStyle(table.StyleLight)
+	t.SetStyle(style)
 	t.AppendHeader(table.Row{"id", "checks", "until", "by", "host", "reason"})
 	for _, s := range list {
 		until := s.End.UTC().Format(time.RFC3339)

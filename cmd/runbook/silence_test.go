@@ -51,7 +51,7 @@ func TestSilenceCommands(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "", "stop", "status", "--audit", "--state", st)
-	for _, want := range []string{"silence   │ alice", "unsilence │ carol", id + ": disk_root, api: swap done"} {
+	for _, want := range []string{"silence   | alice", "unsilence | carol", id + ": disk_root, api: swap done"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("audit trail lacks %q:\n%s", want, out)
 		}

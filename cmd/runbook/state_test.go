@@ -365,10 +365,10 @@ func TestHistoryFiltersCorruptAndAbandoned(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{[]string{"--mode", "check"}, []string{"bad", "check"}, []string{"│ exec"}},
-		{[]string{"--runbook", "ok", "--status", "passed"}, []string{"│ ok"}, []string{"│ bad", "abandoned"}},
-		{[]string{"--status", "abandoned"}, []string{"restart"}, []string{"passed │"}},
-		{[]string{"--playbook", "", "--mode", "exec", "--runbook", "bad"}, []string{"│ bad"}, []string{"│ ok"}},
+		{[]string{"--mode", "check"}, []string{"bad", "check"}, []string{"| exec"}},
+		{[]string{"--runbook", "ok", "--status", "passed"}, []string{"| ok"}, []string{"| bad", "abandoned"}},
+		{[]string{"--status", "abandoned"}, []string{"restart"}, []string{"passed |"}},
+		{[]string{"--playbook", "", "--mode", "exec", "--runbook", "bad"}, []string{"| bad"}, []string{"| ok"}},
 	} {
 		code, stdout, stderr := runCLI(t, dir, append([]string{"history"}, tc.args...)...)
 		if code != 0 {

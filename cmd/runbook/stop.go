@@ -354,7 +354,7 @@ crash, whose change was never made) is skipped with a warning.`,
 					}
 					printStop(a.stdout, title, s, now)
 					if audit {
-						printAudit(a.stdout, s.Audit)
+						printAudit(a.stdout, a.tableStyle(a.stdout), s.Audit)
 					}
 				}
 				if inEffect {
@@ -470,14 +470,14 @@ func printStop(w io.Writer, title string, s stopStatusJSON, now time.Time) {
 	fmt.Fprintf(w, "  covers  %s\n", s.Covers)
 }
 
-func printAudit(w io.Writer, trail []state.AuditEntry) {
+func printAudit(w io.Writer, style table.Style, trail []state.AuditEntry) {
 	if len(trail) == 0 {
 		fmt.Fprintln(w, "  The audit trail is empty.")
 		return
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
-	t.SetStyle(table.StyleLight)
+	t.SetStyle(style)
 	repaired := false
 	for _, e := range trail {
 		repaired = repaired || e.Repair != ""

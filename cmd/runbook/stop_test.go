@@ -122,7 +122,7 @@ func TestStop(t *testing.T) {
 		{args: []string{"stop", "disable", "--state", st, "--operator", "bob"}, code: 0, stdout: []string{"Emergency stop OFF", "disabled by bob"}},
 		{args: []string{"exec", "deploy.hcl", "--state", st, "--yes"}, code: 0, wantMarked: true},
 		{args: []string{"stop", "status", "--state", st, "--audit"}, code: 0,
-			stdout: []string{"Emergency stop: OFF", "│ enable  │ alice", "│ disable │ bob"}},
+			stdout: []string{"Emergency stop: OFF", "| enable  | alice", "| disable | bob"}},
 		{args: []string{"stop", "status", "--state", st, "--format", "yaml"}, code: 2, stderr: []string{"--format"}},
 		{args: []string{"stop", "frobnicate", "--state", st}, code: 2},
 	})
@@ -264,7 +264,7 @@ func TestStopPostgres(t *testing.T) {
 		{args: []string{"exec", "deploy.hcl", "--yes"}, code: 0, wantMarked: true},
 		{args: []string{"history"}, code: 0, stdout: []string{"deploy"}},
 		{args: []string{"show", "last", "--format", "json"}, code: 0, stdout: []string{`"runbook": "deploy"`}},
-		{args: []string{"stop", "status", "--audit"}, code: 0, stdout: []string{"OFF", "│ enable  │ alice", "│ disable │ bob"}},
+		{args: []string{"stop", "status", "--audit"}, code: 0, stdout: []string{"OFF", "| enable  | alice", "| disable | bob"}},
 	}
 	runStopSteps(t, dir, marker, steps)
 	for _, s := range steps {

@@ -85,7 +85,7 @@ keeps only its hash.`,
 				return nil
 			}
 			tw := table.NewWriter()
-			tw.SetStyle(table.StyleLight)
+			tw.SetStyle(a.tableStyle(a.stdout))
 			tw.AppendHeader(table.Row{"NAME", "ROLE", "CREATED", "LAST USED"})
 			for _, t := range all {
 				used := "never"
