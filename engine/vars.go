@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -51,20 +54,218 @@ func envMap(environ []string) map[string]string {
 }
 
 // rawValue parses a value given as text (--var, RUNBOOK_VAR_): strings are
-// taken literally, other types are parsed as HCL expressions.
-func rawValue(v *Variable, raw, source string) (cty.Value, hcl.Diagnostics) {
+// taken literally, other types are parsed as HCL expressions, returned too
+// (nil for strings) so a type error can point into the value.
+func rawValue(v *Variable, raw, source string) (cty.Value, hcl.Expression, hcl.Diagnostics) {
 	if v.Type.Equals(cty.String) || v.Type.Equals(cty.DynamicPseudoType) {
-		return cty.StringVal(raw), nil
+		return cty.StringVal(raw), nil, nil
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
-		return cty.NilVal, diags
+		return cty.NilVal, nil, diags
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return cty.NilVal, diags
+		return cty.NilVal, nil, diags
 	}
-	return val, nil
+	return val, expr, nil
+}
+
+// flagSource keeps the text of a value given as text (--var,
+// RUNBOOK_VAR_) among the configuration's files under its source name, so
+// a diagnostic about it shows it as a snippet; never a sensitive one's.
+func flagSource(cfg *Config, v *Variable, source, raw string) {
+	if v.Sensitive || v.Type.Equals(cty.String) || v.Type.Equals(cty.DynamicPseudoType) {
+		return
+	}
+	cfg.Files[source] = &hcl.File{Bytes: []byte(raw)}
+}
+
+// valueOrigin is where a variable's value came from, for a type error
+// to point at.
+type valueOrigin struct {
+	// what names the source for people: "--var-file prod.hcl",
+	// "--var thresholds=…", "RUNBOOK_VAR_thresholds".
+	what string
+	// expr is the value's expression; nil for a string taken literally.
+	expr hcl.Expression
+}
+
+// typeError describes a value that does not convert to its variable's
+// type: the detail names the attribute path of the offending part
+// (thresholds.disk_percent: a number is required) and the source; the
+// subject is that part's range in a --var-file (or in the --var or
+// RUNBOOK_VAR_ text), else the variable's declaration.
+func typeError(name string, v *Variable, origin *valueOrigin, val cty.Value, err error) *hcl.Diagnostic {
+	path, err := locateMismatch(val, v.Type, nil, err)
+	msg := err.Error()
+	where := name + pathString(path)
+	from := ""
+	subject := v.DeclRange.Ptr()
+	if origin != nil {
+		from = " (from " + origin.what + ")"
+		if origin.expr != nil {
+			subject = exprAt(origin.expr, path).Range().Ptr()
+		}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid value for variable",
+		Detail:   fmt.Sprintf("%s: %s.\n\nThe value of %q%s must be of type %s.", where, msg, name, from, typeexpr.TypeString(v.Type)),
+		Subject:  subject,
+	}
+}
+
+// locateMismatch finds the deepest part of val that does not convert to
+// ty, err being the error of converting val as a whole: it returns that
+// part's path under path and its own error. cty names the path itself
+// only when the types agree and a value does not (a string that is no
+// number); a shape that cannot convert at all (a list where an object
+// goes) is found here by converting the parts one by one.
+func locateMismatch(val cty.Value, ty cty.Type, path cty.Path, err error) (cty.Path, error) {
+	if err == nil {
+		return nil, nil
+	}
+	var pe cty.PathError
+	if errors.As(err, &pe) {
+		return append(path.Copy(), pe.Path...), err
+	}
+	if !val.IsKnown() || val.IsNull() {
+		return path, err
+	}
+	vt := val.Type()
+	child := func(step cty.PathStep, v cty.Value, t cty.Type) (cty.Path, error) {
+		if _, cerr := convert.Convert(v, t); cerr != nil {
+			return locateMismatch(v, t, append(path.Copy(), step), cerr)
+		}
+		return nil, nil
+	}
+	switch {
+	case ty.IsObjectType() && (vt.IsObjectType() || vt.IsMapType()):
+		names := make([]string, 0, len(ty.AttributeTypes()))
+		for n := range ty.AttributeTypes() {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			key := cty.StringVal(n)
+			present := vt.IsObjectType() && vt.HasAttribute(n)
+			if vt.IsMapType() {
+				has := val.HasIndex(key)
+				present = has.IsKnown() && has.True()
+			}
+			if !present {
+				if !ty.AttributeOptional(n) {
+					return path, fmt.Errorf("attribute %q is required", n)
+				}
+				continue
+			}
+			var v cty.Value
+			if vt.IsObjectType() {
+				v = val.GetAttr(n)
+			} else {
+				v = val.Index(key)
+			}
+			if p, e := child(cty.GetAttrStep{Name: n}, v, ty.AttributeType(n)); e != nil {
+				return p, e
+			}
+		}
+	case (ty.IsListType() || ty.IsSetType() || ty.IsMapType()) && (vt.IsTupleType() || vt.IsListType() || vt.IsSetType() || vt.IsObjectType() || vt.IsMapType()):
+		for it := val.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			if p, e := child(cty.IndexStep{Key: k}, v, ty.ElementType()); e != nil {
+				return p, e
+			}
+		}
+	case ty.IsTupleType() && (vt.IsTupleType() || vt.IsListType()) && val.LengthInt() == len(ty.TupleElementTypes()):
+		i := 0
+		for it := val.ElementIterator(); it.Next(); i++ {
+			k, v := it.Element()
+			if p, e := child(cty.IndexStep{Key: k}, v, ty.TupleElementType(i)); e != nil {
+				return p, e
+			}
+		}
+	}
+	return path, err
+}
+
+// pathString writes a cty path as HCL would: .attr, ["key"], [0].
+func pathString(path cty.Path) string {
+	var b strings.Builder
+	for _, step := range path {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			b.WriteString("." + s.Name)
+		case cty.IndexStep:
+			switch {
+			case s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull():
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			case s.Key.Type() == cty.Number && s.Key.IsKnown() && !s.Key.IsNull():
+				b.WriteString("[" + s.Key.AsBigFloat().Text('f', -1) + "]")
+			default:
+				b.WriteString("[…]")
+			}
+		}
+	}
+	return b.String()
+}
+
+// exprAt follows path into object and tuple constructors (in HCL and JSON
+// alike) as far as they go, and returns the deepest expression reached.
+func exprAt(expr hcl.Expression, path cty.Path) hcl.Expression {
+	for _, step := range path {
+		var key cty.Value
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			key = cty.StringVal(s.Name)
+		case cty.IndexStep:
+			key = s.Key
+		default:
+			return expr
+		}
+		next := exprChild(expr, key)
+		if next == nil {
+			return expr
+		}
+		expr = next
+	}
+	return expr
+}
+
+// exprChild returns the element of an object or tuple constructor at key,
+// or nil.
+func exprChild(expr hcl.Expression, key cty.Value) hcl.Expression {
+	if !key.IsKnown() || key.IsNull() {
+		return nil
+	}
+	if key.Type() == cty.Number {
+		items, diags := hcl.ExprList(expr)
+		if diags.HasErrors() {
+			return nil
+		}
+		i, acc := key.AsBigFloat().Int64()
+		if acc != big.Exact || i < 0 || i >= int64(len(items)) {
+			return nil
+		}
+		return items[i]
+	}
+	if key.Type() != cty.String {
+		return nil
+	}
+	pairs, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		return nil
+	}
+	for _, p := range pairs {
+		k, kdiags := p.Key.Value(nil)
+		if kdiags.HasErrors() || k.Type() != cty.String || !k.IsKnown() || k.IsNull() {
+			continue
+		}
+		if k.AsString() == key.AsString() {
+			return p.Value
+		}
+	}
+	return nil
 }
 
 // variableValues resolves every declared variable's value. Files of var
@@ -72,7 +273,7 @@ func rawValue(v *Variable, raw, source string) (cty.Value, hcl.Diagnostics) {
 func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vals := map[string]cty.Value{}
-	ranges := map[string]*hcl.Range{}
+	origins := map[string]*valueOrigin{}
 	for _, name := range cfg.VariableOrder {
 		if v := cfg.Variables[name]; v.Default != cty.NilVal {
 			vals[name] = v.Default
@@ -100,10 +301,12 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 	}
 	for _, name := range cfg.VariableOrder {
 		if raw, ok := env["RUNBOOK_VAR_"+name]; ok {
-			val, vdiags := rawValue(cfg.Variables[name], raw, "RUNBOOK_VAR_"+name)
+			flagSource(cfg, cfg.Variables[name], "RUNBOOK_VAR_"+name, raw)
+			val, expr, vdiags := rawValue(cfg.Variables[name], raw, "RUNBOOK_VAR_"+name)
 			diags = append(diags, vdiags...)
 			if !vdiags.HasErrors() {
 				vals[name] = val
+				origins[name] = &valueOrigin{what: "RUNBOOK_VAR_" + name, expr: expr}
 			}
 		}
 	}
@@ -155,7 +358,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			diags = append(diags, vdiags...)
 			if !vdiags.HasErrors() {
 				vals[name] = val
-				ranges[name] = a.Expr.Range().Ptr()
+				origins[name] = &valueOrigin{what: "--var-file " + path, expr: a.Expr}
 			}
 		}
 	}
@@ -178,10 +381,12 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			})
 			continue
 		}
-		val, vdiags := rawValue(v, raw, "--var "+name)
+		flagSource(cfg, v, "--var "+name, raw)
+		val, expr, vdiags := rawValue(v, raw, "--var "+name)
 		diags = append(diags, vdiags...)
 		if !vdiags.HasErrors() {
 			vals[name] = val
+			origins[name] = &valueOrigin{what: "--var " + name + "=…", expr: expr}
 		}
 	}
 
@@ -207,16 +412,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		}
 		conv, err := convert.Convert(val, v.Type)
 		if err != nil {
-			subject := ranges[name]
-			if subject == nil {
-				subject = v.DeclRange.Ptr()
-			}
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("The value given for %q is not a %s: %s.", name, v.Type.FriendlyNameForConstraint(), err),
-				Subject:  subject,
-			})
+			diags = append(diags, typeError(name, v, origins[name], val, err))
 			continue
 		}
 		if conv.IsNull() && !v.Nullable {
