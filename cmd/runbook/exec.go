@@ -139,7 +139,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		Concurrency: f.concurrency,
 		Operator:    a.operator(f.operator),
 		Host:        hostname(),
-		Source:      path,
+		Source:      absPath(path),
 		ID:          record.NewRunID(time.Now()),
 	}
 	if f.answers != "" {

@@ -282,7 +282,7 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 		return a.recordedRun(ctx, stateFlag, args)
 	}
 	f := state.Filter{Mode: engine.ModeExec}
-	hasReports := func(*record.Run) bool { return true }
+	hasReports := func(*record.Run, state.Store) bool { return true }
 	what := "exec run"
 	if !template {
 		what = "exec run of a runbook with report blocks"
@@ -293,16 +293,17 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 			}
 		} else {
 			known := map[string]bool{}
-			hasReports = func(r *record.Run) bool {
+			hasReports = func(r *record.Run, s state.Store) bool {
 				// Report blocks belong to their procedure: a playbook's
 				// run has its playbook's.
 				pb := ""
 				if r.Playbook != nil {
 					pb = *r.Playbook
 				}
-				ok, seen := known[r.Source+"\x00"+pb]
+				src := runSource(r, s)
+				ok, seen := known[src+"\x00"+pb]
 				if !seen {
-					cfg, diags := engine.Load(r.Source, registry())
+					cfg, diags := engine.Load(src, registry())
 					if !diags.HasErrors() {
 						if pb == "" {
 							ok = len(cfg.Reports) > 0
@@ -310,7 +311,7 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 							ok = len(p.Reports) > 0
 						}
 					}
-					known[r.Source+"\x00"+pb] = ok
+					known[src+"\x00"+pb] = ok
 				}
 				return ok
 			}
@@ -319,7 +320,7 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 	return a.findRun(ctx, stateFlag, func(ctx context.Context, s state.Store) (*record.Run, error) {
 		var found *record.Run
 		err := s.Runs(ctx, f, func(e state.RunEntry) bool {
-			if e.Run != nil && hasReports(e.Run) {
+			if e.Run != nil && hasReports(e.Run, s) {
 				found = e.Run
 				return false
 			}
@@ -333,6 +334,29 @@ func (a *app) reportRun(ctx context.Context, stateFlag string, args []string, ru
 		}
 		return found, nil
 	})
+}
+
+// runSource is the runbook file a recorded run came from. Records keep
+// its absolute path; older ones kept the path as given to exec, relative
+// to the directory exec ran in, which is looked for from the working
+// directory, then beside the state directory (where a default state sits
+// beside its runbook): the first that exists, else the path as recorded.
+func runSource(run *record.Run, s state.Store) string {
+	src := run.Source
+	if src == "" || filepath.IsAbs(src) {
+		return src
+	}
+	candidates := []string{src}
+	if d, ok := s.(*state.Dir); ok {
+		beside := filepath.Dir(absPath(d.Path))
+		candidates = append(candidates, filepath.Join(beside, src), filepath.Join(beside, filepath.Base(src)))
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return src
 }
 
 // discoverStateDirs finds .runbook state directories with runs below root,

@@ -203,7 +203,7 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
 			}
 			src := runbook
 			if src == "" {
-				src = run.Source
+				src = runSource(run, store)
 			}
 			if _, err := os.Stat(src); err != nil {
 				return exitWith(2, fmt.Errorf("the run's runbook %q is not here; pass --runbook or --template", src))

@@ -165,7 +165,7 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 			return lock.Release, nil
 		},
 		Host:             hostname(),
-		Source:           path,
+		Source:           absPath(path),
 		VarFiles:         f.varFiles,
 		Vars:             f.vars,
 		Concurrency:      f.concurrency,
