@@ -13,8 +13,10 @@ BIN     := bin/runbook
 FUZZTIME ?= 10s
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Each stage of `make test` says what it does and how long it took.
+STAGE   := bash .ci/stage
 
-.PHONY: all build install quickstart deps test lint unit fuzz-load fuzz bench clean
+.PHONY: all build install quickstart deps test lint unit race fuzz-load fuzz bench clean
 
 all: build
 
@@ -44,33 +46,39 @@ quickstart: build
 	@echo
 	@sed -n 1,40p "$$(ls -t runbooks/.runbook/reports/*.md | head -1)"
 
-test: deps lint unit fuzz-load
+# The stages in order, each timed; a table of the times at the end, also
+# when a stage failed (the stages after it do not run).
+test:
+	@mkdir -p bin && : > bin/stages.log
+	@STAGE_LOG="$(CURDIR)/bin/stages.log" $(MAKE) --no-print-directory deps lint unit race fuzz-load; rc=$$?; \
+	  echo "== make test: time per stage"; cat bin/stages.log; \
+	  [ $$rc -eq 0 ] && echo "== make test: passed" || echo "== make test: FAILED"; exit $$rc
 
 # PostgreSQL, Redis, pgbouncer, dnsmasq, sshd and Chromium for the tests: installed with apt-get when
 # running as root, else named so you can install them.
 deps:
-	@bash .ci/deps
+	@$(STAGE) deps "test servers and tools (PostgreSQL, Redis, pgbouncer, dnsmasq, sshd, Chromium)" bash .ci/deps
 
 lint: build
-	@echo "== lint: gofmt, go vet, runbook fmt --check and validate on runbooks/"
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	./$(BIN) fmt --check runbooks
-	./$(BIN) validate runbooks
+	@$(STAGE) lint "gofmt, go vet, runbook fmt --check and validate on runbooks/" bash -c '\
+	  out=$$(gofmt -l $$(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
+	  set -ex; $(GO) vet ./...; ./$(BIN) fmt --check runbooks; ./$(BIN) validate runbooks'
 
+# go test prints one line per package as it finishes; the command package
+# (end-to-end runs of the binary) takes the longest.
 unit:
-	@echo "== unit and integration tests (each package starts its own PostgreSQL/Redis on loopback as needed)"
-	$(GO) test -count=1 -timeout 20m ./...
-	@echo "== the engine again under the race detector"
-	$(GO) test -race -count=1 ./engine
+	@$(STAGE) unit "go test ./... ($$($(GO) list ./... | wc -l) packages; one line each as it finishes; each starts its own PostgreSQL/Redis on loopback as needed)" \
+	  $(GO) test -count=1 -timeout 20m ./...
+
+race:
+	@$(STAGE) race "go test -race ./engine (the engine again, under the race detector)" $(GO) test -race -count=1 ./engine
 
 # The loader's fuzzer runs briefly with every `make test`; every fuzzer's
 # seed corpus (testdata/fuzz, with each input a fuzzer ever failed on) runs
 # as a plain test in `go test`.
 fuzz-load:
-	@echo "== fuzzing the loader for $(FUZZTIME)"
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
+	@$(STAGE) fuzz "fuzzing the loader (FuzzLoad) for $(FUZZTIME)" $(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
 
 # Every fuzzer, FUZZTIME each: run before a release or after touching a
 # parser, an escaper or the comparer (FUZZTIME=5m make fuzz).
