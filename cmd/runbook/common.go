@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 	"github.com/runbookhq/runbook/alert"
 	"github.com/runbookhq/runbook/checks/builtin"
 	"github.com/runbookhq/runbook/engine"
@@ -56,11 +57,14 @@ func (a *app) useColor(w io.Writer) bool {
 	return !noColor && a.getenv("TERM") != "dumb" && isTerminal(w)
 }
 
-// tableStyle is the style of a table written to w: box drawing on a
-// terminal that may show colour, plain ASCII otherwise (piped, redirected,
-// NO_COLOR, TERM=dumb), the choice exec and check make for theirs.
+// tableStyle is the style of a listing (plan, history, providers…)
+// written to w: box drawing on a terminal that may show colour, plain
+// ASCII otherwise (piped, redirected, NO_COLOR, TERM=dumb), the choice
+// exec and check make for theirs; listings keep their headers in capitals.
 func (a *app) tableStyle(w io.Writer) table.Style {
-	return views.TableStyle(a.useColor(w))
+	style := views.TableStyle(a.useColor(w))
+	style.Format.Header = text.FormatUpper
+	return style
 }
 
 // printDiags writes diagnostics with source snippets to stderr.
