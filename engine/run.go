@@ -669,7 +669,7 @@ func (n *node) interruption() string {
 	if n.late {
 		return "cleanup abandoned"
 	}
-	return "interrupted"
+	return record.SkipInterrupted
 }
 
 func (r *runner) provider(name string) checks.Provider {

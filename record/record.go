@@ -216,7 +216,21 @@ func (r *Run) Tally() {
 	}
 	r.Summary = s
 	r.Status = RunStatus(s)
+	// An interruption that left steps or checks unrun leaves the
+	// procedure incomplete, not passed.
+	if r.Interrupted && (r.Status == Passed || r.Status == Warning) {
+		for _, it := range r.Items {
+			if it.Status == Skipped && it.SkipReason == SkipInterrupted && it.Kind != KindCleanup {
+				r.Status = Incomplete
+				break
+			}
+		}
+	}
 }
+
+// SkipInterrupted is the skip reason of an item an interruption kept
+// from running.
+const SkipInterrupted = "interrupted"
 
 // RunStatus is the run status that a summary implies.
 func RunStatus(s Summary) string {
