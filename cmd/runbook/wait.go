@@ -87,6 +87,9 @@ func (p *waitPrompter) Decide(ctx context.Context, it *record.Item) (*record.Dec
 // ask opens the question in the state, asks the terminal too (when there
 // is one), and returns the first reply.
 func (p *waitPrompter) ask(ctx context.Context, it *record.Item, kind string, terminal func(context.Context) (state.Reply, error)) (state.Reply, error) {
+	// The record says the step waits before the question is open, so a
+	// console that sees the question never sees the step still running.
+	p.journal.Waiting(*it)
 	if err := p.console.Ask(ctx, p.runID, it.Name, kind); err != nil {
 		if p.term == nil {
 			return state.Reply{}, fmt.Errorf("ask in the console: %w", err)
@@ -94,7 +97,6 @@ func (p *waitPrompter) ask(ctx context.Context, it *record.Item, kind string, te
 		fmt.Fprintf(p.out, "runbook: warning: the console cannot be asked (%v); answer here\n", err)
 		return terminal(ctx)
 	}
-	p.journal.Waiting(*it)
 	wctx, cancel := context.WithTimeout(ctx, p.wait)
 	defer cancel()
 	type result struct {
