@@ -447,6 +447,10 @@ func (r *runner) plan() error {
 			if dep == nil {
 				continue
 			}
+			if dep.parent != nil {
+				// A check a step is made of: --only brings that step.
+				n.deps = append(n.deps, dep.parent)
+			}
 			n.deps = append(n.deps, dep)
 			n.scope[ref.Address()] = dep
 		}

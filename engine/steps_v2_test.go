@@ -222,3 +222,73 @@ check "show" {
 		}
 	}
 }
+
+func TestPlanShowsTheChecksOfAStep(t *testing.T) {
+	src := strings.NewReplacer("%LIMIT%", "99", "%C%", "0").Replace(threeChecks) + `
+step "sanity" {
+  checks = [check.a, check.c]
+}
+`
+	plan, err := engine.Plan(bind(t, src, engine.Inputs{}), engine.Options{Mode: engine.ModeExec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || plan[0].Provider != "checks" || plan[0].Action != "check.a, check.c" {
+		t.Errorf("plan %+v; want one step running check.a, check.c", plan)
+	}
+}
+
+func TestResumeCarriesAStepMadeOfChecksOver(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "ok")
+	src := strings.NewReplacer("%LIMIT%", "99", "%C%", "0").Replace(threeChecks) + `
+step "sanity" {
+  checks = [check.a, check.c]
+}
+step "after" {
+  shell {
+    command = "test -f ` + flag + ` && echo ${trimspace(check.a.stdout)}"
+  }
+}
+`
+	b := bind(t, src, engine.Inputs{})
+	first, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeExec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(first); st["step.sanity"] != record.Passed || st["step.after"] != record.Failed {
+		t.Fatalf("first run: %v", st)
+	}
+	os.WriteFile(flag, nil, 0o644)
+	second, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeExec, Resume: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := item(t, second, "step", "sanity")
+	after := item(t, second, "step", "after")
+	if !s.CarriedOver || len(s.Checks) != 2 || after.Status != record.Passed || after.Result["stdout"] != "alive\n" {
+		t.Errorf("resumed: sanity carried=%t checks=%d, after %s %v", s.CarriedOver, len(s.Checks), after.Status, after.Result["stdout"])
+	}
+}
+
+func TestOnlyBringsTheStepThatRanACheck(t *testing.T) {
+	src := strings.NewReplacer("%LIMIT%", "99", "%C%", "0").Replace(threeChecks) + `
+step "sanity" {
+  checks = [check.a]
+}
+step "unrelated" {
+  shell {
+    command = "true"
+  }
+}
+step "after" {
+  shell {
+    command = "echo ${trimspace(check.a.stdout)}"
+  }
+}
+`
+	r := run(t, src, engine.Options{Only: []string{"after"}})
+	want := map[string]string{"step.sanity": "passed", "step.unrelated": "skipped", "step.after": "passed"}
+	if diff := cmp.Diff(want, statuses(r)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}
