@@ -67,7 +67,9 @@ func TestPGDiskFillingPlaybook(t *testing.T) {
 			if _, err := conn.Exec(ctx, "SELECT pg_create_physical_replication_slot($1, true)", slot); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot) })
+			t.Cleanup(func() {
+				conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot)
+			})
 			dir := writeFiles(t, map[string]string{"answers.hcl": `escalate = { status = "passed", note = "paged the DBA on call" }` + "\n"})
 			code, run := runRecord(t, dir, "exec", pb, "--playbook", "pg_disk_filling", "--yes",
 				"--var", "pg_dsn="+dsn, "--var", "data_dir="+dir,
