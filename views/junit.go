@@ -271,7 +271,11 @@ func failureBody(it record.Item) string {
 func junitOutput(it record.Item) string {
 	var b strings.Builder
 	if record.CountsAsInformational(it) && it.Status != record.Passed {
-		fmt.Fprintf(&b, "informational, %s: %s\n", it.Status, cmp.Or(report.Detail(it), it.Status))
+		fmt.Fprintf(&b, "informational, %s", it.Status)
+		if d := report.Detail(it); d != "" {
+			fmt.Fprintf(&b, ": %s", d)
+		}
+		b.WriteString(" (it does not change the run's status)\n")
 	}
 	b.WriteString(checksText(it))
 	warned := false

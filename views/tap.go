@@ -50,7 +50,10 @@ func newTAP(Options) Renderer {
 			}
 			if info {
 				// TODO: a harness reports it and does not fail the run.
-				fmt.Fprintf(bw, " # TODO informational, %s", tapEscape(cmp.Or(report.Detail(it), it.Status)))
+				fmt.Fprintf(bw, " # TODO informational, %s", it.Status)
+				if d := report.Detail(it); d != "" {
+					fmt.Fprintf(bw, ": %s", tapEscape(d))
+				}
 			}
 			bw.WriteByte('\n')
 			if !itemPasses(it) || it.Status == record.Warning {
