@@ -78,6 +78,10 @@ type settings struct {
 	// cfg is the provider block's value decoded at bind time, kept when it
 	// cannot differ at run time (see stableBody); cty.NilVal otherwise.
 	cfg cty.Value
+	// Informational is informational = true: the status is evidence only.
+	Informational bool
+	// until is the retry block's until, over self; nil when none.
+	until hcl.Expression
 }
 
 // defaultAssert is a provider's default success condition, parsed.
@@ -481,6 +485,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		}
 		s.Severities = append(s.Severities, sev)
 	}
+	diags = append(diags, b.bindPolling(it, src, s)...)
 	if src.ProviderBody != nil {
 		cfg, d := b.typeCheck(src)
 		diags = append(diags, d...)
@@ -794,6 +799,33 @@ func (b *Bound) argDiags(it *Item, pt *providerType, err error) hcl.Diagnostics 
 			Detail:   msg,
 			Subject:  subject.Ptr(),
 		})
+	}
+	return diags
+}
+
+// bindPolling evaluates informational and checks a retry block's until:
+// it must be true or false, over self as the provider publishes it.
+func (b *Bound) bindPolling(it, src *Item, s *settings) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if e := firstExpr(it.Informational, src.Informational); e != nil {
+		v, d := plainValue(e, b.base, b.Redactor)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsKnown() {
+			c, err := convert.Convert(v, cty.Bool)
+			if err != nil || c.IsNull() {
+				diags = append(diags, typeDiag(e, "informational", "true or false"))
+			} else {
+				s.Informational = c.True()
+			}
+		}
+	}
+	if r := firstRetry(it.Retry, src.Retry); r != nil && r.Until != nil {
+		s.until = r.Until
+		scope := b.itemScope(it)
+		if src != it {
+			scope = b.itemScope(src)
+		}
+		diags = append(diags, mustBeBool(r.Until, scope, "until")...)
 	}
 	return diags
 }

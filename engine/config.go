@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -75,6 +76,9 @@ type Variable struct {
 	Nullable    bool
 	Validations []*Validation
 	DeclRange   hcl.Range
+	// Defaults are the defaults of the optional(type, default) attributes
+	// in Type; nil when it has none.
+	Defaults *typeexpr.Defaults
 }
 
 // Validation is a variable's validation block.
@@ -145,6 +149,14 @@ type Item struct {
 	uses []string
 
 	DeclRange hcl.Range
+
+	// CheckRefs names the checks a step is made of (checks = [check.a,
+	// check.b]): they run as part of the step, which is one row.
+	CheckRefs      []string
+	CheckRefsRange hcl.Range
+	// Informational makes the item's status evidence only: it never
+	// changes the run's status or exit code.
+	Informational hcl.Expression
 }
 
 // Address is "check.NAME", "step.NAME" or "cleanup.NAME".
@@ -169,6 +181,8 @@ type Retry struct {
 	Attempts  hcl.Expression
 	Interval  hcl.Expression
 	DeclRange hcl.Range
+	// Until, over self, keeps the item polling while it is false.
+	Until hcl.Expression
 }
 
 // Ref is a reference from one item to another (check.x or step.y).

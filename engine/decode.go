@@ -62,6 +62,7 @@ var retrySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "attempts", Required: true},
 		{Name: "interval"},
+		{Name: "until"},
 	},
 }
 
@@ -140,6 +141,10 @@ func (d *decoder) itemSchema(kind string) *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), itemAttrs...)}
 	if kind == "check" {
 		s.Attributes = append(s.Attributes, scheduleAttrs...)
+	}
+	s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: "informational"})
+	if kind == "step" {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: "checks"})
 	}
 	if kind != "check" {
 		s.Attributes = append(s.Attributes, stepOnlyAttrs...)
@@ -296,10 +301,10 @@ func (d *decoder) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 	diags = append(diags, cdiags...)
 	v := &Variable{Name: name, Type: cty.DynamicPseudoType, Nullable: true, DeclRange: b.DefRange}
 	if a, ok := content.Attributes["type"]; ok {
-		ty, tdiags := typeexpr.TypeConstraint(a.Expr)
+		ty, defaults, tdiags := typeexpr.TypeConstraintWithDefaults(a.Expr)
 		diags = append(diags, tdiags...)
 		if !tdiags.HasErrors() {
-			v.Type = ty
+			v.Type, v.Defaults = ty, defaults
 		}
 	}
 	if a, ok := content.Attributes["description"]; ok {
@@ -321,7 +326,7 @@ func (d *decoder) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 				Subject:  a.Expr.Range().Ptr(),
 			})
 		} else {
-			conv, err := convert.Convert(val, v.Type)
+			conv, err := convert.Convert(v.WithDefaults(val), v.Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -433,6 +438,8 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
 	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
 	it.Required, it.Assignee = attr("required"), attr("assignee")
+	it.Informational = attr("informational")
+	diags = append(diags, decodeCheckList(it, content)...)
 	if kind == "check" {
 		sched, sdiags := decodeSchedule(content)
 		diags = append(diags, sdiags...)
@@ -492,6 +499,9 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			if a, ok := rc.Attributes["interval"]; ok {
 				it.Retry.Interval = a.Expr
 			}
+			if a, ok := rc.Attributes["until"]; ok {
+				it.Retry.Until = a.Expr
+			}
 		case "manual":
 			mc, mdiags := blk.Body.Content(manualSchema)
 			diags = append(diags, mdiags...)
@@ -520,11 +530,11 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			Detail:   fmt.Sprintf("This step runs check.%s and also carries a %q block; use one or the other.", it.CheckRef, providers[0].Type),
 			Subject:  providers[0].DefRange.Ptr(),
 		})
-	case len(providers) == 0 && it.CheckRef == "" && !cdiags.HasErrors() && content.Attributes["check"] == nil:
+	case len(providers) == 0 && it.CheckRef == "" && !cdiags.HasErrors() && content.Attributes["check"] == nil && content.Attributes["checks"] == nil:
 		what := "one provider block, such as http { … } or shell { … }"
 		switch kind {
 		case "step":
-			what = "one provider block (http { … }, shell { … } …), a manual { … } block, or check = check.NAME"
+			what = "one provider block (http { … }, shell { … } …), a manual { … } block, check = check.NAME or checks = [check.NAME, …]"
 		case "cleanup":
 			what = "one provider block (http { … }, shell { … } …) or check = check.NAME"
 		}
@@ -560,6 +570,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 			Subject:  it.Manual.DeclRange.Ptr(),
 		})
 	}
+	diags = append(diags, compositeConflicts(it, content)...)
 	if it.Required != nil && it.Manual == nil && kind == "step" {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -773,4 +784,86 @@ func suggest(given string, names []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// decodeCheckList decodes a step's checks = [check.a, check.b]: the checks
+// the step is made of.
+func decodeCheckList(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
+	a, ok := content.Attributes["checks"]
+	if !ok {
+		return nil
+	}
+	it.CheckRefsRange = a.Expr.Range()
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid checks list",
+			Detail:   "checks is a list of declared checks, like checks = [check.process, check.disk].",
+			Subject:  a.Expr.Range().Ptr(),
+		}}
+	}
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		name, rdiags := decodeCheckRef(e, "Invalid check reference",
+			"Each element of checks names a declared check, like checks = [check.process, check.disk].")
+		diags = append(diags, rdiags...)
+		if name == "" {
+			continue
+		}
+		if seen[name] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate check in checks",
+				Detail:   fmt.Sprintf("check.%s is listed twice; each check of a step runs once.", name),
+				Subject:  e.Range().Ptr(),
+			})
+			continue
+		}
+		seen[name] = true
+		it.CheckRefs = append(it.CheckRefs, name)
+	}
+	if len(exprs) == 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Empty checks list",
+			Detail:   "checks names at least one declared check, like checks = [check.process].",
+			Subject:  a.Expr.Range().Ptr(),
+		})
+	}
+	return diags
+}
+
+// compositeConflicts reports what a step made of checks (checks = […])
+// cannot also have: a provider block, a manual block, check =, confirm, a
+// retry block (each check keeps its own) or on (each check runs where it
+// says).
+func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
+	if _, ok := content.Attributes["checks"]; !ok {
+		return nil
+	}
+	var clash string
+	var at hcl.Range
+	switch {
+	case it.ProviderType != "":
+		clash, at = fmt.Sprintf("a %q block", it.ProviderType), it.ProviderRange
+	case it.Manual != nil:
+		clash, at = "a manual block", it.Manual.DeclRange
+	case it.CheckRef != "":
+		clash, at = "check =", it.CheckRefRange
+	case it.Confirm != nil:
+		clash, at = "confirm (its checks only observe)", it.Confirm.Range()
+	case it.Retry != nil:
+		clash, at = "a retry block (each check keeps its own retry)", it.Retry.DeclRange
+	case content.Attributes["on"] != nil:
+		clash, at = "on (each check runs where it says)", content.Attributes["on"].Expr.Range()
+	default:
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Conflicting arguments with checks",
+		Detail:   fmt.Sprintf("The step %q is made of checks (checks = […]) and also has %s; use one or the other.", it.Name, clash),
+		Subject:  at.Ptr(),
+	}}
 }

@@ -195,6 +195,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	for _, a := range it.Asserts {
 		static = append(static, a.Severity)
 	}
+	static = append(static, it.Informational)
 	var travs []hcl.Traversal
 	for _, e := range static {
 		diags = append(diags, d.rootRefs(e, false, false)...)
@@ -214,6 +215,9 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	if it.Manual != nil {
 		exprs = append(exprs, expr{it.Manual.Instructions, false})
+	}
+	if it.Retry != nil && it.Retry.Until != nil {
+		exprs = append(exprs, expr{it.Retry.Until, true})
 	}
 	for _, x := range exprs {
 		diags = append(diags, d.rootRefs(x.e, true, x.self)...)
@@ -263,6 +267,17 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	if it.CheckRef != "" {
 		add(Ref{Kind: "check", Name: it.CheckRef, Range: it.CheckRefRange})
+	}
+	for _, name := range it.CheckRefs {
+		add(Ref{Kind: "check", Name: name, Range: it.CheckRefsRange})
+		if c := d.cfg.Checks[name]; c != nil && c.OnList {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Fan-out check in checks",
+				Detail:   fmt.Sprintf("check.%s runs on a list of targets, so it is several results; a step's checks = […] takes checks that give one result each.", name),
+				Subject:  it.CheckRefsRange.Ptr(),
+			})
+		}
 	}
 
 	for _, r := range it.refs {

@@ -74,6 +74,10 @@ func Plan(b *Bound, opts Options) ([]PlanItem, error) {
 		if n.target != "" {
 			pi.Target = b.targetDescription(n.target)
 		}
+		if len(n.subs) > 0 {
+			// A step made of checks runs them: "check.a, check.b".
+			pi.Provider, pi.Action = "checks", n.rec.Action
+		}
 		seen := map[*node]bool{}
 		for _, d := range append([]*node{n.prev}, n.deps...) {
 			if d != nil && !seen[d] {

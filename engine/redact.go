@@ -301,6 +301,14 @@ func (r *Redactor) Item(it *record.Item) {
 		a.Note = r.String(a.Note)
 		it.Answer = &a
 	}
+	if len(it.Checks) > 0 {
+		nested := make([]record.Item, len(it.Checks))
+		for i, c := range it.Checks {
+			r.Item(&c)
+			nested[i] = c
+		}
+		it.Checks = nested
+	}
 }
 
 // Run redacts every text field of a run record in place: its header,

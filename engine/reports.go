@@ -47,6 +47,12 @@ func (b *Bound) Reports(run *record.Run) ([]ReportSpec, hcl.Diagnostics) {
 			} else {
 				stepsObj[it.Name] = valueFromRecord(it)
 			}
+			// The checks a step is made of: the first result of each.
+			for j := range it.Checks {
+				if _, ok := checksObj[it.Checks[j].Name]; !ok {
+					checksObj[it.Checks[j].Name] = valueFromRecord(&it.Checks[j])
+				}
+			}
 		}
 		ctx = b.base.NewChild()
 		ctx.Variables = map[string]cty.Value{"check": objectOrEmpty(checksObj), "step": objectOrEmpty(stepsObj)}

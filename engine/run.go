@@ -138,6 +138,10 @@ type node struct {
 	late bool
 	// target is the target the node runs on; empty for this host.
 	target string
+	// subs are the checks a step is made of (checks = […]), run by the
+	// step itself; parent is that step, on a sub.
+	subs   []*node
+	parent *node
 }
 
 // runner holds one run's state.
@@ -421,6 +425,7 @@ func (r *runner) plan() error {
 		n := r.newNode(it, src)
 		n.prev = prev
 		n.late = late
+		r.planComposite(n, prev, newCheck, aliases)
 		refs := append([]Ref(nil), it.refs...)
 		if src != it {
 			refs = append(refs, src.refs...)
@@ -432,6 +437,8 @@ func (r *runner) plan() error {
 				dep = stepNodes[ref.Name]
 			case ref.Name == it.CheckRef:
 				continue
+			case n.scope[ref.Address()] != nil && contains(it.CheckRefs, ref.Name):
+				continue // one of the step's own checks
 			case aliases[ref.Name] != nil:
 				dep = aliases[ref.Name]
 			default:
@@ -439,6 +446,10 @@ func (r *runner) plan() error {
 			}
 			if dep == nil {
 				continue
+			}
+			if dep.parent != nil {
+				// A check a step is made of: --only brings that step.
+				n.deps = append(n.deps, dep.parent)
 			}
 			n.deps = append(n.deps, dep)
 			n.scope[ref.Address()] = dep
@@ -509,6 +520,8 @@ func (r *runner) newNode(it, src *Item) *node {
 		Assignee:    s.Assignee,
 		Status:      record.Pending,
 		Asserts:     []record.Assert{},
+
+		Informational: s.Informational,
 	}
 	if src.Manual != nil {
 		n.rec.Provider = "manual"
@@ -755,7 +768,7 @@ func (r *runner) runOnWorker(ctx context.Context, n *node) {
 	n.rec.StartedAt = &start
 	r.runNode(ctx, n)
 	n.rec.DurationMS = r.now().Sub(*n.rec.StartedAt).Milliseconds()
-	if n.rec.Status == record.Failed && n.set.OnFailure == "stop" {
+	if n.rec.Status == record.Failed && n.set.OnFailure == "stop" && !n.set.Informational {
 		switch n.item.Kind {
 		case record.KindStep:
 			r.stop(record.KindStep, fmt.Sprintf("an earlier step stopped the run (step %s failed)", n.item.Name))
@@ -774,6 +787,7 @@ func (r *runner) settle(n *node) {
 	if n.referenced && n.value == cty.NilVal {
 		n.value = itemObject(n.rec.Status, n.result, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
 	}
+	r.settleSubs(n)
 }
 
 // scope returns the evaluation context of a node: the base context plus the
@@ -845,8 +859,12 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 			return
 		}
 	}
-	if r.opts.Observer != nil {
+	if r.opts.Observer != nil && n.parent == nil {
 		r.opts.Observer.Started(r.out(n.rec))
+	}
+	if len(n.subs) > 0 {
+		r.runComposite(ctx, n)
+		return
 	}
 	if n.src.Manual != nil {
 		r.runManual(ctx, n)
@@ -1051,6 +1069,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 		}
 		self := selfObject(result, dur, attempt)
 		r.judge(n, self)
+		r.until(n, self, attempt)
 		n.result = result
 		if n.rec.Status != record.Failed || attempt >= n.set.Attempts || tctx.Err() != nil {
 			break

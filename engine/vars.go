@@ -410,7 +410,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			})
 			continue
 		}
-		conv, err := convert.Convert(val, v.Type)
+		conv, err := convert.Convert(v.WithDefaults(val), v.Type)
 		if err != nil {
 			diags = append(diags, typeError(name, v, origins[name], val, err))
 			continue
@@ -577,4 +577,14 @@ func exprTraversals(e hcl.Expression) []hcl.Traversal {
 		return nil
 	}
 	return e.Variables()
+}
+
+// WithDefaults fills in the attributes a value leaves out that the
+// variable's type gives defaults for (optional(type, default)); a value
+// of any other shape is returned as it is, for the type check to judge.
+func (v *Variable) WithDefaults(val cty.Value) cty.Value {
+	if v.Defaults == nil || val == cty.NilVal || !val.IsWhollyKnown() {
+		return val
+	}
+	return v.Defaults.Apply(val)
 }

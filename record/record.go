@@ -103,6 +103,10 @@ type Summary struct {
 	Pending int `json:"pending"`
 	// Declined counts steps whose confirmation was refused.
 	Declined int `json:"declined,omitempty"`
+	// Informational counts the informational items that ran (passed,
+	// failed or warning): they are counted here and not under their
+	// status, since they never change the run's status.
+	Informational int `json:"informational,omitempty"`
 }
 
 // Item is one check or step of a run.
@@ -150,6 +154,13 @@ type Item struct {
 	// Flapping marks a check that `runbook watch` found changing health
 	// too often (flap damping holds its alerts back).
 	Flapping bool `json:"flapping,omitempty"`
+	// Checks are the results of the checks a step is made of
+	// (checks = [check.a, check.b]), in order; the step's status is the
+	// worst of theirs and of its own asserts.
+	Checks []Item `json:"checks,omitempty"`
+	// Informational marks an item whose status is evidence only
+	// (informational = true): it never changes the run's status.
+	Informational bool `json:"informational,omitempty"`
 }
 
 // Decision is an operator's answer to a mutating step's confirm prompt.
@@ -199,6 +210,10 @@ type ReportOutput struct {
 func (r *Run) Tally() {
 	var s Summary
 	for _, it := range r.Items {
+		if CountsAsInformational(it) {
+			s.Informational++
+			continue
+		}
 		switch it.Status {
 		case Passed:
 			s.Passed++
@@ -231,6 +246,21 @@ func (r *Run) Tally() {
 // SkipInterrupted is the skip reason of an item an interruption kept
 // from running.
 const SkipInterrupted = "interrupted"
+
+// CountsAsInformational reports whether an item is informational and ran
+// to a verdict (passed, failed or warning): its status is evidence, never
+// a reason for the run's status. An informational item that is skipped,
+// pending or declined counts as any other.
+func CountsAsInformational(it Item) bool {
+	if !it.Informational {
+		return false
+	}
+	switch it.Status {
+	case Passed, Failed, Warning:
+		return true
+	}
+	return false
+}
 
 // RunStatus is the run status that a summary implies.
 func RunStatus(s Summary) string {

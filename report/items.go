@@ -44,6 +44,15 @@ func Detail(it record.Item) string {
 	if it.Answer != nil && it.Answer.Note != "" {
 		return FirstLine(it.Answer.Note)
 	}
+	// A step made of checks: the first of its checks that did not pass.
+	for _, c := range it.Checks {
+		if c.Status != record.Passed && c.Status != record.Skipped {
+			if d := Detail(c); d != "" {
+				return "check." + c.Name + ": " + d
+			}
+			return "check." + c.Name + " " + c.Status
+		}
+	}
 	return ""
 }
 

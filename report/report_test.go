@@ -84,6 +84,7 @@ func goldenCases() []struct {
 		{"summary-drill", Spec{Name: "summary", Template: "summary"}, "drill"},
 		{"tabletop-abandoned", Spec{Name: "tabletop", Template: "tabletop"}, "abandoned"},
 		{"pin-completion-abandoned", Spec{Name: "pin", Template: "pin-completion"}, "abandoned"},
+		{"tabletop-composite", Spec{Name: "tabletop", Template: "tabletop"}, "composite"},
 	}
 }
 

@@ -6,10 +6,15 @@
 #   runbook plan runbooks/m4-tabletop.hcl --var-file prod.vars.hcl
 #   runbook exec runbooks/m4-tabletop.hcl --var-file prod.vars.hcl
 #
-# Steps 4 and 6 change the system (they flip the emergency stop) and ask for
-# confirmation; --yes answers for unattended drills. If the run ends with
-# the stop still on, cleanup "stop_off" turns it off. The run ends with the
-# PIN-015 completion document (report "pin_015" below).
+# One step per row of PIN-016's tabletop checklist: ten rows. Step 3, the
+# sanity script, is three checks run as one step (checks = [...]).
+#
+# Steps 4 to 6 drill the emergency stop with runbook's own stop (runbook
+# stop enable / check / disable, in the state named by stop_state): steps 4
+# and 6 change the system and ask for confirmation; --yes answers for
+# unattended drills. If the run ends with the stop still on, cleanup
+# "stop_off" turns it off. The run ends with the PIN-015 completion
+# document (report "pin_015" below).
 
 runbook "m4-tabletop" {
   title       = "M4 Workflow Engine — tabletop exercise"
@@ -55,10 +60,22 @@ variable "golden_dir" {
   description = "Shadow-run directory of golden files and their replays"
 }
 
-variable "stop_command" {
+variable "runbook_command" {
   type        = list(string)
-  default     = ["./scripts/ops/disable-workflows.sh"]
-  description = "The emergency-stop switch; takes enable, status or disable"
+  default     = ["runbook"]
+  description = "How to call runbook itself, for the emergency-stop drill"
+}
+
+variable "stop_state" {
+  type        = string
+  default     = ""
+  description = "The state whose emergency stop the drill flips (a directory or postgres:// URL); empty for runbook's default"
+}
+
+variable "min_checkpoints" {
+  type        = number
+  default     = 1
+  description = "Fewest checkpoint rows a shadow run must have written"
 }
 
 variable "prometheus_url" {
@@ -83,6 +100,12 @@ variable "redis_url" {
 variable "disk_warn_percent" {
   type    = number
   default = 90
+}
+
+locals {
+  # runbook stop … [--state STATE]
+  stop            = concat(var.runbook_command, ["stop"])
+  stop_state_args = var.stop_state == "" ? [] : ["--state", var.stop_state]
 }
 
 # --- Observations the steps use --------------------------------------------
@@ -111,6 +134,24 @@ check "shadow_process" {
   title = "Shadow run process is alive"
   process {
     pid_file = var.shadow_pid_file
+  }
+}
+
+check "shadow_log" {
+  title = "No mismatch lines in the shadow log"
+  log {
+    path    = var.shadow_log
+    pattern = "[1-9][0-9]* mismatches|mismatches detected"
+    exclude = ", 0 mismatches" # PIN-016 BUG-002: "0 mismatches" is a success line
+  }
+  assert {
+    condition     = self.matches == 0
+    error_message = "${self.matches} mismatch lines in the shadow log, last: ${try(self.lines[length(self.lines) - 1], "")}"
+  }
+  assert {
+    condition     = self.age_s < 600
+    error_message = "the shadow log has not been written for ${floor(self.age_s / 60)} minutes"
+    severity      = "warning"
   }
 }
 
@@ -154,39 +195,18 @@ step "quick_shadow" {
 step "sanity" {
   title    = "Sanity check"
   expected = "process alive, no mismatch lines in the log, disk below the threshold"
-  log {
-    path    = var.shadow_log
-    pattern = "[1-9][0-9]* mismatches|mismatches detected"
-    exclude = ", 0 mismatches" # PIN-016 BUG-002: "0 mismatches" is a success line
-  }
-  assert {
-    condition     = self.matches == 0
-    error_message = "${self.matches} mismatch lines in the shadow log, last: ${try(self.lines[length(self.lines) - 1], "")}"
-  }
-  assert {
-    condition     = check.shadow_process.status == "passed"
-    error_message = "the shadow run process is not running"
-  }
-  assert {
-    condition     = check.golden_disk.status != "failed"
-    error_message = "the golden directory's disk could not be checked"
-  }
-  assert {
-    condition     = self.age_s < 600
-    error_message = "the shadow log has not been written for ${floor(self.age_s / 60)} minutes"
-    severity      = "warning"
-  }
+  checks   = [check.shadow_process, check.shadow_log, check.golden_disk]
 }
 
 step "stop_enable" {
   title    = "Emergency stop"
-  expected = "workflows stop; the switch reports ENABLED"
+  expected = "runbook stop enable turns the stop on"
   shell {
-    command = concat(var.stop_command, ["enable"])
+    command = concat(local.stop, ["enable", "--reason", "M4 tabletop drill (PIN-016 step 4)"], local.stop_state_args)
   }
   assert {
-    condition     = self.exit_code == 0 && strcontains(upper(self.stdout), "ENABLED")
-    error_message = "the emergency stop did not engage: ${trimspace(self.stdout)}"
+    condition     = self.exit_code == 0
+    error_message = "the emergency stop did not engage (exit ${self.exit_code}): ${trimspace(self.stderr)}"
   }
   confirm    = true
   on_failure = "stop"
@@ -194,43 +214,43 @@ step "stop_enable" {
 
 step "stop_status" {
   title    = "Stop status"
-  expected = "status shows the stop is on"
+  expected = "runbook stop check exits 4: the stop is on"
   shell {
-    command = concat(var.stop_command, ["status"])
+    command = concat(local.stop, ["check"], local.stop_state_args)
   }
   assert {
-    condition     = strcontains(upper(self.stdout), "ENABLED") || strcontains(upper(self.stdout), "ON")
-    error_message = "status does not show the stop: ${trimspace(self.stdout)}"
+    condition     = self.exit_code == 4
+    error_message = "runbook stop check exited ${self.exit_code}, not 4: the stop is not on. ${trimspace(self.stderr)}"
   }
 }
 
 step "stop_disable" {
   title    = "Re-enable"
-  expected = "workflows run again; the switch reports DISABLED"
+  expected = "runbook stop disable turns the stop off; stop check exits 0"
   shell {
-    command = concat(var.stop_command, ["disable"])
+    command = concat(local.stop, ["disable", "--reason", "M4 tabletop drill done"], local.stop_state_args)
   }
   assert {
-    condition     = self.exit_code == 0 && strcontains(upper(self.stdout), "DISABLED")
-    error_message = "workflows were not re-enabled: ${trimspace(self.stdout)}"
+    condition     = self.exit_code == 0
+    error_message = "the emergency stop was not turned off (exit ${self.exit_code}): ${trimspace(self.stderr)}"
   }
   confirm = true
 }
 
 # However the run ends (a failed step, a declined confirmation, Ctrl-C),
 # the emergency stop is not left on: this cleanup runs after the procedure
-# and turns it off when the drill tried to turn it on (a failed or
-# interrupted enable may have half worked) and did not turn it off.
+# and turns it off when the drill tried to turn it on and did not turn it
+# off.
 cleanup "stop_off" {
   title    = "Emergency stop left off"
-  expected = "the switch reports DISABLED"
+  expected = "runbook stop disable turns the stop off"
   when     = contains(["passed", "warning", "failed"], step.stop_enable.status) && step.stop_disable.status != "passed"
   shell {
-    command = concat(var.stop_command, ["disable"])
+    command = concat(local.stop, ["disable", "--reason", "M4 tabletop drill cleanup"], local.stop_state_args)
   }
   assert {
-    condition     = self.exit_code == 0 && strcontains(upper(self.stdout), "DISABLED")
-    error_message = "the emergency stop may still be on: ${trimspace(self.stdout)}"
+    condition     = self.exit_code == 0
+    error_message = "the emergency stop may still be on (exit ${self.exit_code}): ${trimspace(self.stderr)}"
   }
   timeout = "2m"
 }
@@ -272,14 +292,14 @@ step "prometheus_alerts" {
 
 step "checkpoint_db" {
   title    = "Checkpoint DB"
-  expected = "checkpoints table answers with a count"
+  expected = "checkpoints table holds the shadow run's checkpoints"
   sql {
     dsn   = var.pg_dsn
     query = "SELECT COUNT(*) AS n FROM checkpoints"
   }
   assert {
-    condition     = self.row_count == 1 && self.rows[0].n >= 0
-    error_message = "unexpected answer from the checkpoint database"
+    condition     = self.row_count == 1 && self.rows[0].n >= var.min_checkpoints
+    error_message = "the checkpoints table holds ${try(self.rows[0].n, "no")} rows, fewer than ${var.min_checkpoints}"
   }
 }
 
@@ -311,7 +331,7 @@ report "pin_015" {
       volatile_leaks    = try(step.golden_diff.volatile_leaks, null)
       checkpoints       = try(step.checkpoint_db.rows[0].n, null)
       shadow_elapsed_h  = try(floor(check.shadow_process.elapsed_s / 3600), null)
-      mismatch_log_hits = try(step.sanity.matches, null)
+      mismatch_log_hits = try(check.shadow_log.matches, null)
     }
   }
   signoff {

@@ -117,6 +117,11 @@ func newJUnit(Options) Renderer {
 			if out := junitOutput(it); out != "" {
 				c.SystemOut = &junitText{Text: xmlChars(out)}
 			}
+			if record.CountsAsInformational(it) {
+				// Evidence only: never a failure of the suite.
+				suite.Cases = append(suite.Cases, c)
+				continue
+			}
 			switch it.Status {
 			case record.Failed:
 				suite.Failures++
@@ -265,6 +270,14 @@ func failureBody(it record.Item) string {
 // manual answer and a capped excerpt of the captured output.
 func junitOutput(it record.Item) string {
 	var b strings.Builder
+	if record.CountsAsInformational(it) && it.Status != record.Passed {
+		fmt.Fprintf(&b, "informational, %s", it.Status)
+		if d := report.Detail(it); d != "" {
+			fmt.Fprintf(&b, ": %s", d)
+		}
+		b.WriteString(" (it does not change the run's status)\n")
+	}
+	b.WriteString(checksText(it))
 	warned := false
 	for _, a := range it.Asserts {
 		if !a.Passed && a.Severity == "warning" {
@@ -295,6 +308,9 @@ func junitOutput(it record.Item) string {
 
 // itemPasses reports whether an item's test case carries no <failure>.
 func itemPasses(it record.Item) bool {
+	if record.CountsAsInformational(it) {
+		return true
+	}
 	switch it.Status {
 	case record.Failed, record.Pending, record.Declined, record.Running:
 		return false
@@ -318,4 +334,18 @@ func capOutput(s string) string {
 		s += fmt.Sprintf(" (output cut; %d bytes in all)", total)
 	}
 	return s + "\n"
+}
+
+// checksText lists the checks of a step made of checks, one a line:
+// "check.disk: warning: disk 95% full".
+func checksText(it record.Item) string {
+	var b strings.Builder
+	for _, c := range it.Checks {
+		fmt.Fprintf(&b, "check.%s: %s", c.Name, c.Status)
+		if d := report.Detail(c); d != "" {
+			fmt.Fprintf(&b, ": %s", d)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -55,7 +55,7 @@ func nagiosSummary(run *record.Run) string {
 		var named []string
 		n := 0
 		for _, it := range run.Items {
-			if it.Status != status {
+			if it.Status != status || record.CountsAsInformational(it) {
 				continue
 			}
 			n++
@@ -79,6 +79,9 @@ func nagiosSummary(run *record.Run) string {
 		msg := fmt.Sprintf("%d of %d passed in %s", s.Passed, total, report.Duration(run.DurationMS))
 		if s.Skipped > 0 {
 			msg += fmt.Sprintf(", %d skipped", s.Skipped)
+		}
+		if s.Informational > 0 {
+			msg += fmt.Sprintf(", %d informational", s.Informational)
 		}
 		if total == 0 {
 			msg = "nothing ran"

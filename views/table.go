@@ -63,6 +63,9 @@ func newTable(opts Options) Renderer {
 					t.AppendRow(table.Row{"", "  assert", oneLine(tableTitleMax, a.Condition), paint(opts.Color, assertStatus(a), assertLabel(a)), "", oneLine(tableDetailMax, a.Message)})
 				}
 			}
+			for _, c := range it.Checks {
+				t.AppendRow(subRow(opts, c))
+			}
 		}
 		// Items --only left out keep their number, and are counted once
 		// under the table rather than listed (the record keeps them).
@@ -132,7 +135,20 @@ func statusLabel(it record.Item) string {
 	if it.Required && it.Status != record.Passed {
 		s += " (required)"
 	}
+	if it.Informational {
+		s += " (informational)"
+	}
 	return s
+}
+
+// subRow is the row of one check of a step made of checks, under the
+// step's row.
+func subRow(opts Options, c record.Item) table.Row {
+	dur := "-"
+	if report.Ran(c) {
+		dur = report.Duration(c.DurationMS)
+	}
+	return table.Row{"", "  check." + c.Name, oneLine(tableTitleMax, c.Title), paint(opts.Color, c.Status, statusLabel(c)), dur, oneLine(tableDetailMax, tableDetail(c))}
 }
 
 // tableDetail is an item's detail, after a mark when a provider cut what
@@ -183,6 +199,9 @@ func totalsLine(run *record.Run, color bool) string {
 		s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending)
 	if s.Declined > 0 {
 		counts += fmt.Sprintf(", %d declined", s.Declined)
+	}
+	if s.Informational > 0 {
+		counts += fmt.Sprintf(", %d informational", s.Informational)
 	}
 	line := fmt.Sprintf("%s — run %s in %s", counts, paint(color, run.Status, RunStatusText(run.Status, status)), report.Duration(run.DurationMS))
 	if run.ID != "" {

@@ -35,7 +35,8 @@ func newTAP(Options) Renderer {
 		fmt.Fprintf(bw, "TAP version 13\n1..%d\n", points)
 		for i, it := range run.Items {
 			ok := "ok"
-			if !itemPasses(it) {
+			info := record.CountsAsInformational(it) && it.Status != record.Passed
+			if !itemPasses(it) || info {
 				ok = "not ok"
 			}
 			desc := it.Kind + "." + it.Name
@@ -46,6 +47,13 @@ func newTAP(Options) Renderer {
 			switch it.Status {
 			case record.Skipped:
 				fmt.Fprintf(bw, " # SKIP %s", tapEscape(report.Detail(it)))
+			}
+			if info {
+				// TODO: a harness reports it and does not fail the run.
+				fmt.Fprintf(bw, " # TODO informational, %s", it.Status)
+				if d := report.Detail(it); d != "" {
+					fmt.Fprintf(bw, ": %s", tapEscape(d))
+				}
 			}
 			bw.WriteByte('\n')
 			if !itemPasses(it) || it.Status == record.Warning {
@@ -70,6 +78,9 @@ func newTAP(Options) Renderer {
 		counts := fmt.Sprintf("%d passed, %d failed, %d warning, %d skipped, %d pending", s.Passed, s.Failed, s.Warning, s.Skipped, s.Pending)
 		if s.Declined > 0 {
 			counts += fmt.Sprintf(", %d declined", s.Declined)
+		}
+		if s.Informational > 0 {
+			counts += fmt.Sprintf(", %d informational", s.Informational)
 		}
 		fmt.Fprintf(bw, "# %s; run %s in %s\n", counts, RunStatusText(run.Status, run.Status), report.Duration(run.DurationMS))
 		return bw.Flush()
@@ -120,6 +131,16 @@ func writeTAPDiagnostics(w *bufio.Writer, it record.Item) {
 			yamlField(w, "        ", "severity", sev)
 			if a.Message != "" {
 				yamlField(w, "        ", "message", a.Message)
+			}
+		}
+	}
+	if len(it.Checks) > 0 {
+		w.WriteString("    checks:\n")
+		for _, c := range it.Checks {
+			yamlField(w, "      - ", "name", "check."+c.Name)
+			yamlField(w, "        ", "status", c.Status)
+			if d := report.Detail(c); d != "" {
+				yamlField(w, "        ", "detail", d)
 			}
 		}
 	}

@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixtures are the run records in testdata/ every view is rendered over.
-var fixtures = []string{"mixed", "passed", "warning", "incomplete", "drill", "abandoned"}
+var fixtures = []string{"mixed", "passed", "warning", "incomplete", "drill", "abandoned", "composite"}
 
 // readRun loads a fixture run record from testdata/.
 func readRun(t *testing.T, name string) *record.Run {

@@ -17,12 +17,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/testserver"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/report"
 )
 
 // m4World stands up everything runbooks/m4-tabletop.hcl talks to, for
 // real: an HTTP API and a Prometheus API (httptest), PostgreSQL and Redis
 // (testserver), a live shadow-run process with its pid file and log, a
-// golden directory, and the team's scripts as shell scripts.
+// golden directory, the team's quick shadow script as a shell script, and
+// runbook itself (the built binary) for the emergency-stop drill.
 type m4World struct {
 	dir      string
 	vars     []string
@@ -79,14 +81,6 @@ func newM4World(t *testing.T) *m4World {
 		"golden/primary/wf-2.json": `{"workflow":"wf-2","seed":8,"result":"done"}`,
 		"golden/replay/wf-2.json":  `{"seed":8,"result":"done","workflow":"wf-2"}`,
 		"quick.sh":                 "#!/bin/sh\necho 'quick shadow: 9 workflows, 9 replays, 0 mismatches'\n",
-		"stop.sh": `#!/bin/sh
-flag="$(dirname "$0")/stop.flag"
-case "$1" in
-  enable) date > "$flag"; if [ -f "$(dirname "$0")/half" ]; then echo "timeout waiting for the API"; exit 1; fi; echo "emergency stop ENABLED" ;;
-  disable) rm -f "$flag"; echo "emergency stop DISABLED" ;;
-  status) if [ -f "$flag" ]; then echo "ENABLED since $(cat "$flag")"; else echo "DISABLED"; fi ;;
-esac
-`,
 	}
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -99,7 +93,8 @@ esac
 		"--var", "api_url=" + api.URL,
 		"--var", "prometheus_url=" + api.URL,
 		"--var", `shadow_quick_command=["` + filepath.Join(dir, "quick.sh") + `"]`,
-		"--var", `stop_command=["` + filepath.Join(dir, "stop.sh") + `"]`,
+		"--var", `runbook_command=["` + binary(t) + `"]`,
+		"--var", "stop_state=" + w.state(),
 		"--var", "shadow_pid_file=" + filepath.Join(dir, "shadow.pid"),
 		"--var", "shadow_log=" + w.log,
 		"--var", "golden_dir=" + filepath.Join(dir, "golden"),
@@ -113,6 +108,20 @@ esac
 	}
 	os.WriteFile(filepath.Join(dir, "m4-tabletop.hcl"), []byte(strings.ReplaceAll(string(src), "FROM checkpoints", "FROM "+table)), 0o644)
 	return w
+}
+
+// state is the state the drill's emergency stop lives in: the run's own
+// (.runbook beside the runbook).
+func (w *m4World) state() string { return filepath.Join(w.dir, ".runbook") }
+
+// stopOn reports whether the emergency stop of the world's state is on.
+func (w *m4World) stopOn(t *testing.T) bool {
+	t.Helper()
+	code, _, stderr := runCLI(t, w.dir, "stop", "check", "--state", w.state())
+	if code != 0 && code != 4 {
+		t.Fatalf("runbook stop check: exit %d: %s", code, stderr)
+	}
+	return code == 4
 }
 
 func (w *m4World) exec(t *testing.T, extra ...string) (int, *record.Run, string) {
@@ -144,8 +153,23 @@ func TestM4TabletopAgainstRealServices(t *testing.T) {
 		}
 	}
 	want := "health quick_shadow sanity stop_enable stop_status stop_disable golden_diff prometheus_alerts checkpoint_db redis"
-	if strings.Join(steps, " ") != want {
-		t.Errorf("steps %v, want %s", steps, want)
+	if strings.Join(steps, " ") != want || len(run.Items) != 11 {
+		t.Errorf("steps %v (%d rows), want %s and the cleanup: one row per PIN-016 step", steps, len(run.Items), want)
+	}
+	// Step 3, the sanity script, is three checks under one row.
+	var nested []string
+	for _, c := range run.Item("step", "sanity").Checks {
+		nested = append(nested, c.Name+":"+c.Status)
+	}
+	if got := strings.Join(nested, " "); got != "shadow_process:passed shadow_log:passed golden_disk:passed" {
+		t.Errorf("sanity's checks: %s", got)
+	}
+	// The drill flipped runbook's own stop, and left it off.
+	if st := run.Item("step", "stop_status"); fmt.Sprint(st.Result["exit_code"]) != "4" {
+		t.Errorf("stop_status saw exit %v, want 4 (the stop on)", st.Result["exit_code"])
+	}
+	if w.stopOn(t) {
+		t.Errorf("the drill left the emergency stop on")
 	}
 	if got := run.Item("step", "checkpoint_db").Result["rows"]; fmt.Sprint(got) != "[map[n:2]]" {
 		t.Errorf("checkpoint count %v, want one row with n=2", got)
@@ -172,8 +196,8 @@ func TestM4TabletopCatchesMismatchLines(t *testing.T) {
 	f.Close()
 	code, run, _ := w.exec(t)
 	sanity := run.Item("step", "sanity")
-	if code != 1 || sanity.Status != record.Failed || !strings.Contains(sanity.Asserts[0].Message, "1 mismatch lines") {
-		t.Errorf("exit %d, sanity %s %+v; want the mismatch line caught (and the \", 0 mismatches\" lines not)", code, sanity.Status, sanity.Asserts)
+	if code != 1 || sanity.Status != record.Failed || len(sanity.Checks) != 3 || !strings.Contains(sanity.Checks[1].Asserts[0].Message, "1 mismatch lines") {
+		t.Errorf("exit %d, sanity %s %+v; want the mismatch line caught (and the \", 0 mismatches\" lines not)", code, sanity.Status, sanity.Checks)
 	}
 }
 
@@ -182,33 +206,32 @@ func TestM4TabletopCatchesMismatchLines(t *testing.T) {
 // it off; when the drill turned it off itself, the cleanup does nothing.
 func TestM4TabletopDrillNeverLeavesTheStopOn(t *testing.T) {
 	w := newM4World(t)
-	flag := filepath.Join(w.dir, "stop.flag")
 	_, run, out := w.exec(t, "--skip", "stop_disable")
+	if st := run.Item(record.KindStep, "stop_status"); st.Status != record.Passed {
+		t.Errorf("stop_status: %s %+v, want passed (runbook stop check exits 4)", st.Status, st.Asserts)
+	}
 	c := run.Item(record.KindCleanup, "stop_off")
 	if c == nil || c.Status != record.Passed {
 		t.Fatalf("cleanup stop_off: %+v\n%s", c, out)
 	}
-	if _, err := os.Stat(flag); err == nil {
+	if w.stopOn(t) {
 		t.Errorf("the emergency stop was left on")
 	}
 	_, run, _ = w.exec(t)
 	if c := run.Item(record.KindCleanup, "stop_off"); c == nil || c.Status != record.Skipped {
 		t.Errorf("after a complete drill the cleanup is %+v, want skipped", c)
 	}
+}
 
-	// An enable that half worked (the switch engaged, then the command
-	// failed) stops the drill; the cleanup still turns the switch off.
-	if err := os.WriteFile(filepath.Join(w.dir, "half"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, run, out = w.exec(t)
-	if st := run.Item(record.KindStep, "stop_enable").Status; st != record.Failed {
-		t.Fatalf("stop_enable: %s, want failed\n%s", st, out)
-	}
-	if c := run.Item(record.KindCleanup, "stop_off"); c == nil || c.Status != record.Passed {
-		t.Errorf("after a failed enable the cleanup is %+v, want passed\n%s", c, out)
-	}
-	if _, err := os.Stat(flag); err == nil {
-		t.Errorf("a failed enable left the emergency stop on")
+// TestM4TabletopStopStatusIsNotFooledByOtherOutput: the stop-status step
+// reads runbook stop check's exit code, so a stop that is off fails it
+// whatever the command prints.
+func TestM4TabletopStopStatusIsNotFooledByOtherOutput(t *testing.T) {
+	w := newM4World(t)
+	// The stop is never turned on: stop_status alone sees it off.
+	_, run, out := w.exec(t, "--only", "stop_status")
+	st := run.Item(record.KindStep, "stop_status")
+	if st.Status != record.Failed || !strings.Contains(report.Detail(*st), "not 4: the stop is not on") {
+		t.Errorf("stop_status with the stop off: %s %q\n%s", st.Status, report.Detail(*st), out)
 	}
 }
