@@ -114,7 +114,7 @@ var itemAttrs = []hcl.AttributeSchema{
 // it may not use, are reported with their ranges and a reason.
 var stepOnlyAttrs = []hcl.AttributeSchema{
 	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"}, {Name: "required"},
-	{Name: "assignee"},
+	{Name: "assignee"}, {Name: "ack_within"}, {Name: "answer_within"},
 }
 
 // decoder decodes files into a Config (stage one).
@@ -433,6 +433,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	it.Title, it.Description, it.Expected = attr("title"), attr("description"), attr("expected")
 	it.Timeout, it.When, it.Confirm, it.OnFailure = attr("timeout"), attr("when"), attr("confirm"), attr("on_failure")
 	it.Required, it.Assignee = attr("required"), attr("assignee")
+	it.AckWithin, it.AnswerWithin = attr("ack_within"), attr("answer_within")
 	if kind == "check" {
 		sched, sdiags := decodeSchedule(content)
 		diags = append(diags, sdiags...)

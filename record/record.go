@@ -150,6 +150,14 @@ type Item struct {
 	// Flapping marks a check that `runbook watch` found changing health
 	// too often (flap damping holds its alerts back).
 	Flapping bool `json:"flapping,omitempty"`
+	// ApprovalsNeeded is how many people other than the run's operator
+	// must approve the step before it runs (confirm = { approvals = N }).
+	ApprovalsNeeded int `json:"approvals_needed,omitempty"`
+	// Approvals are the approvals given so far, in order.
+	Approvals []Decision `json:"approvals,omitempty"`
+	// Clock is an owned step's deadlines and when they were met
+	// (assignee, ack_within, answer_within).
+	Clock *Clock `json:"clock,omitempty"`
 }
 
 // Decision is an operator's answer to a mutating step's confirm prompt.
