@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/runbookhq/runbook/record"
@@ -81,21 +80,6 @@ func (b *Bound) bindConfirm(it *Item, s *settings) hcl.Diagnostics {
 	return diags
 }
 
-// ApprovalRefusal says why an approval of a four-eyes step by who cannot
-// count (who started the run, or approved it already), or "" when it can.
-// The console asks it before taking an approval.
-func ApprovalRefusal(it *record.Item, operator, who string) string {
-	switch {
-	case who == "":
-		return "an approval must say who gives it"
-	case who == operator:
-		return fmt.Sprintf("%s started this run and cannot approve its own step %s: four eyes means %d other people approve it", who, it.Name, it.ApprovalsNeeded)
-	case slices.ContainsFunc(it.Approvals, func(d record.Decision) bool { return d.Operator == who }):
-		return fmt.Sprintf("%s approved step %s already: it needs approvals by %d different people", who, it.Name, it.ApprovalsNeeded)
-	}
-	return ""
-}
-
 // approve gathers a four-eyes step's approvals. It returns false when the
 // step must not run: declined, interrupted, or no one to approve it.
 func (r *runner) approve(ctx context.Context, n *node) bool {
@@ -133,7 +117,7 @@ func (r *runner) approve(ctx context.Context, n *node) bool {
 			r.stop(record.KindStep, fmt.Sprintf("%s declined step %s", who, n.item.Name))
 			return false
 		}
-		if ApprovalRefusal(&n.rec, r.opts.Operator, d.Operator) != "" {
+		if n.rec.ApprovalRefusal(r.opts.Operator, d.Operator) != "" {
 			continue // the Approver has told them; ask again
 		}
 		n.rec.Approvals = append(n.rec.Approvals, *d)
