@@ -84,6 +84,8 @@ func goldenCases() []struct {
 		{"summary-drill", Spec{Name: "summary", Template: "summary"}, "drill"},
 		{"tabletop-abandoned", Spec{Name: "tabletop", Template: "tabletop"}, "abandoned"},
 		{"pin-completion-abandoned", Spec{Name: "pin", Template: "pin-completion"}, "abandoned"},
+		{"tabletop-owned", Spec{Name: "tabletop", Template: "tabletop"}, "owned"},
+		{"pin-completion-owned", Spec{Name: "pin", Template: "pin-completion"}, "owned"},
 	}
 }
 
@@ -247,7 +249,7 @@ func TestFuncMapHasNoEnvironmentAccess(t *testing.T) {
 		got = append(got, name)
 	}
 	want := []string{
-		"add", "cleanups", "code", "codespan", "completion", "datetime", "decision",
+		"add", "cleanups", "clocks", "code", "codespan", "completion", "datetime", "decision",
 		"default", "detail", "duration", "evidence", "excerpt", "firstLine",
 		"health", "join", "json", "lower", "md", "missing", "output", "procedure",
 		"ran", "statusIcon", "stderr", "truncate", "truncated", "upper",
