@@ -110,6 +110,8 @@ func (n *Notification) Headline() string {
 			parts = append(parts, fmt.Sprintf("%s recovered", t.Check))
 		case EventFlapping:
 			parts = append(parts, fmt.Sprintf("%s FLAPPING", t.Check))
+		case EventEscalation:
+			parts = append(parts, t.Message)
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s (was %s)", t.Check, t.Health, t.Previous))
 		}

@@ -178,6 +178,7 @@ var slackIcons = map[string]string{
 	engine.EventUnknown:   ":white_circle:",
 	engine.EventRecovered: ":large_green_circle:",
 	EventFlapping:         ":warning:",
+	EventEscalation:       ":alarm_clock:",
 }
 
 func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
@@ -197,6 +198,8 @@ func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]req
 			fmt.Fprintf(&b, "\n%s `%s` recovered", icon, slackEscape(t.Check))
 		case EventFlapping:
 			fmt.Fprintf(&b, "\n%s `%s` is FLAPPING (now %s)", icon, slackEscape(t.Check), t.Health)
+		case EventEscalation:
+			fmt.Fprintf(&b, "\n%s `%s` is overdue", icon, slackEscape(t.Check))
 		default:
 			fmt.Fprintf(&b, "\n%s `%s` is %s (was %s)", icon, slackEscape(t.Check), t.Health, t.Previous)
 		}
@@ -272,6 +275,9 @@ var pagerdutySeverity = map[string]string{
 // severity is a trigger's PagerDuty severity: a FLAPPING check's is that
 // of its health now, at least warning.
 func severity(t Transition) string {
+	if t.Event == EventEscalation {
+		return "warning"
+	}
 	if t.Event == EventFlapping {
 		if s, ok := pagerdutySeverity[t.Health]; ok {
 			return s

@@ -27,6 +27,11 @@ const (
 // alert says so, then nothing until it settles.
 const EventFlapping = "FLAPPING"
 
+// EventEscalation is the event of an owned step of a run whose deadline
+// passed (ack_within, answer_within): its Check is "step.NAME" and its
+// Message says who it is for and how long it has waited.
+const EventEscalation = "ESCALATION"
+
 // Default rate limits per channel: PagerDuty well under the Events API
 // v2's limit of about 120 events a minute per routing key; Slack one
 // message a second, as Slack asks of incoming webhooks.

@@ -99,8 +99,11 @@ func (s *Server) loadRun(ctx context.Context, id string) (*record.Run, error) {
 type RunView struct {
 	*record.Run
 	// Waiting are the open questions: the steps that wait for an answer
-	// (kind "answer") or a confirmation (kind "confirm").
+	// (kind "answer") or a confirmation or approval (kind "confirm").
 	Waiting []state.Question `json:"waiting"`
+	// Unacknowledged names the owned steps waiting for someone to
+	// acknowledge them (POST /api/runs/{id}/steps/{step}/ack).
+	Unacknowledged []string `json:"unacknowledged"`
 }
 
 // openQuestions returns a running run's open questions.
@@ -130,7 +133,8 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request, _ identity) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, RunView{Run: run, Waiting: qs})
+	waiting, acks := splitAcks(qs)
+	writeJSON(w, http.StatusOK, RunView{Run: run, Waiting: waiting, Unacknowledged: acks})
 	return nil
 }
 
@@ -164,6 +168,11 @@ const maxNote = 4000
 
 // answer answers a waiting step of a running run.
 func (s *Server) answer(ctx context.Context, id identity, runID, step string, b answerBody) (state.Question, error) {
+	return s.reply(ctx, id, runID, step, b, record.SurfaceConsole)
+}
+
+// reply answers a waiting step of a running run, from surface.
+func (s *Server) reply(ctx context.Context, id identity, runID, step string, b answerBody, surface string) (state.Question, error) {
 	if err := mayWrite(id); err != nil {
 		return state.Question{}, err
 	}
@@ -184,7 +193,12 @@ func (s *Server) answer(ctx context.Context, id identity, runID, step string, b 
 	if b.Status == record.Skipped && it.Required {
 		return state.Question{}, errorf(http.StatusBadRequest, "step %s is required: it cannot be skipped; answer passed or failed", step)
 	}
-	q, err := s.console.Reply(ctx, runID, step, state.Reply{Status: b.Status, Note: b.Note, Confirm: b.Confirm, By: id.Name, Surface: record.SurfaceConsole, At: s.opts.Now()})
+	if b.Confirm != nil && *b.Confirm {
+		if err := s.checkApproval(ctx, id, run, it); err != nil {
+			return state.Question{}, err
+		}
+	}
+	q, err := s.console.Reply(ctx, runID, step, state.Reply{Status: b.Status, Note: b.Note, Confirm: b.Confirm, By: id.Name, Surface: surface, At: s.opts.Now()})
 	if errors.Is(err, state.ErrNotWaiting) {
 		return state.Question{}, errorf(http.StatusConflict, "step %s of run %s is not waiting for an answer (answered already, or not reached yet)", step, runID)
 	}

@@ -15,7 +15,8 @@ import (
 // Event is one message of the event stream (GET /api/events).
 type Event struct {
 	// Type is "run" (a run started, changed or finished), "answer" (a
-	// waiting step was answered) or "stop" (the emergency stop changed).
+	// waiting step was answered), "ack" (an owned step was acknowledged)
+	// or "stop" (the emergency stop changed).
 	Type string `json:"type"`
 	// Run and Step name what changed; Status is the run's status, Change
 	// "started", "updated" or "finished" for a run.
@@ -157,6 +158,13 @@ func (h *hub) look(ctx context.Context) {
 	}
 	for k, q := range snap.questions {
 		old, seen := prev.questions[k]
+		if step, ok := ackOf(q.Step); ok && q.Kind == record.QuestionAck {
+			// An owned step acknowledged (see approvals.go).
+			if q.State == state.QuestionAnswered && (!seen || old.State != state.QuestionAnswered) && q.Reply != nil {
+				events = append(events, Event{Type: "ack", Run: q.RunID, Step: step, By: q.Reply.By})
+			}
+			continue
+		}
 		if q.State == state.QuestionAnswered && (!seen || old.State != state.QuestionAnswered) && q.Reply != nil {
 			events = append(events, Event{Type: "answer", Run: q.RunID, Step: q.Step, By: q.Reply.By})
 		}

@@ -177,6 +177,8 @@ type itemView struct {
 	Evidence string
 	// Mine marks a step assigned to the participant looking.
 	Mine bool
+	// Clock is an owned step's countdown while it waits.
+	Clock *clockView
 }
 
 // roleView is one role of a run's report.
@@ -232,6 +234,7 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 	if err != nil {
 		return err
 	}
+	qs, ackOpen := splitAcks(qs)
 	for _, q := range qs {
 		open[q.Step] = q
 	}
@@ -243,6 +246,7 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 		if q, ok := open[it.Name]; ok && it.Kind == record.KindStep {
 			v.Waiting = &q
 			p.Waiting++
+			v.Clock = clockOf(it, true, slices.Contains(ackOpen, it.Name), s.ackedBy(r.Context(), run.ID, it.Name), s.opts.Now())
 		}
 		p.Items = append(p.Items, v)
 	}

@@ -75,6 +75,11 @@ type settings struct {
 	Assignee   string
 	OnFailure  string
 	Severities []string
+	// Approvals is how many people other than the operator must approve
+	// the step (confirm = { approvals = N }); 0 for confirm = true.
+	Approvals int
+	// AckWithin and AnswerWithin are an owned step's deadlines; 0 is none.
+	AckWithin, AnswerWithin time.Duration
 	// cfg is the provider block's value decoded at bind time, kept when it
 	// cannot differ at run time (see stableBody); cty.NilVal otherwise.
 	cfg cty.Value
@@ -410,17 +415,9 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		diags = append(diags, d...)
 	}
 	if it.Confirm != nil {
-		v, d := plainValue(it.Confirm, b.base, b.Redactor)
-		diags = append(diags, d...)
-		if !d.HasErrors() && v.IsKnown() {
-			c, err := convert.Convert(v, cty.Bool)
-			if err != nil || c.IsNull() {
-				diags = append(diags, typeDiag(it.Confirm, "confirm", "true or false"))
-			} else {
-				s.Confirm = c.True()
-			}
-		}
+		diags = append(diags, b.bindConfirm(it, s)...)
 	}
+	diags = append(diags, b.bindClocks(it, src, s)...)
 	if it.Required != nil {
 		v, d := plainValue(it.Required, b.base, b.Redactor)
 		diags = append(diags, d...)

@@ -134,6 +134,9 @@ type Item struct {
 	// "sre"): the console highlights it for them.
 	Assignee  hcl.Expression
 	DependsOn []Ref
+	// AckWithin and AnswerWithin are an owned step's deadlines
+	// (ack_within = "5m", answer_within = "30m").
+	AckWithin, AnswerWithin hcl.Expression
 	// On names the targets the item runs on (`on = target.NAME`); OnList
 	// is true when a list was given: the item then runs once per target.
 	On      []string

@@ -115,7 +115,7 @@ var itemAttrs = []hcl.AttributeSchema{
 // it may not use, are reported with their ranges and a reason.
 var stepOnlyAttrs = []hcl.AttributeSchema{
 	{Name: "check"}, {Name: "confirm"}, {Name: "on_failure"}, {Name: "required"},
-	{Name: "assignee"},
+	{Name: "assignee"}, {Name: "ack_within"}, {Name: "answer_within"},
 }
 
 // decoder decodes files into a Config (stage one).
@@ -440,6 +440,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	it.Required, it.Assignee = attr("required"), attr("assignee")
 	it.Informational = attr("informational")
 	diags = append(diags, decodeCheckList(it, content)...)
+	it.AckWithin, it.AnswerWithin = attr("ack_within"), attr("answer_within")
 	if kind == "check" {
 		sched, sdiags := decodeSchedule(content)
 		diags = append(diags, sdiags...)

@@ -188,7 +188,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	var exprs []expr
 	// Settings are evaluated before anything runs: no results in them.
-	static := []hcl.Expression{it.Title, it.Description, it.Expected, it.Timeout, it.Confirm, it.OnFailure, it.Required, it.Assignee}
+	static := []hcl.Expression{it.Title, it.Description, it.Expected, it.Timeout, it.Confirm, it.OnFailure, it.Required, it.Assignee, it.AckWithin, it.AnswerWithin}
 	if it.Retry != nil {
 		static = append(static, it.Retry.Attempts, it.Retry.Interval)
 	}

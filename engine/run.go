@@ -101,6 +101,10 @@ type Options struct {
 	// abandons the cleanups still running or to run (a second Ctrl-C):
 	// they are recorded as skipped, "cleanup abandoned".
 	CleanupCtx context.Context
+	// Escalate sends an owned step's escalation (a deadline passed) to
+	// the runbook's alert channels and names those that took it; nil
+	// records the escalation as not sent. See clocks.go.
+	Escalate func(ctx context.Context, e Escalation) ([]string, error)
 }
 
 // emit passes an event to the Observer when it hears events.
@@ -523,6 +527,7 @@ func (r *runner) newNode(it, src *Item) *node {
 
 		Informational: s.Informational,
 	}
+	n.rec.ApprovalsNeeded = s.Approvals // four eyes: see approvals.go
 	if src.Manual != nil {
 		n.rec.Provider = "manual"
 		n.rec.Manual = true
@@ -867,7 +872,9 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		return
 	}
 	if n.src.Manual != nil {
+		clk := r.startClock(ctx, n)
 		r.runManual(ctx, n)
+		clk.stop()
 		return
 	}
 	// Decoded and described first, so a confirmation shows what will run.
@@ -875,8 +882,13 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 	if !ok {
 		return
 	}
-	if n.set.Confirm && !r.confirm(ctx, n) {
-		return
+	if n.set.Confirm {
+		clk := r.startClock(ctx, n)
+		ok := r.confirm(ctx, n)
+		clk.stop()
+		if !ok {
+			return
+		}
 	}
 	r.runProvider(ctx, n, cfgVal, p)
 }
@@ -886,6 +898,9 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 // declined (the procedure ends there), interrupted at the prompt, or no
 // one to ask.
 func (r *runner) confirm(ctx context.Context, n *node) bool {
+	if n.set.Approvals > 0 {
+		return r.approve(ctx, n)
+	}
 	decide := func(yes bool, by string) {
 		n.rec.Decision = &record.Decision{Confirmed: yes, Operator: r.opts.Operator, At: r.now().UTC(), By: by}
 	}

@@ -161,6 +161,14 @@ type Item struct {
 	// Informational marks an item whose status is evidence only
 	// (informational = true): it never changes the run's status.
 	Informational bool `json:"informational,omitempty"`
+	// ApprovalsNeeded is how many people other than the run's operator
+	// must approve the step before it runs (confirm = { approvals = N }).
+	ApprovalsNeeded int `json:"approvals_needed,omitempty"`
+	// Approvals are the approvals given so far, in order.
+	Approvals []Decision `json:"approvals,omitempty"`
+	// Clock is an owned step's deadlines and when they were met
+	// (assignee, ack_within, answer_within).
+	Clock *Clock `json:"clock,omitempty"`
 }
 
 // Decision is an operator's answer to a mutating step's confirm prompt.

@@ -45,6 +45,7 @@ func FuncMap() template.FuncMap {
 		"cleanups":   Cleanups,
 		"completion": CompletionStatus,
 		"missing":    Missing,
+		"clocks":     Clocks,
 	}
 }
 

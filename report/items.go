@@ -152,14 +152,28 @@ func DecisionText(it record.Item) string {
 	if d.Confirmed {
 		s = "confirmed"
 	}
-	if d.Operator != "" {
+	// A four-eyes step: its approvers, each where they approved.
+	var approvers []string
+	for _, a := range it.Approvals {
+		who := a.Operator
+		if a.By != "" && a.By != "prompt" {
+			who += " (" + a.By + ")"
+		}
+		approvers = append(approvers, who)
+	}
+	if d.Confirmed && len(approvers) > 0 {
+		s = "approved by " + strings.Join(approvers, ", ")
+	} else if d.Operator != "" {
 		s += " by " + d.Operator
 	}
-	if d.By != "" && d.By != "prompt" {
+	if d.By != "" && d.By != "prompt" && !(d.Confirmed && len(approvers) > 0) {
 		s += " (" + d.By + ")"
 	}
 	if !d.At.IsZero() {
 		s += " at " + DateTime(d.At)
+	}
+	if !d.Confirmed && len(approvers) > 0 {
+		s += ", after approvals by " + strings.Join(approvers, ", ")
 	}
 	return s
 }

@@ -275,6 +275,10 @@ func TestBuiltinTemplatesAreValidGFM(t *testing.T) {
 				switch {
 				case rows[0][0] == "#" && slices.Contains(rows[0], "Cleanup"):
 					checkItemTable(t, rows, Cleanups(run.Items))
+				case rows[0][0] == "#" && slices.Contains(rows[0], "Time to acknowledge"):
+					if c := Clocks(run.Items); c == nil || len(rows) != len(c.Steps)+1 {
+						t.Errorf("clocks table: got %d rows, want one per owned step", len(rows))
+					}
 				case rows[0][0] == "#" && slices.Contains(rows[0], "Started"):
 					sawItemTable = true
 					checkItemTable(t, rows, run.Items)

@@ -85,6 +85,8 @@ func goldenCases() []struct {
 		{"tabletop-abandoned", Spec{Name: "tabletop", Template: "tabletop"}, "abandoned"},
 		{"pin-completion-abandoned", Spec{Name: "pin", Template: "pin-completion"}, "abandoned"},
 		{"tabletop-composite", Spec{Name: "tabletop", Template: "tabletop"}, "composite"},
+		{"tabletop-owned", Spec{Name: "tabletop", Template: "tabletop"}, "owned"},
+		{"pin-completion-owned", Spec{Name: "pin", Template: "pin-completion"}, "owned"},
 	}
 }
 
@@ -248,7 +250,7 @@ func TestFuncMapHasNoEnvironmentAccess(t *testing.T) {
 		got = append(got, name)
 	}
 	want := []string{
-		"add", "cleanups", "code", "codespan", "completion", "datetime", "decision",
+		"add", "cleanups", "clocks", "code", "codespan", "completion", "datetime", "decision",
 		"default", "detail", "duration", "evidence", "excerpt", "firstLine",
 		"health", "join", "json", "lower", "md", "missing", "output", "procedure",
 		"ran", "statusIcon", "stderr", "truncate", "truncated", "upper",

@@ -31,8 +31,10 @@ type waitPrompter struct {
 }
 
 var (
-	_ engine.Prompter = (*waitPrompter)(nil)
-	_ engine.Decider  = (*waitPrompter)(nil)
+	_ engine.Prompter     = (*waitPrompter)(nil)
+	_ engine.Decider      = (*waitPrompter)(nil)
+	_ engine.Approver     = (*waitPrompter)(nil)
+	_ engine.Acknowledger = (*waitPrompter)(nil)
 )
 
 // errNoAnswer is a question nobody answered within --wait.
@@ -82,6 +84,71 @@ func (p *waitPrompter) Decide(ctx context.Context, it *record.Item) (*record.Dec
 		by = "prompt"
 	}
 	return &record.Decision{Confirmed: reply.Confirm != nil && *reply.Confirm, Operator: reply.By, At: reply.At, By: by}, nil
+}
+
+// Approve waits for one approval, or refusal, of a four-eyes step (confirm
+// = { approvals = N }), given in the console or through its API. The
+// terminal gives none: the operator sits there, and four eyes means other
+// people. An approval that cannot count (by the operator, or a second one
+// by the same person) is refused here too, and the step asked again; the
+// console refuses those before they are given.
+func (p *waitPrompter) Approve(ctx context.Context, it *record.Item) (*record.Decision, error) {
+	if len(it.Approvals) == 0 {
+		fmt.Fprintf(p.out, "runbook: step %s needs approvals by %d people other than %s: they approve it in the console (runbook serve)\n", it.Name, it.ApprovalsNeeded, p.operator)
+	}
+	console := *p
+	console.term = nil
+	for {
+		// The record shows the approvals so far before the question opens:
+		// the console refuses a second approval by the same person.
+		p.journal.Waiting(*it)
+		reply, err := console.ask(ctx, it, state.QuestionConfirm, nil)
+		if errors.Is(err, errNoAnswer) {
+			return &record.Decision{Confirmed: false, Operator: p.operator, At: time.Now().UTC(), By: "timeout"}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		d := &record.Decision{Confirmed: reply.Confirm != nil && *reply.Confirm, Operator: reply.By, At: reply.At, By: reply.Surface}
+		if d.Confirmed {
+			if why := it.ApprovalRefusal(p.operator, d.Operator); why != "" {
+				fmt.Fprintf(p.out, "runbook: approval refused: %s\n", why)
+				continue
+			}
+			fmt.Fprintf(p.out, "runbook: step %s approved by %s (%d of %d)\n", it.Name, d.Operator, len(it.Approvals)+1, it.ApprovalsNeeded)
+		}
+		return d, nil
+	}
+}
+
+// Acknowledged waits until someone acknowledges an owned step in the
+// console or through its API (a question of kind record.QuestionAck), and
+// withdraws that question once the step no longer waits.
+func (p *waitPrompter) Acknowledged(ctx context.Context, it *record.Item) (*record.Decision, error) {
+	step := record.AckStep(it.Name)
+	if err := p.console.Ask(ctx, p.runID, step, record.QuestionAck); err != nil {
+		return nil, fmt.Errorf("ask in the console: %w", err)
+	}
+	defer func() { _ = p.console.Withdraw(context.WithoutCancel(ctx), p.runID, step) }()
+	tick := time.NewTicker(p.poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		qs, err := p.console.Questions(ctx, p.runID)
+		if err != nil {
+			continue
+		}
+		for _, q := range qs {
+			if q.Step == step && q.State == state.QuestionAnswered && q.Reply != nil {
+				fmt.Fprintf(p.out, "runbook: step %s acknowledged in the %s by %s\n", it.Name, q.Reply.Surface, q.Reply.By)
+				return &record.Decision{Confirmed: true, Operator: q.Reply.By, At: q.Reply.At, By: q.Reply.Surface}, nil
+			}
+		}
+	}
 }
 
 // ask opens the question in the state, asks the terminal too (when there

@@ -48,5 +48,27 @@
     try { d = JSON.parse(e.data); } catch (x) { return; }
     if (kind === "runs" || (kind === "run" && d.run === run) || (kind === "stop" && d.type === "stop")) refresh();
   }
-  ["run", "answer", "stop"].forEach(function (t) { es.addEventListener(t, on); });
+  ["run", "answer", "ack", "stop"].forEach(function (t) { es.addEventListener(t, on); });
+})();
+
+// Countdowns: an owned step's deadlines tick on the page between
+// refreshes ("due in 4m10s", "overdue by 12s").
+(function () {
+  "use strict";
+  function words(ms) {
+    var s = Math.round(Math.abs(ms) / 1000), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+    s = s % 60;
+    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + s + "s";
+  }
+  function tick() {
+    var els = document.querySelectorAll(".countdown[data-due]");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i], due = Date.parse(el.getAttribute("data-due"));
+      if (isNaN(due)) continue;
+      var left = due - Date.now(), what = el.getAttribute("data-what");
+      el.textContent = (what === "answer" ? "Answer " : "Acknowledgement ") + (left >= 0 ? "due in " + words(left) : "overdue by " + words(left));
+      el.classList.toggle("overdue", left < 0);
+    }
+  }
+  setInterval(tick, 1000);
 })();
