@@ -101,6 +101,15 @@ type Options struct {
 	// abandons the cleanups still running or to run (a second Ctrl-C):
 	// they are recorded as skipped, "cleanup abandoned".
 	CleanupCtx context.Context
+	// Exercise makes the run an exercise (exec --exercise), as
+	// exercise = true in the runbook block does.
+	Exercise bool
+	// Pauser tells the exercise clock when a facilitator pauses it; nil
+	// means it never pauses.
+	Pauser Pauser
+	// Deliver hands an exercise's due injects to the console and the
+	// alert channels; nil records them as delivered and nothing more.
+	Deliver InjectDeliverer
 }
 
 // emit passes an event to the Observer when it hears events.
@@ -196,14 +205,21 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}()
 
 	run := r.header()
+	ex := r.newExercise()
 	if opts.Begin != nil {
 		planned := *run
+		if ex != nil {
+			planned.Exercise = ex.planned()
+		}
 		planned.Items = make([]record.Item, 0, len(r.nodes))
 		for _, n := range r.nodes {
 			planned.Items = append(planned.Items, n.rec)
 		}
 		b.Redactor.Run(&planned)
 		opts.Begin(&planned)
+	}
+	if ex != nil {
+		ex.start(ctx, run.StartedAt)
 	}
 	r.runPhase(ctx, false)
 	// However the procedure ended, its cleanups run now, on a context the
@@ -213,6 +229,9 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 		cctx = context.WithoutCancel(ctx)
 	}
 	r.runPhase(cctx, true)
+	if ex != nil {
+		run.Exercise = ex.finish()
+	}
 	r.closeProviders()
 	r.closePool()
 
