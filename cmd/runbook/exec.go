@@ -11,6 +11,7 @@ import (
 
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 	"github.com/runbookhq/runbook/views"
 	"github.com/spf13/cobra"
 )
@@ -34,6 +35,8 @@ type runFlags struct {
 	concurrency int
 	verbose     bool
 	wait        time.Duration
+	exercise    bool
+	pause       bool
 }
 
 func (f *runFlags) add(cmd *cobra.Command, exec bool) {
@@ -57,6 +60,8 @@ func (f *runFlags) add(cmd *cobra.Command, exec bool) {
 		fl.StringVar(&f.resume, "resume", "", "run again only what failed, was skipped or is pending in `RUN` (an id, a record path, or last)")
 		fl.BoolVar(&f.noReport, "no-report", false, "do not render the runbook's report blocks")
 		fl.DurationVar(&f.wait, "wait", 0, "manual steps and confirm prompts wait up to `DURATION` for an answer from the terminal or the console (runbook serve), whichever comes first")
+		fl.BoolVar(&f.exercise, "exercise", false, "run as an exercise: marked EXERCISE everywhere, with the runbook's inject blocks delivered on the exercise clock")
+		fl.BoolVar(&f.pause, "pause", false, "with an exercise: start with its clock paused, until `runbook exercise resume RUN` or the console's Resume")
 	}
 }
 
@@ -123,6 +128,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
+	if f.pause && !f.exercise && !b.Info.Exercise {
+		return exitWith(2, fmt.Errorf("--pause pauses an exercise's clock: add --exercise, or exercise = true in the runbook block"))
+	}
 	// check goes on without the state (its record is spooled); exec
 	// needs it to read the emergency stop.
 	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck, false)
@@ -141,7 +149,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		Host:        hostname(),
 		Source:      path,
 		ID:          record.NewRunID(time.Now()),
+		Exercise:    f.exercise,
 	}
+	var answerScores state.ExerciseScores
 	if f.answers != "" {
 		ans, file, diags := loadAnswers(f.answers, b)
 		if diags.HasErrors() {
@@ -153,6 +163,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return exitWith(2, nil)
 		}
 		opts.Answers = ans
+		answerScores = scoresOf(file, ans, opts.Operator)
 		for _, w := range unknownAnswers(ans, b) {
 			fmt.Fprintf(a.stderr, "runbook: warning: %s\n", w)
 		}
@@ -196,6 +207,13 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 	}
 	defer exportOperator(opts.Operator)()
+	if mode == engine.ModeExec {
+		undo, err := a.setupExercise(b, store, &opts, f.pause, progressOutFor(a, f))
+		if err != nil {
+			return err
+		}
+		defer undo()
+	}
 	// Live progress goes to stdout for the table view and to stderr for
 	// machine formats, so their output stays parseable. --quiet buffers it
 	// and prints it only if something did not pass.
@@ -264,6 +282,10 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	sig, bySignal := interruptedBy(cmd.Context())
 	if run.Interrupted && bySignal {
 		run.Signal = signalName(sig)
+	}
+	if mode == engine.ModeExec {
+		state.MergeScores(run, answerScores)
+		a.mergeExerciseScores(context.WithoutCancel(cmd.Context()), store, run)
 	}
 	var reportErr error
 	// An interrupted run renders no report (runbook report RUN still
