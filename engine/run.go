@@ -110,6 +110,9 @@ type Options struct {
 	// Deliver hands an exercise's due injects to the console and the
 	// alert channels; nil records them as delivered and nothing more.
 	Deliver InjectDeliverer
+	// Scores gives the facilitator's scores of the steps, asked once the
+	// steps are over; nil means none.
+	Scores ScoreSource
 }
 
 // emit passes an event to the Observer when it hears events.
@@ -232,6 +235,7 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	if ex != nil {
 		run.Exercise = ex.finish()
 	}
+	r.applyScores(cctx)
 	r.closeProviders()
 	r.closePool()
 

@@ -271,6 +271,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		return true
 	})
 
+	if mode == engine.ModeExec {
+		opts.Scores = a.scoreSource(store, opts.ID, answerScores)
+	}
 	run, err := engine.Run(cmd.Context(), b, opts)
 	removeAgain()
 	stopAsking()
@@ -283,10 +286,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && bySignal {
 		run.Signal = signalName(sig)
 	}
-	if mode == engine.ModeExec {
-		state.MergeScores(run, answerScores)
-		a.mergeExerciseScores(context.WithoutCancel(cmd.Context()), store, run)
-	}
+
 	var reportErr error
 	// An interrupted run renders no report (runbook report RUN still
 	// can); a check run has none.

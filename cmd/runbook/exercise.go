@@ -185,15 +185,25 @@ func (a *app) setupExercise(b *engine.Bound, store state.Store, opts *engine.Opt
 	return func() { r2(); r1() }, nil
 }
 
-// mergeExerciseScores puts the scores given in the console during the
-// run into its record.
-func (a *app) mergeExerciseScores(ctx context.Context, store state.Store, run *record.Run) {
-	scores, err := state.LoadScores(ctx, store, run.ID)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "runbook: warning: the scores given in the console cannot be read: %v\n", err)
-		return
+// scoreSource gives the engine the facilitator's scores: those of the
+// answers file, then those given in the console while the run went on
+// (a later score of the same step wins).
+func (a *app) scoreSource(store state.Store, runID string, fromAnswers state.ExerciseScores) engine.ScoreSource {
+	return func(ctx context.Context) map[string]record.Score {
+		out := map[string]record.Score{}
+		for k, v := range fromAnswers {
+			out[k] = v
+		}
+		scores, err := state.LoadScores(ctx, store, runID)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "runbook: warning: the scores given in the console cannot be read: %v\n", err)
+			return out
+		}
+		for k, v := range scores {
+			out[k] = v
+		}
+		return out
 	}
-	state.MergeScores(run, scores)
 }
 
 func newExerciseCmd(a *app) *cobra.Command {

@@ -48,5 +48,5 @@
     try { d = JSON.parse(e.data); } catch (x) { return; }
     if (kind === "runs" || (kind === "run" && d.run === run) || (kind === "stop" && d.type === "stop")) refresh();
   }
-  ["run", "answer", "stop"].forEach(function (t) { es.addEventListener(t, on); });
+  ["run", "answer", "stop", "inject", "pause", "resume"].forEach(function (t) { es.addEventListener(t, on); });
 })();
