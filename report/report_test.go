@@ -84,6 +84,9 @@ func goldenCases() []struct {
 		{"summary-drill", Spec{Name: "summary", Template: "summary"}, "drill"},
 		{"tabletop-abandoned", Spec{Name: "tabletop", Template: "tabletop"}, "abandoned"},
 		{"pin-completion-abandoned", Spec{Name: "pin", Template: "pin-completion"}, "abandoned"},
+		{"tabletop-exercise", Spec{Name: "tabletop", Template: "tabletop"}, "exercise"},
+		{"pin-completion-exercise", Spec{Name: "pin", Template: "pin-completion"}, "exercise"},
+		{"summary-exercise", Spec{Name: "summary", Template: "summary"}, "exercise"},
 	}
 }
 
@@ -250,7 +253,7 @@ func TestFuncMapHasNoEnvironmentAccess(t *testing.T) {
 		"add", "cleanups", "code", "codespan", "completion", "datetime", "decision",
 		"default", "detail", "duration", "evidence", "excerpt", "firstLine",
 		"health", "join", "json", "lower", "md", "missing", "output", "procedure",
-		"ran", "statusIcon", "stderr", "truncate", "truncated", "upper",
+		"ran", "scoreTotals", "scored", "statusIcon", "stderr", "truncate", "truncated", "upper",
 	}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("FuncMap names mismatch (-want +got):\n%s", diff)
