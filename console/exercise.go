@@ -91,10 +91,8 @@ func (s *Server) apiPause(pause bool) func(http.ResponseWriter, *http.Request, i
 			return err
 		}
 		var b pauseBody
-		if r.ContentLength != 0 {
-			if err := decodeBody(r, &b); err != nil {
-				return err
-			}
+		if err := decodeBody(r, &b); err != nil {
+			return err
 		}
 		if err := s.setPause(r.Context(), id, r.PathValue("id"), pause, b.Reason); err != nil {
 			return err
