@@ -190,6 +190,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			fmt.Fprintf(a.stderr, "runbook: warning: the runbook changed since run %s; results carried over were produced by the earlier version\n", prev.ID)
 		}
 		opts.Resume = prev
+		// The rerun of an exercise is an exercise too.
+		opts.Exercise = opts.Exercise || prev.Exercise != nil
 	}
 	// The run of a procedure lock taken over from a process that died.
 	staleRun := ""
@@ -341,6 +343,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	}
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
+	}
+	if run.Exercise != nil {
+		fmt.Fprintln(progressOutFor(a, f), exerciseNote(run))
 	}
 	if saveErr != nil && code == 0 && f.format != "nagios" {
 		return exitWith(5, saveErr)

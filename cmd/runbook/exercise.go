@@ -206,6 +206,18 @@ func (a *app) scoreSource(store state.Store, runID string, fromAnswers state.Exe
 	}
 }
 
+// exerciseNote is the line that ends the output of an exercise run.
+func exerciseNote(run *record.Run) string {
+	delivered := 0
+	for _, in := range run.Exercise.Injects {
+		if !in.DeliveredAt.IsZero() {
+			delivered++
+		}
+	}
+	return fmt.Sprintf("EXERCISE — run %s was an exercise: %d of %d inject(s) delivered, paused %d time(s).",
+		run.ID, delivered, len(run.Exercise.Injects), len(run.Exercise.Pauses))
+}
+
 func newExerciseCmd(a *app) *cobra.Command {
 	var stateFlag, reason, operator string
 	cmd := &cobra.Command{

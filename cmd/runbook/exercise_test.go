@@ -94,8 +94,8 @@ func TestExerciseEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exec: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "EXERCISE") {
-		t.Errorf("the terminal shows no EXERCISE banner:\n%s", out)
+	if !strings.Contains(string(out), "EXERCISE — run") || !strings.Contains(string(out), "2 of 2 inject(s) delivered") {
+		t.Errorf("the terminal shows no EXERCISE banner and note:\n%s", out)
 	}
 	run, err := record.Read(filepath.Join(dir, "run.json"))
 	if err != nil {
