@@ -58,7 +58,7 @@ inject "ceo_asks" {
 
 step "stop_writes" {
   title = "Turn the emergency stop on"
-  shell { command = "\"$RB\" stop enable --state \"$ST\" --reason 'drill: shard 3' && sleep 3" }
+  shell { command = "\"$RB\" stop enable --state \"$ST\" --reason 'shard 3 writes' && sleep 3" }
 }
 
 step "page" {
