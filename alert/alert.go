@@ -49,7 +49,22 @@ type Notification struct {
 	// StateUnreachable marks an alert sent without the lead because the
 	// state could not be reached: other instances may send it too.
 	StateUnreachable bool `json:"state_unreachable,omitempty"`
+	// Exercise marks a message sent during an exercise: a drill, not a
+	// real incident. Receivers should say so.
+	Exercise bool `json:"exercise,omitempty"`
+	// Inject is the exercise inject this message delivers; it then has
+	// no transitions.
+	Inject *Inject `json:"inject,omitempty"`
 }
+
+// Inject is an exercise's scenario message.
+type Inject struct {
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// ExerciseBanner starts every text of a message sent during an exercise.
+const ExerciseBanner = "EXERCISE"
 
 // Transition is one check changing health.
 type Transition struct {
@@ -103,6 +118,9 @@ func (n *Notification) Filter(wants func(event string) bool) *Notification {
 // Headline is a one-line summary: "CRITICAL shadow-monitor: disk_root
 // CRITICAL (was HEALTHY)".
 func (n *Notification) Headline() string {
+	if n.Inject != nil {
+		return fmt.Sprintf("%s %s inject %s: %s", ExerciseBanner, n.Runbook, n.Inject.Name, n.Inject.Message)
+	}
 	var parts []string
 	for _, t := range n.Transitions {
 		switch t.Event {
@@ -119,6 +137,9 @@ func (n *Notification) Headline() string {
 	h := fmt.Sprintf("%s %s: %s", n.Health, n.Runbook, strings.Join(parts, ", "))
 	if n.StateUnreachable {
 		h += " (state unreachable, possible duplicates)"
+	}
+	if n.Exercise {
+		h = ExerciseBanner + ": " + h
 	}
 	return h
 }

@@ -183,12 +183,20 @@ var slackIcons = map[string]string{
 
 func (s *slack) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
 	var b strings.Builder
+	if n.Exercise || n.Inject != nil {
+		fmt.Fprintf(&b, "*%s* ", ExerciseBanner)
+	}
+	if n.Inject != nil {
+		fmt.Fprintf(&b, "`%s` inject `%s`: %s", slackEscape(n.Runbook), slackEscape(n.Inject.Name), slackEscape(firstLine(n.Inject.Message, 3000)))
+	}
 	title := n.Runbook
 	if n.Host != "" {
 		title += " on " + n.Host
 	}
-	fmt.Fprintf(&b, "*%s*: %s", slackEscape(title), n.Health)
-	if n.PreviousHealth != "" && n.PreviousHealth != n.Health {
+	if n.Inject == nil {
+		fmt.Fprintf(&b, "*%s*: %s", slackEscape(title), n.Health)
+	}
+	if n.Inject == nil && n.PreviousHealth != "" && n.PreviousHealth != n.Health {
 		fmt.Fprintf(&b, " (was %s)", n.PreviousHealth)
 	}
 	for _, t := range n.Transitions {
@@ -295,7 +303,12 @@ func DedupKey(runbook, check string) string {
 
 func (p *pagerduty) requests(a *Alert, n *Notification, redact func(any) any) ([]request, error) {
 	var out []request
-	for _, t := range n.Transitions {
+	transitions := n.Transitions
+	if n.Inject != nil {
+		// An inject pages like a warning whose summary says it is a drill.
+		transitions = []Transition{{Event: engine.EventWarning, Check: "inject/" + n.Inject.Name, Health: "WARNING", Message: n.Inject.Message}}
+	}
+	for _, t := range transitions {
 		ev := map[string]any{
 			"dedup_key": DedupKey(n.Runbook, t.Check),
 		}
@@ -306,6 +319,9 @@ func (p *pagerduty) requests(a *Alert, n *Notification, redact func(any) any) ([
 			summary := fmt.Sprintf("%s: %s is %s", n.Runbook, t.Check, t.Health)
 			if t.Message != "" {
 				summary += ": " + firstLine(t.Message, 600)
+			}
+			if n.Exercise || n.Inject != nil {
+				summary = ExerciseBanner + ": " + summary
 			}
 			source := n.Host
 			if source == "" {

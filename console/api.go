@@ -29,11 +29,13 @@ type RunSummary struct {
 	Host      string         `json:"host"`
 	StartedAt time.Time      `json:"started_at"`
 	Summary   record.Summary `json:"summary"`
+	// Exercise marks an exercise run.
+	Exercise bool `json:"exercise,omitempty"`
 }
 
 func summarize(r *record.Run) RunSummary {
 	return RunSummary{ID: r.ID, Runbook: r.Runbook, Title: r.Title, Mode: r.Mode, Playbook: r.Playbook, Status: r.Status,
-		Operator: r.Operator, Host: r.Host, StartedAt: r.StartedAt, Summary: r.Summary}
+		Operator: r.Operator, Host: r.Host, StartedAt: r.StartedAt, Summary: r.Summary, Exercise: r.Exercise != nil}
 }
 
 // listLimit bounds the runs a list shows.

@@ -27,6 +27,15 @@ type Event struct {
 	By     string `json:"by,omitempty"`
 	// On is the stop's state.
 	On *bool `json:"on,omitempty"`
+	// Inject and Message are an exercise's inject, delivered (type
+	// "inject"); a pause or a resume of its clock is type "pause" or
+	// "resume", with By and Message (the reason).
+	Inject  string `json:"inject,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Exercise marks the events of an exercise run.
+	Exercise bool `json:"exercise,omitempty"`
+	// Drill marks a stop set by a step of an exercise.
+	Drill bool `json:"drill,omitempty"`
 }
 
 // hub follows the state and hands its changes to the event streams.
@@ -93,6 +102,8 @@ type snapshot struct {
 	status    map[string]string
 	questions map[string]state.Question // run id + "/" + step
 	stop      state.StopState
+	injects   map[string][]record.Inject // run id → delivered, of running exercises
+	pauses    map[string]*record.Pause   // run id → the pause, of running exercises
 }
 
 // watched bounds how many of the newest runs the hub follows.
@@ -114,7 +125,8 @@ func (h *hub) look(ctx context.Context) {
 		h.mu.Unlock()
 		return
 	}
-	snap := &snapshot{runs: map[string]string{}, status: map[string]string{}, questions: map[string]state.Question{}}
+	snap := &snapshot{runs: map[string]string{}, status: map[string]string{}, questions: map[string]state.Question{},
+		injects: map[string][]record.Inject{}, pauses: map[string]*record.Pause{}}
 	err := h.s.store.Runs(ctx, state.Filter{}, func(e state.RunEntry) bool {
 		if e.Err == nil && e.Run != nil {
 			r := e.Run
@@ -125,6 +137,14 @@ func (h *hub) look(ctx context.Context) {
 				if err == nil {
 					for _, q := range qs {
 						snap.questions[r.ID+"/"+q.Step] = q
+					}
+				}
+				if r.Exercise != nil {
+					if in, err := state.LoadInjects(ctx, h.s.store, r.ID); err == nil {
+						snap.injects[r.ID] = in
+					}
+					if p, err := state.LoadExercisePause(ctx, h.s.store, r.ID); err == nil {
+						snap.pauses[r.ID] = p
 					}
 				}
 			}
@@ -174,8 +194,9 @@ func (h *hub) look(ctx context.Context) {
 	}
 	if snap.stop != prev.stop {
 		on := snap.stop.On
-		events = append(events, Event{Type: "stop", On: &on, By: snap.stop.By})
+		events = append(events, Event{Type: "stop", On: &on, By: snap.stop.By, Drill: snap.stop.Exercise != ""})
 	}
+	events = append(events, exerciseEvents(prev, snap)...)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range events {
@@ -186,6 +207,27 @@ func (h *hub) look(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// exerciseEvents are the injects delivered, and the pauses and resumes
+// of exercise clocks, between two looks.
+func exerciseEvents(prev, snap *snapshot) []Event {
+	var events []Event
+	for id, in := range snap.injects {
+		for _, x := range in[min(len(prev.injects[id]), len(in)):] {
+			events = append(events, Event{Type: "inject", Run: id, Inject: x.Name, Message: x.Message, Exercise: true})
+		}
+	}
+	for id, p := range snap.pauses {
+		old, seen := prev.pauses[id]
+		switch {
+		case p != nil && (old == nil || !seen):
+			events = append(events, Event{Type: "pause", Run: id, By: p.By, Message: p.Reason, Exercise: true})
+		case p == nil && old != nil:
+			events = append(events, Event{Type: "resume", Run: id, Exercise: true})
+		}
+	}
+	return events
 }
 
 // subscribe adds an event stream. The hub has looked at the state when it

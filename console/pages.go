@@ -198,6 +198,8 @@ type runPage struct {
 	// team chosen on the page); Assignees are the run's.
 	As        string
 	Assignees []string
+	// Exercise is the exercise's injects and pause; nil for a real run.
+	Exercise *exerciseView
 }
 
 // evidence is what an item's result shows: its output, or its result.
@@ -237,6 +239,17 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 	qs, ackOpen := splitAcks(qs)
 	for _, q := range qs {
 		open[q.Step] = q
+	}
+	if p.Exercise, err = s.exerciseOf(r.Context(), run); err != nil {
+		return err
+	}
+	if p.Live {
+		// Scores given while the run goes on join its record at its end.
+		scores, err := state.LoadScores(r.Context(), s.store, run.ID)
+		if err != nil {
+			return err
+		}
+		state.MergeScores(run, scores)
 	}
 	for _, it := range run.Items {
 		v := itemView{Item: it, Evidence: evidence(it), Mine: it.Assignee != "" && it.Assignee == p.As}

@@ -53,6 +53,9 @@ type Bound struct {
 
 	// Targets are the evaluated targets by name.
 	Targets map[string]*remote.Target
+	// injects are the evaluated inject blocks by playbook ("" for the
+	// top level), in order of delivery.
+	injects map[string][]InjectSpec
 }
 
 // RunbookInfo is the evaluated `runbook` block.
@@ -60,6 +63,8 @@ type RunbookInfo struct {
 	Name, Title, Description, Document, Owner string
 	Tags                                      []string
 	Concurrency                               int
+	// Exercise is exercise = true: every run is an exercise.
+	Exercise bool
 }
 
 // settings are an item's evaluated shared settings.
@@ -159,6 +164,7 @@ func Bind(cfg *Config, reg Registry, in Inputs) (*Bound, hcl.Diagnostics) {
 	}
 	b.base.Variables["local"] = objectOrEmpty(b.Locals)
 	diags = append(diags, b.evalRunbook()...)
+	diags = append(diags, b.bindExercise()...)
 
 	items := append(cfg.checksAndSteps(), cfg.Cleanups...)
 	for _, pn := range cfg.PlaybookOrder {

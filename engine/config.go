@@ -40,6 +40,9 @@ type Config struct {
 	// top-level procedure. A playbook carries its own.
 	Reports []*Report
 	Alerts  []*Alert
+	// Injects are the top-level inject blocks: an exercise of the
+	// top-level procedure delivers them. A playbook carries its own.
+	Injects []*InjectBlock
 	// Targets are the hosts items run on with `on`, by name.
 	Targets     map[string]*TargetBlock
 	TargetOrder []string
@@ -210,7 +213,9 @@ type Playbook struct {
 	// Cleanups run after the playbook's steps, however they ended.
 	Cleanups []*Item
 	// Reports are rendered after a run of this playbook.
-	Reports   []*Report
+	Reports []*Report
+	// Injects are delivered during an exercise of this playbook.
+	Injects   []*InjectBlock
 	DeclRange hcl.Range
 }
 

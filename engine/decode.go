@@ -25,6 +25,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "alert", LabelNames: []string{"name"}},
 		{Type: "cleanup", LabelNames: []string{"name"}},
 		{Type: "target", LabelNames: []string{"name"}},
+		{Type: "inject", LabelNames: []string{"name"}},
 	},
 }
 
@@ -32,6 +33,7 @@ var runbookSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "title"}, {Name: "description"}, {Name: "document"},
 		{Name: "owner"}, {Name: "tags"}, {Name: "concurrency"},
+		{Name: "exercise"},
 	},
 }
 
@@ -78,6 +80,7 @@ var playbookSchema = &hcl.BodySchema{
 		{Type: "step", LabelNames: []string{"name"}},
 		{Type: "cleanup", LabelNames: []string{"name"}},
 		{Type: "report", LabelNames: []string{"name"}},
+		{Type: "inject", LabelNames: []string{"name"}},
 	},
 }
 
@@ -222,6 +225,10 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 			diags = append(diags, d.decodeAlert(b)...)
 		case "target":
 			diags = append(diags, d.decodeTarget(b)...)
+		case "inject":
+			var ds hcl.Diagnostics
+			d.cfg.Injects, ds = addInject(d.cfg.Injects, b)
+			diags = append(diags, ds...)
 		}
 	}
 	return diags
@@ -614,6 +621,8 @@ func (d *decoder) decodePlaybook(b *hcl.Block) hcl.Diagnostics {
 			pb.Cleanups, ds = d.addCleanup(pb.Cleanups, sb, name)
 		case "report":
 			pb.Reports, ds = addReport(pb.Reports, sb)
+		case "inject":
+			pb.Injects, ds = addInject(pb.Injects, sb)
 		default:
 			it, sdiags := d.decodeItem(sb, "step", name)
 			ds = sdiags

@@ -105,6 +105,18 @@ type Options struct {
 	// the runbook's alert channels and names those that took it; nil
 	// records the escalation as not sent. See clocks.go.
 	Escalate func(ctx context.Context, e Escalation) ([]string, error)
+	// Exercise makes the run an exercise (exec --exercise), as
+	// exercise = true in the runbook block does.
+	Exercise bool
+	// Pauser tells the exercise clock when a facilitator pauses it; nil
+	// means it never pauses.
+	Pauser Pauser
+	// Deliver hands an exercise's due injects to the console and the
+	// alert channels; nil records them as delivered and nothing more.
+	Deliver InjectDeliverer
+	// Scores gives the facilitator's scores of the steps, asked once the
+	// steps are over; nil means none.
+	Scores ScoreSource
 }
 
 // emit passes an event to the Observer when it hears events.
@@ -204,14 +216,21 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	}()
 
 	run := r.header()
+	ex := r.newExercise()
 	if opts.Begin != nil {
 		planned := *run
+		if ex != nil {
+			planned.Exercise = ex.planned()
+		}
 		planned.Items = make([]record.Item, 0, len(r.nodes))
 		for _, n := range r.nodes {
 			planned.Items = append(planned.Items, n.rec)
 		}
 		b.Redactor.Run(&planned)
 		opts.Begin(&planned)
+	}
+	if ex != nil {
+		ex.start(ctx, run.StartedAt)
 	}
 	r.runPhase(ctx, false)
 	// However the procedure ended, its cleanups run now, on a context the
@@ -221,6 +240,10 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 		cctx = context.WithoutCancel(ctx)
 	}
 	r.runPhase(cctx, true)
+	if ex != nil {
+		run.Exercise = ex.finish()
+	}
+	r.applyScores(cctx)
 	r.closeProviders()
 	r.closePool()
 

@@ -75,7 +75,62 @@ type Run struct {
 	Reports []ReportOutput `json:"reports,omitempty"`
 	// Signoffs are the signatures given to the run's report, in order.
 	Signoffs []Signoff `json:"signoffs,omitempty"`
+	// Exercise is set on a run made as an exercise (exercise = true in
+	// the runbook block, or exec --exercise): the injects it delivered
+	// and the facilitator's pauses. Nil on a real run.
+	Exercise *Exercise `json:"exercise,omitempty"`
 }
+
+// Exercise is what an exercise run adds to its record.
+type Exercise struct {
+	// Injects are the scheduled injects, in order, delivered or not.
+	Injects []Inject `json:"injects"`
+	// Pauses are the facilitator's pauses of the exercise clock.
+	Pauses []Pause `json:"pauses,omitempty"`
+}
+
+// Inject is a scenario message delivered during an exercise.
+type Inject struct {
+	Name    string `json:"name"`
+	Message string `json:"message"`
+	// At is the offset as written ("+10m"); OffsetMS the same in
+	// milliseconds of exercise time (the paused time not counted).
+	At       string `json:"at"`
+	OffsetMS int64  `json:"offset_ms"`
+	// To names the alert channels it goes to ("oncall").
+	To []string `json:"to,omitempty"`
+	// DeliveredAt is when it was delivered; zero when the run ended first.
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	// Errors say which alert channels could not be reached.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Pause is a stretch of time during which the facilitator held the
+// exercise clock: no inject is delivered while it lasts.
+type Pause struct {
+	From time.Time `json:"from"`
+	// Until is zero while the pause lasts.
+	Until   time.Time `json:"until,omitzero"`
+	By      string    `json:"by,omitempty"`
+	Surface string    `json:"surface,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// Score is a facilitator's score of an answered step in an exercise.
+type Score struct {
+	// Value is from 1 (poor) to 5 (excellent).
+	Value   int       `json:"value"`
+	Comment string    `json:"comment,omitempty"`
+	By      string    `json:"by,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	Surface string    `json:"surface,omitempty"`
+}
+
+// Score values.
+const (
+	MinScore = 1
+	MaxScore = 5
+)
 
 // Signoff is a person's signature of one role of a run's report.
 type Signoff struct {
@@ -169,6 +224,8 @@ type Item struct {
 	// Clock is an owned step's deadlines and when they were met
 	// (assignee, ack_within, answer_within).
 	Clock *Clock `json:"clock,omitempty"`
+	// Score is the facilitator's score of the step (exercises).
+	Score *Score `json:"score,omitempty"`
 }
 
 // Decision is an operator's answer to a mutating step's confirm prompt.

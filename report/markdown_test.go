@@ -279,6 +279,12 @@ func TestBuiltinTemplatesAreValidGFM(t *testing.T) {
 					if c := Clocks(run.Items); c == nil || len(rows) != len(c.Steps)+1 {
 						t.Errorf("clocks table: got %d rows, want one per owned step", len(rows))
 					}
+				case rows[0][0] == "#" && slices.Contains(rows[0], "Score"):
+					checkItemTable(t, rows, Scored(run.Items))
+				case rows[0][0] == "#" && slices.Contains(rows[0], "Inject"):
+					if len(rows) != len(run.Exercise.Injects)+1 {
+						t.Errorf("inject table: got %d rows, want %d", len(rows), len(run.Exercise.Injects)+1)
+					}
 				case rows[0][0] == "#" && slices.Contains(rows[0], "Started"):
 					sawItemTable = true
 					checkItemTable(t, rows, run.Items)

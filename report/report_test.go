@@ -87,6 +87,9 @@ func goldenCases() []struct {
 		{"tabletop-composite", Spec{Name: "tabletop", Template: "tabletop"}, "composite"},
 		{"tabletop-owned", Spec{Name: "tabletop", Template: "tabletop"}, "owned"},
 		{"pin-completion-owned", Spec{Name: "pin", Template: "pin-completion"}, "owned"},
+		{"tabletop-exercise", Spec{Name: "tabletop", Template: "tabletop"}, "exercise"},
+		{"pin-completion-exercise", Spec{Name: "pin", Template: "pin-completion"}, "exercise"},
+		{"summary-exercise", Spec{Name: "summary", Template: "summary"}, "exercise"},
 	}
 }
 
@@ -253,7 +256,7 @@ func TestFuncMapHasNoEnvironmentAccess(t *testing.T) {
 		"add", "cleanups", "clocks", "code", "codespan", "completion", "datetime", "decision",
 		"default", "detail", "duration", "evidence", "excerpt", "firstLine",
 		"health", "join", "json", "lower", "md", "missing", "output", "procedure",
-		"ran", "statusIcon", "stderr", "truncate", "truncated", "upper",
+		"ran", "scoreTotals", "scored", "statusIcon", "stderr", "truncate", "truncated", "upper",
 	}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("FuncMap names mismatch (-want +got):\n%s", diff)

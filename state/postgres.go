@@ -226,6 +226,9 @@ CREATE TABLE runbook.tokens (
 	created   timestamptz NOT NULL,
 	last_used timestamptz
 );`,
+	// 6: stop changes made during an exercise (drills).
+	`ALTER TABLE runbook.audit ADD COLUMN exercise text NOT NULL DEFAULT '';
+ALTER TABLE runbook.stop ADD COLUMN exercise text NOT NULL DEFAULT '';`,
 }
 
 // The procedure locks' lease: renewed every lockRenew while held, taken
@@ -855,8 +858,8 @@ func (p *Postgres) Stop(ctx context.Context) (StopState, error) {
 	var st StopState
 	var since *time.Time
 	err := p.read(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop`).
-			Scan(&st.On, &since, &st.By, &st.Host, &st.Reason)
+		return c.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason, exercise FROM runbook.stop`).
+			Scan(&st.On, &since, &st.By, &st.Host, &st.Reason, &st.Exercise)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StopState{}, p.stopRowMissing()
@@ -909,8 +912,8 @@ func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange,
 			}
 			var since *time.Time
 			before = StopState{}
-			err := tx.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason FROM runbook.stop FOR UPDATE`).
-				Scan(&before.On, &since, &before.By, &before.Host, &before.Reason)
+			err := tx.QueryRow(ctx, `SELECT enabled, since, by_user, host, reason, exercise FROM runbook.stop FOR UPDATE`).
+				Scan(&before.On, &since, &before.By, &before.Host, &before.Reason, &before.Exercise)
 			if errors.Is(err, pgx.ErrNoRows) {
 				if !req.Force {
 					damaged = p.stopRowMissing()
@@ -927,15 +930,15 @@ func (p *Postgres) ChangeStop(ctx context.Context, req StopRequest) (StopChange,
 				before.Since = since.UTC()
 			}
 			var t time.Time
-			err = tx.QueryRow(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason, repair)
-VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook.audit)), $2, $3, $4, $5, $6) RETURNING time`,
-				at, e.Action, e.User, e.Host, e.Reason, e.Repair).Scan(&t)
+			err = tx.QueryRow(ctx, `INSERT INTO runbook.audit (time, action, "user", host, reason, repair, exercise)
+VALUES (greatest(coalesce($1, clock_timestamp()), (SELECT max(time) FROM runbook.audit)), $2, $3, $4, $5, $6, $7) RETURNING time`,
+				at, e.Action, e.User, e.Host, e.Reason, e.Repair, e.Exercise).Scan(&t)
 			if err != nil {
 				return err
 			}
 			e.Time = t.UTC()
-			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5`,
-				req.On, e.Time, e.User, e.Host, e.Reason)
+			_, err = tx.Exec(ctx, `UPDATE runbook.stop SET enabled = $1, since = $2, by_user = $3, host = $4, reason = $5, exercise = $6`,
+				req.On, e.Time, e.User, e.Host, e.Reason, e.Exercise)
 			if err != nil {
 				return err
 			}
@@ -962,13 +965,13 @@ func (p *Postgres) Audit(ctx context.Context) ([]AuditEntry, error) {
 	defer cancel()
 	var out []AuditEntry
 	err := p.read(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason, repair FROM runbook.audit ORDER BY id`)
+		rows, err := c.Query(ctx, `SELECT time, action, "user", host, reason, repair, exercise FROM runbook.audit ORDER BY id`)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 			var e AuditEntry
-			err := r.Scan(&e.Time, &e.Action, &e.User, &e.Host, &e.Reason, &e.Repair)
+			err := r.Scan(&e.Time, &e.Action, &e.User, &e.Host, &e.Reason, &e.Repair, &e.Exercise)
 			e.Time = e.Time.UTC()
 			return e, err
 		})

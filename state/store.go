@@ -117,6 +117,10 @@ type StopState struct {
 	By     string    `json:"by,omitempty"`
 	Host   string    `json:"host,omitempty"`
 	Reason string    `json:"reason,omitempty"`
+	// Exercise is the run id of the exercise whose step made the last
+	// change: a drill. The stop holds all the same (a drill rehearses
+	// the real stop of the system it drills).
+	Exercise string `json:"exercise,omitempty"`
 }
 
 // AuditEntry is one line of the emergency stop's append-only audit trail.
@@ -129,6 +133,10 @@ type AuditEntry struct {
 	// Repair is set on a change forced over a stop that could not be read
 	// (`runbook stop enable|disable --force`): what was wrong with it.
 	Repair string `json:"repair,omitempty"`
+	// Exercise is the run id of the exercise a change was made in (a
+	// step of an exercise ran `runbook stop`): a drill, never to be
+	// confused with a real stop.
+	Exercise string `json:"exercise,omitempty"`
 }
 
 // StopRequest is a change of the emergency stop.
@@ -235,5 +243,5 @@ func completeEntry(on bool, e AuditEntry, now func() time.Time) (AuditEntry, err
 
 // state is the stop as this entry leaves it.
 func (e AuditEntry) state() StopState {
-	return StopState{On: e.Action == ActionEnable, Since: e.Time, By: e.User, Host: e.Host, Reason: e.Reason}
+	return StopState{On: e.Action == ActionEnable, Since: e.Time, By: e.User, Host: e.Host, Reason: e.Reason, Exercise: e.Exercise}
 }

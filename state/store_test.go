@@ -68,6 +68,61 @@ func testStore(t *testing.T, fresh func(t *testing.T) opener) {
 		}
 	})
 
+	t.Run("a drill's stop change says which exercise made it", func(t *testing.T) {
+		s := fresh(t)(t)
+		c, err := s.ChangeStop(ctx, StopRequest{On: true, Entry: AuditEntry{User: "fran", Host: "ops-1", Reason: "drill", Exercise: "20261201T093000Z-ab12"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.After.Exercise != "20261201T093000Z-ab12" {
+			t.Errorf("the change's stop: %+v", c.After)
+		}
+		if st, err := s.Stop(ctx); err != nil || !st.On || st.Exercise != "20261201T093000Z-ab12" {
+			t.Errorf("Stop: %+v (%v), want on, set by the exercise", st, err)
+		}
+		if _, err := s.SetStop(ctx, false, AuditEntry{User: "bob", Host: "ops-2"}); err != nil {
+			t.Fatal(err)
+		}
+		trail, err := s.Audit(ctx)
+		if err != nil || len(trail) != 2 || trail[0].Exercise != "20261201T093000Z-ab12" || trail[1].Exercise != "" {
+			t.Errorf("audit trail %+v (%v), want the drill's line marked and the real one not", trail, err)
+		}
+		if st, err := s.Stop(ctx); err != nil || st.Exercise != "" {
+			t.Errorf("after a real change the stop still says drill: %+v (%v)", st, err)
+		}
+	})
+
+	t.Run("exercise pause, injects and scores", func(t *testing.T) {
+		s := fresh(t)(t)
+		id := "20261201T093000Z-ab12"
+		if p, err := LoadExercisePause(ctx, s, id); err != nil || p != nil {
+			t.Fatalf("pause of a run never paused: %+v (%v)", p, err)
+		}
+		if err := SetExercisePause(ctx, s, id, &record.Pause{By: "fran", Reason: "questions"}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := LoadExercisePause(ctx, s, id); err != nil || p == nil || p.By != "fran" {
+			t.Errorf("pause: %+v (%v)", p, err)
+		}
+		if err := SaveInjects(ctx, s, id, []record.Inject{{Name: "a"}, {Name: "b"}}); err != nil {
+			t.Fatal(err)
+		}
+		if in, err := LoadInjects(ctx, s, id); err != nil || len(in) != 2 || in[1].Name != "b" {
+			t.Errorf("injects: %+v (%v)", in, err)
+		}
+		if err := AddScore(ctx, s, id, "x", record.Score{Value: 0}); err == nil {
+			t.Error("a score of 0 was taken")
+		}
+		for _, v := range []int{2, 5} {
+			if err := AddScore(ctx, s, id, "x", record.Score{Value: v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sc, err := LoadScores(ctx, s, id); err != nil || len(sc) != 1 || sc["x"].Value != 5 {
+			t.Errorf("scores: %+v (%v), want the last score of x", sc, err)
+		}
+	})
+
 	t.Run("runs", func(t *testing.T) {
 		s := fresh(t)(t)
 		if _, err := s.LoadRun(ctx, "last"); err == nil || !strings.Contains(err.Error(), "no runs recorded") {

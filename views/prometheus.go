@@ -188,7 +188,7 @@ func newPrometheus(Options) Renderer {
 
 func runRegistry(run *record.Run) (*prometheus.Registry, error) {
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(NewRunCollector(run)); err != nil {
+	if err := ExerciseRegisterer(reg, run).Register(NewRunCollector(run)); err != nil {
 		return nil, fmt.Errorf("register run metrics: %w", err)
 	}
 	return reg, nil
@@ -206,17 +206,64 @@ func ModeRegisterer(reg prometheus.Registerer, mode string) prometheus.Registere
 	return prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
 }
 
+// ExerciseRegisterer wraps reg so that every series of an exercise run
+// carries exercise="true": its failures and stops are a drill's, and a
+// dashboard or an alert rule can leave them out. A real run's series are
+// left as they are.
+func ExerciseRegisterer(reg prometheus.Registerer, run *record.Run) prometheus.Registerer {
+	if run == nil || run.Exercise == nil {
+		return reg
+	}
+	return prometheus.WrapRegistererWith(prometheus.Labels{"exercise": "true"}, reg)
+}
+
 // WriteTextfile writes the run's metrics to path for node_exporter's
 // textfile collector, atomically (a temporary file renamed into place),
 // so the collector never reads half a file. path should end in ".prom".
-// Every series carries the run's mode as a label (see ModeRegisterer).
+// Every series carries the run's mode as a label (see ModeRegisterer), and
+// an exercise's exercise="true" (see ExerciseRegisterer).
 func WriteTextfile(path string, run *record.Run) error {
 	reg := prometheus.NewPedanticRegistry()
-	if err := ModeRegisterer(reg, run.Mode).Register(NewRunCollector(run)); err != nil {
+	if err := ExerciseRegisterer(ModeRegisterer(reg, run.Mode), run).Register(NewRunCollector(run)); err != nil {
 		return fmt.Errorf("register run metrics: %w", err)
 	}
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %q: %w", path, err)
 	}
 	return nil
+}
+
+var stopDesc = prometheus.NewDesc("runbook_emergency_stop",
+	"1 while the emergency stop is on. exercise=\"true\" when the change that set it was made by a step of an exercise (a drill).",
+	[]string{"exercise"}, nil)
+
+// StopCollector is a prometheus.Collector of the emergency stop, read at
+// each scrape: runbook_emergency_stop{exercise="false"} for a real stop,
+// {exercise="true"} for one a drill set, so a dashboard never takes the
+// one for the other. A stop that cannot be read gives no sample.
+type StopCollector struct {
+	// Read returns whether the stop is on and, when an exercise set it,
+	// that exercise's run id.
+	Read func() (on bool, exercise string, err error)
+}
+
+var _ prometheus.Collector = (*StopCollector)(nil)
+
+// Describe sends the stop's description.
+func (c *StopCollector) Describe(ch chan<- *prometheus.Desc) { ch <- stopDesc }
+
+// Collect sends the stop's sample.
+func (c *StopCollector) Collect(ch chan<- prometheus.Metric) {
+	on, exercise, err := c.Read()
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(stopDesc, prometheus.GaugeValue, oneHot(on), exerciseLabel(exercise != ""))
+}
+
+func exerciseLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -160,5 +161,58 @@ func TestPrometheusCleanupSeries(t *testing.T) {
 		if !slices.Contains(got, want) {
 			t.Errorf("got no sample %q in:\n%s", want, strings.Join(got, "\n"))
 		}
+	}
+}
+
+func TestStopCollectorLabelsDrills(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		on       bool
+		exercise string
+		want     string
+	}{
+		{"real stop", true, "", "runbook_emergency_stop{exercise=false} 1"},
+		{"drill", true, "20261201T000000Z-aaaa", "runbook_emergency_stop{exercise=true} 1"},
+		{"off", false, "", "runbook_emergency_stop{exercise=false} 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(&StopCollector{Read: func() (bool, string, error) { return tc.on, tc.exercise, nil }})
+			var buf bytes.Buffer
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mf := range mfs {
+				if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := parseExposition(t, buf.Bytes()); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExerciseRunsAreLabelled(t *testing.T) {
+	run := readRun(t, fixtures[0])
+	run.Exercise = &record.Exercise{}
+	path := filepath.Join(t.TempDir(), "run.prom")
+	if err := WriteTextfile(path, run); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range parseExposition(t, data) {
+		if !strings.Contains(line, "exercise=true") {
+			t.Errorf("series of an exercise without exercise=true: %s", line)
+		}
+	}
+	run.Exercise = nil
+	if got := render(t, "prometheus", Options{}, run); bytes.Contains(got, []byte("exercise=")) {
+		t.Errorf("a real run's series carry an exercise label:\n%s", got)
 	}
 }

@@ -226,6 +226,14 @@ func New(ctx context.Context, opts Options) (*Watcher, error) {
 	if err := m.reg.Register(newFleetCollector(w)); err != nil {
 		return nil, fmt.Errorf("register watch metrics: %w", err)
 	}
+	if err := m.reg.Register(&views.StopCollector{Read: func() (bool, string, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		st, err := w.store.Stop(sctx)
+		return st.On, st.Exercise, err
+	}}); err != nil {
+		return nil, fmt.Errorf("register watch metrics: %w", err)
+	}
 	w.st = w.loadState(ctx)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.stopWorkers = cancel

@@ -2,18 +2,23 @@ package main
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // loadAnswers reads an answers file (HCL or JSON) mapping a manual step's
-// name to { status = "passed"|"failed"|"skipped", note = "…" }. An answer
+// name to { status = "passed"|"failed"|"skipped", note = "…" }, with a
+// facilitator's score = 1…5 and comment = "…" beside it if need be. An answer
 // that skips a required step of b (required = true) is an error, with its
 // range, so nothing runs.
 func loadAnswers(path string, b *engine.Bound) (map[string]record.Answer, *hcl.File, hcl.Diagnostics) {
@@ -81,14 +86,72 @@ func loadAnswers(path string, b *engine.Bound) (map[string]record.Answer, *hcl.F
 		if o, ok := m["operator"]; ok && o.Type() == cty.String && !o.IsNull() {
 			ans.Operator = o.AsString()
 		}
+		if sc, ok := m["score"]; ok && !sc.IsNull() {
+			n, err := convert.Convert(sc, cty.Number)
+			v, acc := 0, big.Exact
+			if err == nil && n.IsKnown() {
+				var i int64
+				i, acc = n.AsBigFloat().Int64()
+				v = int(i)
+			}
+			if err != nil || acc != big.Exact || v < record.MinScore || v > record.MaxScore {
+				bad(fmt.Sprintf("has a score that is not a whole number from %d to %d", record.MinScore, record.MaxScore))
+				continue
+			}
+		}
+		if c, ok := m["comment"]; ok && !c.IsNull() && c.Type() != cty.String {
+			bad("has a comment that is not a string")
+			continue
+		}
 		for k := range m {
-			if k != "status" && k != "note" && k != "operator" {
+			if k != "status" && k != "note" && k != "operator" && k != "score" && k != "comment" {
 				bad(fmt.Sprintf("has an unknown field %q", k))
 			}
 		}
 		out[name] = ans
 	}
 	return out, f, diags
+}
+
+// scoresOf returns the facilitator's scores an answers file gives beside
+// its answers (score = 4, comment = "…"), already validated by
+// loadAnswers.
+func scoresOf(f *hcl.File, answers map[string]record.Answer, operator string) state.ExerciseScores {
+	out := state.ExerciseScores{}
+	if f == nil {
+		return out
+	}
+	attrs, _ := f.Body.JustAttributes()
+	for name, a := range attrs {
+		if _, ok := answers[name]; !ok {
+			continue
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+			continue
+		}
+		m := v.AsValueMap()
+		sc, ok := m["score"]
+		if !ok || sc.IsNull() {
+			continue
+		}
+		n, err := convert.Convert(sc, cty.Number)
+		if err != nil {
+			continue
+		}
+		i, _ := n.AsBigFloat().Int64()
+		s := record.Score{Value: int(i), By: operator, At: time.Now().UTC(), Surface: record.SurfaceAnswersFile}
+		if ans := answers[name]; ans.Operator != "" {
+			s.By = ans.Operator
+		}
+		if c, ok := m["comment"]; ok && !c.IsNull() {
+			if cs, err := convert.Convert(c, cty.String); err == nil {
+				s.Comment = cs.AsString()
+			}
+		}
+		out[name] = s
+	}
+	return out
 }
 
 // unknownAnswers names the answers that match no manual step of the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
 	"github.com/runbookhq/runbook/views"
 	"github.com/spf13/cobra"
 )
@@ -34,6 +35,8 @@ type runFlags struct {
 	concurrency int
 	verbose     bool
 	wait        time.Duration
+	exercise    bool
+	pause       bool
 }
 
 func (f *runFlags) add(cmd *cobra.Command, exec bool) {
@@ -57,6 +60,8 @@ func (f *runFlags) add(cmd *cobra.Command, exec bool) {
 		fl.StringVar(&f.resume, "resume", "", "run again only what failed, was skipped or is pending in `RUN` (an id, a record path, or last)")
 		fl.BoolVar(&f.noReport, "no-report", false, "do not render the runbook's report blocks")
 		fl.DurationVar(&f.wait, "wait", 0, "manual steps and confirm prompts wait up to `DURATION` for an answer from the terminal or the console (runbook serve), whichever comes first")
+		fl.BoolVar(&f.exercise, "exercise", false, "run as an exercise: marked EXERCISE everywhere, with the runbook's inject blocks delivered on the exercise clock")
+		fl.BoolVar(&f.pause, "pause", false, "with an exercise: start with its clock paused, until `runbook exercise resume RUN` or the console's Resume")
 	}
 }
 
@@ -123,6 +128,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
+	if f.pause && !f.exercise && !b.Info.Exercise {
+		return exitWith(2, fmt.Errorf("--pause pauses an exercise's clock: add --exercise, or exercise = true in the runbook block"))
+	}
 	// check goes on without the state (its record is spooled); exec
 	// needs it to read the emergency stop.
 	store, err := a.openStateWith(cmd.Context(), f.state, path, mode == engine.ModeCheck, false)
@@ -141,7 +149,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		Host:        hostname(),
 		Source:      absPath(path),
 		ID:          record.NewRunID(time.Now()),
+		Exercise:    f.exercise,
 	}
+	var answerScores state.ExerciseScores
 	if f.answers != "" {
 		ans, file, diags := loadAnswers(f.answers, b)
 		if diags.HasErrors() {
@@ -153,6 +163,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			return exitWith(2, nil)
 		}
 		opts.Answers = ans
+		answerScores = scoresOf(file, ans, opts.Operator)
 		for _, w := range unknownAnswers(ans, b) {
 			fmt.Fprintf(a.stderr, "runbook: warning: %s\n", w)
 		}
@@ -179,6 +190,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 			fmt.Fprintf(a.stderr, "runbook: warning: the runbook changed since run %s; results carried over were produced by the earlier version\n", prev.ID)
 		}
 		opts.Resume = prev
+		// The rerun of an exercise is an exercise too.
+		opts.Exercise = opts.Exercise || prev.Exercise != nil
 	}
 	// The run of a procedure lock taken over from a process that died.
 	staleRun := ""
@@ -196,6 +209,13 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		}
 	}
 	defer exportOperator(opts.Operator)()
+	if mode == engine.ModeExec {
+		undo, err := a.setupExercise(b, store, &opts, f.pause, progressOutFor(a, f))
+		if err != nil {
+			return err
+		}
+		defer undo()
+	}
 	// Live progress goes to stdout for the table view and to stderr for
 	// machine formats, so their output stays parseable. --quiet buffers it
 	// and prints it only if something did not pass.
@@ -254,6 +274,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		return true
 	})
 
+	if mode == engine.ModeExec {
+		opts.Scores = a.scoreSource(store, opts.ID, answerScores)
+	}
 	run, err := engine.Run(cmd.Context(), b, opts)
 	removeAgain()
 	stopAsking()
@@ -266,6 +289,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if run.Interrupted && bySignal {
 		run.Signal = signalName(sig)
 	}
+
 	var reportErr error
 	// An interrupted run renders no report (runbook report RUN still
 	// can); a check run has none.
@@ -320,6 +344,9 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	}
 	if run.Interrupted && saveErr == nil {
 		fmt.Fprintf(a.stderr, "runbook: interrupted; the partial run record was written (run %s)\n", run.ID)
+	}
+	if run.Exercise != nil {
+		fmt.Fprintln(progressOutFor(a, f), exerciseNote(run))
 	}
 	if saveErr != nil && code == 0 && f.format != "nagios" {
 		return exitWith(5, saveErr)

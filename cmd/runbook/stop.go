@@ -166,7 +166,7 @@ func newStopSetCmd(a *app, f *stopFlags, on bool) *cobra.Command {
 				return err
 			}
 			defer closeTargets(targets)
-			entry := state.AuditEntry{User: a.operator(f.operator), Host: hostname(), Reason: reason}
+			entry := state.AuditEntry{User: a.operator(f.operator), Host: hostname(), Reason: reason, Exercise: drillRun()}
 			var changes []state.StopChange
 			var done []stopTarget
 			for _, t := range targets {
@@ -440,6 +440,9 @@ func describeChange(st state.StopState, now time.Time) string {
 	if st.Reason != "" {
 		s += fmt.Sprintf(", reason: %q", st.Reason)
 	}
+	if st.Exercise != "" {
+		s += fmt.Sprintf(" (a drill, by exercise %s)", st.Exercise)
+	}
 	return s
 }
 
@@ -463,6 +466,9 @@ func printStop(w io.Writer, title string, s stopStatusJSON, now time.Time) {
 		if st.Reason != "" {
 			fmt.Fprintf(w, "  reason  %s\n", st.Reason)
 		}
+		if st.Exercise != "" {
+			fmt.Fprintf(w, "  drill   exercise %s (a step of an exercise set it; it holds like a real stop)\n", st.Exercise)
+		}
 	} else {
 		fmt.Fprintln(w, "  (never enabled)")
 	}
@@ -478,19 +484,30 @@ func printAudit(w io.Writer, style table.Style, trail []state.AuditEntry) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(style)
-	repaired := false
+	repaired, drills := false, false
 	for _, e := range trail {
 		repaired = repaired || e.Repair != ""
+		drills = drills || e.Exercise != ""
 	}
 	header := table.Row{"time", "action", "user", "host", "reason"}
 	if repaired {
 		header = append(header, "repair")
+	}
+	if drills {
+		header = append(header, "drill")
 	}
 	t.AppendHeader(header)
 	for _, e := range trail {
 		row := table.Row{e.Time.UTC().Format(time.RFC3339), e.Action, e.User, e.Host, e.Reason}
 		if repaired {
 			row = append(row, e.Repair)
+		}
+		if drills {
+			drill := ""
+			if e.Exercise != "" {
+				drill = "drill: exercise " + e.Exercise
+			}
+			row = append(row, drill)
 		}
 		t.AppendRow(row)
 	}

@@ -48,7 +48,7 @@
     try { d = JSON.parse(e.data); } catch (x) { return; }
     if (kind === "runs" || (kind === "run" && d.run === run) || (kind === "stop" && d.type === "stop")) refresh();
   }
-  ["run", "answer", "ack", "stop"].forEach(function (t) { es.addEventListener(t, on); });
+  ["run", "answer", "ack", "stop", "inject", "pause", "resume"].forEach(function (t) { es.addEventListener(t, on); });
 })();
 
 // Countdowns: an owned step's deadlines tick on the page between
