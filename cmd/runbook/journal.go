@@ -320,7 +320,7 @@ func (j *journal) Finish(ctx context.Context, run *record.Run) {
 		fmt.Fprintf(j.warn, "runbook: warning: %d events of the run's journal were lost: %v\n", len(left), err)
 		return
 	}
-	fmt.Fprintf(j.warn, "runbook: warning: %d events of the run's journal could not be written to the state; they are in %s (not chained: runbook verify %s will say the journal ends early)\n", len(left), path, run.ID)
+	fmt.Fprintf(j.warn, "runbook: warning: %d events of the run did not reach the state; they are in %s (not chained: runbook verify %s cannot prove this run)\n", len(left), path, run.ID)
 }
 
 // spoolEvents appends events (not chained) to <spool>/<id>.events.jsonl.

@@ -257,6 +257,10 @@ func TestKilledRunLeavesNoProcessAndAnAbandonedRecord(t *testing.T) {
 	if again.Status != record.Abandoned || again.FinishedAt.IsZero() {
 		t.Errorf("the abandoned run was not written back as abandoned: %q finished %v", again.Status, again.FinishedAt)
 	}
+	// Its journal ends the same way: the record still proves.
+	if code, stdout, stderr := runCLI(t, dir, "verify", rec.ID); code != 0 {
+		t.Errorf("verify of the abandoned run: exit %d\n%s%s", code, stdout, stderr)
+	}
 	var resumed *record.Run
 	ids, _ := state.NewDir(filepath.Join(dir, ".runbook")).RunIDs(t.Context())
 	for _, id := range ids {
@@ -468,6 +472,16 @@ step "one" {
 	}
 	if n := strings.Count(stderr, "journal could not be written"); n != 1 {
 		t.Errorf("the journal's failure was reported %d times, want once:\n%s", n, stderr)
+	}
+	// The run's events the state did not take are spooled beside it.
+	events, _ := filepath.Glob(filepath.Join(spool, "runbook-spool", "*.events.jsonl"))
+	if len(events) != 1 || !strings.Contains(stderr, events[0]) {
+		t.Errorf("spooled events %v; stderr:\n%s", events, stderr)
+	} else if data, _ := os.ReadFile(events[0]); !strings.Contains(string(data), `"type":"run.finished"`) || !strings.Contains(string(data), `"item":"step.one"`) {
+		t.Errorf("spooled events lack the run's end or its step:\n%s", data)
+	}
+	if n := strings.Count(stderr, "events could not be appended"); n != 1 {
+		t.Errorf("the events' failure was reported %d times, want once:\n%s", n, stderr)
 	}
 }
 
