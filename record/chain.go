@@ -132,10 +132,15 @@ func CheckChain(events []Event) error {
 		e := &events[i]
 		want := int64(i + 1)
 		if e.Seq != want {
+			for _, later := range events[i+1:] {
+				if later.Seq == want {
+					return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: fmt.Sprintf("out of order (event %d comes after it)", want)}
+				}
+			}
 			if e.Seq > want {
 				return &ChainError{Seq: want, Label: fmt.Sprintf("event %d", want), Reason: fmt.Sprintf("missing (the journal goes on with event %d)", e.Seq)}
 			}
-			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: fmt.Sprintf("out of order (expected event %d here)", want)}
+			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: fmt.Sprintf("repeated or out of order (expected event %d here)", want)}
 		}
 		h, err := e.ComputeHash()
 		if err != nil {
