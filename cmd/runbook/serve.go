@@ -122,7 +122,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		Store: store, Host: hostname(), ProxyHeader: f.proxyHeader, ProxyNets: nets, ProxyRole: f.proxyRole,
 		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll,
 		AllowedSigners: f.signers,
-		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
+		Logf:           func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
 	})
 	if err != nil {
 		return exitWith(2, err)
