@@ -120,9 +120,8 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	srv, err := console.New(console.Options{
 		Store: store, Host: hostname(), ProxyHeader: f.proxyHeader, ProxyNets: nets, ProxyRole: f.proxyRole,
-		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll,
-		AllowedSigners: f.signers,
-		Logf:           func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
+		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll, AllowedSigners: f.signers,
+		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
 	})
 	if err != nil {
 		return exitWith(2, err)
