@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/sshsig"
 	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/state"
@@ -339,5 +340,40 @@ func TestSignRefusesEncryptedKeyWithoutTerminal(t *testing.T) {
 	code, _, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key)
 	if code != 2 || !strings.Contains(stderr, "is encrypted") {
 		t.Errorf("sign with an encrypted key and no terminal: exit %d %q", code, stderr)
+	}
+}
+
+// TestVerifyWithPostgres: the journal lives in the database; verify and
+// sign work there too, and an edited record is caught.
+func TestVerifyWithPostgres(t *testing.T) {
+	dsn := fleetDB(t)
+	dir := writeFiles(t, map[string]string{
+		"provable.hcl": provable,
+		"answers.hcl":  "review = {\n  status = \"passed\"\n  note = \"seen\"\n}\n",
+	})
+	if code, _, stderr := runCLI(t, dir, "exec", "provable.hcl", "--answers", "answers.hcl", "--yes", "--state", dsn); code != 1 {
+		t.Fatalf("exec: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", "last", "--state", dsn); code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
+	}
+	key := sshKey(t, "ed25519")
+	if code, stdout, stderr := runCLI(t, dir, "sign", "last", "--state", dsn, "--role", "sre", "--key", key); code != 0 {
+		t.Fatalf("sign: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", "last", "--state", dsn); code != 0 || !strings.Contains(stdout, "1 signatures") {
+		t.Fatalf("verify after sign: exit %d\n%s%s", code, stdout, stderr)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE runbook.runs SET record = jsonb_set(record, '{items,2,status}', '"passed"')`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, dir, "verify", "last", "--state", dsn)
+	if want := `record: items[2].status is "passed", the journal says "failed"`; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("verify of an edited record: exit %d %q, want %q", code, stderr, want)
 	}
 }
