@@ -103,3 +103,40 @@ func TestDirJournalSurvivesATornLine(t *testing.T) {
 		t.Errorf("Events with a damaged line: %v", err)
 	}
 }
+
+// TestSpooledEventsAreFlushedIntoTheJournal: events a run could not
+// append wait in the spool beside its record, survive the record's own
+// removal from the spool, and are chained into the store's journal by the
+// next flush, before the record.
+func TestSpooledEventsAreFlushedIntoTheJournal(t *testing.T) {
+	ctx := context.Background()
+	d := NewDir(t.TempDir())
+	sp := Spool{Dir: t.TempDir()}
+	run := testRun("20261201T010203.000000Z-00000000000000e4", "passed")
+	if _, err := d.AppendEvents(ctx, run.ID, []record.Event{{Type: record.EventRunStarted}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.PutEvents(d, run.ID, []record.Event{{Type: record.EventItemFinished, Item: "step.a"}, {Type: record.EventRunFinished}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Put(d, run); err != nil {
+		t.Fatal(err)
+	}
+	sp.Remove(run.ID) // the record got through on its own
+	if got := sp.Pending(d); len(got) != 1 {
+		t.Fatalf("pending after the record's removal: %v, want the run's events", got)
+	}
+	if _, err := sp.Flush(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.Events(ctx, run.ID)
+	if err != nil || len(evs) != 3 || evs[2].Type != record.EventRunFinished {
+		t.Fatalf("journal after the flush: %+v, %v", evs, err)
+	}
+	if err := record.CheckChain(evs); err != nil {
+		t.Error(err)
+	}
+	if left, _ := os.ReadDir(sp.Dir); len(left) != 0 {
+		t.Errorf("left in the spool: %v", left)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -60,10 +59,6 @@ type journal struct {
 	// queued; events (under mu) are those not yet appended.
 	evMu   sync.Mutex
 	events []record.Event
-	// evFailedAt is when an append last failed; evWarned that it was
-	// said.
-	evFailedAt time.Time
-	evWarned   bool
 	// heard marks the items whose answer or decision came as an event of
 	// its own (Event), so Finished does not add it again.
 	heard map[string]bool
@@ -237,11 +232,10 @@ func mustJSON(v any) json.RawMessage {
 
 // flushEvents appends the queued events to the chain. A state that does
 // not take them (a full disk, a database out of reach) does not stop the
-// run: they stay queued, the journal warns once, and tries again with
-// the next event (after journalRetryAfter) and when the run ends.
-func (j *journal) flushEvents() { j.flushEventsAt(false) }
-
-func (j *journal) flushEventsAt(final bool) bool {
+// run: they stay queued, the journal warns once (as for the record), and
+// tries again with the next event once journalRetryAfter passed; when the
+// run ends, those left are spooled (see Finish).
+func (j *journal) flushEvents() bool {
 	j.evMu.Lock()
 	defer j.evMu.Unlock()
 	j.mu.Lock()
@@ -249,7 +243,7 @@ func (j *journal) flushEventsAt(final bool) bool {
 		j.mu.Unlock()
 		return true
 	}
-	if !final && !j.evFailedAt.IsZero() && time.Since(j.evFailedAt) < journalRetryAfter {
+	if !j.failedAt.IsZero() && time.Since(j.failedAt) < journalRetryAfter {
 		j.mu.Unlock()
 		return false
 	}
@@ -265,20 +259,33 @@ func (j *journal) flushEventsAt(final bool) bool {
 	}
 	j.mu.Lock()
 	j.events = append(batch, j.events...)
-	j.evFailedAt = time.Now()
-	first := !j.evWarned
-	j.evWarned = true
+	j.mu.Unlock()
+	j.storeFailed(err, false)
+	return false
+}
+
+// storeFailed notes that the state did not take a write (skip: it was
+// not even tried, the journal going to the spool meanwhile) and warns
+// the first time.
+func (j *journal) storeFailed(err error, skip bool) {
+	j.mu.Lock()
+	first := !j.failed
+	j.failed = true
+	if !skip {
+		j.failedAt = time.Now()
+	}
 	j.mu.Unlock()
 	if first {
-		fmt.Fprintf(j.warn, "runbook: warning: the run's events could not be appended to its journal (%v); they are kept and written when the state takes them\n", err)
+		fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
 	}
-	return false
 }
 
 // Finish appends the run's end to the chain, after Close: the stop
 // toggled during the run (from the audit trail), each report rendered
-// with its digest, and the final record. Events the state still does
-// not take are written to the spool as <id>.events.jsonl, and said so.
+// with its digest, and the final record. Events the state does not take
+// (or, when it failed a moment ago, all of them) go to the spool
+// (state.Spool.PutEvents), which hands them to the state with the run's
+// record once it answers again.
 func (j *journal) Finish(ctx context.Context, run *record.Run) {
 	j.mu.Lock()
 	if j.run == nil || j.finished {
@@ -287,11 +294,15 @@ func (j *journal) Finish(ctx context.Context, run *record.Run) {
 	}
 	j.finished = true
 	started := j.run.StartedAt
+	down := !j.failedAt.IsZero() && time.Since(j.failedAt) < journalRetryAfter
 	j.mu.Unlock()
 	var stops []record.Event
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
-	trail, _ := j.store.Audit(actx)
-	cancel()
+	var trail []state.AuditEntry
+	if !down {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+		trail, _ = j.store.Audit(actx)
+		cancel()
+	}
 	for _, e := range trail {
 		if (e.Action != state.ActionEnable && e.Action != state.ActionDisable) || e.Time.Before(started) {
 			continue
@@ -308,44 +319,16 @@ func (j *journal) Finish(ctx context.Context, run *record.Run) {
 	at := run.FinishedAt
 	j.queue(record.Event{Type: record.EventRunFinished, OccurredAt: at, Actor: run.Operator, Surface: record.SurfaceEngine, Data: mustJSON(run)})
 	j.mu.Unlock()
-	if j.flushEventsAt(true) {
+	if j.flushEvents() {
 		return
 	}
 	j.mu.Lock()
 	left := j.events
 	j.events = nil
 	j.mu.Unlock()
-	path, err := spoolEvents(run.ID, left)
-	if err != nil {
+	if _, err := (state.Spool{}).PutEvents(j.store, run.ID, left); err != nil {
 		fmt.Fprintf(j.warn, "runbook: warning: %d events of the run's journal were lost: %v\n", len(left), err)
-		return
 	}
-	fmt.Fprintf(j.warn, "runbook: warning: %d events of the run did not reach the state; they are in %s (not chained: runbook verify %s cannot prove this run)\n", len(left), path, run.ID)
-}
-
-// spoolEvents appends events (not chained) to <spool>/<id>.events.jsonl.
-func spoolEvents(id string, events []record.Event) (string, error) {
-	dir := state.DefaultSpoolDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, id+".events.jsonl")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return "", err
-	}
-	var buf []byte
-	for _, e := range events {
-		buf = append(append(buf, mustJSON(e)...), '\n')
-	}
-	_, werr := f.Write(buf)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	return path, werr
 }
 
 // flusher writes the checks' progress, at most every flushEvery.
@@ -399,16 +382,7 @@ func (j *journal) save() {
 		err = spooled.Err
 	}
 	if err != nil {
-		j.mu.Lock()
-		first := !j.failed
-		j.failed = true
-		if !skip {
-			j.failedAt = time.Now()
-		}
-		j.mu.Unlock()
-		if first {
-			fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
-		}
+		j.storeFailed(err, skip)
 	}
 }
 
