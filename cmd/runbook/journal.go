@@ -59,8 +59,9 @@ type journal struct {
 	// queued; events (under mu) are those not yet appended.
 	evMu   sync.Mutex
 	events []record.Event
-	// heard marks the items whose answer or decision came as an event of
-	// its own (Event), so Finished does not add it again.
+	// heard marks the items whose answer ("step.x answer") or decision
+	// ("step.x decision") came as an event of its own (Event), so
+	// Finished does not add it again.
 	heard map[string]bool
 	// finished is set once the run's end was appended.
 	finished bool
@@ -118,19 +119,19 @@ func (j *journal) beat() {
 // Started records an item as running.
 func (j *journal) Started(item record.Item) {
 	item.Status = record.Running
-	j.updateEv(item, record.EventItemStarted)
+	j.update(item, record.EventItemStarted)
 }
 
 // Waiting records an item as waiting for a person's answer: pending, with
 // its question open in the state (exec --wait).
 func (j *journal) Waiting(item record.Item) {
 	item.Status = record.Pending
-	j.updateEv(item, "")
+	j.update(item, "")
 }
 
 // Finished records an item's outcome: its answer or confirmation, then
 // the item as it ended.
-func (j *journal) Finished(item record.Item) { j.updateEv(item, record.EventItemFinished) }
+func (j *journal) Finished(item record.Item) { j.update(item, record.EventItemFinished) }
 
 // Event chains an event the engine reports (an approval, an inject, a
 // score, an answer given apart from its item), at once.
@@ -140,23 +141,22 @@ func (j *journal) Event(e record.Event) {
 		j.mu.Unlock()
 		return
 	}
+	if j.heard == nil {
+		j.heard = map[string]bool{}
+	}
 	switch e.Type {
-	case record.EventAnswer, record.EventConfirm, record.EventDecline:
-		if j.heard == nil {
-			j.heard = map[string]bool{}
-		}
-		j.heard[e.Item] = true
+	case record.EventAnswer:
+		j.heard[e.Item+" answer"] = true
+	case record.EventConfirm, record.EventDecline:
+		j.heard[e.Item+" decision"] = true
 	}
 	j.queue(e)
 	j.mu.Unlock()
 	j.flushEvents()
 }
 
-// update records an item (as Finished does, for callers of old).
-func (j *journal) update(item record.Item) { j.updateEv(item, "") }
-
-// updateEv records an item, and appends event typ (if any) with it.
-func (j *journal) updateEv(item record.Item, typ string) {
+// update records an item, and appends event typ (if any) with it.
+func (j *journal) update(item record.Item, typ string) {
 	j.mu.Lock()
 	if j.run == nil || j.closed {
 		j.mu.Unlock()
@@ -190,11 +190,11 @@ func (j *journal) updateEv(item record.Item, typ string) {
 // (under mu).
 func (j *journal) itemEvents(item record.Item, typ string) {
 	key := item.Kind + "." + item.Name
-	if typ == record.EventItemFinished && !j.heard[key] {
-		if a := item.Answer; a != nil {
+	if typ == record.EventItemFinished {
+		if a := item.Answer; a != nil && !j.heard[key+" answer"] {
 			j.queue(record.Event{Type: record.EventAnswer, Item: key, OccurredAt: a.AnsweredAt, Actor: a.Operator, Surface: a.Surface, Data: mustJSON(a)})
 		}
-		if d := item.Decision; d != nil {
+		if d := item.Decision; d != nil && !j.heard[key+" decision"] {
 			typ := record.EventConfirm
 			if !d.Confirmed {
 				typ = record.EventDecline
