@@ -209,3 +209,29 @@ func canonicalBytes(ctx context.Context, store state.Store, run *record.Run, upT
 	data, err := record.SignedBytes(events)
 	return data, events, err
 }
+
+// journalReports records reports rendered again from a finished run
+// (runbook report RUN): a report event each in the run's journal, and
+// the record's new list of reports, so that verify checks the new files.
+// A run without a journal is left as it is.
+func (a *app) journalReports(ctx context.Context, store state.Store, run *record.Run) error {
+	el, ok := store.(state.EventLog)
+	if !ok || !state.Final(run) || len(run.Reports) == 0 {
+		return nil
+	}
+	evs, err := el.Events(ctx, run.ID)
+	if err != nil || len(evs) == 0 {
+		return err
+	}
+	var add []record.Event
+	for _, r := range run.Reports {
+		add = append(add, record.Event{Type: record.EventReport, Item: "report." + r.Name, Actor: a.operator(""), Surface: record.SurfaceTerminal, Data: mustJSON(r)})
+	}
+	if _, err := el.AppendEvents(ctx, run.ID, add); err != nil {
+		return fmt.Errorf("record the reports in the run's journal: %w", err)
+	}
+	if _, err := store.SaveRun(ctx, run); err != nil {
+		return fmt.Errorf("record the reports in the run record: %w", err)
+	}
+	return nil
+}

@@ -40,7 +40,10 @@ step "broken" {
 }
 
 report "summary" {
-  template = "summary"
+  template = "tabletop"
+  signoff {
+    role = "sre"
+  }
 }
 `
 
@@ -375,5 +378,29 @@ func TestVerifyWithPostgres(t *testing.T) {
 	code, _, stderr := runCLI(t, dir, "verify", "last", "--state", dsn)
 	if want := `record: items[2].status is "passed", the journal says "failed"`; code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("verify of an edited record: exit %d %q, want %q", code, stderr, want)
+	}
+}
+
+// TestReportRenderedAgainAfterSigning: a run is signed, its report
+// rendered again to show the signature; verify checks the new file.
+func TestReportRenderedAgainAfterSigning(t *testing.T) {
+	dir, _, run := provenRun(t)
+	key := sshKey(t, "ed25519")
+	t.Setenv("RUNBOOK_OPERATOR", "alice")
+	if code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key); code != 0 {
+		t.Fatalf("sign: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "report", run.ID); code != 0 {
+		t.Fatalf("report: exit %d\n%s%s", code, stdout, stderr)
+	}
+	doc, err := os.ReadFile(run.Reports[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "signed with SSH key `SHA256:") {
+		t.Errorf("the report rendered again does not show the signature:\n%s", doc)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", run.ID); code != 0 || !strings.Contains(stdout, "1 signatures") {
+		t.Errorf("verify after the report was rendered again: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
