@@ -233,10 +233,16 @@ func (s *Server) apiAnswer(w http.ResponseWriter, r *http.Request, id identity) 
 // signoffBody is the body of a sign-off.
 type signoffBody struct {
 	Statement string `json:"statement"`
+	// Signature is an armored SSH signature (ssh-keygen -Y sign -n
+	// runbook) of the bytes runbook show RUN --canonical --upto Upto
+	// prints; optional.
+	Signature string `json:"signature,omitempty"`
+	Upto      int64  `json:"upto,omitempty"`
 }
 
 // signOff signs a role of a finished run's report.
-func (s *Server) signOff(ctx context.Context, id identity, runID, role, statement string) (*record.Run, error) {
+func (s *Server) signOff(ctx context.Context, id identity, runID, role string, b signoffBody) (*record.Run, error) {
+	statement := b.Statement
 	if err := mayWrite(id); err != nil {
 		return nil, err
 	}
@@ -254,7 +260,13 @@ func (s *Server) signOff(ctx context.Context, id identity, runID, role, statemen
 	if len(statement) > maxNote {
 		return nil, errorf(http.StatusBadRequest, "the statement is longer than %d bytes", maxNote)
 	}
-	signed, err := s.console.SignOff(ctx, runID, record.Signoff{Role: role, Name: id.Name, Statement: statement, At: s.opts.Now(), Surface: record.SurfaceConsole})
+	so := record.Signoff{Role: role, Name: id.Name, Statement: statement, At: s.opts.Now(), Surface: record.SurfaceConsole}
+	if strings.TrimSpace(b.Signature) != "" {
+		if err := s.keySignature(ctx, id.Name, runID, b.Upto, strings.TrimSpace(b.Signature)+"\n", &so); err != nil {
+			return nil, err
+		}
+	}
+	signed, err := s.console.SignOff(ctx, runID, so)
 	switch {
 	case errors.Is(err, state.ErrRunRunning), errors.Is(err, state.ErrSigned):
 		return nil, errorf(http.StatusConflict, "%v", err)
@@ -286,7 +298,7 @@ func (s *Server) apiSignoff(w http.ResponseWriter, r *http.Request, id identity)
 	if err := decodeBody(r, &b); err != nil {
 		return err
 	}
-	run, err := s.signOff(r.Context(), id, r.PathValue("id"), r.PathValue("role"), b.Statement)
+	run, err := s.signOff(r.Context(), id, r.PathValue("id"), r.PathValue("role"), b)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,6 +201,11 @@ type runPage struct {
 	Assignees []string
 	// Exercise is the exercise's injects and pause; nil for a real run.
 	Exercise *exerciseView
+	// Upto is the journal's length, which a signature by key covers, and
+	// SignCommand prints what to sign (empty when the run cannot be
+	// signed by key).
+	Upto        int64
+	SignCommand string
 }
 
 // evidence is what an item's result shows: its output, or its result.
@@ -262,6 +268,11 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request, id identity) er
 			v.Clock = clockOf(it, true, slices.Contains(ackOpen, it.Name), s.ackedBy(r.Context(), run.ID, it.Name), s.opts.Now())
 		}
 		p.Items = append(p.Items, v)
+	}
+	if s.opts.AllowedSigners != "" {
+		if p.Upto = s.journalLength(r.Context(), run.ID); p.Upto > 0 {
+			p.SignCommand = canonicalCommand(run.ID, p.Upto)
+		}
 	}
 	for _, role := range reportRoles(run) {
 		rv := roleView{Role: role}
@@ -352,7 +363,9 @@ func (s *Server) formAnswer(r *http.Request, id identity) (string, error) {
 
 func (s *Server) formSignoff(r *http.Request, id identity) (string, error) {
 	runID := r.PathValue("id")
-	if _, err := s.signOff(r.Context(), id, runID, r.PathValue("role"), r.PostForm.Get("statement")); err != nil {
+	b := signoffBody{Statement: r.PostForm.Get("statement"), Signature: r.PostForm.Get("signature")}
+	b.Upto, _ = strconv.ParseInt(r.PostForm.Get("upto"), 10, 64)
+	if _, err := s.signOff(r.Context(), id, runID, r.PathValue("role"), b); err != nil {
 		return "", err
 	}
 	return "/runs/" + runID + "#signoff", nil

@@ -70,6 +70,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AllowedSigners is an allowed-signers file (ssh-keygen -Y verify's
+	// format) naming each user's SSH keys: a sign-off may carry a
+	// signature by one of them. Empty: sign-offs are by token only.
+	AllowedSigners string
 }
 
 // Server is a console over one state.

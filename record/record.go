@@ -140,6 +140,13 @@ type Signoff struct {
 	At        time.Time `json:"at"`
 	// Surface says where it was given: "console".
 	Surface string `json:"surface,omitempty"`
+	// Key is the fingerprint (SHA256:...) of the SSH key that signed the
+	// record, Signature the armored SSHSIG signature, and SignedHead the
+	// hash of the journal's last event that the signature covers (see
+	// SignedBytes). All empty for a sign-off not signed by key.
+	Key        string `json:"key,omitempty"`
+	Signature  string `json:"signature,omitempty"`
+	SignedHead string `json:"signed_head,omitempty"`
 }
 
 // Where an answer, a decision or a signature was given.

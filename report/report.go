@@ -50,6 +50,9 @@ type Signoff struct {
 	SignedAt time.Time
 	// Surface is where it was signed ("console").
 	Surface string
+	// Key is the fingerprint (SHA256:...) of the SSH key that signed the
+	// run's record (runbook sign), empty for a sign-off not signed by key.
+	Key string
 }
 
 // signed fills in the signatures the run's record holds for the report's
@@ -67,7 +70,7 @@ func signed(specs []Signoff, run *record.Run) []Signoff {
 			out = append(out, Signoff{Role: s.Role})
 			i = len(out) - 1
 		}
-		out[i].Name, out[i].SignedAt, out[i].Surface = s.Name, s.At, s.Surface
+		out[i].Name, out[i].SignedAt, out[i].Surface, out[i].Key = s.Name, s.At, s.Surface, s.Key
 		if s.Statement != "" {
 			out[i].Statement = s.Statement
 		}

@@ -292,6 +292,7 @@ func TestSignedRolesShowTheirSignature(t *testing.T) {
 	run.Signoffs = []record.Signoff{
 		{Role: "SRE", Name: "Alice <b>Ops</b>", At: at, Surface: record.SurfaceConsole},
 		{Role: "Auditor", Name: "Bo", Statement: "seen", At: at, Surface: record.SurfaceConsole},
+		{Role: "Owner", Name: "Cy", At: at, Surface: record.SurfaceTerminal, Key: "SHA256:HodiGlT8amM2p/0ID92qQssoMdNFY4wlwMpxpamEt38", Signature: "-----BEGIN SSH SIGNATURE-----"},
 	}
 	var buf bytes.Buffer
 	if err := Render(&buf, pinSpec(), run, testOptions()); err != nil {
@@ -299,9 +300,11 @@ func TestSignedRolesShowTheirSignature(t *testing.T) {
 	}
 	got := buf.String()
 	for _, want := range []string{
-		"- **Name:** Alice \\<b\\>Ops\\</b\\>\n- **Signature:** signed in the console\n- **Date:** 2025-12-03 15:04 UTC",
+		"- **Name:** Alice \\<b\\>Ops\\</b\\>\n- **Signature:** signed in the console, unsigned by key\n- **Date:** 2025-12-03 15:04 UTC",
 		// A signature of a role the report does not list is not left out.
-		"### Auditor\n\n> seen\n\n- **Name:** Bo\n- **Signature:** signed in the console",
+		"### Auditor\n\n> seen\n\n- **Name:** Bo\n- **Signature:** signed in the console, unsigned by key",
+		// A signature by SSH key names the key.
+		"- **Name:** Cy\n- **Signature:** signed with SSH key `SHA256:HodiGlT8amM2p/0ID92qQssoMdNFY4wlwMpxpamEt38` on the terminal (check it with `runbook verify`)\n- **Date:** 2025-12-03 15:04 UTC",
 		// The role nobody signed keeps its blank lines.
 		"- **Name:** Dana Lee\n- **Signature:** ______________________________\n- **Date:** ______________________________",
 	} {

@@ -301,6 +301,16 @@ func (d *Dir) SignOff(ctx context.Context, runID string, s record.Signoff) (*rec
 	if err := addSignoff(run, s); err != nil {
 		return nil, err
 	}
+	// A run with a journal gets the sign-off there first.
+	if _, err := os.Stat(d.eventsPath(runID)); err == nil {
+		e, err := signoffEvent(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := d.appendEventsLocked(runID, []record.Event{e}); err != nil {
+			return nil, err
+		}
+	}
 	data, err := run.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encode run record: %w", err)

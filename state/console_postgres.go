@@ -282,6 +282,18 @@ func (p *Postgres) SignOff(ctx context.Context, runID string, s record.Signoff) 
 				refused = err
 				return nil
 			}
+			// A run with a journal gets the sign-off there too.
+			if has, err := hasEventsTx(ctx, tx, runID); err != nil {
+				return err
+			} else if has {
+				e, err := signoffEvent(s)
+				if err != nil {
+					return err
+				}
+				if _, err := appendEventsTx(ctx, tx, runID, []record.Event{e}); err != nil {
+					return err
+				}
+			}
 			out, err := json.Marshal(run)
 			if err != nil {
 				return err

@@ -348,12 +348,23 @@ func TestPostgresLeastPrivilege(t *testing.T) {
 		l.Release()
 	}
 
+	if _, err := s.AppendEvents(ctx, run.ID, []record.Event{{Type: record.EventRunStarted}, {Type: record.EventRunFinished}}); err != nil {
+		t.Errorf("AppendEvents: %v", err)
+	}
+	if evs, err := s.Events(ctx, run.ID); err != nil || len(evs) != 2 {
+		t.Errorf("Events: %d, %v", len(evs), err)
+	}
+
 	ac, err := pgx.Connect(ctx, app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ac.Close(ctx)
 	for _, sql := range []string{
+		`UPDATE runbook.run_events SET event = '{}'`,
+		`DELETE FROM runbook.run_events`,
+		`TRUNCATE runbook.run_events`,
+		`ALTER TABLE runbook.run_events DISABLE TRIGGER ALL`,
 		`UPDATE runbook.audit SET reason = 'forged'`,
 		`DELETE FROM runbook.audit`,
 		`TRUNCATE runbook.audit`,

@@ -229,6 +229,26 @@ CREATE TABLE runbook.tokens (
 	// 6: stop changes made during an exercise (drills).
 	`ALTER TABLE runbook.audit ADD COLUMN exercise text NOT NULL DEFAULT '';
 ALTER TABLE runbook.stop ADD COLUMN exercise text NOT NULL DEFAULT '';`,
+	// 7: runs' journals, chains of events: append-only.
+	`CREATE TABLE runbook.run_events (
+	run_id      text NOT NULL,
+	seq         bigint NOT NULL CHECK (seq > 0),
+	type        text NOT NULL,
+	item        text NOT NULL DEFAULT '',
+	recorded_at timestamptz NOT NULL,
+	hash        text NOT NULL,
+	event       text NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+CREATE FUNCTION runbook.run_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'runbook.run_events is append-only';
+END
+$$;
+CREATE TRIGGER run_events_append_only BEFORE UPDATE OR DELETE ON runbook.run_events
+	FOR EACH ROW EXECUTE FUNCTION runbook.run_events_append_only();
+CREATE TRIGGER run_events_no_truncate BEFORE TRUNCATE ON runbook.run_events
+	FOR EACH STATEMENT EXECUTE FUNCTION runbook.run_events_append_only();`,
 }
 
 // The procedure locks' lease: renewed every lockRenew while held, taken
@@ -689,10 +709,11 @@ CREATE TABLE IF NOT EXISTS runbook.schema_version (
 // AppGrants are the privileges the role of ordinary commands needs on a
 // migrated schema, as SQL with %s for the role's quoted name: no DELETE
 // but of ended silences, no TRUNCATE, no CREATE, no ownership, and the
-// audit trail append-only.
+// audit trail and the runs' journals (run_events) append-only.
 const AppGrants = `GRANT USAGE ON SCHEMA runbook TO %[1]s;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA runbook TO %[1]s;
 REVOKE UPDATE ON runbook.audit FROM %[1]s;
+REVOKE UPDATE ON runbook.run_events FROM %[1]s;
 GRANT DELETE ON runbook.silences TO %[1]s;
 GRANT DELETE ON runbook.tokens TO %[1]s;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA runbook TO %[1]s;`

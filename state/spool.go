@@ -75,11 +75,76 @@ func (s Spool) Put(store Store, run *record.Run) (string, error) {
 	return path, nil
 }
 
-// Remove deletes the spooled copy of run id, if any.
+// Remove deletes the spooled copy of run id, if any (not its spooled
+// events: see PutEvents).
 func (s Spool) Remove(id string) {
 	base := filepath.Join(s.dir(), id)
 	_ = os.Remove(base + ".json")
-	_ = os.Remove(base + ".state")
+	s.removeOrphan(id)
+}
+
+// PutEvents appends events of run id's journal that its store did not
+// take to <id>.events.jsonl in the spool, for store, and returns the
+// file's path. Flush appends them to the store's journal of the run
+// (numbered and chained there), before the run's spooled record.
+func (s Spool) PutEvents(store Store, id string, events []record.Event) (string, error) {
+	if id == "" || strings.ContainsAny(id, "/\\\x00") || strings.HasPrefix(id, ".") {
+		return "", fmt.Errorf("run id %q cannot name a file", id)
+	}
+	if err := os.MkdirAll(s.dir(), 0o700); err != nil {
+		return "", fmt.Errorf("spool events of run %s: %w", id, err)
+	}
+	if err := s.private(); err != nil {
+		return "", fmt.Errorf("spool events of run %s: %w", id, err)
+	}
+	base := filepath.Join(s.dir(), id)
+	if err := record.WriteFileAtomic(base+".state", []byte(SpoolTarget(store)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("spool events of run %s: %w", id, err)
+	}
+	var buf []byte
+	for _, e := range events {
+		line, err := json.Marshal(e)
+		if err != nil {
+			return "", fmt.Errorf("encode event: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	f, err := os.OpenFile(base+".events.jsonl", os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("spool events of run %s: %w", id, err)
+	}
+	_, werr := f.Write(buf)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("spool events of run %s: %w", id, werr)
+	}
+	return base + ".events.jsonl", nil
+}
+
+// flushEvents appends run id's spooled events to store's journal and
+// removes them from the spool.
+func (s Spool) flushEvents(ctx context.Context, store Store, id string) error {
+	path := filepath.Join(s.dir(), id+".events.jsonl")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	events, err := parseEvents(data, path)
+	if err != nil {
+		return err
+	}
+	if _, err := AppendEvents(ctx, store, id, events...); err != nil {
+		return err
+	}
+	return os.Remove(path)
 }
 
 // private refuses a spool directory that others could write to (a
@@ -132,6 +197,10 @@ func (s Spool) Flush(ctx context.Context, store Store) ([]string, error) {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
+		// The run's journal first: the record is what it folds to.
+		if err := s.flushEvents(ctx, store, id); err != nil {
+			return done, err
+		}
 		path := filepath.Join(s.dir(), id+".json")
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -176,6 +245,9 @@ func (s Spool) removeIf(id string, data []byte) {
 // removeOrphan deletes the target file of run id when its record is gone.
 func (s Spool) removeOrphan(id string) {
 	base := filepath.Join(s.dir(), id)
+	if _, err := os.Lstat(base + ".events.jsonl"); err == nil {
+		return // events still to flush
+	}
 	if _, err := os.Lstat(base + ".json"); errors.Is(err, fs.ErrNotExist) {
 		_ = os.Remove(base + ".state")
 	}

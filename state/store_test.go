@@ -348,6 +348,7 @@ func testStore(t *testing.T, fresh func(t *testing.T) opener) {
 	t.Run("procedure lock", func(t *testing.T) { testProcLock(t, fresh(t)) })
 	t.Run("run order", func(t *testing.T) { testRunOrder(t, fresh(t)(t)) })
 	t.Run("runs and last", func(t *testing.T) { testRunsAndLast(t, fresh(t)(t)) })
+	t.Run("event chain", func(t *testing.T) { testEventChain(t, fresh(t)(t)) })
 }
 
 // decodeStrict decodes one JSON value, refusing unknown fields.

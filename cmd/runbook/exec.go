@@ -300,6 +300,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	// A record the state cannot take (a full disk, a database out of
 	// reach) is spooled locally; the run's output still follows, and the
 	// exit code is 5 (unless the run itself failed).
+	jr.Finish(cmd.Context(), run)
 	saveErr := a.saveRecord(cmd.Context(), store, run)
 	if f.out != "" {
 		data, err := run.Marshal()

@@ -178,7 +178,8 @@ func contains(list []string, s string) bool {
 
 func newShowCmd(a *app) *cobra.Command {
 	var stateFlag, format string
-	var verbose bool
+	var verbose, canonical bool
+	var upto int64
 	cmd := &cobra.Command{
 		Use:   "show [RUN]",
 		Short: "Print one recorded run (default: the last)",
@@ -192,6 +193,15 @@ died without finishing it) the item that was running is named too.`,
 				return err
 			}
 			defer store.Close()
+			if canonical {
+				// The exact bytes a signature covers (runbook sign).
+				data, _, err := canonicalBytes(cmd.Context(), store, run, upto)
+				if err != nil {
+					return exitWith(1, fmt.Errorf("run %s: %w", run.ID, err))
+				}
+				_, err = a.stdout.Write(data)
+				return err
+			}
 			r, err := views.New(format, views.Options{Color: a.useColor(a.stdout), Verbose: verbose})
 			if err != nil {
 				return exitWith(2, err)
@@ -212,6 +222,8 @@ died without finishing it) the item that was running is named too.`,
 	cmd.Flags().StringVar(&stateFlag, "state", "", "state directory or postgres:// URL")
 	cmd.Flags().StringVar(&format, "format", "table", fmt.Sprintf("output format: %v", views.Formats()))
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show asserts of passed items too")
+	cmd.Flags().BoolVar(&canonical, "canonical", false, "print the exact bytes runbook sign signs: the record as its journal says, with the journal's last event")
+	cmd.Flags().Int64Var(&upto, "upto", 0, "with --canonical: as of journal event `N` (what a signature made then covers)")
 	return cmd
 }
 

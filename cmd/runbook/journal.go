@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,6 +29,13 @@ import (
 // must say so before it does. Checks only observe; their progress is
 // written at most every flushEvery, so a thousand parallel checks do not
 // rewrite the record a thousand times.
+//
+// Beside the record, the journal appends the run's events to the state
+// as a chain (state.EventLog): the run's start with its plan, each item
+// started and finished, each answer and confirmation, whatever else the
+// engine reports (approvals, injects, scores), the stop toggled during
+// the run, the reports rendered, and the run's end. The final record is
+// what the chain folds to (record.Fold); `runbook verify` checks both.
 type journal struct {
 	store  state.Store
 	warn   io.Writer
@@ -45,6 +54,17 @@ type journal struct {
 	done chan struct{}
 	// stop ends the heartbeat.
 	stop chan struct{}
+
+	// evMu serializes appends to the chain, in the order events were
+	// queued; events (under mu) are those not yet appended.
+	evMu   sync.Mutex
+	events []record.Event
+	// heard marks the items whose answer ("step.x answer") or decision
+	// ("step.x decision") came as an event of its own (Event), so
+	// Finished does not add it again.
+	heard map[string]bool
+	// finished is set once the run's end was appended.
+	finished bool
 }
 
 // heartbeat is how often the journal writes the record while the run
@@ -71,7 +91,9 @@ func (j *journal) Begin(run *record.Run) {
 		j.index[it.Kind+"."+it.Name] = i
 	}
 	j.dirty = true
+	j.queue(record.Event{Type: record.EventRunStarted, OccurredAt: run.StartedAt, Actor: run.Operator, Surface: record.SurfaceEngine, Data: mustJSON(run)})
 	j.mu.Unlock()
+	j.flushEvents()
 	j.save()
 	go j.flusher()
 	go j.beat()
@@ -97,24 +119,51 @@ func (j *journal) beat() {
 // Started records an item as running.
 func (j *journal) Started(item record.Item) {
 	item.Status = record.Running
-	j.update(item)
+	j.update(item, record.EventItemStarted)
 }
 
 // Waiting records an item as waiting for a person's answer: pending, with
 // its question open in the state (exec --wait).
 func (j *journal) Waiting(item record.Item) {
 	item.Status = record.Pending
-	j.update(item)
+	j.update(item, "")
 }
 
-// Finished records an item's outcome.
-func (j *journal) Finished(item record.Item) { j.update(item) }
+// Finished records an item's outcome: its answer or confirmation, then
+// the item as it ended.
+func (j *journal) Finished(item record.Item) { j.update(item, record.EventItemFinished) }
 
-func (j *journal) update(item record.Item) {
+// Event chains an event the engine reports (an approval, an inject, a
+// score, an answer given apart from its item), at once.
+func (j *journal) Event(e record.Event) {
 	j.mu.Lock()
 	if j.run == nil || j.closed {
 		j.mu.Unlock()
 		return
+	}
+	if j.heard == nil {
+		j.heard = map[string]bool{}
+	}
+	switch e.Type {
+	case record.EventAnswer:
+		j.heard[e.Item+" answer"] = true
+	case record.EventConfirm, record.EventDecline:
+		j.heard[e.Item+" decision"] = true
+	}
+	j.queue(e)
+	j.mu.Unlock()
+	j.flushEvents()
+}
+
+// update records an item, and appends event typ (if any) with it.
+func (j *journal) update(item record.Item, typ string) {
+	j.mu.Lock()
+	if j.run == nil || j.closed {
+		j.mu.Unlock()
+		return
+	}
+	if typ != "" {
+		j.itemEvents(item, typ)
 	}
 	if i, ok := j.index[item.Kind+"."+item.Name]; ok {
 		j.run.Items[i] = item
@@ -133,13 +182,160 @@ func (j *journal) update(item record.Item) {
 		return
 	}
 	j.mu.Unlock()
+	j.flushEvents()
 	j.save()
+}
+
+// itemEvents queues the events of an item that started or finished
+// (under mu).
+func (j *journal) itemEvents(item record.Item, typ string) {
+	key := item.Kind + "." + item.Name
+	if typ == record.EventItemFinished {
+		if a := item.Answer; a != nil && !j.heard[key+" answer"] {
+			j.queue(record.Event{Type: record.EventAnswer, Item: key, OccurredAt: a.AnsweredAt, Actor: a.Operator, Surface: a.Surface, Data: mustJSON(a)})
+		}
+		if d := item.Decision; d != nil && !j.heard[key+" decision"] {
+			typ := record.EventConfirm
+			if !d.Confirmed {
+				typ = record.EventDecline
+			}
+			surface := record.SurfaceTerminal
+			if d.By == record.SurfaceConsole {
+				surface = record.SurfaceConsole
+			}
+			j.queue(record.Event{Type: typ, Item: key, OccurredAt: d.At, Actor: d.Operator, Surface: surface, Data: mustJSON(d)})
+		}
+	}
+	at := time.Now()
+	if typ == record.EventItemStarted && item.StartedAt != nil {
+		at = *item.StartedAt
+	}
+	j.queue(record.Event{Type: typ, Item: key, OccurredAt: at, Surface: record.SurfaceEngine, Data: mustJSON(item)})
+}
+
+// queue adds an event to those to append (under mu).
+func (j *journal) queue(e record.Event) {
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	j.events = append(j.events, e)
+}
+
+// mustJSON encodes a value of the record, which always encodes.
+func mustJSON(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(strconv.Quote(err.Error()))
+	}
+	return data
+}
+
+// flushEvents appends the queued events to the chain. A state that does
+// not take them (a full disk, a database out of reach) does not stop the
+// run: they stay queued, the journal warns once (as for the record), and
+// tries again with the next event once journalRetryAfter passed; when the
+// run ends, those left are spooled (see Finish).
+func (j *journal) flushEvents() bool {
+	j.evMu.Lock()
+	defer j.evMu.Unlock()
+	j.mu.Lock()
+	if len(j.events) == 0 || j.run == nil {
+		j.mu.Unlock()
+		return true
+	}
+	if !j.failedAt.IsZero() && time.Since(j.failedAt) < journalRetryAfter {
+		j.mu.Unlock()
+		return false
+	}
+	batch := j.events
+	j.events = nil
+	id := j.run.ID
+	j.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	_, err := state.AppendEvents(ctx, j.store, id, batch...)
+	cancel()
+	if err == nil {
+		return true
+	}
+	j.mu.Lock()
+	j.events = append(batch, j.events...)
+	j.mu.Unlock()
+	j.storeFailed(err, false)
+	return false
+}
+
+// storeFailed notes that the state did not take a write (skip: it was
+// not even tried, the journal going to the spool meanwhile) and warns
+// the first time.
+func (j *journal) storeFailed(err error, skip bool) {
+	j.mu.Lock()
+	first := !j.failed
+	j.failed = true
+	if !skip {
+		j.failedAt = time.Now()
+	}
+	j.mu.Unlock()
+	if first {
+		fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
+	}
+}
+
+// Finish appends the run's end to the chain, after Close: the stop
+// toggled during the run (from the audit trail), each report rendered
+// with its digest, and the final record. Events the state does not take
+// (or, when it failed a moment ago, all of them) go to the spool
+// (state.Spool.PutEvents), which hands them to the state with the run's
+// record once it answers again.
+func (j *journal) Finish(ctx context.Context, run *record.Run) {
+	j.mu.Lock()
+	if j.run == nil || j.finished {
+		j.mu.Unlock()
+		return
+	}
+	j.finished = true
+	started := j.run.StartedAt
+	down := !j.failedAt.IsZero() && time.Since(j.failedAt) < journalRetryAfter
+	j.mu.Unlock()
+	var stops []record.Event
+	var trail []state.AuditEntry
+	if !down {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalTimeout)
+		trail, _ = j.store.Audit(actx)
+		cancel()
+	}
+	for _, e := range trail {
+		if (e.Action != state.ActionEnable && e.Action != state.ActionDisable) || e.Time.Before(started) {
+			continue
+		}
+		stops = append(stops, record.Event{Type: record.EventStop, OccurredAt: e.Time, Actor: e.User, Data: mustJSON(e)})
+	}
+	j.mu.Lock()
+	for _, e := range stops {
+		j.queue(e)
+	}
+	for _, r := range run.Reports {
+		j.queue(record.Event{Type: record.EventReport, Item: "report." + r.Name, Surface: record.SurfaceEngine, Data: mustJSON(r)})
+	}
+	at := run.FinishedAt
+	j.queue(record.Event{Type: record.EventRunFinished, OccurredAt: at, Actor: run.Operator, Surface: record.SurfaceEngine, Data: mustJSON(run)})
+	j.mu.Unlock()
+	if j.flushEvents() {
+		return
+	}
+	j.mu.Lock()
+	left := j.events
+	j.events = nil
+	j.mu.Unlock()
+	if _, err := (state.Spool{}).PutEvents(j.store, run.ID, left); err != nil {
+		fmt.Fprintf(j.warn, "runbook: warning: %d events of the run's journal were lost: %v\n", len(left), err)
+	}
 }
 
 // flusher writes the checks' progress, at most every flushEvery.
 func (j *journal) flusher() {
 	defer close(j.done)
 	for range j.kick {
+		j.flushEvents()
 		j.save()
 		// At most every flushEvery; Close does not wait out the pause.
 		select {
@@ -186,16 +382,7 @@ func (j *journal) save() {
 		err = spooled.Err
 	}
 	if err != nil {
-		j.mu.Lock()
-		first := !j.failed
-		j.failed = true
-		if !skip {
-			j.failedAt = time.Now()
-		}
-		j.mu.Unlock()
-		if first {
-			fmt.Fprintf(j.warn, "runbook: warning: the run's journal could not be written (%v); the record is written when the run ends\n", err)
-		}
+		j.storeFailed(err, skip)
 	}
 }
 
@@ -236,6 +423,15 @@ func (o observers) Started(item record.Item) {
 func (o observers) Finished(item record.Item) {
 	for _, x := range o {
 		x.Finished(item)
+	}
+}
+
+// Event passes an event to those that hear events.
+func (o observers) Event(e record.Event) {
+	for _, x := range o {
+		if eo, ok := x.(engine.EventObserver); ok {
+			eo.Event(e)
+		}
 	}
 }
 
@@ -298,6 +494,15 @@ func warnAbandonedRun(ctx context.Context, store state.Store, w io.Writer, id st
 		run.FinishedAt = run.StartedAt
 	}
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+	// Its journal, if it has one, ends the same way.
+	if el, ok := store.(state.EventLog); ok {
+		if evs, err := el.Events(ctx, id); err == nil && len(evs) > 0 {
+			e := record.Event{Type: record.EventRunFinished, OccurredAt: run.FinishedAt, Actor: run.Operator, Surface: record.SurfaceEngine, Data: mustJSON(run)}
+			if _, err := el.AppendEvents(ctx, run.ID, []record.Event{e}); err != nil {
+				return
+			}
+		}
+	}
 	_, _ = store.SaveRun(ctx, run)
 }
 

@@ -219,6 +219,9 @@ RUN is a run id (or unique prefix), a path to a run record, or last.`, report.Bu
 			if err := a.renderRunReports(b, run, store); err != nil {
 				return exitWith(1, err)
 			}
+			if err := a.journalReports(cmd.Context(), store, run); err != nil {
+				return exitWith(1, err)
+			}
 			for _, r := range run.Reports {
 				fmt.Fprintf(a.stdout, "report %s → %s\n", r.Name, r.Path)
 			}

@@ -28,6 +28,7 @@ type serveFlags struct {
 	allowHosts  []string
 	secure      bool
 	poll        time.Duration
+	signers     string
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -57,6 +58,7 @@ answers to (loopback and localhost are always allowed).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8088", "the `ADDR` to serve on")
+	fl.StringVar(&f.signers, "allowed-signers", "", "an allowed signers `FILE` (ssh-keygen's format) naming each user's SSH keys: sign-offs may then be signed by key")
 	fl.StringVar(&f.state, "state", "", "the state to serve: a directory or a postgres:// URL (default $RUNBOOK_STATE, else ./.runbook)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `FILE` (PEM)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the private key `FILE` of --tls-cert (PEM)")
@@ -118,7 +120,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	srv, err := console.New(console.Options{
 		Store: store, Host: hostname(), ProxyHeader: f.proxyHeader, ProxyNets: nets, ProxyRole: f.proxyRole,
-		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll,
+		Open: open, AllowedHosts: hosts, SecureCookies: f.tlsCert != "" || f.secure, Poll: f.poll, AllowedSigners: f.signers,
 		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, "runbook: "+format+"\n", args...) },
 	})
 	if err != nil {

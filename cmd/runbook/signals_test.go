@@ -257,6 +257,10 @@ func TestKilledRunLeavesNoProcessAndAnAbandonedRecord(t *testing.T) {
 	if again.Status != record.Abandoned || again.FinishedAt.IsZero() {
 		t.Errorf("the abandoned run was not written back as abandoned: %q finished %v", again.Status, again.FinishedAt)
 	}
+	// Its journal ends the same way: the record still proves.
+	if code, stdout, stderr := runCLI(t, dir, "verify", rec.ID); code != 0 {
+		t.Errorf("verify of the abandoned run: exit %d\n%s%s", code, stdout, stderr)
+	}
 	var resumed *record.Run
 	ids, _ := state.NewDir(filepath.Join(dir, ".runbook")).RunIDs(t.Context())
 	for _, id := range ids {
@@ -468,6 +472,13 @@ step "one" {
 	}
 	if n := strings.Count(stderr, "journal could not be written"); n != 1 {
 		t.Errorf("the journal's failure was reported %d times, want once:\n%s", n, stderr)
+	}
+	// The run's journal is spooled beside its record.
+	events, _ := filepath.Glob(filepath.Join(spool, "runbook-spool", "*.events.jsonl"))
+	if len(events) != 1 || strings.TrimSuffix(events[0], ".events.jsonl") != strings.TrimSuffix(spooled[0], ".json") {
+		t.Errorf("spooled events %v, want beside %s", events, spooled[0])
+	} else if data, _ := os.ReadFile(events[0]); !strings.Contains(string(data), `"type":"run.finished"`) || !strings.Contains(string(data), `"item":"step.one"`) {
+		t.Errorf("spooled events lack the run's end or its step:\n%s", data)
 	}
 }
 

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
+	"github.com/runbookhq/runbook/state"
+)
+
+var _ engine.EventObserver = (*journal)(nil)
+
+// TestJournalChainsWhateverTheEngineReports: events the engine reports
+// (an approval, a score, an answer given apart from its item) are
+// chained as they come, in order with the items' own; an answer already
+// reported is not added again when its item finishes; a stop toggled
+// during the run joins the journal at its end.
+func TestJournalChainsWhateverTheEngineReports(t *testing.T) {
+	store := state.NewDir(filepath.Join(t.TempDir(), "st"))
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Second)
+	j := newJournal(store, io.Discard)
+	run := &record.Run{ID: "20261201T000000Z-events", Runbook: "r", Mode: "exec", Operator: "ann", StartedAt: start,
+		Items: []record.Item{{Kind: record.KindStep, Name: "review", Status: record.Pending, Manual: true}}}
+	j.Begin(run)
+	var obs engine.Observer = observers{j}
+	eo := obs.(engine.EventObserver)
+	eo.Event(record.Event{Type: record.EventApproval, Item: "step.review", Actor: "bob", Surface: record.SurfaceConsole, Data: json.RawMessage(`{"n":1}`)})
+	now := time.Now().UTC()
+	answer := &record.Answer{Status: record.Passed, Operator: "carol", AnsweredAt: now, Surface: record.SurfaceConsole}
+	eo.Event(record.Event{Type: record.EventAnswer, Item: "step.review", Actor: "carol", Surface: record.SurfaceConsole})
+	obs.Started(record.Item{Kind: record.KindStep, Name: "review", StartedAt: &now})
+	obs.Finished(record.Item{Kind: record.KindStep, Name: "review", Status: record.Passed, StartedAt: &now, Answer: answer})
+	if _, err := store.ChangeStop(ctx, state.StopRequest{On: true, Entry: state.AuditEntry{User: "dave", Host: "h", Reason: "drill"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	final := *run
+	final.Items = []record.Item{{Kind: record.KindStep, Name: "review", Status: record.Passed, StartedAt: &now, Answer: answer}}
+	final.FinishedAt = time.Now().UTC()
+	final.Tally()
+	j.Finish(ctx, &final)
+	evs, err := store.Events(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(evs); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, strings.TrimSpace(e.Type+" "+e.Item+" "+e.Actor))
+	}
+	want := []string{
+		"run.started  ann",
+		"approval step.review bob",
+		"answer step.review carol",
+		"item.started step.review",
+		"item.finished step.review",
+		"stop  dave",
+		"run.finished  ann",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("journal:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	folded, err := record.Fold(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := record.Diff(&final, folded); d != "" {
+		t.Errorf("the final record is not the journal's fold: %s", d)
+	}
+}
