@@ -531,3 +531,29 @@ func TestAStateThatCannotBeReadIsSaidClearly(t *testing.T) {
 		t.Errorf("page: got %d %s, want 503 naming the file", code, body)
 	}
 }
+
+func TestRunPageShowsAStepsChecksAndInformationalItems(t *testing.T) {
+	f := newFixture(t, Options{Open: true})
+	now := time.Now().UTC()
+	run := &record.Run{ID: "c1", Runbook: "drill", Mode: "exec", Status: record.Failed, StartedAt: now, FinishedAt: now,
+		Items: []record.Item{
+			{Kind: record.KindStep, Name: "sanity", Status: record.Failed, Checks: []record.Item{
+				{Kind: record.KindCheck, Name: "shadow_process", Status: record.Passed},
+				{Kind: record.KindCheck, Name: "golden_disk", Status: record.Failed,
+					Asserts: []record.Assert{{Message: "disk at 97%", Severity: "critical"}}},
+			}},
+			{Kind: record.KindStep, Name: "biggest_relations", Status: record.Failed, Informational: true},
+		}}
+	if _, err := f.store.SaveRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	code, page := f.do("GET", "/runs/c1", "", "")
+	if code != 200 {
+		t.Fatalf("run page: got %d:\n%s", code, page)
+	}
+	for _, want := range []string{"shadow_process", "golden_disk", "disk at 97%", "· informational"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the run page lacks %q:\n%s", want, page)
+		}
+	}
+}
