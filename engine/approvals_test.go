@@ -76,6 +76,7 @@ func TestFourEyesNeedsDistinctApproversOtherThanTheOperator(t *testing.T) {
 		decisionBy string
 	}{
 		{"self and repeat refused", []record.Decision{yes("olga"), yes("bob"), yes("bob"), yes("carol")}, record.Passed, []string{"bob", "carol"}, record.Passed, 4, "carol"},
+		{"the same people in other case or spacing refused", []record.Decision{yes("Olga"), yes("bob"), yes(" BOB "), yes("carol")}, record.Passed, []string{"bob", "carol"}, record.Passed, 4, "carol"},
 		{"declined by an approver", []record.Decision{yes("bob"), {Confirmed: false, Operator: "carol", By: record.SurfaceConsole}}, record.Declined, []string{"bob"}, record.Incomplete, 2, "carol"},
 		{"one approval is not enough", []record.Decision{yes("bob")}, record.Declined, []string{"bob"}, record.Incomplete, 2, "nobody"},
 	}
