@@ -837,8 +837,8 @@ func decodeCheckList(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 
 // compositeConflicts reports what a step made of checks (checks = […])
 // cannot also have: a provider block, a manual block, check =, confirm, a
-// retry block (each check keeps its own) or on (each check runs where it
-// says).
+// retry block or a timeout (each check keeps its own) or on (each check
+// runs where it says).
 func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 	if _, ok := content.Attributes["checks"]; !ok {
 		return nil
@@ -856,6 +856,8 @@ func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 		clash, at = "confirm (its checks only observe)", it.Confirm.Range()
 	case it.Retry != nil:
 		clash, at = "a retry block (each check keeps its own retry)", it.Retry.DeclRange
+	case it.Timeout != nil:
+		clash, at = "timeout (each check keeps its own timeout)", it.Timeout.Range()
 	case content.Attributes["on"] != nil:
 		clash, at = "on (each check runs where it says)", content.Attributes["on"].Expr.Range()
 	default:

@@ -45,3 +45,8 @@ step "twice" {
   checks = [check.a, check.a] # ERROR: Duplicate check in checks
 }
 
+
+step "with_timeout" {
+  checks  = [check.a]
+  timeout = "1s" # ERROR: Conflicting arguments with checks
+}
