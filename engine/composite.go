@@ -37,7 +37,16 @@ func (r *runner) planComposite(n, prev *node, newCheck func(string, *node) *node
 			}
 			dep := n.scope["check."+ref.Name]
 			if dep == nil || dep.parent != n {
-				dep = newCheck(ref.Name, prev)
+				if a := aliases[ref.Name]; a != nil && a.parent != n {
+					// An earlier step ran it: its result, not a second
+					// run; --only brings that step.
+					dep = a
+					if a.parent != nil {
+						n.deps = append(n.deps, a.parent)
+					}
+				} else {
+					dep = newCheck(ref.Name, prev)
+				}
 				n.deps = append(n.deps, dep)
 			}
 			dep.referenced = true

@@ -115,6 +115,52 @@ step "sanity" {
 	}
 }
 
+func TestCheckDependingOnACheckAnEarlierStepRanDoesNotRunItAgain(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "count")
+	src := `runbook "t" {}
+check "a" {
+  shell {
+    command = "echo ran >> ` + count + `; echo A"
+  }
+}
+check "b" {
+  depends_on = [check.a]
+  shell {
+    command = "echo B"
+  }
+}
+step "one" {
+  %ONE%
+}
+step "two" {
+  checks = [check.b]
+}
+`
+	for _, tt := range []struct {
+		name, one string
+		opts      engine.Options
+	}{
+		{"all", "checks = [check.a]", engine.Options{}},
+		{"--only the later step", "checks = [check.a]", engine.Options{Only: []string{"step.two"}}},
+		{"run by check =", "check = check.a", engine.Options{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_ = os.Remove(count)
+			r := run(t, strings.Replace(src, "%ONE%", tt.one, 1), tt.opts)
+			var rows []string
+			for _, it := range r.Items {
+				rows = append(rows, it.Kind+"."+it.Name+" "+it.Status)
+			}
+			if diff := cmp.Diff([]string{"step.one passed", "step.two passed"}, rows); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if data, _ := os.ReadFile(count); string(data) != "ran\n" {
+				t.Errorf("check.a ran %d times, want once", strings.Count(string(data), "ran"))
+			}
+		})
+	}
+}
+
 func TestInformationalStepsNeverGateTheRun(t *testing.T) {
 	src := `runbook "t" {}
 playbook "p" {
