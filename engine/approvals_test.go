@@ -118,6 +118,22 @@ func TestFourEyesNeedsDistinctApproversOtherThanTheOperator(t *testing.T) {
 	}
 }
 
+func TestFourEyesWithoutApprovalsInTimeSaysSo(t *testing.T) {
+	a := &approver{give: []record.Decision{{Confirmed: true, Operator: "bob", By: record.SurfaceConsole, At: time.Now()},
+		{Confirmed: false, Operator: "olga", By: "timeout", At: time.Now()}}}
+	r := run(t, fourEyes+`step "after" {
+  shell { command = "true" }
+}
+`, engine.Options{Prompter: a, Operator: "olga"})
+	if it := item(t, r, "step", "deploy"); it.Status != record.Declined {
+		t.Errorf("deploy %s; want declined", it.Status)
+	}
+	want := "step deploy was not approved in time (1 of 2 approvals)"
+	if got := item(t, r, "step", "after").SkipReason; got != want {
+		t.Errorf("after: skip reason %q, want %q (the operator declined nothing)", got, want)
+	}
+}
+
 func TestFourEyesIsNotGivenByYesOrATerminal(t *testing.T) {
 	for _, yes := range []bool{false, true} {
 		r := run(t, fourEyes, engine.Options{Prompter: &prompter{}, Yes: yes, Operator: "olga"})
