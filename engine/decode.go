@@ -572,6 +572,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		})
 	}
 	diags = append(diags, compositeConflicts(it, content)...)
+	diags = append(diags, compositeWhen(it)...)
 	if it.Required != nil && it.Manual == nil && kind == "step" {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -869,4 +870,26 @@ func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 		Detail:   fmt.Sprintf("The step %q is made of checks (checks = […]) and also has %s; use one or the other.", it.Name, clash),
 		Subject:  at.Ptr(),
 	}}
+}
+
+// compositeWhen refuses a when of a step made of checks that reads one of
+// those checks: when is decided before they run.
+func compositeWhen(it *Item) hcl.Diagnostics {
+	if it.When == nil || len(it.CheckRefs) == 0 {
+		return nil
+	}
+	for _, tr := range it.When.Variables() {
+		if tr.RootName() != "check" || len(tr) < 2 {
+			continue
+		}
+		if a, ok := tr[1].(hcl.TraverseAttr); ok && contains(it.CheckRefs, a.Name) {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Step reads its own checks in when",
+				Detail:   fmt.Sprintf("The step %q is made of check.%s, which runs only once the step's when lets it: when cannot read it. Use an assert on the step to judge its checks' results.", it.Name, a.Name),
+				Subject:  tr.SourceRange().Ptr(),
+			}}
+		}
+	}
+	return nil
 }
