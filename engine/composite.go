@@ -73,6 +73,16 @@ func (r *runner) runComposite(ctx context.Context, n *node) {
 	n.rec.Checks = subRecords(n)
 	n.rec.Attempts = 1
 	status := worstStatus(n.rec.Checks)
+	if status != record.Failed {
+		for _, sub := range n.subs {
+			if sub.rec.Status == record.Skipped && sub.rec.SkipReason == sub.interruption() {
+				// An interruption kept checks from running: the step
+				// did not pass.
+				r.skip(n, n.interruption())
+				return
+			}
+		}
+	}
 	if status == record.Skipped {
 		r.skip(n, "every one of its checks was skipped")
 		return
