@@ -45,6 +45,9 @@ func TestApprovalsRefuseTheOperatorAndRepeatApprovers(t *testing.T) {
 	f := newFixture(t, Options{})
 	alice, bob, carol := f.token("alice", state.RoleOperator), f.token("bob", state.RoleOperator), f.token("carol", state.RoleOperator)
 	viewer := f.token("vera", state.RoleViewer)
+	// The same people, written differently: a name is a person whatever
+	// its case.
+	aliceUpper, carolUpper := f.token("Alice", state.RoleOperator), f.token("CAROL", state.RoleOperator)
 	run := f.ownedRun("r1")
 	tests := []struct {
 		name, path, token, body string
@@ -54,6 +57,8 @@ func TestApprovalsRefuseTheOperatorAndRepeatApprovers(t *testing.T) {
 		{"the operator", "/api/runs/r1/steps/deploy/approve", alice, "{}", 403, "alice started this run and cannot approve its step deploy"},
 		{"the operator, as a confirmation", "/api/runs/r1/answers/deploy", alice, `{"confirm":true}`, 403, "four eyes means 2 other people approve it"},
 		{"an approver again", "/api/runs/r1/steps/deploy/approve", carol, "{}", 409, "carol approved step deploy already"},
+		{"the operator, in capitals", "/api/runs/r1/steps/deploy/approve", aliceUpper, "{}", 403, "Alice started this run and cannot approve its step deploy"},
+		{"an approver again, in capitals", "/api/runs/r1/steps/deploy/approve", carolUpper, "{}", 409, "CAROL approved step deploy already"},
 		{"a viewer", "/api/runs/r1/steps/deploy/approve", viewer, "{}", 403, ""},
 		{"an unknown step", "/api/runs/r1/steps/nope/approve", bob, "{}", 404, ""},
 		{"another person", "/api/runs/r1/steps/deploy/approve", bob, "{}", 200, `"by": "bob"`},

@@ -110,6 +110,10 @@ func (r *runner) approve(ctx context.Context, n *node) bool {
 		if !d.Confirmed {
 			n.rec.Decision = d
 			n.rec.Status = record.Declined
+			if d.By == "timeout" {
+				r.stop(record.KindStep, fmt.Sprintf("step %s was not approved in time (%d of %d approvals)", n.item.Name, len(n.rec.Approvals), need))
+				return false
+			}
 			who := d.Operator
 			if who == "" {
 				who = "the operator"

@@ -76,6 +76,7 @@ func TestFourEyesNeedsDistinctApproversOtherThanTheOperator(t *testing.T) {
 		decisionBy string
 	}{
 		{"self and repeat refused", []record.Decision{yes("olga"), yes("bob"), yes("bob"), yes("carol")}, record.Passed, []string{"bob", "carol"}, record.Passed, 4, "carol"},
+		{"the same people in other case or spacing refused", []record.Decision{yes("Olga"), yes("bob"), yes(" BOB "), yes("carol")}, record.Passed, []string{"bob", "carol"}, record.Passed, 4, "carol"},
 		{"declined by an approver", []record.Decision{yes("bob"), {Confirmed: false, Operator: "carol", By: record.SurfaceConsole}}, record.Declined, []string{"bob"}, record.Incomplete, 2, "carol"},
 		{"one approval is not enough", []record.Decision{yes("bob")}, record.Declined, []string{"bob"}, record.Incomplete, 2, "nobody"},
 	}
@@ -114,6 +115,22 @@ func TestFourEyesNeedsDistinctApproversOtherThanTheOperator(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFourEyesWithoutApprovalsInTimeSaysSo(t *testing.T) {
+	a := &approver{give: []record.Decision{{Confirmed: true, Operator: "bob", By: record.SurfaceConsole, At: time.Now()},
+		{Confirmed: false, Operator: "olga", By: "timeout", At: time.Now()}}}
+	r := run(t, fourEyes+`step "after" {
+  shell { command = "true" }
+}
+`, engine.Options{Prompter: a, Operator: "olga"})
+	if it := item(t, r, "step", "deploy"); it.Status != record.Declined {
+		t.Errorf("deploy %s; want declined", it.Status)
+	}
+	want := "step deploy was not approved in time (1 of 2 approvals)"
+	if got := item(t, r, "step", "after").SkipReason; got != want {
+		t.Errorf("after: skip reason %q, want %q (the operator declined nothing)", got, want)
 	}
 }
 

@@ -37,7 +37,16 @@ func (r *runner) planComposite(n, prev *node, newCheck func(string, *node) *node
 			}
 			dep := n.scope["check."+ref.Name]
 			if dep == nil || dep.parent != n {
-				dep = newCheck(ref.Name, prev)
+				if a := aliases[ref.Name]; a != nil && a.parent != n {
+					// An earlier step ran it: its result, not a second
+					// run; --only brings that step.
+					dep = a
+					if a.parent != nil {
+						n.deps = append(n.deps, a.parent)
+					}
+				} else {
+					dep = newCheck(ref.Name, prev)
+				}
 				n.deps = append(n.deps, dep)
 			}
 			dep.referenced = true
@@ -64,6 +73,16 @@ func (r *runner) runComposite(ctx context.Context, n *node) {
 	n.rec.Checks = subRecords(n)
 	n.rec.Attempts = 1
 	status := worstStatus(n.rec.Checks)
+	if status != record.Failed {
+		for _, sub := range n.subs {
+			if sub.rec.Status == record.Skipped && sub.rec.SkipReason == sub.interruption() {
+				// An interruption kept checks from running: the step
+				// did not pass.
+				r.skip(n, n.interruption())
+				return
+			}
+		}
+	}
 	if status == record.Skipped {
 		r.skip(n, "every one of its checks was skipped")
 		return

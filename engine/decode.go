@@ -579,6 +579,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		})
 	}
 	diags = append(diags, compositeConflicts(it, content)...)
+	diags = append(diags, compositeWhen(it)...)
 	if it.Required != nil && it.Manual == nil && kind == "step" {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -846,8 +847,8 @@ func decodeCheckList(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 
 // compositeConflicts reports what a step made of checks (checks = […])
 // cannot also have: a provider block, a manual block, check =, confirm, a
-// retry block (each check keeps its own) or on (each check runs where it
-// says).
+// retry block or a timeout (each check keeps its own) or on (each check
+// runs where it says).
 func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 	if _, ok := content.Attributes["checks"]; !ok {
 		return nil
@@ -865,6 +866,8 @@ func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 		clash, at = "confirm (its checks only observe)", it.Confirm.Range()
 	case it.Retry != nil:
 		clash, at = "a retry block (each check keeps its own retry)", it.Retry.DeclRange
+	case it.Timeout != nil:
+		clash, at = "timeout (each check keeps its own timeout)", it.Timeout.Range()
 	case content.Attributes["on"] != nil:
 		clash, at = "on (each check runs where it says)", content.Attributes["on"].Expr.Range()
 	default:
@@ -876,4 +879,26 @@ func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 		Detail:   fmt.Sprintf("The step %q is made of checks (checks = […]) and also has %s; use one or the other.", it.Name, clash),
 		Subject:  at.Ptr(),
 	}}
+}
+
+// compositeWhen refuses a when of a step made of checks that reads one of
+// those checks: when is decided before they run.
+func compositeWhen(it *Item) hcl.Diagnostics {
+	if it.When == nil || len(it.CheckRefs) == 0 {
+		return nil
+	}
+	for _, tr := range it.When.Variables() {
+		if tr.RootName() != "check" || len(tr) < 2 {
+			continue
+		}
+		if a, ok := tr[1].(hcl.TraverseAttr); ok && contains(it.CheckRefs, a.Name) {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Step reads its own checks in when",
+				Detail:   fmt.Sprintf("The step %q is made of check.%s, which runs only once the step's when lets it: when cannot read it. Use an assert on the step to judge its checks' results.", it.Name, a.Name),
+				Subject:  tr.SourceRange().Ptr(),
+			}}
+		}
+	}
+	return nil
 }

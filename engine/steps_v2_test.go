@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/runbookhq/runbook/checks"
 	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/record"
+	"github.com/zclconf/go-cty/cty"
 )
 
 const threeChecks = `runbook "t" {}
@@ -112,6 +115,105 @@ step "sanity" {
 	}
 	if _, err := os.Stat(touched); err == nil {
 		t.Errorf("the check of a step that did not run ran")
+	}
+}
+
+func TestCheckDependingOnACheckAnEarlierStepRanDoesNotRunItAgain(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "count")
+	src := `runbook "t" {}
+check "a" {
+  shell {
+    command = "echo ran >> ` + count + `; echo A"
+  }
+}
+check "b" {
+  depends_on = [check.a]
+  shell {
+    command = "echo B"
+  }
+}
+step "one" {
+  %ONE%
+}
+step "two" {
+  checks = [check.b]
+}
+`
+	for _, tt := range []struct {
+		name, one string
+		opts      engine.Options
+	}{
+		{"all", "checks = [check.a]", engine.Options{}},
+		{"--only the later step", "checks = [check.a]", engine.Options{Only: []string{"step.two"}}},
+		{"run by check =", "check = check.a", engine.Options{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_ = os.Remove(count)
+			r := run(t, strings.Replace(src, "%ONE%", tt.one, 1), tt.opts)
+			var rows []string
+			for _, it := range r.Items {
+				rows = append(rows, it.Kind+"."+it.Name+" "+it.Status)
+			}
+			if diff := cmp.Diff([]string{"step.one passed", "step.two passed"}, rows); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if data, _ := os.ReadFile(count); string(data) != "ran\n" {
+				t.Errorf("check.a ran %d times, want once", strings.Count(string(data), "ran"))
+			}
+		})
+	}
+}
+
+// interrupter is a provider whose observation succeeds and, as it ends,
+// interrupts the run (as a Ctrl-C would).
+type interrupter struct{ cancel func() }
+
+func (p interrupter) Schema() hcldec.Spec { return &hcldec.ObjectSpec{} }
+func (p interrupter) Run(context.Context, cty.Value) (cty.Value, error) {
+	p.cancel()
+	return cty.EmptyObjectVal, nil
+}
+
+func TestStepMadeOfChecksInterruptedBeforeItsLastCheckIsNotPassed(t *testing.T) {
+	src := `runbook "t" {}
+check "first" {
+  interrupt {}
+}
+check "second" {
+  shell {
+    command = "true"
+  }
+}
+step "sanity" {
+  checks = [check.first, check.second]
+}
+`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := testRegistry()
+	providers := map[string]checks.Factory{"interrupt": func() checks.Provider { return interrupter{cancel} }}
+	for k, v := range reg.Providers {
+		providers[k] = v
+	}
+	reg.Providers = providers
+	cfg, diags := engine.LoadSource("runbook.hcl", []byte(src), reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b, diags := engine.Bind(cfg, reg, engine.Inputs{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	r, err := engine.Run(ctx, b, engine.Options{Mode: engine.ModeExec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := item(t, r, "step", "sanity")
+	if len(s.Checks) != 2 || s.Checks[1].Status != record.Skipped || s.Checks[1].SkipReason != record.SkipInterrupted {
+		t.Fatalf("checks %+v; want the second skipped, interrupted", s.Checks)
+	}
+	if s.Status != record.Skipped || s.SkipReason != record.SkipInterrupted || r.Status != record.Incomplete {
+		t.Errorf("sanity %s (%q), run %s; want the step skipped, interrupted, and the run incomplete", s.Status, s.SkipReason, r.Status)
 	}
 }
 

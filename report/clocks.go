@@ -90,7 +90,7 @@ func Clocks(items []record.Item) *ClockScores {
 			a.ackSum += ms
 			a.ackMax = max(a.ackMax, ms)
 		} else {
-			sc.AckLate = c.AckWithinMS > 0
+			sc.AckLate = escalated(c, record.DeadlineAck)
 		}
 		if c.AnsweredAt != nil {
 			ms := c.AnsweredAt.Sub(c.Since).Milliseconds()
@@ -100,7 +100,7 @@ func Clocks(items []record.Item) *ClockScores {
 			a.ansSum += ms
 			a.ansMax = max(a.ansMax, ms)
 		} else {
-			sc.AnswerLate = c.AnswerWithinMS > 0
+			sc.AnswerLate = escalated(c, record.DeadlineAnswer)
 		}
 		if sc.AckLate {
 			a.late++
@@ -134,4 +134,16 @@ func Clocks(items []record.Item) *ClockScores {
 		})
 	}
 	return &out
+}
+
+// escalated reports whether a deadline of a clock passed while its step
+// waited (its escalation is recorded, sent or not): a step that stopped
+// waiting before (interrupted, declined) did not miss it.
+func escalated(c *record.Clock, deadline string) bool {
+	for _, e := range c.Escalations {
+		if e.Deadline == deadline {
+			return true
+		}
+	}
+	return false
 }

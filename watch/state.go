@@ -176,11 +176,12 @@ type observed struct {
 
 // observe computes each check's health from a run. Checks skipped for
 // another reason than a failed dependency (a false `when`, --skip) are not
-// watched this cycle and are left out.
+// watched this cycle and are left out, and so are informational checks,
+// whose results are evidence only: they never alert.
 func observe(run *record.Run) []observed {
 	var out []observed
 	for _, it := range run.Items {
-		if it.Kind != record.KindCheck {
+		if it.Kind != record.KindCheck || it.Informational {
 			continue
 		}
 		o := observed{name: it.Name, title: it.Title, status: it.Status, health: record.Health(it.Status), message: itemMessage(it)}

@@ -142,12 +142,14 @@ type fixture struct {
 	// alerts per window holds nothing back between a test's steps.
 	clk  *clock
 	vars []string
+	// file is the runbook watched; testdata/watch.hcl unless a test says.
+	file string
 }
 
 func newFixture(t *testing.T, vars ...string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), state: t.TempDir(), hooks: newHooks(t), logs: &logBuffer{},
-		clk: &clock{now: time.Now().UTC()}}
+		clk: &clock{now: time.Now().UTC()}, file: "testdata/watch.hcl"}
 	f.vars = append([]string{"dir=" + f.dir, "hook_url=" + f.hooks.URL + "/hook"}, vars...)
 	f.set("alpha", true)
 	return f
@@ -169,7 +171,7 @@ func (f *fixture) set(name string, present bool) {
 func (f *fixture) bound() *engine.Bound {
 	f.t.Helper()
 	reg := engine.Registry{Providers: builtin.Providers, Planned: builtin.Planned}
-	cfg, diags := engine.Load("testdata/watch.hcl", reg)
+	cfg, diags := engine.Load(f.file, reg)
 	if diags.HasErrors() {
 		f.t.Fatal(diags.Error())
 	}
@@ -345,6 +347,22 @@ func TestTransitionsAndRecovery(t *testing.T) {
 			t.Errorf("cycle lines: got %d want 6", n)
 		}
 	})
+}
+
+func TestInformationalCheckDoesNotAlert(t *testing.T) {
+	f := newFixture(t)
+	f.file = "testdata/informational.hcl"
+	w := f.watcher(nil)
+	c := f.cycle(w)
+	if c.Run.Status != record.Passed || c.Health != "HEALTHY" {
+		t.Errorf("run %s, health %s; want passed and HEALTHY", c.Run.Status, c.Health)
+	}
+	if got := f.hooks.take(); len(got) != 0 {
+		t.Errorf("alerts: %v; want none", got)
+	}
+	if cs, ok := w.Status().Checks["diagnostic"]; ok {
+		t.Errorf("the informational check is watched: %+v", cs)
+	}
 }
 
 func TestRestartDoesNotAlertAgain(t *testing.T) {

@@ -45,3 +45,13 @@ step "twice" {
   checks = [check.a, check.a] # ERROR: Duplicate check in checks
 }
 
+
+step "with_timeout" {
+  checks  = [check.a]
+  timeout = "1s" # ERROR: Conflicting arguments with checks
+}
+
+step "when_reads_its_checks" {
+  checks = [check.a]
+  when   = check.a.status == "passed" # ERROR: Step reads its own checks in when
+}
