@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,8 +37,8 @@ func HealthValue(health string) float64 {
 
 var (
 	checkStatusDesc = prometheus.NewDesc("runbook_check_status",
-		"1 for the status the check had in the last run (passed, warning, failed, skipped, pending), 0 for the others.",
-		[]string{"runbook", "check", "status"}, nil)
+		"1 for the status the check had in the last run (passed, warning, failed, skipped, pending), 0 for the others. informational=\"true\" for an informational check, whose status never decides the run.",
+		[]string{"runbook", "check", "status", "informational"}, nil)
 	checkHealthDesc = prometheus.NewDesc("runbook_check_health",
 		"The check's health in the last run: 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
 		[]string{"runbook", "check"}, nil)
@@ -45,14 +46,14 @@ var (
 		"How long the check took in the last run, retries included.",
 		[]string{"runbook", "check"}, nil)
 	stepStatusDesc = prometheus.NewDesc("runbook_step_status",
-		"1 for the status the step had in the last run (passed, warning, failed, skipped, pending, declined, running), 0 for the others.",
-		[]string{"runbook", "step", "status"}, nil)
+		"1 for the status the step had in the last run (passed, warning, failed, skipped, pending, declined, running), 0 for the others. informational=\"true\" for an informational step, whose status never decides the run.",
+		[]string{"runbook", "step", "status", "informational"}, nil)
 	stepDurationDesc = prometheus.NewDesc("runbook_step_duration_seconds",
 		"How long the step took in the last run.",
 		[]string{"runbook", "step"}, nil)
 	cleanupStatusDesc = prometheus.NewDesc("runbook_cleanup_status",
 		"1 for the status the cleanup block had in the last run (passed, warning, failed, skipped, pending, declined, running), 0 for the others.",
-		[]string{"runbook", "cleanup", "status"}, nil)
+		[]string{"runbook", "cleanup", "status", "informational"}, nil)
 	cleanupDurationDesc = prometheus.NewDesc("runbook_cleanup_duration_seconds",
 		"How long the cleanup block took in the last run.",
 		[]string{"runbook", "cleanup"}, nil)
@@ -134,7 +135,7 @@ func (c *RunCollector) Collect(ch chan<- prometheus.Metric) {
 			statusDesc, durDesc, statuses = cleanupStatusDesc, cleanupDurationDesc, stepStatuses
 		}
 		for _, s := range statuses {
-			gauge(statusDesc, oneHot(it.Status == s), rb, it.Name, s)
+			gauge(statusDesc, oneHot(it.Status == s), rb, it.Name, s, strconv.FormatBool(it.Informational))
 		}
 		if it.Kind == record.KindCheck {
 			gauge(checkHealthDesc, HealthValue(record.Health(it.Status)), rb, it.Name)

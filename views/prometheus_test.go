@@ -83,7 +83,7 @@ func TestPrometheusSamples(t *testing.T) {
 			if (check == "after" && s == "skipped") || (check == "disk_root" && s == "warning") || (check == "mismatches" && s == "failed") {
 				v = "1"
 			}
-			want = append(want, "runbook_check_status{check="+check+",runbook=shadow-monitor,status="+s+"} "+v)
+			want = append(want, "runbook_check_status{check="+check+",informational=false,runbook=shadow-monitor,status="+s+"} "+v)
 		}
 	}
 	want = append(want,
@@ -154,8 +154,8 @@ func TestPrometheusCleanupSeries(t *testing.T) {
 	}}
 	got := parseExposition(t, render(t, "prometheus", Options{}, run))
 	for _, want := range []string{
-		"runbook_check_status{check=stop,runbook=drill,status=passed} 1",
-		"runbook_cleanup_status{cleanup=stop,runbook=drill,status=failed} 1",
+		"runbook_check_status{check=stop,informational=false,runbook=drill,status=passed} 1",
+		"runbook_cleanup_status{cleanup=stop,informational=false,runbook=drill,status=failed} 1",
 		"runbook_cleanup_duration_seconds{cleanup=stop,runbook=drill} 0.11",
 	} {
 		if !slices.Contains(got, want) {
@@ -214,5 +214,23 @@ func TestExerciseRunsAreLabelled(t *testing.T) {
 	run.Exercise = nil
 	if got := render(t, "prometheus", Options{}, run); bytes.Contains(got, []byte("exercise=")) {
 		t.Errorf("a real run's series carry an exercise label:\n%s", got)
+	}
+}
+
+// TestPrometheusLabelsInformationalItems checks an informational item's
+// status series say so, so an alert rule on failed steps can leave it out.
+func TestPrometheusLabelsInformationalItems(t *testing.T) {
+	run := &record.Run{Runbook: "pg", Status: record.Passed, Items: []record.Item{
+		{Kind: record.KindStep, Name: "biggest", Status: record.Failed, Informational: true},
+		{Kind: record.KindStep, Name: "drop", Status: record.Passed},
+	}}
+	got := parseExposition(t, render(t, "prometheus", Options{}, run))
+	for _, want := range []string{
+		"runbook_step_status{informational=true,runbook=pg,status=failed,step=biggest} 1",
+		"runbook_step_status{informational=false,runbook=pg,status=passed,step=drop} 1",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("got no sample %q in:\n%s", want, strings.Join(got, "\n"))
+		}
 	}
 }

@@ -612,7 +612,7 @@ func TestHTTP(t *testing.T) {
 		`runbook_watch_alert_attempts_total{alert="hook",channel="webhook",runbook="flags"} 2`,
 		`runbook_watch_alert_queue_length{alert="hook",channel="webhook",runbook="flags"} 0`,
 		`runbook_watch_alert_queue_oldest_seconds{alert="hook",channel="webhook",runbook="flags"} 0`,
-		`runbook_check_status{check="alpha",mode="watch",runbook="flags",status="failed"} 1`,
+		`runbook_check_status{check="alpha",informational="false",mode="watch",runbook="flags",status="failed"} 1`,
 		`runbook_check_health{check="beta",mode="watch",runbook="flags"} 1`,
 		`runbook_check_duration_seconds{check="alpha",mode="watch",runbook="flags"}`,
 		`runbook_run_timestamp_seconds{mode="watch",runbook="flags"}`,

@@ -468,7 +468,7 @@ func TestWatchServesHealthAndStopsOnSIGTERM(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `runbook_check_status{check="true",mode="watch",runbook="ok",status="passed"} 1`) {
+	if !strings.Contains(string(body), `runbook_check_status{check="true",informational="false",mode="watch",runbook="ok",status="passed"} 1`) {
 		t.Errorf("metrics lack the check's status:\n%s", body)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
