@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -62,13 +63,40 @@ func rawValue(v *Variable, raw, source string) (cty.Value, hcl.Expression, hcl.D
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
-		return cty.NilVal, nil, diags
+		return cty.NilVal, nil, primitiveError(v, source, raw, diags)
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return cty.NilVal, nil, diags
+		return cty.NilVal, nil, primitiveError(v, source, raw, diags)
 	}
 	return val, expr, nil
+}
+
+// primitiveError words a number or bool value given as text that is not
+// one ("--var pin=98a765"), instead of HCL's syntax message about it:
+// "pin: a number is required". Other types keep the parser's diagnostics,
+// which say where their syntax goes wrong.
+func primitiveError(v *Variable, source, raw string, diags hcl.Diagnostics) hcl.Diagnostics {
+	var want string
+	switch {
+	case v.Type.Equals(cty.Number):
+		want = "a number"
+	case v.Type.Equals(cty.Bool):
+		want = "true or false"
+	default:
+		return diags
+	}
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid value for variable",
+		Detail:   fmt.Sprintf("%s: %s is required (from %s).", v.Name, want, source),
+	}
+	if !v.Sensitive && !strings.Contains(raw, "\n") {
+		// The whole value, which flagSource keeps as the snippet.
+		d.Subject = &hcl.Range{Filename: source, Start: hcl.InitialPos,
+			End: hcl.Pos{Line: 1, Column: utf8.RuneCountInString(raw) + 1, Byte: len(raw)}}
+	}
+	return hcl.Diagnostics{d}
 }
 
 // flagSource keeps the text of a value given as text (--var,
@@ -274,6 +302,9 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 	var diags hcl.Diagnostics
 	vals := map[string]cty.Value{}
 	origins := map[string]*valueOrigin{}
+	// invalid holds the variables given a value that could not be read:
+	// that error is theirs, not "no value".
+	invalid := map[string]bool{}
 	for _, name := range cfg.VariableOrder {
 		if v := cfg.Variables[name]; v.Default != cty.NilVal {
 			vals[name] = v.Default
@@ -304,6 +335,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			flagSource(cfg, cfg.Variables[name], "RUNBOOK_VAR_"+name, raw)
 			val, expr, vdiags := rawValue(cfg.Variables[name], raw, "RUNBOOK_VAR_"+name)
 			diags = append(diags, vdiags...)
+			invalid[name] = vdiags.HasErrors()
 			if !vdiags.HasErrors() {
 				vals[name] = val
 				origins[name] = &valueOrigin{what: "RUNBOOK_VAR_" + name, expr: expr}
@@ -356,6 +388,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 			}
 			val, vdiags := a.Expr.Value(nil)
 			diags = append(diags, vdiags...)
+			invalid[name] = vdiags.HasErrors()
 			if !vdiags.HasErrors() {
 				vals[name] = val
 				origins[name] = &valueOrigin{what: "--var-file " + path, expr: a.Expr}
@@ -384,6 +417,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		flagSource(cfg, v, "--var "+name, raw)
 		val, expr, vdiags := rawValue(v, raw, "--var "+name)
 		diags = append(diags, vdiags...)
+		invalid[name] = vdiags.HasErrors()
 		if !vdiags.HasErrors() {
 			vals[name] = val
 			origins[name] = &valueOrigin{what: "--var " + name + "=…", expr: expr}
@@ -398,7 +432,7 @@ func variableValues(cfg *Config, in Inputs) (map[string]cty.Value, hcl.Diagnosti
 		v := cfg.Variables[name]
 		val, ok := vals[name]
 		if !ok {
-			if in.AllowMissing || (needed != nil && !needed[name]) {
+			if in.AllowMissing || (needed != nil && !needed[name]) || invalid[name] {
 				vals[name] = cty.UnknownVal(v.Type)
 				continue
 			}

@@ -27,6 +27,16 @@ variable "limits" {
   type    = map(number)
   default = {}
 }
+
+variable "pin" {
+  type    = number
+  default = 1
+}
+
+variable "dry_run" {
+  type    = bool
+  default = false
+}
 `,
 		"prod.hcl": `thresholds = {
   disk_percent = "ninety"
@@ -70,6 +80,17 @@ limits = {
 		{"environment", engine.Inputs{Environ: []string{"RUNBOOK_VAR_thresholds={disk_percent=2}"}},
 			[]string{`thresholds: attribute "inodes" is required.`, "from RUNBOOK_VAR_thresholds"},
 			"RUNBOOK_VAR_thresholds", 1, 1},
+		{"not a number", engine.Inputs{Vars: []string{"thresholds={disk_percent=1, inodes=[]}", "pin=98a765"}},
+			[]string{"pin: a number is required", "from --var pin"},
+			"--var pin", 1, 1},
+		{"not a bool", engine.Inputs{Vars: []string{"thresholds={disk_percent=1, inodes=[]}"}, Environ: []string{"RUNBOOK_VAR_dry_run=yes"}},
+			[]string{"dry_run: true or false is required", "from RUNBOOK_VAR_dry_run"},
+			"RUNBOOK_VAR_dry_run", 1, 1},
+		// A required variable given a value that cannot be read has that
+		// one error, not also "no value".
+		{"unreadable required value", engine.Inputs{Vars: []string{"thresholds={disk_percent=1"}},
+			[]string{"no corresponding closing brace"},
+			"--var thresholds", 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
