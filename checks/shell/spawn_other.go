@@ -1,3 +1,5 @@
+//go:build !linux
+
 package shell
 
 import (
@@ -17,15 +19,7 @@ import (
 // every command that is given none.
 var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
-// spawn runs the command through os/exec, in its own process group.
-//
-// A hand-written Linux spawner (syscall.ForkExec, a pidfd and one poll
-// loop for both pipes) used to stand here for Linux. Measured against this
-// function on the whole-process benchmarks (2026-12-01, interleaved,
-// medians of 9–11), it did not win the 5% its complexity needed: CPU,
-// children included, 0.91–1.00× of it on 1,000 `true` checks and
-// 0.99–1.00× on 200 `sh -c` checks doing real work; wall time within the
-// noise either way. So os/exec it is, on every system.
+// spawn runs the command through os/exec (see spawn_linux.go for Linux).
 func (p *Provider) spawn(ctx context.Context, path string, c *command, env []string, stdout, stderr *checks.CappedBuffer) outcome {
 	cmd := &exec.Cmd{Path: path, Args: c.argv, Dir: c.dir, Env: env}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
