@@ -256,3 +256,66 @@ func medianOf(xs []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkLiveHeap10000 measures what a 10,000-check runbook keeps alive
+// (not what it allocates) after loading, after binding and after the run,
+// each after a forced collection: the breakdown in docs/performance.md.
+// For where the bytes are, add -memprofile and read it with
+// `go tool pprof -sample_index=inuse_space`.
+func BenchmarkLiveHeap10000(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name  string
+		block func(i int) string
+	}{
+		{"shell", func(i int) string {
+			return fmt.Sprintf("check \"c%d\" {\n  shell {\n    command = [\"true\"]\n  }\n}\n", i)
+		}},
+		{"http", func(i int) string {
+			return fmt.Sprintf("check \"h%d\" {\n  http {\n    url = %q\n  }\n}\n", i, srv.URL)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var sb strings.Builder
+			sb.WriteString("runbook \"bench\" {}\n")
+			for i := 0; i < 10000; i++ {
+				sb.WriteString(tc.block(i))
+			}
+			src := []byte(sb.String())
+			reg := testRegistry()
+			live := func() float64 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return float64(ms.HeapAlloc) / (1 << 20)
+			}
+			for i := 0; i < b.N; i++ {
+				base := live()
+				cfg, diags := engine.LoadSource("bench.hcl", src, reg)
+				if diags.HasErrors() {
+					b.Fatal(diags.Error())
+				}
+				loaded := live()
+				bound, diags := engine.Bind(cfg, reg, engine.Inputs{})
+				if diags.HasErrors() {
+					b.Fatal(diags.Error())
+				}
+				bnd := live()
+				run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: 2})
+				if err != nil || run.Status != "passed" {
+					b.Fatalf("%v %v", err, run.Status)
+				}
+				ran := live()
+				b.ReportMetric(loaded-base, "loaded-MB")
+				b.ReportMetric(bnd-base, "bound-MB")
+				b.ReportMetric(ran-base, "run-MB")
+				runtime.KeepAlive(bound)
+				runtime.KeepAlive(run)
+			}
+		})
+	}
+}

@@ -322,3 +322,7 @@ func tooDeep(src []byte, limit int) int {
 	}
 	return -1
 }
+
+func isASCIILetter(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

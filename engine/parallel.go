@@ -6,6 +6,14 @@ import (
 	"sync/atomic"
 )
 
+// Decoding, reference resolution and binding run per item on every core.
+// Measured on `runbook validate` (2026-12-01, 2 cores, interleaved against
+// a build with forEach serial, medians of 11–15): 8% less wall time at
+// 10,000 http checks and 13% less at 1,000, for 9–29% more CPU. The
+// chunked parallel parser that used to sit beside it won nothing (serial
+// hclsyntax.ParseConfig was 2% faster by wall time and 2–23% cheaper in
+// CPU) and was removed.
+
 // parallelMin is the fewest items worth spreading over goroutines.
 var parallelMin = 64
 

@@ -1154,7 +1154,6 @@ func (r *runner) judge(n *node, self cty.Value) {
 	if n.rec.Error != nil {
 		return
 	}
-	ctx := r.scope(n, self)
 	warn := false
 	if len(asserts) == 0 {
 		da := r.b.defaults[n.src.ProviderType]
@@ -1162,13 +1161,18 @@ func (r *runner) judge(n *node, self cty.Value) {
 			return
 		}
 		a := record.Assert{Condition: da.Source, Severity: "critical", Passed: true}
-		if ok, msg := r.evalCondition(da.Condition, da.Message, ctx); !ok {
+		if r.b.passesByDefault(n.src.ProviderType, self) {
+			n.rec.Asserts = append(n.rec.Asserts, a)
+			return
+		}
+		if ok, msg := r.evalCondition(da.Condition, da.Message, r.scope(n, self)); !ok {
 			a.Passed, a.Message = false, msg
 			n.rec.Status = record.Failed
 		}
 		n.rec.Asserts = append(n.rec.Asserts, a)
 		return
 	}
+	ctx := r.scope(n, self)
 	for i, as := range asserts {
 		sev := "critical"
 		if i < len(n.set.Severities) {

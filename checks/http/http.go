@@ -100,6 +100,27 @@ func (p *Provider) DefaultAssert() (condition, message string) {
 	return "self.status < 400", "HTTP status ${self.status}"
 }
 
+// DefaultPasses answers the default assert in Go for the engine: true
+// when self.status is a known number below 400. False leaves the decision
+// to the condition itself, which also renders the failure message.
+func (p *Provider) DefaultPasses(self cty.Value) bool {
+	return attrIs(self, "status", func(v cty.Value) bool { return v.LessThan(cty.NumberIntVal(400)).True() })
+}
+
+// attrIs reports whether self, an unmarked object, has a known, non-null
+// number attribute name for which ok holds.
+func attrIs(self cty.Value, name string, ok func(cty.Value) bool) bool {
+	if self == cty.NilVal || !self.IsKnown() || self.IsNull() || self.IsMarked() {
+		return false
+	}
+	ty := self.Type()
+	if !ty.IsObjectType() || !ty.HasAttribute(name) || ty.AttributeType(name) != cty.Number {
+		return false
+	}
+	v := self.GetAttr(name)
+	return v.IsKnown() && !v.IsNull() && !v.IsMarked() && ok(v)
+}
+
 // Validate checks the URL, method, timeout and max_body.
 func (p *Provider) Validate(cfg cty.Value) error {
 	_, err := parse(cfg)

@@ -109,6 +109,21 @@ func (p *Provider) DefaultAssert() (condition, message string) {
 	return "self.exit_code == 0", "command exited with code ${self.exit_code}"
 }
 
+// DefaultPasses answers the default assert in Go for the engine: true
+// when self.exit_code is a known 0. False leaves the decision to the
+// condition itself, which also renders the failure message.
+func (p *Provider) DefaultPasses(self cty.Value) bool {
+	if self == cty.NilVal || !self.IsKnown() || self.IsNull() || self.IsMarked() {
+		return false
+	}
+	ty := self.Type()
+	if !ty.IsObjectType() || !ty.HasAttribute("exit_code") || ty.AttributeType("exit_code") != cty.Number {
+		return false
+	}
+	v := self.GetAttr("exit_code")
+	return v.IsKnown() && !v.IsNull() && !v.IsMarked() && v.Equals(cty.Zero).True()
+}
+
 // Validate checks the command's shape, the timeout and max_output.
 func (p *Provider) Validate(cfg cty.Value) error {
 	_, err := parse(cfg)

@@ -4,6 +4,13 @@
 //
 //	benchfloor -mode exec -n 1000 -p 2          # os/exec `true` n times
 //	benchfloor -mode http -url URL -n 1000 -p 2 # GET URL n times, one client
+//	benchfloor -mode rss -- COMMAND [ARG...]      # run COMMAND, print its peak RSS
+//
+// The rss mode exists because a child's peak RSS as its parent sees it
+// (wait4's Maxrss) counts the parent's own resident memory at the moment
+// of the fork (Linux charges the memory the child shared before exec): a
+// test process holding generated runbooks would inflate every figure. A
+// small process in between measures only the command.
 package main
 
 import (
@@ -14,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 )
 
 func main() {
@@ -22,6 +30,9 @@ func main() {
 	p := flag.Int("p", 2, "how many at once")
 	url := flag.String("url", "", "URL to GET (http mode)")
 	flag.Parse()
+	if *mode == "rss" {
+		os.Exit(peakRSS(flag.Args()))
+	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	jobs := make(chan struct{})
@@ -62,4 +73,28 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchfloor: %d of %d failed\n", failed, *n)
 		os.Exit(1)
 	}
+}
+
+// peakRSS runs args, its output discarded, and prints its peak resident
+// set size in KiB on stdout; the exit code is the command's.
+func peakRSS(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "benchfloor: -mode rss needs a command")
+		return 2
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintf(os.Stderr, "benchfloor: %v\n", err)
+		return 2
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		fmt.Println(ru.Maxrss)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchfloor: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,29 @@
+package engine
+
+import (
+	"github.com/zclconf/go-cty/cty"
+)
+
+// defaultPasser is implemented by providers that can tell, in Go, that a
+// result meets their default assert (checks.DefaultAsserter), so the
+// engine need not build an evaluation scope and evaluate the condition as
+// HCL for every passing check. It must agree with the condition wherever
+// it answers true; false means "evaluate the condition", which also
+// renders the failure message. self is the result as `self` sees it.
+//
+// Measured on `BenchmarkRunHTTP1000` (2026-12-01): see
+// docs/performance.md, "Default asserts in Go".
+type defaultPasser interface {
+	DefaultPasses(self cty.Value) bool
+}
+
+// passesByDefault reports whether the provider type's Go fast path says
+// self meets its default assert.
+func (b *Bound) passesByDefault(providerType string, self cty.Value) bool {
+	pt := b.Config.types.get(b.reg, providerType)
+	if pt == nil {
+		return false
+	}
+	dp, ok := pt.proto.(defaultPasser)
+	return ok && dp.DefaultPasses(self)
+}
