@@ -164,9 +164,10 @@ func CheckChain(events []Event) error {
 // Fold rebuilds a run's record from its journal: run.started gives the
 // header and the planned items, item.started and item.finished replace an
 // item (or add one), report adds (or replaces, by name) a rendered
-// document, signoff and signature add a sign-off, and run.finished gives
-// the final record. Other events (answers, approvals, stop toggles, ...)
-// are evidence: the items they concern carry their outcome.
+// document, signoff and signature add a sign-off, score sets the score of
+// the step it names (a score given after the run ended), and run.finished
+// gives the final record. Other events (answers, approvals, stop toggles,
+// ...) are evidence: the items they concern carry their outcome.
 func Fold(events []Event) (*Run, error) {
 	var run *Run
 	for _, e := range events {
@@ -203,6 +204,15 @@ func Fold(events []Event) (*Run, error) {
 			}
 			if !replaced {
 				run.Reports = append(run.Reports, o)
+			}
+		case EventScore:
+			var sc Score
+			if err := json.Unmarshal(e.Data, &sc); err != nil {
+				return nil, fmt.Errorf("%s: %w", e.Label(), err)
+			}
+			kind, name, _ := strings.Cut(e.Item, ".")
+			if p := run.Item(kind, name); p != nil {
+				p.Score = &sc
 			}
 		case EventSignoff, EventSignature:
 			var s Signoff
