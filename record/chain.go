@@ -125,7 +125,7 @@ func (e *ChainError) Error() string { return e.Label + ": " + e.Reason }
 
 // CheckChain checks that events are numbered from 1 without gaps, that
 // each carries the hash of the one before, and that each one's hash is
-// its own. It returns the first event that does not, as a *ChainError.
+// its own (of Raw, for an event read from a journal). It returns the first event that does not, as a *ChainError.
 func CheckChain(events []Event) error {
 	var prev *Event
 	for i := range events {
@@ -143,6 +143,9 @@ func CheckChain(events []Event) error {
 			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: fmt.Sprintf("repeated or out of order (expected event %d here)", want)}
 		}
 		h, err := e.ComputeHash()
+		if len(e.Raw) > 0 {
+			h, err = HashEvent(e.Raw)
+		}
 		if err != nil {
 			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: err.Error()}
 		}
