@@ -23,7 +23,7 @@ func (s *Server) checkApproval(ctx context.Context, id identity, run *record.Run
 		return nil
 	}
 	if why := it.ApprovalRefusal(run.Operator, id.Name); why != "" {
-		if id.Name == run.Operator {
+		if record.SamePerson(id.Name, run.Operator) {
 			return errorf(http.StatusForbidden, "%s", why)
 		}
 		return errorf(http.StatusConflict, "%s", why)
@@ -34,7 +34,7 @@ func (s *Server) checkApproval(ctx context.Context, id identity, run *record.Run
 	}
 	for _, q := range qs {
 		if q.Step == it.Name && q.State == state.QuestionAnswered && q.Reply != nil &&
-			q.Reply.By == id.Name && q.Reply.Confirm != nil && *q.Reply.Confirm {
+			record.SamePerson(q.Reply.By, id.Name) && q.Reply.Confirm != nil && *q.Reply.Confirm {
 			return errorf(http.StatusConflict, "%s approved step %s already: it needs approvals by %d different people", id.Name, it.Name, it.ApprovalsNeeded)
 		}
 	}
