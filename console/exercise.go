@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -150,6 +152,24 @@ func (s *Server) score(ctx context.Context, id identity, runID, step string, b s
 		return record.Score{}, err
 	}
 	if state.Final(run) {
+		// A run with a journal gets the score there first, so its
+		// record stays what the journal says (runbook verify).
+		if el, ok := s.store.(state.EventLog); ok {
+			evs, err := el.Events(ctx, runID)
+			if err != nil {
+				return record.Score{}, err
+			}
+			if len(evs) > 0 {
+				data, err := json.Marshal(sc)
+				if err != nil {
+					return record.Score{}, fmt.Errorf("encode score: %w", err)
+				}
+				e := record.Event{Type: record.EventScore, Item: record.KindStep + "." + step, OccurredAt: sc.At, Actor: sc.By, Surface: sc.Surface, Data: data}
+				if _, err := el.AppendEvents(ctx, runID, []record.Event{e}); err != nil {
+					return record.Score{}, err
+				}
+			}
+		}
 		state.MergeScores(run, state.ExerciseScores{step: sc})
 		if _, err := s.store.SaveRun(ctx, run); err != nil {
 			return record.Score{}, err

@@ -154,3 +154,54 @@ func TestScoringAFinishedRunUpdatesItsRecord(t *testing.T) {
 		t.Errorf("pausing a finished exercise: %d, want 409", code)
 	}
 }
+
+// A score given after the run ended joins the run's journal, and the
+// record stays what the journal folds to (runbook verify passes); a hand
+// edit of the score is still caught.
+func TestScoringAFinishedRunJoinsItsJournal(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Options{})
+	op := f.token("fran", state.RoleOperator)
+	run := f.exerciseRun("x3")
+	run.Status, run.FinishedAt = record.Incomplete, time.Now().UTC()
+	for _, typ := range []string{record.EventRunStarted, record.EventRunFinished} {
+		data, _ := json.Marshal(run)
+		if _, err := state.AppendEvents(ctx, f.store, "x3", record.Event{Type: typ, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.SaveRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.do("POST", "/api/runs/x3/scores/later", op, `{"score":2,"comment":"slow"}`); code != 200 {
+		t.Fatalf("score: %d %s", code, body)
+	}
+	events, err := f.store.(state.EventLog).Events(ctx, "x3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(events); err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Type != record.EventScore || last.Item != "step.later" || last.Actor != "fran" {
+		t.Errorf("the journal's last event: %s by %s", last.Label(), last.Actor)
+	}
+	folded, err := record.Fold(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.LoadRun(ctx, "x3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := record.Diff(got, folded); err != nil || d != "" {
+		t.Errorf("the record does not match its journal: %s (%v)", d, err)
+	}
+	if it := got.Item(record.KindStep, "later"); it.Score == nil || it.Score.Value != 2 {
+		t.Errorf("the record's score: %+v", it.Score)
+	}
+	got.Item(record.KindStep, "later").Score.Value = 5
+	if d, _ := record.Diff(got, folded); d == "" {
+		t.Error("a hand-edited score matches the journal")
+	}
+}

@@ -235,7 +235,8 @@ func (r *runner) newExercise() *exercise {
 	ex := &exercise{r: r, specs: r.b.Injects(r.opts.Playbook), rec: &record.Exercise{Injects: []record.Inject{}},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, s := range ex.specs {
-		ex.rec.Injects = append(ex.rec.Injects, record.Inject{Name: s.Name, Message: s.Message, At: s.At, OffsetMS: s.Offset.Milliseconds(), To: s.To})
+		// (Redacted: a message may name a sensitive value.)
+		ex.rec.Injects = append(ex.rec.Injects, record.Inject{Name: s.Name, Message: r.b.Redactor.String(s.Message), At: s.At, OffsetMS: s.Offset.Milliseconds(), To: s.To})
 	}
 	return ex
 }

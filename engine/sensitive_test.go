@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
 )
 
 // canary is a secret with characters that escaping changes.
@@ -418,5 +419,46 @@ check "c" {
 		if strings.Contains(string(data), derived) {
 			t.Errorf("the record holds %s, derived from var.pin by an operator:\n%s", derived, data)
 		}
+	}
+}
+
+// An inject's message that names a sensitive variable is redacted where
+// it is delivered, recorded and journaled.
+func TestInjectMessagesAreRedacted(t *testing.T) {
+	src := `
+runbook "drill" {
+  exercise = true
+}
+variable "token" {
+  sensitive = true
+}
+inject "leak" {
+  at      = "+0s"
+  message = "the token is ${var.token}"
+}
+step "wait" {
+  shell { command = "sleep 0.3" }
+}
+`
+	b := bind(t, src, engine.Inputs{Vars: []string{"token=" + canary}})
+	obs := &events{}
+	var delivered []string
+	r, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeExec, Observer: obs,
+		Deliver: func(_ context.Context, in record.Inject) []string {
+			delivered = append(delivered, in.Message)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	evs, _ := json.Marshal(obs.ofType(record.EventInject))
+	for what, text := range map[string]string{"the record": string(data), "the inject event": string(evs), "the delivery": strings.Join(delivered, "\n")} {
+		if strings.Contains(text, "Sup3r") {
+			t.Errorf("%s shows the secret: %s", what, text)
+		}
+	}
+	if len(delivered) != 1 || delivered[0] != "the token is "+engine.Redacted {
+		t.Errorf("delivered %q, want the message with the secret redacted", delivered)
 	}
 }

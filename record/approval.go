@@ -8,9 +8,10 @@ import (
 
 // ApprovalRefusal says why an approval of a four-eyes step (ApprovalsNeeded
 // above 0) by who cannot count: who started the run (operator), or
-// approved the step already. It is "" when the approval counts. Names
-// are compared as SamePerson does.
+// approved the step already (names compared as SamePerson does). It is ""
+// when the approval counts.
 func (it *Item) ApprovalRefusal(operator, who string) string {
+	who = strings.TrimSpace(who)
 	switch {
 	case strings.TrimSpace(who) == "":
 		return "an approval must say who gives it"
@@ -22,8 +23,9 @@ func (it *Item) ApprovalRefusal(operator, who string) string {
 	return ""
 }
 
-// SamePerson reports whether two names of people are the same person:
-// equal but for case and surrounding spaces ("Alice" is "alice").
+// SamePerson reports whether two names given for people (an operator, a
+// console user) name the same one: alike but for case and the white space
+// around them.
 func SamePerson(a, b string) bool {
 	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 }

@@ -125,7 +125,7 @@ func (e *ChainError) Error() string { return e.Label + ": " + e.Reason }
 
 // CheckChain checks that events are numbered from 1 without gaps, that
 // each carries the hash of the one before, and that each one's hash is
-// its own. It returns the first event that does not, as a *ChainError.
+// its own (of Raw, for an event read from a journal). It returns the first event that does not, as a *ChainError.
 func CheckChain(events []Event) error {
 	var prev *Event
 	for i := range events {
@@ -143,6 +143,9 @@ func CheckChain(events []Event) error {
 			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: fmt.Sprintf("repeated or out of order (expected event %d here)", want)}
 		}
 		h, err := e.ComputeHash()
+		if len(e.Raw) > 0 {
+			h, err = HashEvent(e.Raw)
+		}
 		if err != nil {
 			return &ChainError{Seq: e.Seq, Label: e.Label(), Reason: err.Error()}
 		}
@@ -164,9 +167,10 @@ func CheckChain(events []Event) error {
 // Fold rebuilds a run's record from its journal: run.started gives the
 // header and the planned items, item.started and item.finished replace an
 // item (or add one), report adds (or replaces, by name) a rendered
-// document, signoff and signature add a sign-off, and run.finished gives
-// the final record. Other events (answers, approvals, stop toggles, ...)
-// are evidence: the items they concern carry their outcome.
+// document, signoff and signature add a sign-off, score sets the score of
+// the step it names (a score given after the run ended), and run.finished
+// gives the final record. Other events (answers, approvals, stop toggles,
+// ...) are evidence: the items they concern carry their outcome.
 func Fold(events []Event) (*Run, error) {
 	var run *Run
 	for _, e := range events {
@@ -203,6 +207,15 @@ func Fold(events []Event) (*Run, error) {
 			}
 			if !replaced {
 				run.Reports = append(run.Reports, o)
+			}
+		case EventScore:
+			var sc Score
+			if err := json.Unmarshal(e.Data, &sc); err != nil {
+				return nil, fmt.Errorf("%s: %w", e.Label(), err)
+			}
+			kind, name, _ := strings.Cut(e.Item, ".")
+			if p := run.Item(kind, name); p != nil {
+				p.Score = &sc
 			}
 		case EventSignoff, EventSignature:
 			var s Signoff

@@ -33,6 +33,10 @@ type Event struct {
 	// this event's own.
 	Prev string `json:"prev"`
 	Hash string `json:"hash"`
+	// Raw is the event as the journal stores it, when it was read from
+	// one: CheckChain hashes it as it is, so a member the fields above
+	// do not have is not overlooked.
+	Raw json.RawMessage `json:"-"`
 }
 
 // Event types.

@@ -229,6 +229,7 @@ func parseEvents(data []byte, where string) ([]record.Event, error) {
 			}
 			return out, fmt.Errorf("journal %s: line %d is not an event: %w", where, n, err)
 		}
+		e.Raw = append(json.RawMessage(nil), line...)
 		out = append(out, e)
 	}
 	return out, sc.Err()
@@ -317,6 +318,7 @@ func (p *Postgres) Events(ctx context.Context, runID string) ([]record.Event, er
 			if err := json.Unmarshal([]byte(body), &e); err != nil {
 				return fmt.Errorf("event %d is not an event: %w", seq, err)
 			}
+			e.Raw = json.RawMessage(body)
 			out = append(out, e)
 		}
 		return rows.Err()

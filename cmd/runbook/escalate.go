@@ -16,8 +16,9 @@ var escalationPolicy = alert.Policy{Attempts: 3, BaseDelay: time.Second, MaxDela
 // escalator sends the escalations of a run's owned steps (a deadline
 // passed) to every alert block of the runbook, whatever its `on` list: an
 // escalation is about a person's step, not a check's health. It returns
-// nil when the runbook has no alert to send to.
-func escalator(b *engine.Bound, runID, host string) func(context.Context, engine.Escalation) ([]string, error) {
+// nil when the runbook has no alert to send to. During an exercise
+// (exercise, or the runbook's exercise = true) each says so.
+func escalator(b *engine.Bound, runID, host string, exercise bool) func(context.Context, engine.Escalation) ([]string, error) {
 	alerts, diags := alert.Load(b)
 	if diags.HasErrors() || len(alerts) == 0 {
 		return nil
@@ -27,7 +28,7 @@ func escalator(b *engine.Bound, runID, host string) func(context.Context, engine
 		now := time.Now().UTC()
 		n := &alert.Notification{
 			Runbook: b.Info.Name, Title: b.Info.Title, Host: host, Time: now, RunID: runID,
-			Health: "WARNING", PreviousHealth: "WARNING",
+			Health: "WARNING", PreviousHealth: "WARNING", Exercise: exercise || b.Info.Exercise,
 			Transitions: []alert.Transition{{
 				Event: alert.EventEscalation, Check: "step." + e.Step, Title: e.Title,
 				Health: "WARNING", Previous: "WARNING", Status: "pending", Message: e.Message(), Time: now,

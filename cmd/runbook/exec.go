@@ -236,7 +236,7 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 		jr.Begin(run)
 	}
 	opts.Observer = observers{cl, jr, prog}
-	opts.Escalate = escalator(b, opts.ID, opts.Host)
+	opts.Escalate = escalator(b, opts.ID, opts.Host, opts.Exercise)
 	var tp *terminalPrompter
 	if isTerminal(a.stdin) && isTerminal(a.stdout) {
 		tp = newTerminalPrompter(a.stdin, a.stdout, opts.Operator)

@@ -158,6 +158,23 @@ func TestExerciseEndToEnd(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, doc)
 		}
 	}
+
+	// The journal has the injects, the drill stop and the score; verify
+	// passes.
+	evs, err := state.NewDir(st).Events(context.Background(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.Type]++
+	}
+	if count[record.EventInject] != 2 || count[record.EventStop] != 1 || count[record.EventScore] != 1 {
+		t.Errorf("the journal's events by type: %v, want 2 injects, 1 stop and 1 score", count)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", run.ID, "--state", st); code != 0 {
+		t.Errorf("verify: exit %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 func TestExerciseFlagsAndAnswers(t *testing.T) {

@@ -175,4 +175,21 @@ func TestFourEyesAndClocksThroughTheConsole(t *testing.T) {
 	if c == nil || c.AckedBy != "carol" || c.AnsweredAt == nil || len(c.Escalations) != 1 || c.Escalations[0].Deadline != record.DeadlineAck || len(c.Escalations[0].Sent) != 1 || c.Escalations[0].Sent[0] != "oncall" {
 		t.Errorf("review's clock: got %+v, want one ack escalation sent to oncall, answered by carol", c)
 	}
+	evs, err := d.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range evs {
+		switch e.Type {
+		case record.EventApproval, record.EventEscalation, record.EventAck, record.EventAnswer:
+			seen = append(seen, e.Type+" "+e.Item+" "+e.Actor)
+		}
+	}
+	if want := "approval step.deploy bob,approval step.deploy carol,escalation step.review ,answer step.review carol"; strings.Join(seen, ",") != want {
+		t.Errorf("the journal's approvals, escalations and answers: %q, want %q", strings.Join(seen, ","), want)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", id, "--state", stateDir); code != 0 {
+		t.Errorf("verify: exit %d\n%s%s", code, stdout, stderr)
+	}
 }

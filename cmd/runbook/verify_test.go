@@ -184,6 +184,17 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			want: "event 9 (item.finished step.broken): hash does not match",
 		},
 		{
+			// (An independent checker hashes the line as written.)
+			name: "member added to an event",
+			tamper: func(t *testing.T, dir string, d *state.Dir, run *record.Run) {
+				editLines(t, filepath.Join(d.Path, "runs", run.ID+".events.jsonl"), func(l []string) []string {
+					l[8] = strings.Replace(l[8], `{"seq":9,`, `{"seq":9,"note":"reviewed, all fine",`, 1)
+					return l
+				})
+			},
+			want: "event 9 (item.finished step.broken): hash does not match",
+		},
+		{
 			name: "event deleted",
 			tamper: func(t *testing.T, dir string, d *state.Dir, run *record.Run) {
 				editLines(t, filepath.Join(d.Path, "runs", run.ID+".events.jsonl"), func(l []string) []string {
