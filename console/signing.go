@@ -136,6 +136,11 @@ func (s *Server) keySignature(ctx context.Context, name, runID string, upto int6
 	if upto > int64(len(evs)) {
 		return errorf(http.StatusBadRequest, "the journal of run %s has %d events, not %d", runID, len(evs), upto)
 	}
+	// A signature vouches for the finished run: the bytes it covers must
+	// include the run's end, not only an earlier part of its journal.
+	if end := slices.IndexFunc(evs, func(e record.Event) bool { return e.Type == record.EventRunFinished }); end < 0 || upto <= int64(end) {
+		return errorf(http.StatusBadRequest, "a signature must cover the finished run: sign %s", canonicalCommand(runID, int64(len(evs))))
+	}
 	msg, err := record.SignedBytes(evs[:upto])
 	if err != nil {
 		return err

@@ -69,7 +69,13 @@ func TestSignoffBySSHKey(t *testing.T) {
 	}
 	sig, pub := sshSign(t, msg)
 	otherSig, otherPub := sshSign(t, msg)
-	if err := os.WriteFile(signers, []byte("# who signs\nbob,alice "+pub+"\ncarol "+otherPub+"\n"), 0o644); err != nil {
+	startMsg, err := record.SignedBytes(evs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	startSig, startPub := sshSign(t, startMsg)
+	wrongSig, _ := sshSign(t, []byte("some other document\n"))
+	if err := os.WriteFile(signers, []byte("# who signs\nbob,alice "+pub+"\ncarol "+otherPub+"\nalice "+startPub+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	body := func(statement, sig string, upto int) string {
@@ -86,7 +92,8 @@ func TestSignoffBySSHKey(t *testing.T) {
 		want             string
 	}{
 		{"a key of someone else", "Lead", body("", otherSig, 2), 403, "is not registered for alice"},
-		{"another record", "QA", body("", sig, 1), 400, "does not verify"},
+		{"another document", "QA", body("", wrongSig, 2), 400, "does not verify"},
+		{"only the run's start", "QA", body("", startSig, 1), 400, "must cover the finished run"},
 		{"junk", "QA", body("", "hello", 2), 400, "not an SSH signature"},
 		{"signed by key", "SRE", body("checked", sig, 2), 200, `"key": "SHA256:`},
 		{"by token only", "Ops", body("fine", "", 0), 200, `"role": "Ops"`},

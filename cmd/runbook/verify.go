@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -50,7 +51,9 @@ journal: runs recorded by earlier versions cannot be verified).`,
 			}
 			fmt.Fprintf(a.stdout, "run %s: intact (%d events, head %s; %d reports, %d signatures)\n", run.ID, len(p.events), head.Hash, p.reports, len(p.signatures))
 			for _, s := range p.signatures {
-				fmt.Fprintf(a.stdout, "  signed by %s as %s with %s at %s\n", s.Name, s.Role, s.Key, s.At.Format("2006-01-02 15:04:05Z07:00"))
+				// Say what it vouches for: the journal up to the event it signed.
+				covers := slices.IndexFunc(p.events, func(e record.Event) bool { return e.Hash == s.SignedHead }) + 1
+				fmt.Fprintf(a.stdout, "  signed by %s as %s with %s at %s, over journal events 1–%d of %d\n", s.Name, s.Role, s.Key, s.At.Format("2006-01-02 15:04:05Z07:00"), covers, len(p.events))
 			}
 			return nil
 		},

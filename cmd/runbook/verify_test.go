@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -330,7 +331,7 @@ func TestSignVerifiesWithSSHKeygen(t *testing.T) {
 				t.Error("the canonical bytes did not change with the signature")
 			}
 			code, stdout, stderr = runCLI(t, dir, "verify", run.ID)
-			if code != 0 || !strings.Contains(stdout, "signed by alice as sre with SHA256:") {
+			if code != 0 || !strings.Contains(stdout, "signed by alice as sre with SHA256:") || !regexp.MustCompile(`over journal events 1–(\d+) of (\d+)\n`).MatchString(stdout) {
 				t.Errorf("verify after sign: exit %d\n%s%s", code, stdout, stderr)
 			}
 			stored, _ := d.LoadRun(context.Background(), run.ID)

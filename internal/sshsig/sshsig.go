@@ -134,6 +134,11 @@ func Verify(armored []byte, namespace string, msg []byte) (ssh.PublicKey, error)
 	if err := ssh.Unmarshal([]byte(b.Signature), &sig); err != nil {
 		return nil, fmt.Errorf("the signature cannot be read: %w", err)
 	}
+	// SHA-1 RSA signatures are refused, as ssh-keygen -Y verify refuses
+	// them: SSHSIG asks for rsa-sha2-256 or rsa-sha2-512.
+	if sig.Format == ssh.KeyAlgoRSA {
+		return nil, errors.New("the signature uses ssh-rsa (SHA-1), which is not accepted: sign with rsa-sha2-512")
+	}
 	data, err := toSign(namespace, b.HashAlg, msg)
 	if err != nil {
 		return nil, err
