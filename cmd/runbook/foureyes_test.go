@@ -184,6 +184,11 @@ func TestFourEyesAndClocksThroughTheConsole(t *testing.T) {
 		switch e.Type {
 		case record.EventApproval, record.EventEscalation, record.EventAck, record.EventAnswer:
 			seen = append(seen, e.Type+" "+e.Item+" "+e.Actor)
+		case record.EventConfirm:
+			// The last approval, given by the API, confirmed the step.
+			if e.Actor != "carol" || e.Surface != record.SurfaceAPI {
+				t.Errorf("the confirm event of %s: by %q on %q, want carol on %q", e.Item, e.Actor, e.Surface, record.SurfaceAPI)
+			}
 		}
 	}
 	if want := "approval step.deploy bob,approval step.deploy carol,escalation step.review ,answer step.review carol"; strings.Join(seen, ",") != want {
