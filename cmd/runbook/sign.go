@@ -81,11 +81,13 @@ terminal, or is used through ssh-agent (SSH_AUTH_SOCK) when it holds the key
 				}
 			}
 			fmt.Fprintf(a.stdout, "signed run %s as %s (%s, key %s, journal event %d)\n", run.ID, role, s.Name, s.Key, head.Seq)
-			sigFile := out
-			if sigFile == "" {
+			sigFile := shellWord(out)
+			if out == "" {
 				sigFile = "SIGNATURE"
+				fmt.Fprintln(a.stdout, "the signature is in the run's record (signoffs); sign with --out FILE to have it in a file too")
 			}
-			fmt.Fprintf(a.stdout, "check it with: runbook show %s --canonical --upto %d | ssh-keygen -Y verify -f allowed_signers -I %s -n %s -s %s\n", run.ID, head.Seq, s.Name, sshNamespace, sigFile)
+			fmt.Fprintf(a.stdout, "check it with: runbook show %s --canonical --upto %d%s | ssh-keygen -Y verify -f allowed_signers -I %s -n %s -s %s\n",
+				run.ID, head.Seq, stateArg(store), shellWord(s.Name), sshNamespace, sigFile)
 			return nil
 		},
 	}
