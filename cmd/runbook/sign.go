@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,6 +50,9 @@ terminal, or is used through ssh-agent (SSH_AUTH_SOCK) when it holds the key
 			defer store.Close()
 			if !state.Final(run) {
 				return exitWith(1, fmt.Errorf("run %s has not ended: sign it once it has", run.ID))
+			}
+			if roles := signoffRoles(run); len(roles) > 0 && !slices.Contains(roles, role) {
+				return exitWith(2, fmt.Errorf("the reports of run %s have no role %q to sign (roles: %s)", run.ID, role, strings.Join(roles, ", ")))
 			}
 			c, ok := state.ConsoleOf(store)
 			if !ok {
@@ -166,4 +171,18 @@ func (a *app) agentSigner(path string, key ssh.PublicKey) (ssh.Signer, func(), e
 	}
 	conn.Close()
 	return nil, func() {}, fmt.Errorf("ssh-agent does not hold key %s (%s): ssh-add it", path, sshsig.Fingerprint(key))
+}
+
+// signoffRoles are the roles the run's reports ask to sign, in order,
+// once each.
+func signoffRoles(run *record.Run) []string {
+	var out []string
+	for _, rep := range run.Reports {
+		for _, role := range rep.Roles {
+			if !slices.Contains(out, role) {
+				out = append(out, role)
+			}
+		}
+	}
+	return out
 }

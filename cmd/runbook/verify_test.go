@@ -45,6 +45,9 @@ report "summary" {
   signoff {
     role = "sre"
   }
+  signoff {
+    role = "lead"
+  }
 }
 `
 
@@ -446,5 +449,19 @@ func TestSignPrintsACommandThatChecksIt(t *testing.T) {
 	code, stdout, stderr = runCLI(t, dir, "sign", run.ID, "--role", "lead", "--key", key)
 	if code != 0 || !strings.Contains(stdout, "--out FILE") {
 		t.Errorf("sign without --out: exit %d, got\n%s%s\nwant a word on --out FILE", code, stdout, stderr)
+	}
+}
+
+// TestSignRefusesARoleTheReportsDoNotAsk: a role no report of the run asks
+// to sign (a typo, another case) is refused, naming the roles there are.
+func TestSignRefusesARoleTheReportsDoNotAsk(t *testing.T) {
+	dir, d, run := provenRun(t)
+	key := sshKey(t, "ed25519")
+	code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "SRE", "--key", key)
+	if code != 2 || !strings.Contains(stderr, `no role "SRE" to sign (roles: sre, lead)`) {
+		t.Errorf("sign --role SRE: exit %d, got %s%s, want exit 2 naming the roles sre, lead", code, stdout, stderr)
+	}
+	if stored, _ := d.LoadRun(context.Background(), run.ID); len(stored.Signoffs) != 0 {
+		t.Errorf("the refused sign-off is in the record: %+v", stored.Signoffs)
 	}
 }
