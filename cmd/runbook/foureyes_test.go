@@ -156,6 +156,11 @@ func TestFourEyesAndClocksThroughTheConsole(t *testing.T) {
 	if err := run.Wait(); err != nil {
 		t.Fatalf("exec: %v\n%s", err, out.String())
 	}
+	// The terminal says which approvals came in, once each, and does not
+	// call an approval an answer.
+	if o := out.String(); !strings.Contains(o, "step deploy approved by bob (1 of 2)") || !strings.Contains(o, "step deploy approved by carol (2 of 2)") || strings.Contains(o, "step deploy answered") {
+		t.Errorf("the terminal's lines on the approvals:\n%s", o)
+	}
 	if n := len(received()); n != 1 {
 		t.Errorf("escalations: got %d, want exactly 1", n)
 	}
