@@ -172,7 +172,7 @@ func (a *app) setupExercise(b *engine.Bound, store state.Store, opts *engine.Opt
 		if err := state.SetExercisePause(context.Background(), store, opts.ID, p); err != nil {
 			return nil, exitWith(1, fmt.Errorf("pause the exercise: %w", err))
 		}
-		fmt.Fprintf(out, "The exercise clock is paused: `runbook exercise resume %s` (or the console) starts it.\n", opts.ID)
+		fmt.Fprintf(out, "The exercise clock is paused: `runbook exercise resume %s%s` (or the console) starts it.\n", opts.ID, stateArg(store))
 	}
 	opts.Pauser = &statePauser{store: store, runID: opts.ID, warn: a.stderr}
 	d, err := a.newInjectDeliverer(b, store, opts.ID, out)
@@ -183,6 +183,21 @@ func (a *app) setupExercise(b *engine.Bound, store state.Store, opts *engine.Opt
 	r1 := exportEnv(envExercise, "1")
 	r2 := exportEnv(envRunID, opts.ID)
 	return func() { r2(); r1() }, nil
+}
+
+// stateArg is the --state argument that names store in a command printed
+// for the user to type, so the command finds the run wherever it is typed.
+func stateArg(store state.Store) string {
+	return " --state " + shellWord(store.Location())
+}
+
+// shellWord quotes s for a POSIX shell when it holds anything but the
+// characters a shell leaves alone.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // scoreSource gives the engine the facilitator's scores: those of the
@@ -265,7 +280,7 @@ arrives that much later. The console's run page has the same buttons.`,
 					return exitWith(1, err)
 				}
 				if pause {
-					fmt.Fprintf(a.stdout, "Exercise %s paused: no inject is delivered until `runbook exercise resume %s`.\n", run.ID, run.ID)
+					fmt.Fprintf(a.stdout, "Exercise %s paused: no inject is delivered until `runbook exercise resume %s%s`.\n", run.ID, run.ID, stateArg(store))
 				} else {
 					fmt.Fprintf(a.stdout, "Exercise %s resumed: the injects still to come are delivered later by the time it was paused.\n", run.ID)
 				}

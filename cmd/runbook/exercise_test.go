@@ -227,3 +227,35 @@ func TestExercisePauseCommand(t *testing.T) {
 		t.Errorf("pause of a real run: exit %d, %s", code, stderr)
 	}
 }
+
+// TestExerciseHintsNameTheState: the `runbook exercise resume` that exec
+// --pause and `exercise pause` print names the state the run is in, so it
+// works as printed from wherever it is typed.
+func TestExerciseHintsNameTheState(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "drill state")
+	dir := writeFiles(t, map[string]string{
+		"drill.hcl": `runbook "drill" {
+  exercise = true
+}
+step "s" {
+  shell { command = ["true"] }
+}`,
+	})
+	code, stdout, stderr := runCLI(t, dir, "exec", "drill.hcl", "--pause", "--state", st)
+	if code != 0 {
+		t.Fatalf("exec: exit %d: %s%s", code, stdout, stderr)
+	}
+	want := fmt.Sprintf(" --state '%s'`", st)
+	if !strings.Contains(stdout, "runbook exercise resume ") || !strings.Contains(stdout, want) {
+		t.Errorf("exec --pause: got\n%s\nwant a resume command ending in %q", stdout, want)
+	}
+
+	running := &record.Run{ID: "20261201T000000Z-aaaa", Runbook: "drill", Status: record.Running, StartedAt: time.Now(), Exercise: &record.Exercise{}}
+	if _, err := state.NewDir(st).SaveRun(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "", "exercise", "pause", running.ID, "--state", st)
+	if want := fmt.Sprintf("`runbook exercise resume %s --state '%s'`", running.ID, st); code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("exercise pause: exit %d, got\n%s%s\nwant %q", code, stdout, stderr, want)
+	}
+}

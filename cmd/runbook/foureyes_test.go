@@ -156,6 +156,11 @@ func TestFourEyesAndClocksThroughTheConsole(t *testing.T) {
 	if err := run.Wait(); err != nil {
 		t.Fatalf("exec: %v\n%s", err, out.String())
 	}
+	// The terminal says which approvals came in, once each, and does not
+	// call an approval an answer.
+	if o := out.String(); !strings.Contains(o, "step deploy approved by bob (1 of 2)") || !strings.Contains(o, "step deploy approved by carol (2 of 2)") || strings.Contains(o, "step deploy answered") {
+		t.Errorf("the terminal's lines on the approvals:\n%s", o)
+	}
 	if n := len(received()); n != 1 {
 		t.Errorf("escalations: got %d, want exactly 1", n)
 	}
@@ -184,6 +189,11 @@ func TestFourEyesAndClocksThroughTheConsole(t *testing.T) {
 		switch e.Type {
 		case record.EventApproval, record.EventEscalation, record.EventAck, record.EventAnswer:
 			seen = append(seen, e.Type+" "+e.Item+" "+e.Actor)
+		case record.EventConfirm:
+			// The last approval, given by the API, confirmed the step.
+			if e.Actor != "carol" || e.Surface != record.SurfaceAPI {
+				t.Errorf("the confirm event of %s: by %q on %q, want carol on %q", e.Item, e.Actor, e.Surface, record.SurfaceAPI)
+			}
 		}
 	}
 	if want := "approval step.deploy bob,approval step.deploy carol,escalation step.review ,answer step.review carol"; strings.Join(seen, ",") != want {

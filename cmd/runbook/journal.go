@@ -200,8 +200,9 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 				typ = record.EventDecline
 			}
 			surface := record.SurfaceTerminal
-			if d.By == record.SurfaceConsole {
-				surface = record.SurfaceConsole
+			switch d.By {
+			case record.SurfaceConsole, record.SurfaceAPI:
+				surface = d.By
 			}
 			j.queue(record.Event{Type: typ, Item: key, OccurredAt: d.At, Actor: d.Operator, Surface: surface, Data: mustJSON(d)})
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,6 +51,9 @@ terminal, or is used through ssh-agent (SSH_AUTH_SOCK) when it holds the key
 			if !state.Final(run) {
 				return exitWith(1, fmt.Errorf("run %s has not ended: sign it once it has", run.ID))
 			}
+			if roles := signoffRoles(run); len(roles) > 0 && !slices.Contains(roles, role) {
+				return exitWith(2, fmt.Errorf("the reports of run %s have no role %q to sign (roles: %s)", run.ID, role, strings.Join(roles, ", ")))
+			}
 			c, ok := state.ConsoleOf(store)
 			if !ok {
 				return exitWith(2, fmt.Errorf("the state %s cannot keep sign-offs", store.Location()))
@@ -81,11 +86,13 @@ terminal, or is used through ssh-agent (SSH_AUTH_SOCK) when it holds the key
 				}
 			}
 			fmt.Fprintf(a.stdout, "signed run %s as %s (%s, key %s, journal event %d)\n", run.ID, role, s.Name, s.Key, head.Seq)
-			sigFile := out
-			if sigFile == "" {
+			sigFile := shellWord(out)
+			if out == "" {
 				sigFile = "SIGNATURE"
+				fmt.Fprintln(a.stdout, "the signature is in the run's record (signoffs); sign with --out FILE to have it in a file too")
 			}
-			fmt.Fprintf(a.stdout, "check it with: runbook show %s --canonical --upto %d | ssh-keygen -Y verify -f allowed_signers -I %s -n %s -s %s\n", run.ID, head.Seq, s.Name, sshNamespace, sigFile)
+			fmt.Fprintf(a.stdout, "check it with: runbook show %s --canonical --upto %d%s | ssh-keygen -Y verify -f allowed_signers -I %s -n %s -s %s\n",
+				run.ID, head.Seq, stateArg(store), shellWord(s.Name), sshNamespace, sigFile)
 			return nil
 		},
 	}
@@ -164,4 +171,18 @@ func (a *app) agentSigner(path string, key ssh.PublicKey) (ssh.Signer, func(), e
 	}
 	conn.Close()
 	return nil, func() {}, fmt.Errorf("ssh-agent does not hold key %s (%s): ssh-add it", path, sshsig.Fingerprint(key))
+}
+
+// signoffRoles are the roles the run's reports ask to sign, in order,
+// once each.
+func signoffRoles(run *record.Run) []string {
+	var out []string
+	for _, rep := range run.Reports {
+		for _, role := range rep.Roles {
+			if !slices.Contains(out, role) {
+				out = append(out, role)
+			}
+		}
+	}
+	return out
 }

@@ -45,6 +45,9 @@ report "summary" {
   signoff {
     role = "sre"
   }
+  signoff {
+    role = "lead"
+  }
 }
 `
 
@@ -414,5 +417,51 @@ func TestReportRenderedAgainAfterSigning(t *testing.T) {
 	}
 	if code, stdout, stderr := runCLI(t, dir, "verify", run.ID); code != 0 || !strings.Contains(stdout, "1 signatures") {
 		t.Errorf("verify after the report was rendered again: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestSignPrintsACommandThatChecksIt: the ssh-keygen command `runbook
+// sign` prints works as printed from another directory (it names the
+// run's state); signed without --out, it says where the signature is.
+func TestSignPrintsACommandThatChecksIt(t *testing.T) {
+	dir, d, run := provenRun(t)
+	key := sshKey(t, "ed25519")
+	sigPath := filepath.Join(dir, "run.sig")
+	t.Setenv("RUNBOOK_OPERATOR", "alice")
+	code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key, "--out", sigPath, "--state", d.Path)
+	if code != 0 {
+		t.Fatalf("sign: exit %d: %s%s", code, stdout, stderr)
+	}
+	_, printed, ok := strings.Cut(strings.TrimSpace(stdout), "check it with: ")
+	if !ok {
+		t.Fatalf("sign prints no command to check the signature:\n%s", stdout)
+	}
+	elsewhere := t.TempDir()
+	pub, _ := os.ReadFile(key + ".pub")
+	os.WriteFile(filepath.Join(elsewhere, "allowed_signers"), []byte("alice "+string(pub)), 0o644)
+	cmd := exec.Command("sh", "-c", printed)
+	cmd.Dir = elsewhere
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `Good "runbook" signature for alice`) {
+		t.Errorf("the printed command %q in another directory: %v\n%s", printed, err, out)
+	}
+
+	code, stdout, stderr = runCLI(t, dir, "sign", run.ID, "--role", "lead", "--key", key)
+	if code != 0 || !strings.Contains(stdout, "--out FILE") {
+		t.Errorf("sign without --out: exit %d, got\n%s%s\nwant a word on --out FILE", code, stdout, stderr)
+	}
+}
+
+// TestSignRefusesARoleTheReportsDoNotAsk: a role no report of the run asks
+// to sign (a typo, another case) is refused, naming the roles there are.
+func TestSignRefusesARoleTheReportsDoNotAsk(t *testing.T) {
+	dir, d, run := provenRun(t)
+	key := sshKey(t, "ed25519")
+	code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "SRE", "--key", key)
+	if code != 2 || !strings.Contains(stderr, `no role "SRE" to sign (roles: sre, lead)`) {
+		t.Errorf("sign --role SRE: exit %d, got %s%s, want exit 2 naming the roles sre, lead", code, stdout, stderr)
+	}
+	if stored, _ := d.LoadRun(context.Background(), run.ID); len(stored.Signoffs) != 0 {
+		t.Errorf("the refused sign-off is in the record: %+v", stored.Signoffs)
 	}
 }

@@ -116,6 +116,8 @@ func (p *waitPrompter) Approve(ctx context.Context, it *record.Item) (*record.De
 				continue
 			}
 			fmt.Fprintf(p.out, "runbook: step %s approved by %s (%d of %d)\n", it.Name, d.Operator, len(it.Approvals)+1, it.ApprovalsNeeded)
+		} else {
+			fmt.Fprintf(p.out, "runbook: step %s declined in the %s by %s\n", it.Name, reply.Surface, d.Operator)
 		}
 		return d, nil
 	}
@@ -184,7 +186,8 @@ func (p *waitPrompter) ask(ctx context.Context, it *record.Item, kind string, te
 		if p.term != nil {
 			<-termDone // the terminal gives up at once (its read goes on)
 		}
-		if r.Surface != record.SurfaceTerminal {
+		// Approve says itself what an approval or a decline was.
+		if r.Surface != record.SurfaceTerminal && it.ApprovalsNeeded == 0 {
 			fmt.Fprintf(p.out, "runbook: step %s answered in the %s by %s\n", it.Name, r.Surface, r.By)
 		}
 		return r, nil
