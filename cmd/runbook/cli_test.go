@@ -524,3 +524,19 @@ func TestProvidersReadsTheRegistry(t *testing.T) {
 		t.Errorf("an unknown provider: exit %d, want 2", code)
 	}
 }
+
+// TestValidateCountsInPlainWords: the summary line says "1 check", not
+// "1 checks", and a failure names how many of how many runbooks.
+func TestValidateCountsInPlainWords(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"good.hcl": "runbook \"g\" {\n  title = \"g\"\n}\ncheck \"only\" {\n  shell { command = [\"true\"] }\n}\n",
+		"bad.hcl":  "runbook \"b\" {\n  title = \"b\"\n}\ncheck \"x\" {\n  nosuch {}\n}\n",
+	})
+	code, stdout, stderr := runCLI(t, dir, "validate", "good.hcl", "bad.hcl")
+	if code != 2 || !strings.Contains(stdout, "valid (1 check, 0 steps, 0 cleanups, 0 playbooks, 0 reports)") || !strings.Contains(stderr, "1 of 2 runbooks are not valid") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, dir, "validate", "bad.hcl"); code != 2 || !strings.Contains(stderr, "the runbook is not valid") {
+		t.Errorf("one bad runbook: exit %d\n%s", code, stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,6 +30,7 @@ secrets. Exit code 2 when anything is wrong.`,
 					failed++
 				}
 			}
+			valid := 0
 			for _, p := range expandRunbookArgs(args) {
 				b, err := a.load(p, vf, true)
 				if err != nil {
@@ -42,15 +44,29 @@ secrets. Exit code 2 when anything is wrong.`,
 					cleanups += len(pb.Cleanups)
 					reports += len(pb.Reports)
 				}
-				fmt.Fprintf(a.stdout, "✓ %s: valid (%d checks, %d steps, %d cleanups, %d playbooks, %d reports)\n",
-					p, len(c.Checks), steps, cleanups, len(c.Playbooks), reports)
+				fmt.Fprintf(a.stdout, "✓ %s: valid (%s, %s, %s, %s, %s)\n", p,
+					count(len(c.Checks), "check"), count(steps, "step"), count(cleanups, "cleanup"),
+					count(len(c.Playbooks), "playbook"), count(reports, "report"))
+				valid++
 			}
 			if failed > 0 {
-				return exitWith(2, fmt.Errorf("%d of the runbooks are not valid", failed))
+				total := valid + failed
+				if total == 1 {
+					return exitWith(2, errors.New("the runbook is not valid"))
+				}
+				return exitWith(2, fmt.Errorf("%d of %d runbooks are not valid", failed, total))
 			}
 			return nil
 		},
 	}
 	vf.add(cmd)
 	return cmd
+}
+
+// count says "1 check", "2 checks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -131,7 +131,7 @@ func statuses(t *testing.T, args ...string) (int, map[string]string) {
 
 func TestShadowMonitorValidates(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "", "validate", shadowMonitor)
-	if code != 0 || !strings.Contains(stdout, "valid (8 checks, 2 steps, 0 cleanups, 1 playbooks") {
+	if code != 0 || !strings.Contains(stdout, "valid (8 checks, 2 steps, 0 cleanups, 1 playbook,") {
 		t.Errorf("validate: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
