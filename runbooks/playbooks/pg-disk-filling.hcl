@@ -136,7 +136,7 @@ playbook "pg_disk_filling" {
     }
     assert {
       condition     = self.row_count == 0
-      error_message = "${self.row_count} inactive slots hold WAL back: ${join(", ", [for r in self.rows : "${r.slot_name} (${floor(r.retained_bytes / 1048576)} MB)"])}"
+      error_message = "${self.row_count} inactive ${self.row_count == 1 ? "slot holds" : "slots hold"} WAL back: ${join(", ", [for r in self.rows : "${r.slot_name} (${floor(r.retained_bytes / 1048576)} MB)"])}"
     }
   }
 
