@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -121,4 +122,29 @@ func BenchmarkHashItemEvent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMarshalRecord10000 encodes a record of 10,000 checks as the
+// state stores it (compact) and as `--format json` shows it (indented).
+func BenchmarkMarshalRecord10000(b *testing.B) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	run := &Run{ID: "r", Runbook: "bench", StartedAt: now}
+	for i := 0; i < 10000; i++ {
+		run.Items = append(run.Items, Item{Kind: KindCheck, Name: "c" + strconv.Itoa(i), Provider: "http", Action: "GET http://127.0.0.1:8080/health", Status: Passed, StartedAt: &now, Attempts: 1,
+			Result: map[string]any{"status": 200.0, "body": `{"status":"ok"}`, "json": map[string]any{"status": "ok"}, "headers": map[string]any{"Content-Type": "application/json", "Content-Length": "15"}}, Asserts: []Assert{}})
+	}
+	for _, tc := range []struct {
+		name string
+		enc  func() ([]byte, error)
+	}{{"compact", run.MarshalCompact}, {"indented", run.Marshal}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				data, err := tc.enc()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(len(data))/(1<<20), "MB")
+			}
+		})
+	}
 }
