@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/engine"
+	"github.com/runbookhq/runbook/record"
 )
 
 // BenchmarkLoadBind1000 loads and binds a generated 1000-check runbook:
@@ -305,7 +306,8 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 					b.Fatal(diags.Error())
 				}
 				bnd := live()
-				run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: 2})
+				stacks := &stackPeak{}
+				run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: 2, Observer: stacks})
 				if err != nil || run.Status != "passed" {
 					b.Fatalf("%v %v", err, run.Status)
 				}
@@ -313,9 +315,34 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 				b.ReportMetric(loaded-base, "loaded-MB")
 				b.ReportMetric(bnd-base, "bound-MB")
 				b.ReportMetric(ran-base, "run-MB")
+				b.ReportMetric(stacks.peakMB, "run-stacks-MB")
+				b.ReportMetric(float64(stacks.goroutines), "run-goroutines")
 				runtime.KeepAlive(bound)
 				runtime.KeepAlive(run)
 			}
 		})
 	}
 }
+
+// stackPeak samples, every 500th item started, the goroutine stacks in
+// use and how many goroutines there are, keeping the most seen.
+type stackPeak struct {
+	mu         sync.Mutex
+	n          int
+	peakMB     float64
+	goroutines int
+}
+
+func (s *stackPeak) Started(record.Item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n++; s.n%500 != 1 {
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.peakMB = max(s.peakMB, float64(ms.StackInuse)/(1<<20))
+	s.goroutines = max(s.goroutines, runtime.NumGoroutine())
+}
+
+func (s *stackPeak) Finished(record.Item) {}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -734,5 +736,54 @@ step "page" {
 	probe := item(t, r, "step", "probe")
 	if page := item(t, r, "step", "page"); len(probe.Asserts) == 0 || probe.Action == "" || page.Instructions == "" || page.Assignee == "" {
 		t.Errorf("the step did not fill the fields the test checks: %+v", probe)
+	}
+}
+
+// goroutinePeak records the most goroutines seen as items start.
+type goroutinePeak struct {
+	mu   sync.Mutex
+	peak int
+}
+
+func (g *goroutinePeak) Started(record.Item) {
+	n := runtime.NumGoroutine()
+	g.mu.Lock()
+	g.peak = max(g.peak, n)
+	g.mu.Unlock()
+}
+
+func (g *goroutinePeak) Finished(record.Item) {}
+
+// TestRunDoesNotParkAGoroutinePerItem: a node's goroutine starts when
+// what it waits for is done, so a run of many checks holds about as many
+// goroutines as it runs at once, not one per check; the checks that
+// depend on others, and steps in order, still run after them.
+func TestRunDoesNotParkAGoroutinePerItem(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("runbook \"many\" {}\n")
+	const n = 300
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sb, "check \"c%d\" {\n  shell {\n    command = [\"true\"]\n  }\n}\n", i)
+	}
+	sb.WriteString("check \"last\" {\n  shell {\n    command = [\"true\"]\n  }\n  when = check.c0.status == \"passed\" && check.c299.status == \"passed\"\n}\n")
+	cfg, diags := engine.LoadSource("many.hcl", []byte(sb.String()), testRegistry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b, diags := engine.Bind(cfg, testRegistry(), engine.Inputs{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	before := runtime.NumGoroutine()
+	obs := &goroutinePeak{}
+	run, err := engine.Run(context.Background(), b, engine.Options{Mode: engine.ModeCheck, Concurrency: 2, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != record.Passed || run.Summary.Passed != n+1 {
+		t.Fatalf("run: got %s with %d passed, want passed with %d", run.Status, run.Summary.Passed, n+1)
+	}
+	if extra := obs.peak - before; extra > n/3 {
+		t.Errorf("goroutines while checks ran: got %d more than before the run, want far fewer than %d checks", extra, n)
 	}
 }

@@ -19,6 +19,9 @@ import (
 // escaping (\" \\ \b \f \n \r \t, other control characters as \u00XX,
 // U+2028 and U+2029 as \u2028 and \u2029, everything else as UTF-8).
 func Canonical(data []byte) ([]byte, error) {
+	if out, ok := appendCanonical(nil, data, ""); ok {
+		return out, nil
+	}
 	v, err := decodeJSON(data)
 	if err != nil {
 		return nil, err
@@ -62,6 +65,12 @@ func encodeCanonical(v any) ([]byte, error) {
 // of the canonical encoding (see Canonical) of the event's object
 // without its "hash" member.
 func HashEvent(data []byte) (string, error) {
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+		if canon, ok := appendCanonical(nil, data, "hash"); ok {
+			sum := sha256.Sum256(canon)
+			return hex.EncodeToString(sum[:]), nil
+		}
+	}
 	v, err := decodeJSON(data)
 	if err != nil {
 		return "", err

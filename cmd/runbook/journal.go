@@ -27,8 +27,9 @@ import (
 // A step or cleanup is written before it runs and after it finishes, and
 // the run waits for that write: a step changes the system, and the record
 // must say so before it does. Checks only observe; their progress is
-// written at most every flushEvery, so a thousand parallel checks do not
-// rewrite the record a thousand times.
+// written at most every flushEvery, and never more than a tenth of the
+// time (see pause), so ten thousand parallel checks do not rewrite the
+// record ten thousand times, nor spend the run rewriting a large one.
 //
 // Beside the record, the journal appends the run's events to the state
 // as a chain (state.EventLog): the run's start with its plan, each item
@@ -49,6 +50,8 @@ type journal struct {
 	// failedAt is when a save to the store last failed.
 	failedAt time.Time
 	closed   bool
+	// cost is how long the last snapshot took to take and write.
+	cost time.Duration
 
 	kick chan struct{}
 	done chan struct{}
@@ -75,6 +78,19 @@ var heartbeat = state.Heartbeat
 
 // flushEvery bounds how often progress of checks is written.
 const flushEvery = 250 * time.Millisecond
+
+// pause is how long the flusher waits after writing the checks'
+// progress: flushEvery, or nine times what the last snapshot cost if
+// that is longer, so that snapshots take at most a tenth of the run's
+// wall time however large the record grows (a snapshot of 10,000 items
+// costs 30–60 ms; rewriting it every 250 ms made the run's journal cost
+// grow with the square of its size: see docs/performance.md).
+func (j *journal) pause() time.Duration {
+	j.mu.Lock()
+	d := 9 * j.cost
+	j.mu.Unlock()
+	return max(flushEvery, d)
+}
 
 func newJournal(store state.Store, warn io.Writer) *journal {
 	return &journal{store: store, warn: warn, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
@@ -338,9 +354,9 @@ func (j *journal) flusher() {
 	for range j.kick {
 		j.flushEvents()
 		j.save()
-		// At most every flushEvery; Close does not wait out the pause.
+		// At most every pause(); Close does not wait it out.
 		select {
-		case <-time.After(flushEvery):
+		case <-time.After(j.pause()):
 		case <-j.stop:
 			return
 		}
@@ -351,6 +367,7 @@ func (j *journal) flusher() {
 func (j *journal) save() {
 	j.saveMu.Lock()
 	defer j.saveMu.Unlock()
+	start := time.Now()
 	j.mu.Lock()
 	if j.run == nil || j.closed || !j.dirty {
 		j.mu.Unlock()
@@ -378,6 +395,9 @@ func (j *journal) save() {
 		_, err = state.SaveOrSpool(ctx, j.store, state.Spool{}, &snap)
 		cancel()
 	}
+	j.mu.Lock()
+	j.cost = time.Since(start)
+	j.mu.Unlock()
 	var spooled *state.SpooledError
 	if errors.As(err, &spooled) {
 		err = spooled.Err

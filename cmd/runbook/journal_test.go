@@ -77,3 +77,42 @@ func TestJournalChainsWhateverTheEngineReports(t *testing.T) {
 		t.Errorf("the final record is not the journal's fold: %s", d)
 	}
 }
+
+// TestJournalPauseGrowsWithSnapshotCost: the checks' progress is written
+// every flushEvery, or, when a snapshot costs more than a ninth of that,
+// after nine times its cost: snapshots take at most a tenth of the run.
+func TestJournalPauseGrowsWithSnapshotCost(t *testing.T) {
+	for _, tc := range []struct {
+		cost, want time.Duration
+	}{
+		{0, flushEvery},
+		{10 * time.Millisecond, flushEvery},
+		{flushEvery / 9, flushEvery},
+		{50 * time.Millisecond, 450 * time.Millisecond},
+		{time.Second, 9 * time.Second},
+	} {
+		t.Run(tc.cost.String(), func(t *testing.T) {
+			j := newJournal(nil, io.Discard)
+			j.cost = tc.cost
+			if got := j.pause(); got != tc.want {
+				t.Errorf("pause after a snapshot of %v: got %v, want %v", tc.cost, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestJournalTimesItsSnapshots: a snapshot written notes its cost, which
+// the next pause is made of.
+func TestJournalTimesItsSnapshots(t *testing.T) {
+	store := state.NewDir(filepath.Join(t.TempDir(), "st"))
+	j := newJournal(store, io.Discard)
+	j.Begin(&record.Run{ID: "20261201T000000Z-timed", Runbook: "r", Mode: "check", StartedAt: time.Now().UTC(),
+		Items: []record.Item{{Kind: record.KindCheck, Name: "a", Status: record.Pending}}})
+	defer j.Close()
+	j.mu.Lock()
+	cost := j.cost
+	j.mu.Unlock()
+	if cost <= 0 {
+		t.Errorf("cost of the first snapshot: got %v, want more than 0", cost)
+	}
+}
