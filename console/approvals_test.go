@@ -1,10 +1,8 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -121,29 +119,11 @@ func TestAnAcknowledgementIsAnnounced(t *testing.T) {
 	f := newFixture(t, Options{})
 	bob := f.token("bob", state.RoleOperator)
 	f.ownedRun("r1")
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/events", nil)
-	req.Header.Set("Authorization", "Bearer "+bob)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := f.srv.Client().Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	// The stream has its baseline once its headers came.
+	events := f.events(bob)
 	if code, body := f.do("POST", "/api/runs/r1/steps/review/ack", bob, "{}"); code != 200 {
 		t.Fatalf("ack: %d %s", code, body)
 	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		var ev Event
-		if err := json.Unmarshal([]byte(v), &ev); err != nil {
-			t.Fatalf("event %q: %v", v, err)
-		}
+	for ev := range events {
 		if strings.Contains(ev.Step, "/") {
 			t.Errorf("event %+v names the acknowledgement's question, not the step", ev)
 		}
@@ -154,5 +134,5 @@ func TestAnAcknowledgementIsAnnounced(t *testing.T) {
 			return
 		}
 	}
-	t.Fatalf("the stream ended without an ack event: %v", sc.Err())
+	t.Fatal("the stream ended without an ack event")
 }

@@ -87,6 +87,42 @@ func (f *fixture) do(method, path, token, body string) (int, string) {
 
 // liveRun saves a run that is running in this process, with a manual
 // step waiting for an answer and a confirm step waiting for a decision.
+// events follows the event stream as token, from once its headers came
+// (the stream has its baseline then), until the test ends; the channel
+// closes when the stream does.
+func (f *fixture) events(token string) <-chan Event {
+	f.t.Helper()
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	f.t.Cleanup(cancel)
+	resp, err := f.srv.Client().Do(req.WithContext(ctx))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		resp.Body.Close()
+		f.t.Fatalf("Content-Type %q", ct)
+	}
+	events := make(chan Event, 32)
+	go func() {
+		defer resp.Body.Close()
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var ev Event
+				if err := json.Unmarshal([]byte(v), &ev); err != nil {
+					f.t.Errorf("event %q: %v", v, err)
+					return
+				}
+				events <- ev
+			}
+		}
+	}()
+	return events
+}
+
 func (f *fixture) liveRun(id string) *record.Run {
 	f.t.Helper()
 	host, _ := os.Hostname()
@@ -430,28 +466,7 @@ func TestEventsAnnounceChanges(t *testing.T) {
 	f := newFixture(t, Options{})
 	op := f.token("alice", state.RoleOperator)
 	f.liveRun("r1")
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/events", nil)
-	req.Header.Set("Authorization", "Bearer "+op)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := f.srv.Client().Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type %q", ct)
-	}
-	events := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- v
-			}
-		}
-		close(events)
-	}()
+	events := f.events(op)
 	// Changes keep coming until the stream has its baseline and sees them.
 	want := map[string]bool{"answer": false, "stop": false}
 	go func() {
@@ -460,19 +475,11 @@ func TestEventsAnnounceChanges(t *testing.T) {
 		f.do("POST", "/api/stop", op, `{"on":true,"reason":"drill"}`)
 	}()
 	for !want["answer"] || !want["stop"] {
-		select {
-		case e, ok := <-events:
-			if !ok {
-				t.Fatalf("the stream ended; seen %v", want)
-			}
-			var ev Event
-			if err := json.Unmarshal([]byte(e), &ev); err != nil {
-				t.Fatalf("event %q: %v", e, err)
-			}
-			want[ev.Type] = true
-		case <-ctx.Done():
-			t.Fatalf("no events for the answer and the stop; seen %v", want)
+		ev, ok := <-events
+		if !ok {
+			t.Fatalf("the stream ended; seen %v", want)
 		}
+		want[ev.Type] = true
 	}
 }
 

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -33,28 +32,7 @@ func TestExerciseFeedPauseAndScores(t *testing.T) {
 	f := newFixture(t, Options{})
 	op := f.token("fran", state.RoleOperator)
 	f.exerciseRun("x1")
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/events", nil)
-	req.Header.Set("Authorization", "Bearer "+op)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := f.srv.Client().Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := make(chan Event, 32)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var ev Event
-				if json.Unmarshal([]byte(v), &ev) == nil {
-					events <- ev
-				}
-			}
-		}
-		close(events)
-	}()
+	events := f.events(op)
 	// What exec writes as it delivers the injects, and the facilitator's
 	// pause.
 	go func() {
@@ -70,25 +48,21 @@ func TestExerciseFeedPauseAndScores(t *testing.T) {
 	var injects []string
 	paused := false
 	for !paused {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatalf("the stream ended; injects %v", injects)
+		ev, ok := <-events
+		if !ok {
+			t.Fatalf("the stream ended without a pause event; injects %v", injects)
+		}
+		switch ev.Type {
+		case "inject":
+			if ev.Run != "x1" || !ev.Exercise {
+				t.Errorf("inject event %+v", ev)
 			}
-			switch ev.Type {
-			case "inject":
-				if ev.Run != "x1" || !ev.Exercise {
-					t.Errorf("inject event %+v", ev)
-				}
-				injects = append(injects, ev.Inject)
-			case "pause":
-				paused = true
-				if ev.By != "fran" || ev.Message != "questions from the room" {
-					t.Errorf("pause event %+v", ev)
-				}
+			injects = append(injects, ev.Inject)
+		case "pause":
+			paused = true
+			if ev.By != "fran" || ev.Message != "questions from the room" {
+				t.Errorf("pause event %+v", ev)
 			}
-		case <-ctx.Done():
-			t.Fatalf("no pause event; injects %v", injects)
 		}
 	}
 	if strings.Join(injects, ",") != "pager_storm,ceo_asks" {
