@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,6 +253,9 @@ func Run(ctx context.Context, b *Bound, opts Options) (*record.Run, error) {
 	run.FinishedAt = r.now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
 	run.Interrupted = ctx.Err() != nil
+	// (Grown once: appending 10,000 items of ~450 bytes one by one
+	// copied them over and over, 3% of a 10,000-check run's CPU.)
+	run.Items = slices.Grow(run.Items, len(r.nodes))
 	for _, n := range r.nodes {
 		run.Items = append(run.Items, n.rec)
 	}
