@@ -219,7 +219,7 @@ func IsCleanup(it record.Item) bool { return it.Kind == record.KindCleanup }
 
 // Procedure returns the items that are not cleanup blocks, in order.
 func Procedure(items []record.Item) []record.Item {
-	var out []record.Item
+	out := make([]record.Item, 0, len(items))
 	for _, it := range items {
 		if !IsCleanup(it) {
 			out = append(out, it)

@@ -47,23 +47,27 @@ func AppendEvents(ctx context.Context, store Store, runID string, events ...reco
 	return el.AppendEvents(ctx, runID, events)
 }
 
-// sealEvents numbers, times and chains events after last (nil: none).
-func sealEvents(last *record.Event, events []record.Event, now time.Time) ([]record.Event, error) {
+// sealEvents numbers, times and chains events after last (nil: none),
+// and encodes each as one line of the journal (record.Sealer).
+func sealEvents(last *record.Event, events []record.Event, now time.Time) ([]record.Event, [][]byte, error) {
 	out := make([]record.Event, len(events))
+	lines := make([][]byte, len(events))
 	now = now.UTC()
+	var s record.Sealer
 	for i, e := range events {
 		e.RecordedAt = now
 		if e.OccurredAt.IsZero() {
 			e.OccurredAt = now
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
-		if err := record.Chain(last, &e); err != nil {
-			return nil, err
+		line, err := s.Seal(nil, last, &e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode event: %w", err)
 		}
-		out[i] = e
+		out[i], lines[i] = e, line
 		last = &out[i]
 	}
-	return out, nil
+	return out, lines, nil
 }
 
 func (d *Dir) eventsPath(runID string) string {
@@ -112,19 +116,19 @@ func (d *Dir) appendEventsLocked(runID string, events []record.Event) ([]record.
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	sealed, err := sealEvents(last, events, time.Now())
+	sealed, lines, err := sealEvents(last, events, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	var buf []byte
+	n := 1
+	for _, line := range lines {
+		n += len(line) + 1
+	}
+	buf := make([]byte, 0, n)
 	if torn {
 		buf = append(buf, '\n')
 	}
-	for _, e := range sealed {
-		line, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode event: %w", err)
-		}
+	for _, line := range lines {
 		buf = append(append(buf, line...), '\n')
 	}
 	_, werr := f.WriteAt(buf, size)
@@ -287,15 +291,12 @@ func appendEventsTx(ctx context.Context, tx pgx.Tx, runID string, events []recor
 			return nil, fmt.Errorf("the journal's last event cannot be read: %w", err)
 		}
 	}
-	sealed, err := sealEvents(last, events, time.Now())
+	sealed, lines, err := sealEvents(last, events, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range sealed {
-		line, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode event: %w", err)
-		}
+	for i, e := range sealed {
+		line := lines[i]
 		if _, err := tx.Exec(ctx, `INSERT INTO runbook.run_events (run_id, seq, type, item, recorded_at, hash, event) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			runID, e.Seq, e.Type, e.Item, e.RecordedAt, e.Hash, string(line)); err != nil {
 			return nil, err

@@ -70,7 +70,8 @@ func newTable(opts Options) Renderer {
 		// Items --only left out keep their number, and are counted once
 		// under the table rather than listed (the record keeps them).
 		notSelected := 0
-		for i, it := range report.Procedure(run.Items) {
+		proc := report.Procedure(run.Items)
+		for i, it := range proc {
 			if NotSelected(it) {
 				notSelected++
 				continue
@@ -79,7 +80,7 @@ func newTable(opts Options) Renderer {
 		}
 		// Cleanup blocks ran after the procedure: their own group, under a
 		// label row, numbered on from the steps.
-		procedure := len(report.Procedure(run.Items))
+		procedure := len(proc)
 		labelled := false
 		for i, it := range report.Cleanups(run.Items) {
 			if NotSelected(it) {
