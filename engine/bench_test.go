@@ -326,6 +326,9 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 				}
 				bnd := live()
 				stage("bound")
+				bound.ReleaseSyntax()
+				released := live()
+				stage("released")
 				stacks := &stackPeak{}
 				run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: 2, Observer: stacks})
 				if err != nil || run.Status != "passed" {
@@ -335,6 +338,7 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 				stage("run")
 				b.ReportMetric(loaded-base, "loaded-MB")
 				b.ReportMetric(bnd-base, "bound-MB")
+				b.ReportMetric(released-base, "released-MB")
 				b.ReportMetric(ran-base, "run-MB")
 				b.ReportMetric(stacks.peakMB, "run-stacks-MB")
 				b.ReportMetric(float64(stacks.goroutines), "run-goroutines")

@@ -3,6 +3,7 @@ package engine
 import (
 	"sort"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -93,4 +94,45 @@ func (k keptConfig) value() cty.Value {
 		attrs[k.shape.names[a.i]] = a.v
 	}
 	return cty.ObjectVal(attrs)
+}
+
+// ReleaseSyntax lets go of what only validation and planning read once a
+// runbook is bound and about to run: the syntax tree of its files (their
+// bytes stay, for the snippets of diagnostics, which then leave out the
+// "in check …" context) and the provider blocks whose configuration
+// binding decoded and kept (see stableBody). Plan leaves those blocks'
+// arguments out afterwards; Run needs nothing released. At 10,000 checks
+// this is 11–15 MB of the live heap (docs/performance.md, round 3).
+func (b *Bound) ReleaseSyntax() {
+	cfg := b.Config
+	items := append(cfg.checksAndSteps(), cfg.Cleanups...)
+	for _, pn := range cfg.PlaybookOrder {
+		items = append(items, cfg.Playbooks[pn].Steps...)
+		items = append(items, cfg.Playbooks[pn].Cleanups...)
+	}
+	// A provider block stays while an item that runs it decodes it at run
+	// time: its own, or a step's that runs the declared check.
+	needed := map[*Item]bool{}
+	for _, it := range items {
+		src := it
+		if it.CheckRef != "" {
+			src = cfg.Checks[it.CheckRef]
+		}
+		if src == nil || src.ProviderBody == nil {
+			continue
+		}
+		if s := b.settings[it]; s == nil || !s.cfg.kept() {
+			needed[src] = true
+		}
+	}
+	for _, it := range items {
+		if it.ProviderBody != nil && !needed[it] {
+			it.ProviderBody = nil
+		}
+	}
+	for name, f := range cfg.Files {
+		if f != nil {
+			cfg.Files[name] = &hcl.File{Bytes: f.Bytes}
+		}
+	}
 }

@@ -1102,6 +1102,10 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	if n.set.cfg.kept() {
 		cfgVal = n.set.cfg.value()
 	} else {
+		if src.ProviderBody == nil { // released, yet not kept: never by ReleaseSyntax
+			r.fail(n, fmt.Sprintf("the %s block's configuration is no longer available", src.ProviderType))
+			return cty.NilVal, nil, false
+		}
 		spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
 		var diags hcl.Diagnostics
 		ctx := r.scope(n, cty.NilVal)
