@@ -16,13 +16,14 @@ import (
 func TestKeptConfigRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name, provider, body string
+		set                  int // arguments kept
 	}{
-		{"shell command only", "shell", `command = ["true"]`},
-		{"shell everything", "shell", "command = \"echo hi\"\ndir = \"/tmp\"\nenv = { A = \"1\" }\nstdin = \"x\"\ntimeout = \"5s\"\nmax_output = 100"},
-		{"shell null argument", "shell", "command = [\"true\"]\ndir = null"},
-		{"http url only", "http", `url = "http://127.0.0.1/health"`},
-		{"http with headers and body", "http", "url = \"http://127.0.0.1/\"\nmethod = \"POST\"\nheaders = { X-A = \"b\" }\nbody = \"{}\""},
-		{"tcp", "tcp", `address = "127.0.0.1:22"`},
+		{"shell command only", "shell", `command = ["true"]`, 1},
+		{"shell everything", "shell", "command = \"echo hi\"\ndir = \"/tmp\"\nenv = { A = \"1\" }\nstdin = \"x\"\ntimeout = \"5s\"\nmax_output = 100", 6},
+		{"shell null argument", "shell", "command = [\"true\"]\ndir = null", 1},
+		{"http url only", "http", `url = "http://127.0.0.1/health"`, -1},
+		{"http with headers and body", "http", "url = \"http://127.0.0.1/\"\nmethod = \"POST\"\nheaders = { X-A = \"b\" }\nbody = \"{}\"", -1},
+		{"tcp", "tcp", `address = "127.0.0.1:22"`, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, diags := hclsyntax.ParseConfig([]byte(tc.body), "t.hcl", hcl.InitialPos)
@@ -42,6 +43,9 @@ func TestKeptConfigRoundTrip(t *testing.T) {
 			k := sh.keep(want)
 			if k.shape == nil {
 				t.Fatalf("kept whole, want compact")
+			}
+			if tc.set >= 0 && len(k.set) != tc.set {
+				t.Errorf("kept %d arguments, want %d", len(k.set), tc.set)
 			}
 			if got := k.value(); !got.RawEquals(want) {
 				t.Errorf("got %#v\nwant %#v", got, want)
@@ -130,5 +134,35 @@ step "runs_called" {
 	}
 	if _, err := Plan(b, Options{Mode: ModeExec}); err != nil {
 		t.Errorf("plan after release: %v", err)
+	}
+}
+
+// TestResultTypesShared holds validate's scope to one result type per
+// provider type, not one per item: after the first item of a type, the
+// next costs no allocation.
+func TestResultTypesShared(t *testing.T) {
+	reg := Registry{Providers: builtin.Providers}
+	cfg, diags := LoadSource("r.hcl", []byte(`runbook "r" {}
+check "a" {
+  shell {
+    command = ["true"]
+  }
+}
+check "b" {
+  shell {
+    command = ["false"]
+  }
+}
+`), reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	rs := newResultScope(cfg, reg)
+	a, _ := rs.valueType(cfg.Checks["a"], true)
+	if n := testing.AllocsPerRun(10, func() { rs.valueType(cfg.Checks["b"], true) }); n != 0 {
+		t.Errorf("%v allocations for the second item's result type, want 0", n)
+	}
+	if b, _ := rs.valueType(cfg.Checks["b"], true); !b.Equals(a) {
+		t.Errorf("got %#v, want %#v", b, a)
 	}
 }
