@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -288,6 +289,23 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 			}
 			src := []byte(sb.String())
 			reg := testRegistry()
+			// LIVEHEAP_PROFILE=prefix writes a heap profile at each stage
+			// (prefix-TYPE-STAGE.prof), for `go tool pprof
+			// -sample_index=inuse_space`.
+			prof := os.Getenv("LIVEHEAP_PROFILE")
+			stage := func(name string) {
+				if prof == "" {
+					return
+				}
+				f, err := os.Create(fmt.Sprintf("%s-%s-%s.prof", prof, tc.name, name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.WriteHeapProfile(f); err != nil {
+					b.Fatal(err)
+				}
+			}
 			live := func() float64 {
 				runtime.GC()
 				var ms runtime.MemStats
@@ -301,19 +319,26 @@ func BenchmarkLiveHeap10000(b *testing.B) {
 					b.Fatal(diags.Error())
 				}
 				loaded := live()
+				stage("loaded")
 				bound, diags := engine.Bind(cfg, reg, engine.Inputs{})
 				if diags.HasErrors() {
 					b.Fatal(diags.Error())
 				}
 				bnd := live()
+				stage("bound")
+				bound.ReleaseSyntax()
+				released := live()
+				stage("released")
 				stacks := &stackPeak{}
 				run, err := engine.Run(context.Background(), bound, engine.Options{Mode: engine.ModeCheck, Concurrency: 2, Observer: stacks})
 				if err != nil || run.Status != "passed" {
 					b.Fatalf("%v %v", err, run.Status)
 				}
 				ran := live()
+				stage("run")
 				b.ReportMetric(loaded-base, "loaded-MB")
 				b.ReportMetric(bnd-base, "bound-MB")
+				b.ReportMetric(released-base, "released-MB")
 				b.ReportMetric(ran-base, "run-MB")
 				b.ReportMetric(stacks.peakMB, "run-stacks-MB")
 				b.ReportMetric(float64(stacks.goroutines), "run-goroutines")

@@ -86,8 +86,8 @@ type settings struct {
 	// AckWithin and AnswerWithin are an owned step's deadlines; 0 is none.
 	AckWithin, AnswerWithin time.Duration
 	// cfg is the provider block's value decoded at bind time, kept when it
-	// cannot differ at run time (see stableBody); cty.NilVal otherwise.
-	cfg cty.Value
+	// cannot differ at run time (see stableBody); not kept otherwise.
+	cfg keptConfig
 	// Informational is informational = true: the status is evidence only.
 	Informational bool
 	// until is the retry block's until, over self; nil when none.
@@ -493,7 +493,7 @@ func (b *Bound) bindItem(it *Item) (*settings, hcl.Diagnostics) {
 		cfg, d := b.typeCheck(src)
 		diags = append(diags, d...)
 		if cfg != cty.NilVal && whollyKnown(cfg) && stableBody(src.ProviderBody) {
-			s.cfg = cfg
+			s.cfg = b.Config.types.get(b.reg, src.ProviderType).shape.keep(cfg)
 		}
 	}
 	return s, diags

@@ -119,8 +119,11 @@ type Item struct {
 	ProviderRange hcl.Range
 
 	// CheckRef names the declared check a step runs (check = check.NAME).
-	CheckRef      string
-	CheckRefRange hcl.Range
+	CheckRef string
+	// CheckRefRange is set with CheckRef. This and the other ranges
+	// most items lack are pointers: an Item is 616 bytes, not 784
+	// (docs/performance.md, round 3).
+	CheckRefRange *hcl.Range
 
 	// Manual holds a human step's instructions.
 	Manual *Manual
@@ -144,7 +147,7 @@ type Item struct {
 	// is true when a list was given: the item then runs once per target.
 	On      []string
 	OnList  bool
-	OnRange hcl.Range
+	OnRange *hcl.Range // set with On
 	// Schedule is a check's every or cron; nil runs it every time.
 	Schedule *Schedule
 
@@ -159,7 +162,7 @@ type Item struct {
 	// CheckRefs names the checks a step is made of (checks = [check.a,
 	// check.b]): they run as part of the step, which is one row.
 	CheckRefs      []string
-	CheckRefsRange hcl.Range
+	CheckRefsRange *hcl.Range // set with CheckRefs
 	// Informational makes the item's status evidence only: it never
 	// changes the run's status or exit code.
 	Informational hcl.Expression

@@ -457,7 +457,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 	if a, ok := content.Attributes["on"]; ok {
 		names, list, odiags := decodeOn(a)
 		diags = append(diags, odiags...)
-		it.On, it.OnList, it.OnRange = names, list, a.Expr.Range()
+		it.On, it.OnList, it.OnRange = names, list, a.Expr.Range().Ptr()
 	}
 	if a, ok := content.Attributes["depends_on"]; ok {
 		refs, rdiags := decodeRefList(a.Expr)
@@ -468,7 +468,7 @@ func (d *decoder) decodeItem(b *hcl.Block, kind, playbook string) (*Item, hcl.Di
 		name, rdiags := decodeCheckRef(a.Expr, "Invalid check reference",
 			"The check argument names a declared check, like check = check.service_health.")
 		diags = append(diags, rdiags...)
-		it.CheckRef, it.CheckRefRange = name, a.Expr.Range()
+		it.CheckRef, it.CheckRefRange = name, a.Expr.Range().Ptr()
 	}
 
 	var providers []*hcl.Block
@@ -804,7 +804,7 @@ func decodeCheckList(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 	if !ok {
 		return nil
 	}
-	it.CheckRefsRange = a.Expr.Range()
+	it.CheckRefsRange = a.Expr.Range().Ptr()
 	exprs, diags := hcl.ExprList(a.Expr)
 	if diags.HasErrors() {
 		return hcl.Diagnostics{{
@@ -861,7 +861,7 @@ func compositeConflicts(it *Item, content *hcl.BodyContent) hcl.Diagnostics {
 	case it.Manual != nil:
 		clash, at = "a manual block", it.Manual.DeclRange
 	case it.CheckRef != "":
-		clash, at = "check =", it.CheckRefRange
+		clash, at = "check =", *it.CheckRefRange
 	case it.Confirm != nil:
 		clash, at = "confirm (its checks only observe)", it.Confirm.Range()
 	case it.Retry != nil:

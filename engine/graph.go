@@ -266,16 +266,16 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		add(r)
 	}
 	if it.CheckRef != "" {
-		add(Ref{Kind: "check", Name: it.CheckRef, Range: it.CheckRefRange})
+		add(Ref{Kind: "check", Name: it.CheckRef, Range: *it.CheckRefRange})
 	}
 	for _, name := range it.CheckRefs {
-		add(Ref{Kind: "check", Name: name, Range: it.CheckRefsRange})
+		add(Ref{Kind: "check", Name: name, Range: *it.CheckRefsRange})
 		if c := d.cfg.Checks[name]; c != nil && c.OnList {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Fan-out check in checks",
 				Detail:   fmt.Sprintf("check.%s runs on a list of targets, so it is several results; a step's checks = […] takes checks that give one result each.", name),
-				Subject:  it.CheckRefsRange.Ptr(),
+				Subject:  it.CheckRefsRange,
 			})
 		}
 	}

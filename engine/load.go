@@ -31,6 +31,8 @@ type providerType struct {
 	spec    hcldec.Spec
 	implied *hcl.BodySchema
 	proto   checks.Provider
+	// shape is shared by the configurations kept at bind (keptConfig).
+	shape *objectShape
 }
 
 // typeCache memoizes providerType per name; safe for concurrent use.
@@ -51,6 +53,7 @@ func (c *typeCache) get(reg Registry, name string) *providerType {
 		p := f()
 		t = &providerType{spec: p.Schema(), proto: p}
 		t.implied = hcldec.ImpliedSchema(t.spec)
+		t.shape = newObjectShape(t.spec)
 	}
 	if c.types == nil {
 		c.types = map[string]*providerType{}

@@ -1113,8 +1113,14 @@ func (r *runner) checkRequiredAnswers() error {
 // prepare decodes a node's provider block and describes it in the record.
 func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 	src := n.src
-	cfgVal := n.set.cfg
-	if cfgVal == cty.NilVal {
+	var cfgVal cty.Value
+	if n.set.cfg.kept() {
+		cfgVal = n.set.cfg.value()
+	} else {
+		if src.ProviderBody == nil { // released, yet not kept: never by ReleaseSyntax
+			r.fail(n, fmt.Sprintf("the %s block's configuration is no longer available", src.ProviderType))
+			return cty.NilVal, nil, false
+		}
 		spec := r.b.Config.types.get(r.b.reg, src.ProviderType).spec
 		var diags hcl.Diagnostics
 		ctx := r.scope(n, cty.NilVal)

@@ -137,7 +137,7 @@ func (b *Bound) bindTargets(items []*Item) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Undeclared target",
 					Detail:   fmt.Sprintf("No target %q is declared.%s", name, suggest(name, cfg.TargetOrder)),
-					Subject:  it.OnRange.Ptr(),
+					Subject:  it.OnRange,
 				})
 			}
 		}
@@ -151,7 +151,7 @@ func (b *Bound) bindTargets(items []*Item) hcl.Diagnostics {
 				Severity: hcl.DiagError,
 				Summary:  "Manual step on a target",
 				Detail:   "A manual step is done by a person, not on a target: remove on.",
-				Subject:  it.OnRange.Ptr(),
+				Subject:  it.OnRange,
 			})
 		case pt != nil:
 			if _, ok := pt.proto.(checks.Remote); !ok {
@@ -159,7 +159,7 @@ func (b *Bound) bindTargets(items []*Item) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Provider cannot run on a target",
 					Detail:   fmt.Sprintf("%s runs from the runbook's own host; on applies to %s. To run it from a target, use a shell command there.", src.ProviderType, strings.Join(remoteProviders(b.reg, cfg), ", ")),
-					Subject:  it.OnRange.Ptr(),
+					Subject:  it.OnRange,
 				})
 			}
 		}

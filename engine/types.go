@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -177,6 +178,47 @@ type resultScope struct {
 	d      *decoder
 	checks cty.Value
 	steps  map[string]cty.Value // by playbook; "" for the top-level steps
+
+	// types are the value types by what they depend on, shared by every
+	// item of a provider type: at 10,000 checks one type each (a map of
+	// the result's attributes) was 11.8 MB kept for the life of the
+	// bound runbook (docs/performance.md, round 3).
+	mu    sync.Mutex
+	types map[valueTypeKey]valueTypeOf
+}
+
+// valueTypeKey is what valueType's answer depends on.
+type valueTypeKey struct {
+	provider     string
+	manual, self bool
+}
+
+// valueTypeOf is a valueType answer.
+type valueTypeOf struct {
+	ty cty.Type
+	ok bool
+}
+
+// valueType is d.valueType, memoized; safe for concurrent use.
+func (rs *resultScope) valueType(it *Item, self bool) (cty.Type, bool) {
+	src := it
+	if it.CheckRef != "" {
+		if c := rs.d.cfg.Checks[it.CheckRef]; c != nil {
+			src = c
+		}
+	}
+	k := valueTypeKey{provider: src.ProviderType, manual: src.Manual != nil, self: self}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if v, ok := rs.types[k]; ok {
+		return v.ty, v.ok
+	}
+	ty, ok := rs.d.valueType(src, self)
+	if rs.types == nil {
+		rs.types = map[valueTypeKey]valueTypeOf{}
+	}
+	rs.types[k] = valueTypeOf{ty, ok}
+	return ty, ok
 }
 
 // newResultScope computes the unknown results of cfg's checks and steps.
@@ -184,7 +226,7 @@ func newResultScope(cfg *Config, reg Registry) *resultScope {
 	d := &decoder{cfg: cfg, reg: reg}
 	rs := &resultScope{d: d, steps: map[string]cty.Value{}}
 	unknown := func(it *Item) cty.Value {
-		if ty, ok := d.valueType(it, false); ok {
+		if ty, ok := rs.valueType(it, false); ok {
 			return cty.UnknownVal(ty)
 		}
 		return cty.DynamicVal
@@ -212,7 +254,7 @@ func newResultScope(cfg *Config, reg Registry) *resultScope {
 // validate: base plus check, step and self as unknown results.
 func (rs *resultScope) scope(base *hcl.EvalContext, it *Item) *hcl.EvalContext {
 	self := cty.DynamicVal
-	if ty, ok := rs.d.valueType(it, true); ok {
+	if ty, ok := rs.valueType(it, true); ok {
 		self = cty.UnknownVal(ty)
 	}
 	steps, ok := rs.steps[it.Playbook]

@@ -277,6 +277,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if mode == engine.ModeExec {
 		opts.Scores = a.scoreSource(store, opts.ID, answerScores)
 	}
+	// Nothing plans this runbook again: free its syntax tree for the run.
+	b.ReleaseSyntax()
 	run, err := engine.Run(cmd.Context(), b, opts)
 	removeAgain()
 	stopAsking()

@@ -119,6 +119,8 @@ func (a *app) watch(ctx context.Context, path string, f watchFlags) error {
 			return exitWith(2, nil)
 		}
 	}
+	// Every round runs the bound runbook; nothing plans it again.
+	b.ReleaseSyntax()
 	for i, u := range f.webhooks {
 		name := "--webhook"
 		if len(f.webhooks) > 1 {
