@@ -153,7 +153,7 @@ func lastEvent(f *os.File, size int64) (*record.Event, bool, error) {
 	}
 	// Read back from the end in chunks until the line before the last
 	// whole one starts. Each chunk is searched once and they are joined
-	// once: the journal's first event holds the whole plan (5 MB at
+	// when one holds a newline: the journal's first event holds the whole plan (5 MB at
 	// 10,000 checks), and joining and searching the growing tail at
 	// every chunk made reading it back quadratic.
 	const chunk = 64 << 10
@@ -175,33 +175,38 @@ func lastEvent(f *os.File, size int64) (*record.Event, bool, error) {
 		if off+n == size {
 			search = bytes.TrimSuffix(b, []byte("\n"))
 		}
-		if bytes.IndexByte(search, '\n') >= 0 || off == 0 {
-			break
-		}
-	}
-	tail := make([]byte, 0, total)
-	for i := len(chunks) - 1; i >= 0; i-- {
-		tail = append(tail, chunks[i]...)
-	}
-	torn := tail[len(tail)-1] != '\n'
-	lines := bytes.Split(bytes.TrimSuffix(tail, []byte("\n")), []byte("\n"))
-	if torn {
-		lines = lines[:len(lines)-1]
-	}
-	for i := len(lines) - 1; i >= 0; i-- {
-		if len(bytes.TrimSpace(lines[i])) == 0 {
+		if bytes.IndexByte(search, '\n') < 0 && off > 0 {
 			continue
 		}
-		var e record.Event
-		if err := json.Unmarshal(lines[i], &e); err != nil {
-			return nil, false, fmt.Errorf("its last event cannot be read: %w", err)
+		tail := make([]byte, 0, total)
+		for i := len(chunks) - 1; i >= 0; i-- {
+			tail = append(tail, chunks[i]...)
 		}
-		return &e, torn, nil
+		torn := tail[len(tail)-1] != '\n'
+		lines := bytes.Split(bytes.TrimSuffix(tail, []byte("\n")), []byte("\n"))
+		if torn {
+			lines = lines[:len(lines)-1]
+		}
+		for i := len(lines) - 1; i >= 0; i-- {
+			if len(bytes.TrimSpace(lines[i])) == 0 {
+				continue
+			}
+			if i == 0 && off > 0 {
+				// The line may start before what was read (the
+				// newline found ends it, before a torn line or
+				// blank ones): read on.
+				break
+			}
+			var e record.Event
+			if err := json.Unmarshal(lines[i], &e); err != nil {
+				return nil, false, fmt.Errorf("its last event cannot be read: %w", err)
+			}
+			return &e, torn, nil
+		}
+		if off == 0 {
+			return nil, torn, nil
+		}
 	}
-	if torn {
-		return nil, true, nil
-	}
-	return nil, false, nil
 }
 
 // Events reads runs/<id>.events.jsonl. A last line cut short (a crash

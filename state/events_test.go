@@ -165,3 +165,31 @@ func TestDirJournalChainsAfterALargeEvent(t *testing.T) {
 		t.Errorf("got %d events, the last numbered %d; want 4", len(evs), evs[len(evs)-1].Seq)
 	}
 }
+
+// TestDirJournalSurvivesATornLineAfterALongEvent: the last whole event
+// before a torn line may be longer than what is read back at once (the
+// first event holds the run's whole plan): the next append still chains
+// after it.
+func TestDirJournalSurvivesATornLineAfterALongEvent(t *testing.T) {
+	ctx := context.Background()
+	d := NewDir(t.TempDir())
+	const id = "20261201T010203.000000Z-00000000000000e5"
+	long := json.RawMessage(`{"plan":"` + strings.Repeat("x", 200<<10) + `"}`)
+	first, err := d.AppendEvents(ctx, id, []record.Event{{Type: record.EventRunStarted, Data: long}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(d.eventsPath(id), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"seq":2,"type":"item.st`)
+	f.Close()
+	got, err := d.AppendEvents(ctx, id, []record.Event{{Type: record.EventItemStarted, Item: "step.a"}})
+	if err != nil {
+		t.Fatalf("appending after a torn line that follows a long event: %v", err)
+	}
+	if got[0].Seq != 2 || got[0].Prev != first[0].Hash {
+		t.Errorf("appended after a torn line: seq %d prev %s, want 2 after %s", got[0].Seq, got[0].Prev, first[0].Hash)
+	}
+}
