@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
@@ -417,7 +418,8 @@ func maskJSON(v any) any {
 
 // toJSONValue turns a cty value into plain JSON data: strings, bools,
 // json.Number (so precision survives), []any and map[string]any. Unknown
-// values become nil.
+// values, and numbers beyond float64 (which readers of the record decode
+// numbers as), become nil.
 func toJSONValue(v cty.Value) any {
 	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
 		return nil
@@ -436,7 +438,9 @@ func toJSONValue(v cty.Value) any {
 				return json.Number(strconv.FormatInt(i, 10))
 			}
 		}
-		if bf.IsInf() {
+		if f, _ := bf.Float64(); bf.IsInf() || math.IsInf(f, 0) {
+			// Beyond float64 (1e400 in a response body, which cty
+			// keeps): no reader of the record could decode it.
 			return nil
 		}
 		return json.Number(bf.Text('g', -1))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/runbookhq/runbook/record"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -60,5 +61,40 @@ func TestWhollyKnown(t *testing.T) {
 		if got, want := whollyKnown(v), v.IsWhollyKnown(); got != want {
 			t.Errorf("whollyKnown(%#v) = %v, cty says %v", v, got, want)
 		}
+	}
+}
+
+// TestToJSONValueBeyondFloat64: a number no float64 holds (1e400 in a
+// response body: cty keeps it) must not make the record unreadable; it
+// is recorded as null, like an infinity, and smaller ones as they are.
+func TestToJSONValueBeyondFloat64(t *testing.T) {
+	for _, tc := range []struct {
+		num  string
+		null bool
+	}{
+		{"1e400", true},
+		{"-1e400", true},
+		{"1e308", false},
+		{"1e-400", false},
+		{"123456789012345678901234567890", false},
+	} {
+		t.Run(tc.num, func(t *testing.T) {
+			n, err := cty.ParseNumberVal(tc.num)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := toJSONValue(cty.ObjectVal(map[string]cty.Value{"v": n})).(map[string]any)
+			data, err := json.Marshal(record.Item{Result: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back record.Item
+			if err := json.Unmarshal(data, &back); err != nil {
+				t.Fatalf("the record of %s cannot be read back: %v", tc.num, err)
+			}
+			if (got["v"] == nil) != tc.null {
+				t.Errorf("got %v, want null: %v", got["v"], tc.null)
+			}
+		})
 	}
 }
