@@ -958,7 +958,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 		}
 		v, err := convert.Convert(v, cty.Bool)
 		if err != nil || v.IsNull() || !v.IsKnown() {
-			r.fail(n, "when must be true or false")
+			r.fail(n, "when must be true or false ("+when.Range().String()+")")
 			return
 		}
 		if v.False() {

@@ -787,3 +787,22 @@ func TestRunDoesNotParkAGoroutinePerItem(t *testing.T) {
 		t.Errorf("goroutines while checks ran: got %d more than before the run, want far fewer than %d checks", extra, n)
 	}
 }
+
+// TestWhenThatIsNotABoolAtRunTimeSaysWhere: a when that turns out null
+// when the run reaches it names its place in the file.
+func TestWhenThatIsNotABoolAtRunTimeSaysWhere(t *testing.T) {
+	run := run(t, `
+runbook "w" {}
+step "one" {
+  shell { command = ["true"] }
+}
+step "two" {
+  when  = step.one.exit_code == 0 ? null : true
+  shell { command = ["true"] }
+}
+`, engine.Options{Mode: engine.ModeExec})
+	it := run.Item(record.KindStep, "two")
+	if it == nil || it.Status != record.Failed || it.Error == nil || !strings.Contains(*it.Error, "when must be true or false (") || !strings.Contains(*it.Error, ".hcl:7,") {
+		t.Fatalf("step two: %+v", it)
+	}
+}
