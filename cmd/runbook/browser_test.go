@@ -180,7 +180,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the sign-off as shown: %q", signed)
 	}
 
-	// Turn the emergency stop on.
+	// Turn the emergency stop on, once the run has exited: the page
+	// refreshes its live part on every event, and the run's last ones
+	// would replace the form's nodes under the clicks.
+	if err := run.Wait(); err != nil {
+		t.Fatalf("exec: %v\n%s", err, out.String())
+	}
 	step("toggle the stop",
 		chromedp.Navigate(base+"/stop"),
 		chromedp.WaitVisible(css(`#stop-toggle`)),
@@ -193,9 +198,6 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the stop as shown: %q", stop)
 	}
 
-	if err := run.Wait(); err != nil {
-		t.Fatalf("exec: %v\n%s", err, out.String())
-	}
 	d := state.NewDir(stateDir)
 	rec, err := d.LoadRun(context.Background(), "last")
 	if err != nil {
