@@ -44,6 +44,9 @@ type Dir struct {
 	mu     sync.Mutex
 	leases map[string]*Lease
 	locks  map[*Lock]struct{}
+
+	// noSync: run records and journal appends are not synced (Unsynced).
+	noSync bool
 }
 
 var _ Store = (*Dir)(nil)
@@ -51,6 +54,14 @@ var _ Store = (*Dir)(nil)
 // NewDir returns the state directory at path. Nothing is created until
 // something is written.
 func NewDir(path string) *Dir { return &Dir{Path: path} }
+
+// Unsynced returns the same state directory for writing a run's
+// progress: its SaveRun and AppendEvents do not wait for the disk (no
+// fsync), which the next synced write of the same record or journal (a
+// step about to run, the final record) makes up for. Until then a
+// process killed keeps what it wrote, a power cut may lose it. Only
+// SaveRun and AppendEvents are meant to be called on it.
+func (d *Dir) Unsynced() *Dir { return &Dir{Path: d.Path, noSync: true} }
 
 // Location returns the directory's path.
 func (d *Dir) Location() string { return d.Path }
@@ -172,7 +183,11 @@ func (d *Dir) SaveRun(ctx context.Context, run *record.Run) (string, error) {
 			return filepath.Join(dir, run.ID+".json"), nil
 		}
 	}
-	if err := writeFile(dir, run.ID+".json", data); err != nil {
+	write := writeFile
+	if d.noSync {
+		write = writeFileNoSync
+	}
+	if err := write(dir, run.ID+".json", data); err != nil {
 		return "", err
 	}
 	return filepath.Join(dir, run.ID+".json"), nil
