@@ -44,8 +44,8 @@ type journal struct {
 	// does not sync them (state.Dir.Unsynced). The next write to store,
 	// a step's before it runs or the run's end, makes them durable too.
 	progress state.Store
-	warn   io.Writer
-	saveMu sync.Mutex // one save at a time, each of the newest snapshot
+	warn     io.Writer
+	saveMu   sync.Mutex // one save at a time, each of the newest snapshot
 
 	mu     sync.Mutex
 	run    *record.Run
