@@ -510,6 +510,13 @@ func warnAbandoned(ctx context.Context, store state.Store, w io.Writer, also str
 // warnAbandonedRun warns about run id and writes it back as abandoned, if
 // its journal says it is running and its process is gone.
 func warnAbandonedRun(ctx context.Context, store state.Store, w io.Writer, id string) {
+	// Only a record written as running can be one: a state directory
+	// tells without reading the record's items.
+	if d, ok := store.(*state.Dir); ok {
+		if st := d.RunStatus(id); st != "" && st != record.Running {
+			return
+		}
+	}
 	run, err := store.LoadRun(ctx, id)
 	// (A record the store already settled is abandoned but, until it is
 	// written back here, still has no finish time.)
