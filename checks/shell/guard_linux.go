@@ -27,7 +27,9 @@ package shell
 // reads a pipe a byte at a time, 14 reads and two wake-ups of the guard
 // for every command. The list in memory costs the guard nothing while
 // runbook runs: 1,000 `true` checks, 11 interleaved rounds, load 2–2.7,
-// 2% less CPU and 7% less wall time without announcements on the pipe.
+// 2% less CPU and 7% less wall time without announcements on the pipe;
+// with the list instead, CPU 870 → 860 ms, wall 605 → 595 ms (load
+// 1.4–2.7).
 
 import (
 	"os"
