@@ -31,8 +31,12 @@ func TestWriteFileAtomic(t *testing.T) {
 					t.Errorf("got %q, want %q", got, data)
 				}
 			}
-			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
-				t.Errorf("got mode %v (%v), want 0640", fi.Mode().Perm(), err)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o640 {
+				t.Errorf("got mode %v, want 0640", fi.Mode().Perm())
 			}
 			ents, _ := os.ReadDir(filepath.Dir(path))
 			if len(ents) != 1 {
