@@ -10,6 +10,20 @@ import (
 // directory, synced and renamed into place, so readers see the old file or
 // the new one and never a half-written one. Parent directories are created.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, true)
+}
+
+// WriteFileAtomicNoSync is WriteFileAtomic without waiting for the disk
+// (no fsync): while the system runs, readers still see the old file or
+// the new one, and a killed process leaves one or the other; a power cut
+// may lose the new one, or leave the file empty. It is for writes that a
+// later synced write of the same file makes durable (a run's progress,
+// before its final record).
+func WriteFileAtomicNoSync(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, false)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create directory %q: %w", dir, err)
@@ -28,7 +42,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		tmp.Close()
 		return fmt.Errorf("chmod %q: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := syncFile(tmp, sync); err != nil {
 		tmp.Close()
 		return fmt.Errorf("sync %q: %w", path, err)
 	}
@@ -39,4 +53,12 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("rename into %q: %w", path, err)
 	}
 	return nil
+}
+
+// syncFile flushes f to the disk when sync is set.
+func syncFile(f *os.File, sync bool) error {
+	if !sync {
+		return nil
+	}
+	return f.Sync()
 }

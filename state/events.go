@@ -132,7 +132,7 @@ func (d *Dir) appendEventsLocked(runID string, events []record.Event) ([]record.
 		buf = append(append(buf, line...), '\n')
 	}
 	_, werr := f.WriteAt(buf, size)
-	if werr == nil {
+	if werr == nil && !d.noSync {
 		werr = f.Sync()
 	}
 	if werr != nil {

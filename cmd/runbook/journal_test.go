@@ -116,3 +116,39 @@ func TestJournalTimesItsSnapshots(t *testing.T) {
 		t.Errorf("cost of the first snapshot: got %v, want more than 0", cost)
 	}
 }
+
+// TestJournalChecksWaitAPauseAfterBegin: the checks' first progress is
+// written a pause after the record as planned, not at once, so a run of
+// checks shorter than that writes its record and journal only as planned
+// and at its end.
+func TestJournalChecksWaitAPauseAfterBegin(t *testing.T) {
+	store := state.NewDir(filepath.Join(t.TempDir(), "st"))
+	j := newJournal(store, io.Discard)
+	run := &record.Run{ID: "20261201T000000Z-pause", Runbook: "r", Mode: "check", StartedAt: time.Now().UTC(),
+		Items: []record.Item{{Kind: record.KindCheck, Name: "a", Status: record.Pending}}}
+	j.Begin(run)
+	j.mu.Lock()
+	j.cost = time.Hour // the pause outlasts the test
+	j.mu.Unlock()
+	now := time.Now().UTC()
+	j.Started(record.Item{Kind: record.KindCheck, Name: "a", StartedAt: &now})
+	j.Close()
+	evs, err := store.Events(context.Background(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, strings.TrimSpace(e.Type+" "+e.Item))
+	}
+	if want := []string{"run.started"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("journal before the run's end: %q, want %q", got, want)
+	}
+	stored, err := store.LoadRun(context.Background(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Items) != 1 || stored.Items[0].Status != record.Pending {
+		t.Errorf("stored record's items: %+v, want check.a as planned (pending)", stored.Items)
+	}
+}
