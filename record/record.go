@@ -401,7 +401,7 @@ func (r *Run) Marshal() ([]byte, error) {
 // it is 64% of the indented bytes and half the time to encode (no
 // second pass to indent): BenchmarkMarshalRecord10000.
 func (r *Run) MarshalCompact() ([]byte, error) {
-	data, err := json.Marshal(r)
+	data, err := MarshalRun(r)
 	if err != nil {
 		return nil, err
 	}

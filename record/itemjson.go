@@ -1,0 +1,308 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strconv"
+)
+
+// MarshalItem returns json.Marshal(it), byte for byte, without
+// encoding/json's reflection and its second pass over what MarshalJSON
+// returns: the journal encodes every item twice (started, finished).
+// Measured in docs/performance.md, "round 5".
+func MarshalItem(it *Item) ([]byte, error) {
+	if byHand(it) {
+		if b, ok := appendItem(make([]byte, 0, 512), it); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(it)
+}
+
+// MarshalRun returns json.Marshal(r), byte for byte, with its items
+// written by MarshalItem: the rest of the record through encoding/json,
+// the items (nearly all of its bytes) spliced in where that wrote
+// "items":null.
+func MarshalRun(r *Run) ([]byte, error) {
+	if r.Items == nil {
+		return json.Marshal(r)
+	}
+	rest := *r
+	rest.Items = nil
+	head, err := json.Marshal(&rest)
+	if err != nil {
+		return nil, err
+	}
+	at := itemsMember(head)
+	if at < 0 {
+		return json.Marshal(r)
+	}
+	out := make([]byte, 0, len(head)+len(r.Items)*640)
+	out = append(out, head[:at]...)
+	out = append(out, `"items":[`...)
+	for i := range r.Items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		it := &r.Items[i]
+		if byHand(it) {
+			var ok bool
+			mark := len(out)
+			if out, ok = appendItem(out, it); ok {
+				continue
+			}
+			out = out[:mark]
+		}
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	out = append(out, ']')
+	return append(out, head[at+len(`"items":null`):]...), nil
+}
+
+// itemsMember returns where the top-level member "items":null starts in
+// a compact JSON object, or -1.
+func itemsMember(data []byte) int {
+	const member = `"items":null`
+	depth, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth == 1 && c == '{' && bytes.HasPrefix(data[i+1:], []byte(member)) {
+				return i + 1
+			}
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 && bytes.HasPrefix(data[i+1:], []byte(member)) {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// byHand reports whether appendItem may write the item: none of the
+// members it leaves to encoding/json is set.
+func byHand(it *Item) bool {
+	return it.Answer == nil && it.Decision == nil && len(it.Checks) == 0 && len(it.Approvals) == 0 && it.Clock == nil && it.Score == nil
+}
+
+// appendItem writes the item's members in the order of its fields,
+// leaving out the empty omitempty ones. ok is false when a value needs
+// encoding/json.
+func appendItem(b []byte, it *Item) ([]byte, bool) {
+	b = append(b, `{"kind":`...)
+	b = marshalString(b, it.Kind)
+	b = append(b, `,"name":`...)
+	b = marshalString(b, it.Name)
+	b = appendOptString(b, `,"title":`, it.Title)
+	b = appendOptString(b, `,"description":`, it.Description)
+	b = appendOptString(b, `,"check":`, it.Check)
+	b = append(b, `,"provider":`...)
+	b = marshalString(b, it.Provider)
+	b = appendOptString(b, `,"action":`, it.Action)
+	b = append(b, `,"status":`...)
+	b = marshalString(b, it.Status)
+	b = appendOptString(b, `,"expected":`, it.Expected)
+	b = append(b, `,"started_at":`...)
+	if it.StartedAt == nil {
+		b = append(b, "null"...)
+	} else {
+		t, err := it.StartedAt.MarshalJSON()
+		if err != nil {
+			return b, false
+		}
+		b = append(b, t...)
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, it.DurationMS, 10)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(it.Attempts), 10)
+	b = append(b, `,"result":`...)
+	var ok bool
+	if it.Result == nil {
+		b = append(b, "null"...)
+	} else if b, ok = appendJSONObject(b, it.Result); !ok {
+		return b, false
+	}
+	b = append(b, `,"asserts":`...)
+	if it.Asserts == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range it.Asserts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"condition":`...)
+			b = marshalString(b, a.Condition)
+			b = append(b, `,"passed":`...)
+			b = strconv.AppendBool(b, a.Passed)
+			b = append(b, `,"severity":`...)
+			b = marshalString(b, a.Severity)
+			b = append(b, `,"message":`...)
+			b = marshalString(b, a.Message)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"error":`...)
+	if it.Error == nil {
+		b = append(b, "null"...)
+	} else {
+		b = marshalString(b, *it.Error)
+	}
+	b = append(b, `,"answer":null`...)
+	b = appendOptString(b, `,"skip_reason":`, it.SkipReason)
+	b = appendOptString(b, `,"target":`, it.Target)
+	b = appendOptTrue(b, `,"carried_over":true`, it.CarriedOver)
+	b = appendOptTrue(b, `,"confirm":true`, it.Confirm)
+	b = appendOptTrue(b, `,"manual":true`, it.Manual)
+	b = appendOptString(b, `,"instructions":`, it.Instructions)
+	b = appendOptTrue(b, `,"required":true`, it.Required)
+	b = appendOptString(b, `,"assignee":`, it.Assignee)
+	b = appendOptTrue(b, `,"flapping":true`, it.Flapping)
+	b = appendOptTrue(b, `,"informational":true`, it.Informational)
+	if it.ApprovalsNeeded != 0 {
+		b = append(b, `,"approvals_needed":`...)
+		b = strconv.AppendInt(b, int64(it.ApprovalsNeeded), 10)
+	}
+	return append(b, '}'), true
+}
+
+func appendOptString(b []byte, member, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return marshalString(append(b, member...), s)
+}
+
+func appendOptTrue(b []byte, member string, v bool) []byte {
+	if !v {
+		return b
+	}
+	return append(b, member...)
+}
+
+// appendJSONObject writes m with its keys sorted, as encoding/json does.
+func appendJSONObject(b []byte, m map[string]any) ([]byte, bool) {
+	var small [16]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	var ok bool
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = marshalString(b, k)
+		b = append(b, ':')
+		if b, ok = appendJSONValue(b, m[k]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendJSONValue writes the JSON values the engine puts in results;
+// ok is false for any other Go value.
+func appendJSONValue(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		return marshalString(b, x), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	case json.Number:
+		if x == "" || !validNumber(string(x)) {
+			return b, false
+		}
+		return append(b, x...), true
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		return appendJSONObject(b, x)
+	case []any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		var ok bool
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendJSONValue(b, e); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	return b, false
+}
+
+// validNumber reports whether s is a JSON number.
+func validNumber(s string) bool {
+	i := 0
+	if s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// marshalString writes s as json.Marshal does.
+func marshalString(b []byte, s string) []byte {
+	return appendJSONString(b, s, true)
+}

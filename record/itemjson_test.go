@@ -1,0 +1,152 @@
+package record
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// checkMarshalItem fails unless MarshalItem writes what json.Marshal
+// writes, or fails where it fails.
+func checkMarshalItem(t testing.TB, it Item) {
+	t.Helper()
+	want, wantErr := json.Marshal(it)
+	got, gotErr := MarshalItem(&it)
+	if (gotErr != nil) != (wantErr != nil) || string(got) != string(want) {
+		t.Fatalf("MarshalItem:\ngot  %s (%v)\nwant %s (%v)", got, gotErr, want, wantErr)
+	}
+}
+
+// TestMarshalItemAgrees holds MarshalItem to json.Marshal.
+func TestMarshalItemAgrees(t *testing.T) {
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	msg := "boom <b> & \"quotes\"\n\t\x01 \u2028 \xff"
+	tests := map[string]Item{
+		"zero": {},
+		"http check": {
+			Kind: KindCheck, Name: "h1", Provider: "http", Action: "GET http://127.0.0.1/health",
+			Status: Passed, StartedAt: &at, DurationMS: 3, Attempts: 1,
+			Result: map[string]any{
+				"status": json.Number("200"), "body": `{"status":"ok"}`, "body_truncated": false,
+				"headers": map[string]any{"Content-Type": "application/json", "Date": "Tue"},
+				"json":    map[string]any{"status": "ok", "n": json.Number("-1.5e+3"), "list": []any{nil, true, "x<y"}},
+			},
+			Asserts: []Assert{{Condition: "self.status < 400", Severity: "critical", Passed: true}},
+		},
+		"every optional member": {
+			Kind: KindStep, Name: "s", Title: "T & <t>", Description: "d", Check: "c", Provider: "shell",
+			Action: "a", Status: Failed, Expected: "e", DurationMS: -1, Attempts: 3,
+			Result: map[string]any{}, Asserts: []Assert{}, Error: &msg, SkipReason: "r", Target: "web",
+			CarriedOver: true, Confirm: true, Manual: true, Instructions: "i\u2029", Required: true,
+			Assignee: "sre", Flapping: true, Informational: true, ApprovalsNeeded: 2,
+		},
+		"empty result values": {
+			Result: map[string]any{"a": map[string]any(nil), "b": []any(nil), "c": []any{}, "d": map[string]any{}},
+		},
+		"other Go values in the result": {Result: map[string]any{"f": 1.5, "i": 7, "s": []string{"x"}}},
+		"invalid number":                {Result: map[string]any{"n": json.Number("1e")}},
+		"leading zero":                  {Result: map[string]any{"n": json.Number("01")}},
+		"empty number":                  {Result: map[string]any{"n": json.Number("")}},
+		"answer":                        {Answer: &Answer{Status: Passed, AnsweredAt: at}},
+		"decision":                      {Decision: &Decision{Confirmed: true, At: at}},
+		"nested checks":                 {Kind: KindStep, Checks: []Item{{Kind: KindCheck, Name: "x", Result: map[string]any{"k": "<"}}}},
+		"approvals":                     {Approvals: []Decision{{At: at}}},
+		"clock":                         {Clock: &Clock{}},
+		"score":                         {Score: &Score{}},
+		"time beyond json":              {StartedAt: &far},
+	}
+	for name, it := range tests {
+		t.Run(name, func(t *testing.T) { checkMarshalItem(t, it) })
+	}
+}
+
+// FuzzMarshalItem holds MarshalItem to json.Marshal for any strings and
+// numbers in an item's members and result.
+func FuzzMarshalItem(f *testing.F) {
+	f.Add("h1", "GET <x> & y", "200", "{\"a\":1}", "k\u2028", "\xff\x00")
+	f.Add("", "", "-0.5E-7", "", "", "")
+	f.Fuzz(func(t *testing.T, name, action, num, body, key, val string) {
+		msg := val + body
+		checkMarshalItem(t, Item{
+			Kind: KindCheck, Name: name, Action: action, Title: key, Status: Passed, Error: &msg,
+			Result: map[string]any{
+				"status": json.Number(num), "body": body, key: val,
+				"h": map[string]any{val: key, body: nil}, "l": []any{name, json.Number(num), false},
+			},
+			Asserts: []Assert{{Condition: action, Message: body}},
+		})
+	})
+}
+
+func BenchmarkMarshalHTTPItem(b *testing.B) {
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	it := Item{
+		Kind: KindCheck, Name: "h1", Provider: "http", Action: "GET http://127.0.0.1:39255/health",
+		Status: Passed, StartedAt: &at, DurationMS: 3, Attempts: 1,
+		Result: map[string]any{
+			"status": json.Number("200"), "body": `{"status":"ok"}`, "body_truncated": false,
+			"headers": map[string]any{"Content-Type": "application/json", "Date": "Tue, 01 Dec 2026 03:04:05 GMT", "Content-Length": "15"},
+			"json":    map[string]any{"status": "ok"},
+		},
+		Asserts: []Assert{{Condition: "self.status < 400", Severity: "critical", Passed: true}},
+	}
+	b.Run("json.Marshal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(it)
+		}
+	})
+	b.Run("MarshalItem", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = MarshalItem(&it)
+		}
+	})
+}
+
+// TestMarshalRunAgrees holds MarshalRun to json.Marshal.
+func TestMarshalRunAgrees(t *testing.T) {
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	check := Item{Kind: KindCheck, Name: "h", Status: Passed, Result: map[string]any{"items": nil, "s": `"items":null`}}
+	tests := map[string]Run{
+		"zero":     {},
+		"no items": {ID: "r", Variables: map[string]any{"items": nil}},
+		"empty":    {ID: "r", Items: []Item{}},
+		"items": {
+			ID: "r", Title: `"items":null,`, Variables: map[string]any{"items": nil, "x": []any{map[string]any{"items": nil}}},
+			StartedAt: at, Items: []Item{check, {Kind: KindStep, Answer: &Answer{Status: Passed}}, {Result: map[string]any{"f": 1.5}}, check},
+			Reports: []ReportOutput{{Name: "md"}}, Exercise: &Exercise{Injects: []Inject{{Name: "i"}}},
+		},
+	}
+	for name, r := range tests {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(&r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MarshalRun(&r)
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("got  %s (%v)\nwant %s", got, err, want)
+			}
+			if c, err := r.MarshalCompact(); err != nil || string(c) != string(want)+"\n" {
+				t.Fatalf("MarshalCompact: got %s (%v)", c, err)
+			}
+		})
+	}
+}
+
+// TestItemsMember finds only the top-level member.
+func TestItemsMember(t *testing.T) {
+	tests := map[string]int{
+		`{"items":null}`:                    1,
+		`{"a":{"items":null},"items":null}`: 20,
+		`{"a":"\",\"items\":null","b":1}`:   -1,
+		`{"a":["x",{"items":null}]}`:        -1,
+		`{"a":"\\","items":null}`:           10,
+		`{"items":[]}`:                      -1,
+	}
+	for in, want := range tests {
+		if got := itemsMember([]byte(in)); got != want {
+			t.Errorf("itemsMember(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
