@@ -37,6 +37,10 @@ type Event struct {
 	// one: CheckChain hashes it as it is, so a member the fields above
 	// do not have is not overlooked.
 	Raw json.RawMessage `json:"-"`
+
+	// canonData is the canonical encoding of Data when SetItemData
+	// wrote both, so that Sealer need not read Data again.
+	canonData, canonOf []byte
 }
 
 // Event types.

@@ -5,25 +5,14 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
-
-// MarshalItem returns json.Marshal(it), byte for byte, without
-// encoding/json's reflection and its second pass over what MarshalJSON
-// returns: the journal encodes every item twice (started, finished).
-// Measured in docs/performance.md, "round 5".
-func MarshalItem(it *Item) ([]byte, error) {
-	if byHand(it) {
-		if b, ok := appendItem(make([]byte, 0, 512), it); ok {
-			return b, nil
-		}
-	}
-	return json.Marshal(it)
-}
 
 // MarshalRun returns json.Marshal(r), byte for byte, with its items
 // written by MarshalItem: the rest of the record through encoding/json,
-// the items (nearly all of its bytes) spliced in where that wrote
-// "items":null.
+// the items (nearly all of its bytes) written by hand (appendItem) and
+// spliced in where that wrote "items":null. Measured in
+// docs/performance.md, "round 5".
 func MarshalRun(r *Run) ([]byte, error) {
 	if r.Items == nil {
 		return json.Marshal(r)
@@ -97,6 +86,38 @@ func itemsMember(data []byte) int {
 		}
 	}
 	return -1
+}
+
+// SetItemData sets e.Data to the item as json.Marshal encodes it
+// (MarshalItem), and keeps its canonical encoding beside it for Sealer,
+// written in the same pass instead of read back from Data: the journal
+// seals two such events for each check. Measured in docs/performance.md,
+// "round 5".
+func (e *Event) SetItemData(it *Item) error {
+	e.canonData, e.canonOf = nil, nil
+	if byHand(it) {
+		if data, ok := appendItem(make([]byte, 0, 512), it); ok {
+			e.Data = data
+			if canon, ok := appendCanonicalItem(make([]byte, 0, len(data)), it); ok {
+				e.canonData, e.canonOf = canon, data
+			}
+			return nil
+		}
+	}
+	data, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	e.Data = data
+	return nil
+}
+
+// canonicalData returns e.canonData when it still belongs to e.Data.
+func (e *Event) canonicalData() []byte {
+	if len(e.canonData) == 0 || len(e.Data) == 0 || len(e.Data) != len(e.canonOf) || &e.Data[0] != &e.canonOf[0] {
+		return nil
+	}
+	return e.canonData
 }
 
 // byHand reports whether appendItem may write the item: none of the
@@ -305,4 +326,158 @@ func validNumber(s string) bool {
 // marshalString writes s as json.Marshal does.
 func marshalString(b []byte, s string) []byte {
 	return appendJSONString(b, s, true)
+}
+
+// appendCanonicalItem writes what appendCanonical makes of appendItem's
+// bytes: members in order of their names, strings without HTML escapes.
+// ok is false where the two could differ (a result key that is not
+// valid UTF-8) or appendItem would not write the item.
+func appendCanonicalItem(b []byte, it *Item) ([]byte, bool) {
+	str := func(b []byte, s string) []byte { return appendJSONString(b, s, false) }
+	opt := func(b []byte, member, s string) []byte {
+		if s == "" {
+			return b
+		}
+		return str(append(b, member...), s)
+	}
+	b = append(b, '{')
+	if it.Action != "" {
+		b = str(append(b, `"action":`...), it.Action)
+		b = append(b, ',')
+	}
+	b = append(b, `"answer":null`...)
+	if it.ApprovalsNeeded != 0 {
+		b = append(b, `,"approvals_needed":`...)
+		b = strconv.AppendInt(b, int64(it.ApprovalsNeeded), 10)
+	}
+	b = append(b, `,"asserts":`...)
+	if it.Asserts == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range it.Asserts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"condition":`...)
+			b = str(b, a.Condition)
+			b = append(b, `,"message":`...)
+			b = str(b, a.Message)
+			b = append(b, `,"passed":`...)
+			b = strconv.AppendBool(b, a.Passed)
+			b = append(b, `,"severity":`...)
+			b = str(b, a.Severity)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = opt(b, `,"assignee":`, it.Assignee)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(it.Attempts), 10)
+	b = appendOptTrue(b, `,"carried_over":true`, it.CarriedOver)
+	b = opt(b, `,"check":`, it.Check)
+	b = appendOptTrue(b, `,"confirm":true`, it.Confirm)
+	b = opt(b, `,"description":`, it.Description)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, it.DurationMS, 10)
+	b = append(b, `,"error":`...)
+	if it.Error == nil {
+		b = append(b, "null"...)
+	} else {
+		b = str(b, *it.Error)
+	}
+	b = opt(b, `,"expected":`, it.Expected)
+	b = appendOptTrue(b, `,"flapping":true`, it.Flapping)
+	b = appendOptTrue(b, `,"informational":true`, it.Informational)
+	b = opt(b, `,"instructions":`, it.Instructions)
+	b = append(b, `,"kind":`...)
+	b = str(b, it.Kind)
+	b = appendOptTrue(b, `,"manual":true`, it.Manual)
+	b = append(b, `,"name":`...)
+	b = str(b, it.Name)
+	b = append(b, `,"provider":`...)
+	b = str(b, it.Provider)
+	b = appendOptTrue(b, `,"required":true`, it.Required)
+	b = append(b, `,"result":`...)
+	if it.Result == nil {
+		b = append(b, "null"...)
+	} else {
+		var ok bool
+		if b, ok = appendCanonicalObject(b, it.Result, str); !ok {
+			return b, false
+		}
+	}
+	b = opt(b, `,"skip_reason":`, it.SkipReason)
+	b = append(b, `,"started_at":`...)
+	if it.StartedAt == nil {
+		b = append(b, "null"...)
+	} else {
+		t, err := it.StartedAt.MarshalJSON()
+		if err != nil {
+			return b, false
+		}
+		b = append(b, t...)
+	}
+	b = append(b, `,"status":`...)
+	b = str(b, it.Status)
+	b = opt(b, `,"target":`, it.Target)
+	b = opt(b, `,"title":`, it.Title)
+	return append(b, '}'), true
+}
+
+// appendCanonicalObject is appendJSONObject for the canonical form; ok is
+// false for a key that is not valid UTF-8 (canonical order is that of
+// the key once decoded, U+FFFD) and whatever appendJSONValue declines.
+func appendCanonicalObject(b []byte, m map[string]any, str func([]byte, string) []byte) ([]byte, bool) {
+	var small [16]string
+	keys := small[:0]
+	for k := range m {
+		if !utf8.ValidString(k) {
+			return b, false
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	var ok bool
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = str(b, k)
+		b = append(b, ':')
+		if b, ok = appendCanonicalValue(b, m[k], str); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendCanonicalValue is appendJSONValue for the canonical form.
+func appendCanonicalValue(b []byte, v any, str func([]byte, string) []byte) ([]byte, bool) {
+	switch x := v.(type) {
+	case string:
+		return str(b, x), true
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		return appendCanonicalObject(b, x, str)
+	case []any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		var ok bool
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendCanonicalValue(b, e, str); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	return appendJSONValue(b, v)
 }

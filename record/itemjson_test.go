@@ -1,23 +1,46 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
 )
 
-// checkMarshalItem fails unless MarshalItem writes what json.Marshal
-// writes, or fails where it fails.
+// checkMarshalItem fails unless SetItemData sets what json.Marshal
+// writes (or fails where it fails), with beside it the canonical form
+// appendCanonical makes of those bytes, and unless Sealer seals the
+// event as it does one whose data it reads.
 func checkMarshalItem(t testing.TB, it Item) {
 	t.Helper()
 	want, wantErr := json.Marshal(it)
-	got, gotErr := MarshalItem(&it)
-	if (gotErr != nil) != (wantErr != nil) || string(got) != string(want) {
-		t.Fatalf("MarshalItem:\ngot  %s (%v)\nwant %s (%v)", got, gotErr, want, wantErr)
+	var e Event
+	err := e.SetItemData(&it)
+	if (err != nil) != (wantErr != nil) || string(e.Data) != string(want) {
+		t.Fatalf("SetItemData:\ngot  %s (%v)\nwant %s (%v)", e.Data, err, want, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if e.canonData != nil {
+		if canon, ok := appendCanonical(nil, e.Data, ""); !ok || string(canon) != string(e.canonData) {
+			t.Fatalf("canonical form:\ngot  %s\nwant %s (ok %v)", e.canonData, canon, ok)
+		}
+	}
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	e.Type, e.Item, e.OccurredAt, e.RecordedAt = EventItemFinished, "check.x", at, at
+	plain := Event{Type: e.Type, Item: e.Item, OccurredAt: at, RecordedAt: at, Data: bytes.Clone(e.Data)}
+	var s1, s2 Sealer
+	prev := &Event{Seq: 1, Hash: "h"}
+	got, err1 := s1.Seal(nil, prev, &e)
+	want, err2 := s2.Seal(nil, prev, &plain)
+	if err1 != nil || err2 != nil || string(got) != string(want) || e.Hash != plain.Hash {
+		t.Fatalf("Seal:\ngot  %s (%v)\nwant %s (%v)", got, err1, want, err2)
 	}
 }
 
-// TestMarshalItemAgrees holds MarshalItem to json.Marshal.
+// TestMarshalItemAgrees holds SetItemData to json.Marshal and the
+// canonical form.
 func TestMarshalItemAgrees(t *testing.T) {
 	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -61,7 +84,7 @@ func TestMarshalItemAgrees(t *testing.T) {
 	}
 }
 
-// FuzzMarshalItem holds MarshalItem to json.Marshal for any strings and
+// FuzzMarshalItem holds SetItemData to json.Marshal for any strings and
 // numbers in an item's members and result.
 func FuzzMarshalItem(f *testing.F) {
 	f.Add("h1", "GET <x> & y", "200", "{\"a\":1}", "k\u2028", "\xff\x00")
@@ -96,9 +119,10 @@ func BenchmarkMarshalHTTPItem(b *testing.B) {
 			_, _ = json.Marshal(it)
 		}
 	})
-	b.Run("MarshalItem", func(b *testing.B) {
+	b.Run("SetItemData", func(b *testing.B) {
 		for b.Loop() {
-			_, _ = MarshalItem(&it)
+			var e Event
+			_ = e.SetItemData(&it)
 		}
 	})
 }
@@ -148,5 +172,24 @@ func TestItemsMember(t *testing.T) {
 		if got := itemsMember([]byte(in)); got != want {
 			t.Errorf("itemsMember(%s) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestSetItemDataReplaced seals the data an event holds, not the
+// canonical form of data it held before.
+func TestSetItemDataReplaced(t *testing.T) {
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	e := Event{Type: EventItemFinished, OccurredAt: at, RecordedAt: at}
+	if err := e.SetItemData(&Item{Kind: KindCheck, Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	e.Data = json.RawMessage(`{"kind":"check","name":"b"}`)
+	plain := e
+	plain.canonData, plain.canonOf = nil, nil
+	var s Sealer
+	got, _ := s.Seal(nil, nil, &e)
+	want, _ := s.Seal(nil, nil, &plain)
+	if string(got) != string(want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }

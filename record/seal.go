@@ -110,7 +110,11 @@ func (s *Sealer) canonical(e *Event, occurred, recorded []byte) ([]byte, bool, b
 		b = appendJSONString(b, e.Actor, false)
 	}
 	exact := true
-	if len(e.Data) > 0 {
+	if canon := e.canonicalData(); canon != nil {
+		// Written beside Data by SetItemData: json.Marshal's bytes.
+		member("data")
+		b = append(b, canon...)
+	} else if len(e.Data) > 0 {
 		member("data")
 		s.c = canonicalizer{data: e.Data, out: b, exact: true}
 		if !s.c.value("") {
