@@ -8,11 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// MarshalRun returns json.Marshal(r), byte for byte, with its items
-// written by MarshalItem: the rest of the record through encoding/json,
-// the items (nearly all of its bytes) written by hand (appendItem) and
-// spliced in where that wrote "items":null. Measured in
-// docs/performance.md, "round 5".
+// MarshalRun returns json.Marshal(r), byte for byte: the record through
+// encoding/json but for its items (nearly all of its bytes), which are
+// written by hand (appendItem) and spliced in where encoding/json wrote
+// "items":null. Measured in docs/performance.md, "round 5".
 func MarshalRun(r *Run) ([]byte, error) {
 	if r.Items == nil {
 		return json.Marshal(r)
@@ -88,8 +87,8 @@ func itemsMember(data []byte) int {
 	return -1
 }
 
-// SetItemData sets e.Data to the item as json.Marshal encodes it
-// (MarshalItem), and keeps its canonical encoding beside it for Sealer,
+// SetItemData sets e.Data to the item as json.Marshal encodes it, and
+// keeps its canonical encoding beside it for Sealer,
 // written in the same pass instead of read back from Data: the journal
 // seals two such events for each check. Measured in docs/performance.md,
 // "round 5".

@@ -3,8 +3,11 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // checkMarshalItem fails unless SetItemData sets what json.Marshal
@@ -191,5 +194,32 @@ func TestSetItemDataReplaced(t *testing.T) {
 	want, _ := s.Seal(nil, nil, &plain)
 	if string(got) != string(want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestHandWrittenItemKnowsEveryField fails when Item or Assert gains a
+// member: appendItem and appendCanonicalItem must write it (or byHand
+// leave such items to encoding/json) before this list changes.
+func TestHandWrittenItemKnowsEveryField(t *testing.T) {
+	names := func(v any) []string {
+		var out []string
+		ty := reflect.TypeOf(v)
+		for i := 0; i < ty.NumField(); i++ {
+			out = append(out, ty.Field(i).Tag.Get("json"))
+		}
+		return out
+	}
+	wantItem := []string{"kind", "name", "title,omitempty", "description,omitempty", "check,omitempty", "provider",
+		"action,omitempty", "status", "expected,omitempty", "started_at", "duration_ms", "attempts", "result",
+		"asserts", "error", "answer", "skip_reason,omitempty", "target,omitempty", "carried_over,omitempty",
+		"confirm,omitempty", "manual,omitempty", "instructions,omitempty", "required,omitempty",
+		"assignee,omitempty", "decision,omitempty", "flapping,omitempty", "checks,omitempty",
+		"informational,omitempty", "approvals_needed,omitempty", "approvals,omitempty", "clock,omitempty",
+		"score,omitempty"}
+	if d := cmp.Diff(wantItem, names(Item{})); d != "" {
+		t.Errorf("Item's members changed; teach appendItem and appendCanonicalItem (-known +now):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"condition", "passed", "severity", "message"}, names(Assert{})); d != "" {
+		t.Errorf("Assert's members changed (-known +now):\n%s", d)
 	}
 }
