@@ -85,6 +85,13 @@ func TestMarshalItemAgrees(t *testing.T) {
 	for name, it := range tests {
 		t.Run(name, func(t *testing.T) { checkMarshalItem(t, it) })
 	}
+	// The case the journal meets for every check takes the hand-written
+	// path, canonical form and all.
+	var e Event
+	it := tests["http check"]
+	if err := e.SetItemData(&it); err != nil || e.canonicalData() == nil {
+		t.Errorf("an HTTP check's item: no canonical form written beside its data (err %v)", err)
+	}
 }
 
 // FuzzMarshalItem holds SetItemData to json.Marshal for any strings and
