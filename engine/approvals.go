@@ -55,8 +55,11 @@ func (b *Bound) bindConfirm(it *Item, s *settings) hcl.Diagnostics {
 		} else if ty.IsMapType() && v.LengthInt() > 0 && v.HasIndex(cty.StringVal("approvals")).True() {
 			a = v.Index(cty.StringVal("approvals"))
 		}
+		if a == cty.NilVal { // confirm = {}: no approvals given
+			return append(diags, typeDiag(it.Confirm, "confirm", want+`, with approvals a whole number`))
+		}
 		n, err := convert.Convert(a, cty.Number)
-		if a == cty.NilVal || err != nil || n.IsNull() || !n.IsKnown() {
+		if err != nil || n.IsNull() || !n.IsKnown() {
 			return append(diags, typeDiag(it.Confirm, "confirm", want+`, with approvals a whole number`))
 		}
 		f := n.AsBigFloat()

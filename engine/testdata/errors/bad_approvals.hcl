@@ -33,3 +33,9 @@ step "never" {
   manual { instructions = "Look." }
   answer_within = "soon" # ERROR: Invalid duration
 }
+step "empty" {
+  confirm = {} # ERROR: Incorrect value type
+  shell {
+    command = "true"
+  }
+}
