@@ -3,18 +3,14 @@ package console
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/testserver"
 	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/state"
@@ -23,22 +19,7 @@ import (
 // freshPostgres opens a store on a new database of the test server.
 func freshPostgres(t *testing.T) *state.Postgres {
 	t.Helper()
-	admin := testserver.Postgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "console_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	p, err := state.OpenPostgres(ctx, u.String())
+	p, err := state.OpenPostgres(context.Background(), testserver.PostgresDatabase(t, "console_"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package state_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,25 +109,14 @@ func newFleet(t *testing.T) *fleet {
 // its DSN.
 func fleetDatabase(t *testing.T) string {
 	t.Helper()
-	admin := testserver.Postgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
+	u, err := url.Parse(testserver.PostgresDatabase(t, "fleet_"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "fleet_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
 	q := u.Query()
-	q.Set("application_name", name)
+	q.Set("application_name", strings.TrimPrefix(u.Path, "/"))
 	u.RawQuery = q.Encode()
-	p, err := state.OpenPostgres(ctx, u.String())
+	p, err := state.OpenPostgres(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/testserver"
 	"github.com/runbookhq/runbook/state"
 )
@@ -234,20 +232,7 @@ func TestStopDefaultState(t *testing.T) {
 // TestStopPostgres: one PostgreSQL state for the fleet, through
 // RUNBOOK_STATE; nothing prints its password.
 func TestStopPostgres(t *testing.T) {
-	admin := testserver.Postgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A new name each time, so -count=N can run it again on one server.
-	db := fmt.Sprintf("cli_stop_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	u, _ := url.Parse(admin)
-	u.Path = "/" + db
+	u, _ := url.Parse(testserver.PostgresDatabase(t, "cli_stop_"))
 	password, _ := u.User.Password()
 	t.Setenv("RUNBOOK_STATE", u.String())
 

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -80,6 +81,32 @@ func Postgres(tb testing.TB) string {
 	pgOnce.Do(func() { pgDSN, pgErr = startPostgres() })
 	check(tb, "PostgreSQL", pgErr)
 	return pgDSN
+}
+
+// PostgresDatabase creates an empty database, named prefix and a random
+// suffix, on the test binary's PostgreSQL server and returns its DSN, so
+// each test (and each -count=N round) has a database of its own.
+func PostgresDatabase(tb testing.TB, prefix string) string {
+	tb.Helper()
+	admin := Postgres(tb)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := prefix + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatal(err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // Redis returns the URL of a Redis server started for this test binary:
