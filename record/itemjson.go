@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -143,21 +144,15 @@ func appendItem(b []byte, it *Item) ([]byte, bool) {
 	b = marshalString(b, it.Status)
 	b = appendOptString(b, `,"expected":`, it.Expected)
 	b = append(b, `,"started_at":`...)
-	if it.StartedAt == nil {
-		b = append(b, "null"...)
-	} else {
-		t, err := it.StartedAt.MarshalJSON()
-		if err != nil {
-			return b, false
-		}
-		b = append(b, t...)
+	var ok bool
+	if b, ok = appendTimePtr(b, it.StartedAt); !ok {
+		return b, false
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendInt(b, it.DurationMS, 10)
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(it.Attempts), 10)
 	b = append(b, `,"result":`...)
-	var ok bool
 	if it.Result == nil {
 		b = append(b, "null"...)
 	} else if b, ok = appendJSONObject(b, it.Result); !ok {
@@ -397,25 +392,17 @@ func appendCanonicalItem(b []byte, it *Item) ([]byte, bool) {
 	b = append(b, `,"provider":`...)
 	b = str(b, it.Provider)
 	b = appendOptTrue(b, `,"required":true`, it.Required)
+	var ok bool
 	b = append(b, `,"result":`...)
 	if it.Result == nil {
 		b = append(b, "null"...)
-	} else {
-		var ok bool
-		if b, ok = appendCanonicalObject(b, it.Result, str); !ok {
-			return b, false
-		}
+	} else if b, ok = appendCanonicalObject(b, it.Result, str); !ok {
+		return b, false
 	}
 	b = opt(b, `,"skip_reason":`, it.SkipReason)
 	b = append(b, `,"started_at":`...)
-	if it.StartedAt == nil {
-		b = append(b, "null"...)
-	} else {
-		t, err := it.StartedAt.MarshalJSON()
-		if err != nil {
-			return b, false
-		}
-		b = append(b, t...)
+	if b, ok = appendTimePtr(b, it.StartedAt); !ok {
+		return b, false
 	}
 	b = append(b, `,"status":`...)
 	b = str(b, it.Status)
@@ -479,4 +466,17 @@ func appendCanonicalValue(b []byte, v any, str func([]byte, string) []byte) ([]b
 		return append(b, ']'), true
 	}
 	return appendJSONValue(b, v)
+}
+
+// appendTimePtr appends t as encoding/json writes a *time.Time: null, or
+// its RFC 3339 string; false when the time cannot be encoded.
+func appendTimePtr(b []byte, t *time.Time) ([]byte, bool) {
+	if t == nil {
+		return append(b, "null"...), true
+	}
+	j, err := t.MarshalJSON()
+	if err != nil {
+		return b, false
+	}
+	return append(b, j...), true
 }
