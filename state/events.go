@@ -99,19 +99,11 @@ func (d *Dir) AppendEvents(ctx context.Context, runID string, events []record.Ev
 
 func (d *Dir) appendEventsLocked(runID string, events []record.Event) ([]record.Event, error) {
 	path := d.eventsPath(runID)
-	f, err := openNoFollow(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, size, err := openAppendable(path, "journal")
 	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("journal %s is not a regular file", path)
-	}
-	size := fi.Size()
 	last, torn, err := lastEvent(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)

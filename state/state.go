@@ -393,25 +393,38 @@ func (d *Dir) ChangeStop(ctx context.Context, req StopRequest) (StopChange, erro
 	return StopChange{Before: before, After: st, Entry: entry}, nil
 }
 
+// openAppendable opens an append-only file of the state (what names it
+// in errors: "audit trail", "journal") for reading and writing, creating
+// it, never through a symlink, and returns it with its size. A path that
+// is not a regular file is refused.
+func openAppendable(path, what string) (*os.File, int64, error) {
+	f, err := openNoFollow(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open %s: %w", what, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("open %s: %w", what, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s %s is not a regular file", what, path)
+	}
+	return f, fi.Size(), nil
+}
+
 // appendLine appends one line to the audit trail with a single write and
 // syncs it; undo truncates the trail back to its size before. A write or
 // sync that fails (a full disk) truncates it back at once, so no partial
 // line is left. A trail whose last line an older version left incomplete
 // gets a newline first, so this line stays whole.
 func appendLine(path string, line []byte) (undo func() error, err error) {
-	f, err := openNoFollow(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, size, err := openAppendable(path, "audit trail")
 	if err != nil {
-		return nil, fmt.Errorf("open audit trail: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open audit trail: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("audit trail %s is not a regular file", path)
-	}
-	size := fi.Size()
 	buf := make([]byte, 0, len(line)+2)
 	if size > 0 {
 		last := make([]byte, 1)
