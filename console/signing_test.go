@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runbookhq/runbook/internal/sshsig"
+	"github.com/runbookhq/runbook/internal/testserver"
 	"github.com/runbookhq/runbook/record"
 )
 
@@ -39,13 +40,7 @@ func (f *fixture) finishedRun(id string, roles ...string) *record.Run {
 // signature and the public key line.
 func sshSign(t *testing.T, msg []byte) (sig, pub string) {
 	t.Helper()
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("ssh-keygen is not installed")
-	}
-	key := filepath.Join(t.TempDir(), "id")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
+	key := testserver.SSHKeygen(t, "ed25519")
 	cmd := exec.Command("ssh-keygen", "-Y", "sign", "-n", "runbook", "-f", key)
 	cmd.Stdin = bytes.NewReader(msg)
 	out, err := cmd.Output()

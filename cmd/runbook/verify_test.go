@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/runbookhq/runbook/internal/sshsig"
+	"github.com/runbookhq/runbook/internal/testserver"
 	"github.com/runbookhq/runbook/record"
 	"github.com/runbookhq/runbook/state"
-	"golang.org/x/crypto/ssh"
 )
 
 const provable = `runbook "provable" {
@@ -219,8 +219,8 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{
 			name: "signature over other bytes",
 			tamper: func(t *testing.T, dir string, d *state.Dir, run *record.Run) {
-				key := sshKey(t, "ed25519")
-				signer := parseKey(t, key)
+				key := testserver.SSHKeygen(t, "ed25519")
+				signer := testserver.SSHSigner(t, key)
 				events, _ := d.Events(context.Background(), run.ID)
 				sig, err := sshsig.Sign(signer, "runbook", []byte("something else\n"))
 				if err != nil {
@@ -265,42 +265,11 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	}
 }
 
-// sshKey makes a key pair with ssh-keygen and returns the private key's
-// path.
-func sshKey(t *testing.T, typ string) string {
-	t.Helper()
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("ssh-keygen is not installed")
-	}
-	path := filepath.Join(t.TempDir(), "id_"+typ)
-	args := []string{"-q", "-t", typ, "-N", "", "-C", "signer", "-f", path}
-	if typ == "rsa" {
-		args = append(args, "-b", "2048")
-	}
-	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v: %s", err, out)
-	}
-	return path
-}
-
-func parseKey(t *testing.T, path string) ssh.Signer {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.ParsePrivateKey(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestSignVerifiesWithSSHKeygen(t *testing.T) {
 	for _, typ := range []string{"ed25519", "rsa"} {
 		t.Run(typ, func(t *testing.T) {
 			dir, d, run := provenRun(t)
-			key := sshKey(t, typ)
+			key := testserver.SSHKeygen(t, typ)
 			sigPath := filepath.Join(dir, "run.sig")
 			t.Setenv("RUNBOOK_OPERATOR", "alice")
 			code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key, "--statement", "I checked it", "--out", sigPath)
@@ -375,7 +344,7 @@ func TestVerifyWithPostgres(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, dir, "verify", "last", "--state", dsn); code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
 	}
-	key := sshKey(t, "ed25519")
+	key := testserver.SSHKeygen(t, "ed25519")
 	if code, stdout, stderr := runCLI(t, dir, "sign", "last", "--state", dsn, "--role", "sre", "--key", key); code != 0 {
 		t.Fatalf("sign: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -400,7 +369,7 @@ func TestVerifyWithPostgres(t *testing.T) {
 // rendered again to show the signature; verify checks the new file.
 func TestReportRenderedAgainAfterSigning(t *testing.T) {
 	dir, _, run := provenRun(t)
-	key := sshKey(t, "ed25519")
+	key := testserver.SSHKeygen(t, "ed25519")
 	t.Setenv("RUNBOOK_OPERATOR", "alice")
 	if code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key); code != 0 {
 		t.Fatalf("sign: exit %d\n%s%s", code, stdout, stderr)
@@ -425,7 +394,7 @@ func TestReportRenderedAgainAfterSigning(t *testing.T) {
 // run's state); signed without --out, it says where the signature is.
 func TestSignPrintsACommandThatChecksIt(t *testing.T) {
 	dir, d, run := provenRun(t)
-	key := sshKey(t, "ed25519")
+	key := testserver.SSHKeygen(t, "ed25519")
 	sigPath := filepath.Join(dir, "run.sig")
 	t.Setenv("RUNBOOK_OPERATOR", "alice")
 	code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "sre", "--key", key, "--out", sigPath, "--state", d.Path)
@@ -456,7 +425,7 @@ func TestSignPrintsACommandThatChecksIt(t *testing.T) {
 // to sign (a typo, another case) is refused, naming the roles there are.
 func TestSignRefusesARoleTheReportsDoNotAsk(t *testing.T) {
 	dir, d, run := provenRun(t)
-	key := sshKey(t, "ed25519")
+	key := testserver.SSHKeygen(t, "ed25519")
 	code, stdout, stderr := runCLI(t, dir, "sign", run.ID, "--role", "SRE", "--key", key)
 	if code != 2 || !strings.Contains(stderr, `no role "SRE" to sign (roles: sre, lead)`) {
 		t.Errorf("sign --role SRE: exit %d, got %s%s, want exit 2 naming the roles sre, lead", code, stdout, stderr)

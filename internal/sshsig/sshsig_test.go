@@ -8,46 +8,15 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/runbookhq/runbook/internal/testserver"
 )
-
-// keygen makes a key pair with ssh-keygen and returns the private key's
-// path.
-func keygen(t *testing.T, typ string) string {
-	t.Helper()
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("ssh-keygen is not installed")
-	}
-	path := filepath.Join(t.TempDir(), "id_"+typ)
-	args := []string{"-q", "-t", typ, "-N", "", "-C", "tester", "-f", path}
-	if typ == "rsa" {
-		args = append(args, "-b", "2048")
-	}
-	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v: %s", err, out)
-	}
-	return path
-}
-
-func signer(t *testing.T, path string) ssh.Signer {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.ParsePrivateKey(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func TestSignVerifiesWithSSHKeygen(t *testing.T) {
 	for _, typ := range []string{"ed25519", "rsa", "ecdsa"} {
 		t.Run(typ, func(t *testing.T) {
-			key := keygen(t, typ)
+			key := testserver.SSHKeygen(t, typ)
 			msg := []byte("{\"run\":1}\n")
-			sig, err := Sign(signer(t, key), "runbook", msg)
+			sig, err := Sign(testserver.SSHSigner(t, key), "runbook", msg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +65,7 @@ func TestSignVerifiesWithSSHKeygen(t *testing.T) {
 }
 
 func TestVerifyReadsSSHKeygenSignatures(t *testing.T) {
-	key := keygen(t, "ed25519")
+	key := testserver.SSHKeygen(t, "ed25519")
 	msg := []byte("signed by ssh-keygen\n")
 	cmd := exec.Command("ssh-keygen", "-Y", "sign", "-n", "runbook", "-f", key)
 	cmd.Stdin = bytes.NewReader(msg)
