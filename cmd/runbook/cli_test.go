@@ -332,7 +332,10 @@ func binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "runbook")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Built as `make build` builds it: static, without cgo.
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = err
 			binPath = string(out)
