@@ -111,16 +111,6 @@ func startGuard() int {
 	return list
 }
 
-// StartGuard starts the guard in the background, so that a run's first
-// command need not wait for /bin/sh to be loaded: `runbook check` calls it
-// while it opens the state and begins the journal, when the run has local
-// commands to start. The first command still waits for the guard to be
-// running (guardFD is a sync.OnceValue), as it does without this.
-// Measured (docs/performance.md, round 6): starting the guard takes 0.6 ms
-// of a one-check run's ~11 ms, now beside the state's opening; 2.2–5.2%
-// less CPU for that run (three sets of 41 alternated rounds, load 9–12).
-func StartGuard() { go guardFD() }
-
 // guardAnnounce tells the guard that a command's group is alive (+) or
 // about to be reaped (-): it writes the list of live groups again, padded
 // with spaces to the longest list written so that nothing of an older

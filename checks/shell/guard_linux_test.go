@@ -6,12 +6,10 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // guardPID returns the pid of this process's guard.
@@ -78,46 +76,4 @@ func TestGuardReadsNothingWhileCommandsRun(t *testing.T) {
 	if got := readsOf(t, pid) - before; got > 5 {
 		t.Errorf("the guard made %d reads while 50 commands ran, want none", got)
 	}
-}
-
-// StartGuard starts the guard without a command being run, in the
-// background; the first command finds it running. A fresh process (this
-// test binary again) shows it: the guard is once per process.
-func TestStartGuardStartsTheGuardBeforeAnyCommand(t *testing.T) {
-	if os.Getenv("RUNBOOK_TEST_START_GUARD") == "1" {
-		StartGuard()
-		for i := 0; i < 1000; i++ {
-			if guardOf(os.Getpid()) > 0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatal("no guard process after StartGuard")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStartGuardStartsTheGuardBeforeAnyCommand$")
-	cmd.Env = append(os.Environ(), "RUNBOOK_TEST_START_GUARD=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-}
-
-// guardOf returns the pid of process parent's guard, or 0.
-func guardOf(parent int) int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range stats {
-		cmdline, err := os.ReadFile(p)
-		if err != nil || !bytes.HasPrefix(cmdline, []byte("runbook-guard\x00")) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			return pid
-		}
-	}
-	return 0
 }

@@ -71,7 +71,3 @@ func (p *Provider) killGroup(pid int, done <-chan error) error {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	return err
 }
-
-// StartGuard does nothing here: only Linux has a guard process
-// (guard_linux.go).
-func StartGuard() {}

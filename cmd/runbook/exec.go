@@ -128,9 +128,6 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	if err != nil {
 		return err
 	}
-	if mode == engine.ModeCheck {
-		startGuardEarly(b)
-	}
 	if f.pause && !f.exercise && !b.Info.Exercise {
 		return exitWith(2, fmt.Errorf("--pause pauses an exercise's clock: add --exercise, or exercise = true in the runbook block"))
 	}

@@ -18,8 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runbookhq/runbook/checks/shell"
-	"github.com/runbookhq/runbook/engine"
 	"github.com/runbookhq/runbook/views"
 )
 
@@ -354,16 +352,4 @@ monitors and sign-off reports. Every run leaves a JSON run record.`,
 		newVersionCmd(a),
 	)
 	return root
-}
-
-// startGuardEarly starts the guard process (checks/shell/guard_linux.go)
-// while a run of checks is being prepared, when one of its checks runs a
-// local command, so that the first command does not wait for it.
-func startGuardEarly(b *engine.Bound) {
-	for _, it := range b.Config.Checks {
-		if it.ProviderType == "shell" && len(it.On) == 0 {
-			shell.StartGuard()
-			return
-		}
-	}
 }

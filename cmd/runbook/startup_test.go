@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,81 +41,4 @@ func TestPackageInitIsCheap(t *testing.T) {
 	if seen == 0 {
 		t.Fatalf("no inittrace lines for runbook's packages in:\n%s", out)
 	}
-}
-
-// traceStart runs runbook under strace, following its children, and
-// returns the trace's lines (process starts and files opened).
-func traceStart(t *testing.T, dir string, args ...string) []string {
-	t.Helper()
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed")
-	}
-	if out, err := exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
-		t.Skipf("strace cannot trace here: %v: %s", err, out)
-	}
-	trace := filepath.Join(dir, "trace.txt")
-	cmd := exec.Command(strace, append([]string{"-f", "-qq", "-e", "trace=execve,openat", "-o", trace, binary(t)}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("runbook %v: %v\n%s", args, err, out)
-	}
-	data, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Split(string(data), "\n")
-}
-
-// firstLineWith returns the position of the first line containing every
-// part, or -1.
-func firstLineWith(lines []string, parts ...string) int {
-	for i, l := range lines {
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(l, p)
-		}
-		if all {
-			return i
-		}
-	}
-	return -1
-}
-
-// `check` starts the guard process while it prepares a run with a local
-// command (checks/shell.StartGuard; it may finish starting after the
-// journal is created, but before the first command); a run with no local
-// command starts none.
-func TestCheckStartsTheGuardOnlyForLocalCommands(t *testing.T) {
-	t.Run("shell", func(t *testing.T) {
-		dir := writeFiles(t, map[string]string{"c.hcl": `runbook "c" {}
-
-check "a" {
-  shell {
-    command = ["true", "check-a"]
-  }
-}
-`})
-		lines := traceStart(t, dir, "check", "c.hcl", "--state", "st")
-		guard := firstLineWith(lines, "execve(", `"runbook-guard"`)
-		command := firstLineWith(lines, "execve(", `"check-a"`)
-		if guard < 0 || command < 0 || guard > command {
-			t.Errorf("want the guard started before the command, got them at lines %d and %d:\n%s", guard, command, strings.Join(lines, "\n"))
-		}
-	})
-	t.Run("no local command", func(t *testing.T) {
-		dir := writeFiles(t, map[string]string{"c.hcl": `runbook "c" {}
-
-check "a" {
-  file {
-    path = "c.hcl"
-  }
-}
-`})
-		lines := traceStart(t, dir, "check", "c.hcl", "--state", "st")
-		if at := firstLineWith(lines, "execve(", `"runbook-guard"`); at >= 0 {
-			t.Errorf("a run with no local command started the guard: %s", lines[at])
-		}
-	})
 }
