@@ -20,7 +20,7 @@ STAGE   := bash .ci/stage
 
 all: build
 
-# A static build (no cgo): no dynamic loader or C library at start-up; 3–4%
+# A static build (no cgo): no dynamic loader or C library at start-up; 3–6%
 # less CPU for a one-check run, 5–9% for `runbook version`, 1.7 MB less
 # peak RSS (docs/performance.md, round 6). User names come from
 # /etc/passwd (else $USER), host names from /etc/hosts and DNS only
