@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,7 @@ import (
 )
 
 // make install puts the binary and its bash, zsh and fish completions under
-// PREFIX.
+// PREFIX. The binary is static: no dynamic loader (README, Install).
 func TestMakeInstall(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
@@ -24,6 +25,14 @@ func TestMakeInstall(t *testing.T) {
 	bin := filepath.Join(prefix, "bin", "runbook")
 	if v, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
 		t.Fatalf("%s version: %v\n%s", bin, err, v)
+	}
+	if f, err := elf.Open(bin); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s names a dynamic loader, want a static binary (CGO_ENABLED=0)", bin)
+			}
+		}
+		f.Close()
 	}
 	for _, c := range []string{
 		"share/bash-completion/completions/runbook",
