@@ -118,7 +118,7 @@ func (j *journal) Begin(run *record.Run) {
 		j.index[it.Kind+"."+it.Name] = i
 	}
 	j.dirty = true
-	j.queue(record.Event{Type: record.EventRunStarted, OccurredAt: run.StartedAt, Actor: run.Operator, Surface: record.SurfaceEngine, Data: mustJSON(run)})
+	j.queue(runEvent(record.Event{Type: record.EventRunStarted, OccurredAt: run.StartedAt, Actor: run.Operator, Surface: record.SurfaceEngine}, run))
 	j.mu.Unlock()
 	j.flushEvents(j.progress)
 	j.save(j.progress)
@@ -247,6 +247,16 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 	j.queue(e)
 }
 
+// runEvent is e holding the whole record: its items written by hand, as
+// the record file's, with the canonical form its hash needs beside them
+// (docs/performance.md, rounds 5 and 6).
+func runEvent(e record.Event, run *record.Run) record.Event {
+	if err := e.SetRunData(run); err != nil {
+		e.Data = mustJSON(run)
+	}
+	return e
+}
+
 // queue adds an event to those to append (under mu).
 func (j *journal) queue(e record.Event) {
 	if e.OccurredAt.IsZero() {
@@ -350,14 +360,7 @@ func (j *journal) Finish(ctx context.Context, run *record.Run) {
 	for _, r := range run.Reports {
 		j.queue(record.Event{Type: record.EventReport, Item: "report." + r.Name, Surface: record.SurfaceEngine, Data: mustJSON(r)})
 	}
-	at := run.FinishedAt
-	// The items by hand, as the record file's (docs/performance.md,
-	// round 5).
-	data, err := record.MarshalRun(run)
-	if err != nil {
-		data = mustJSON(run)
-	}
-	j.queue(record.Event{Type: record.EventRunFinished, OccurredAt: at, Actor: run.Operator, Surface: record.SurfaceEngine, Data: data})
+	j.queue(runEvent(record.Event{Type: record.EventRunFinished, OccurredAt: run.FinishedAt, Actor: run.Operator, Surface: record.SurfaceEngine}, run))
 	j.mu.Unlock()
 	if j.flushEvents(j.store) {
 		return
