@@ -69,6 +69,10 @@ type journal struct {
 	// queued; events (under mu) are those not yet appended.
 	evMu   sync.Mutex
 	events []record.Event
+	// starting indexes, by item key, the item.started events of checks
+	// still in events: a check that finishes before they are appended
+	// drops its item.started (dropStarted).
+	starting map[string]int
 	// heard marks the items whose answer ("step.x answer") or decision
 	// ("step.x decision") came as an event of its own (Event), so
 	// Finished does not add it again.
@@ -238,6 +242,9 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 	if typ == record.EventItemStarted && item.StartedAt != nil {
 		at = *item.StartedAt
 	}
+	if item.Kind == record.KindCheck && typ == record.EventItemFinished {
+		j.dropStarted(key)
+	}
 	// The item by hand, its canonical form beside it for the hash (see
 	// docs/performance.md, round 5).
 	e := record.Event{Type: typ, Item: key, OccurredAt: at, Surface: record.SurfaceEngine}
@@ -245,6 +252,42 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 		e.Data = mustJSON(item)
 	}
 	j.queue(e)
+	if item.Kind == record.KindCheck && typ == record.EventItemStarted {
+		if j.starting == nil {
+			j.starting = map[string]int{}
+		}
+		j.starting[key] = len(j.events) - 1
+	}
+}
+
+// dropStarted, as check key finishes, drops its item.started when that
+// is not appended yet: the journal
+// appends checks' events in batches, and a check that both started and
+// finished since the last batch is written as its item.finished alone,
+// which says when it started (started_at). Every batch folds to the same
+// record either way, and the record the journal writes with it still
+// names the checks running. Sealing and writing the second event was 5%
+// of the CPU of 10,000 HTTP checks (docs/performance.md, "round 6:
+// HTTP"). (Under mu.)
+func (j *journal) dropStarted(key string) {
+	if i, ok := j.starting[key]; ok {
+		delete(j.starting, key)
+		j.events[i].Type = "" // taken out by takeEvents
+	}
+}
+
+// takeEvents returns the queued events, without the dropped ones, and
+// empties the queue (under mu).
+func (j *journal) takeEvents() []record.Event {
+	batch := j.events
+	j.events, j.starting = nil, nil
+	kept := batch[:0]
+	for _, e := range batch {
+		if e.Type != "" {
+			kept = append(kept, e)
+		}
+	}
+	return kept
 }
 
 // runEvent is e holding the whole record: its items written by hand, as
@@ -291,8 +334,7 @@ func (j *journal) flushEvents(store state.Store) bool {
 		j.mu.Unlock()
 		return false
 	}
-	batch := j.events
-	j.events = nil
+	batch := j.takeEvents()
 	id := j.run.ID
 	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
@@ -302,7 +344,7 @@ func (j *journal) flushEvents(store state.Store) bool {
 		return true
 	}
 	j.mu.Lock()
-	j.events = append(batch, j.events...)
+	j.events = append(batch, j.takeEvents()...)
 	j.mu.Unlock()
 	j.storeFailed(err, false)
 	return false
@@ -366,8 +408,7 @@ func (j *journal) Finish(ctx context.Context, run *record.Run) {
 		return
 	}
 	j.mu.Lock()
-	left := j.events
-	j.events = nil
+	left := j.takeEvents()
 	j.mu.Unlock()
 	if _, err := (state.Spool{}).PutEvents(j.store, run.ID, left); err != nil {
 		fmt.Fprintf(j.warn, "runbook: warning: %d events of the run's journal were lost: %v\n", len(left), err)
