@@ -69,10 +69,10 @@ type journal struct {
 	// queued; events (under mu) are those not yet appended.
 	evMu   sync.Mutex
 	events []record.Event
-	// starting indexes, by item key, the item.started events of checks
-	// still in events: a check that finishes before they are appended
-	// drops its item.started (dropStarted).
-	starting map[string]int
+	// starting holds, by item key, the item.started events of checks
+	// still in events, not yet encoded: a check that finishes before they
+	// are appended drops its item.started (dropStarted).
+	starting map[string]startedCheck
 	// heard marks the items whose answer ("step.x answer") or decision
 	// ("step.x decision") came as an event of its own (Event), so
 	// Finished does not add it again.
@@ -242,21 +242,37 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 	if typ == record.EventItemStarted && item.StartedAt != nil {
 		at = *item.StartedAt
 	}
-	if item.Kind == record.KindCheck && typ == record.EventItemFinished {
-		j.dropStarted(key)
-	}
-	// The item by hand, its canonical form beside it for the hash (see
-	// docs/performance.md, round 5).
 	e := record.Event{Type: typ, Item: key, OccurredAt: at, Surface: record.SurfaceEngine}
-	if err := e.SetItemData(&item); err != nil {
-		e.Data = mustJSON(item)
-	}
-	j.queue(e)
-	if item.Kind == record.KindCheck && typ == record.EventItemStarted {
-		if j.starting == nil {
-			j.starting = map[string]int{}
+	if item.Kind == record.KindCheck {
+		switch typ {
+		case record.EventItemFinished:
+			j.dropStarted(key)
+		case record.EventItemStarted:
+			// Encoded when appended, if it still is (takeEvents).
+			j.queue(e)
+			if j.starting == nil {
+				j.starting = map[string]startedCheck{}
+			}
+			j.starting[key] = startedCheck{at: len(j.events) - 1, item: item}
+			return
 		}
-		j.starting[key] = len(j.events) - 1
+	}
+	setItemData(&e, &item)
+	j.queue(e)
+}
+
+// startedCheck is a check's item.started event not yet appended: where
+// it is in the queue, and the item it holds.
+type startedCheck struct {
+	at   int
+	item record.Item
+}
+
+// setItemData sets the event's data to the item: by hand, its canonical
+// form beside it for the hash (see docs/performance.md, round 5).
+func setItemData(e *record.Event, item *record.Item) {
+	if err := e.SetItemData(item); err != nil {
+		e.Data = mustJSON(item)
 	}
 }
 
@@ -270,16 +286,20 @@ func (j *journal) itemEvents(item record.Item, typ string) {
 // of the CPU of 10,000 HTTP checks (docs/performance.md, "round 6:
 // HTTP"). (Under mu.)
 func (j *journal) dropStarted(key string) {
-	if i, ok := j.starting[key]; ok {
+	if s, ok := j.starting[key]; ok {
 		delete(j.starting, key)
-		j.events[i].Type = "" // taken out by takeEvents
+		j.events[s.at].Type = "" // taken out by takeEvents
 	}
 }
 
-// takeEvents returns the queued events, without the dropped ones, and
-// empties the queue (under mu).
+// takeEvents returns the queued events, without the dropped ones and
+// with the data of checks' item.started events that remain, and empties
+// the queue (under mu).
 func (j *journal) takeEvents() []record.Event {
 	batch := j.events
+	for _, s := range j.starting {
+		setItemData(&batch[s.at], &s.item)
+	}
 	j.events, j.starting = nil, nil
 	kept := batch[:0]
 	for _, e := range batch {
