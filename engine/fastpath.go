@@ -9,21 +9,24 @@ import (
 // engine need not build an evaluation scope and evaluate the condition as
 // HCL for every passing check. It must agree with the condition wherever
 // it answers true; false means "evaluate the condition", which also
-// renders the failure message. self is the result as `self` sees it.
+// renders the failure message. result is the provider's result: `self`
+// without the duration_ms and attempts the engine adds, which no
+// provider's default assert reads (the engine does not build `self` for
+// a check that passes here: docs/performance.md, "round 6: HTTP").
 //
 // Measured on `BenchmarkRunHTTP1000` (2026-12-01): see
 // docs/performance.md, "Default asserts in Go".
 type defaultPasser interface {
-	DefaultPasses(self cty.Value) bool
+	DefaultPasses(result cty.Value) bool
 }
 
 // passesByDefault reports whether the provider type's Go fast path says
-// self meets its default assert.
-func (b *Bound) passesByDefault(providerType string, self cty.Value) bool {
+// result meets its default assert.
+func (b *Bound) passesByDefault(providerType string, result cty.Value) bool {
 	pt := b.Config.types.get(b.reg, providerType)
 	if pt == nil {
 		return false
 	}
 	dp, ok := pt.proto.(defaultPasser)
-	return ok && dp.DefaultPasses(self)
+	return ok && dp.DefaultPasses(result)
 }

@@ -14,18 +14,68 @@ import (
 // written by hand (appendItem) and spliced in where encoding/json wrote
 // "items":null. Measured in docs/performance.md, "round 5".
 func MarshalRun(r *Run) ([]byte, error) {
+	data, _, err := marshalRun(r, false)
+	return data, err
+}
+
+// SetRunData sets e.Data to MarshalRun(r) and keeps its canonical
+// encoding beside it for Sealer, as SetItemData does for an item: the
+// journal's first and last events hold the whole record, and reading it
+// back to canonicalize it cost 5.5% of the CPU of 10,000 HTTP checks
+// (docs/performance.md, "round 6: HTTP").
+func (e *Event) SetRunData(r *Run) error {
+	e.canonData, e.canonOf = nil, nil
+	data, canon, err := marshalRun(r, true)
+	if err != nil {
+		return err
+	}
+	e.Data = data
+	if canon != nil {
+		e.canonData, e.canonOf = canon, data
+	}
+	return nil
+}
+
+// marshalRun is MarshalRun; with canonical, it also returns the
+// canonical encoding of those bytes (nil when it could not write it),
+// the items' written in the same pass.
+func marshalRun(r *Run, canonical bool) (data, canon []byte, err error) {
+	whole := func() ([]byte, []byte, error) {
+		data, err := json.Marshal(r)
+		if err == nil && canonical {
+			canon, _ = appendCanonical(nil, data, "")
+		}
+		return data, canon, err
+	}
 	if r.Items == nil {
-		return json.Marshal(r)
+		return whole()
 	}
 	rest := *r
 	rest.Items = nil
 	head, err := json.Marshal(&rest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	at := itemsMember(head)
 	if at < 0 {
-		return json.Marshal(r)
+		return whole()
+	}
+	// The canonical form of the rest, its "items":null replaced in the
+	// same way.
+	var canonTail []byte
+	if canonical {
+		c, ok := appendCanonical(nil, head, "")
+		canonAt := -1
+		if ok {
+			canonAt = itemsMember(c)
+		}
+		if canonAt < 0 {
+			canonical = false
+		} else {
+			canonTail = c[canonAt+len(`"items":null`):]
+			canon = append(make([]byte, 0, len(c)+len(r.Items)*640), c[:canonAt]...)
+			canon = append(canon, `"items":[`...)
+		}
 	}
 	out := make([]byte, 0, len(head)+len(r.Items)*640)
 	out = append(out, head[:at]...)
@@ -33,24 +83,44 @@ func MarshalRun(r *Run) ([]byte, error) {
 	for i := range r.Items {
 		if i > 0 {
 			out = append(out, ',')
+			if canonical {
+				canon = append(canon, ',')
+			}
 		}
 		it := &r.Items[i]
+		mark := len(out)
+		byhand := false
 		if byHand(it) {
-			var ok bool
-			mark := len(out)
-			if out, ok = appendItem(out, it); ok {
-				continue
+			out, byhand = appendItem(out, it)
+			if !byhand {
+				out = out[:mark]
 			}
-			out = out[:mark]
 		}
-		b, err := json.Marshal(it)
-		if err != nil {
-			return nil, err
+		if !byhand {
+			b, err := json.Marshal(it)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, b...)
 		}
-		out = append(out, b...)
+		if !canonical {
+			continue
+		}
+		cmark, ok := len(canon), false
+		if byhand {
+			canon, ok = appendCanonicalItem(canon, it)
+		}
+		if !ok {
+			if canon, ok = appendCanonical(canon[:cmark], out[mark:], ""); !ok {
+				canonical, canon = false, nil
+			}
+		}
 	}
 	out = append(out, ']')
-	return append(out, head[at+len(`"items":null`):]...), nil
+	if canonical {
+		canon = append(append(canon, ']'), canonTail...)
+	}
+	return append(out, head[at+len(`"items":null`):]...), canon, nil
 }
 
 // itemsMember returns where the top-level member "items":null starts in

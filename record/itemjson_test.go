@@ -150,6 +150,9 @@ func TestMarshalRunAgrees(t *testing.T) {
 			StartedAt: at, Items: []Item{check, {Kind: KindStep, Answer: &Answer{Status: Passed}}, {Result: map[string]any{"f": 1.5}}, check},
 			Reports: []ReportOutput{{Name: "md"}}, Exercise: &Exercise{Injects: []Inject{{Name: "i"}}},
 		},
+		"a result key canonical order cannot write by hand": {
+			ID: "r", Items: []Item{check, {Kind: KindCheck, Name: "k", Result: map[string]any{"\xff": "<", "a": true}}, check},
+		},
 	}
 	for name, r := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -164,7 +167,31 @@ func TestMarshalRunAgrees(t *testing.T) {
 			if c, err := r.MarshalCompact(); err != nil || string(c) != string(want)+"\n" {
 				t.Fatalf("MarshalCompact: got %s (%v)", c, err)
 			}
+			checkSetRunData(t, &r, want)
 		})
+	}
+}
+
+// checkSetRunData fails unless SetRunData sets want with its canonical
+// form beside it, and Sealer seals the event as one whose data it reads.
+func checkSetRunData(t *testing.T, r *Run, want []byte) {
+	t.Helper()
+	var e Event
+	if err := e.SetRunData(r); err != nil || string(e.Data) != string(want) {
+		t.Fatalf("SetRunData:\ngot  %s (%v)\nwant %s", e.Data, err, want)
+	}
+	canon, ok := appendCanonical(nil, want, "")
+	if !ok || string(e.canonicalData()) != string(canon) {
+		t.Fatalf("canonical form:\ngot  %s\nwant %s (ok %v)", e.canonicalData(), canon, ok)
+	}
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	e.Type, e.OccurredAt, e.RecordedAt = EventRunFinished, at, at
+	plain := Event{Type: e.Type, OccurredAt: at, RecordedAt: at, Data: bytes.Clone(e.Data)}
+	var s1, s2 Sealer
+	got, err1 := s1.Seal(nil, nil, &e)
+	sealed, err2 := s2.Seal(nil, nil, &plain)
+	if err1 != nil || err2 != nil || string(got) != string(sealed) || e.Hash != plain.Hash {
+		t.Fatalf("Seal:\ngot  %s (%v)\nwant %s (%v)", got, err1, sealed, err2)
 	}
 }
 

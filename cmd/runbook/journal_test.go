@@ -152,3 +152,58 @@ func TestJournalChecksWaitAPauseAfterBegin(t *testing.T) {
 		t.Errorf("stored record's items: %+v, want check.a as planned (pending)", stored.Items)
 	}
 }
+
+// TestJournalDropsStartedOfChecksFinishedBeforeAppended: a check that
+// starts and finishes between two appends of the checks' events is
+// written as its item.finished alone; one whose item.started was appended
+// keeps it. The journal still folds to the final record.
+func TestJournalDropsStartedOfChecksFinishedBeforeAppended(t *testing.T) {
+	store := state.NewDir(filepath.Join(t.TempDir(), "st"))
+	ctx := context.Background()
+	j := newJournal(store, io.Discard)
+	run := &record.Run{ID: "20261201T000000Z-coalesce", Runbook: "r", Mode: "check", StartedAt: time.Now().UTC(),
+		Items: []record.Item{{Kind: record.KindCheck, Name: "a", Status: record.Pending}, {Kind: record.KindCheck, Name: "b", Status: record.Pending}}}
+	j.Begin(run)
+	j.mu.Lock()
+	j.cost = time.Hour // no progress written but by this test
+	j.mu.Unlock()
+	now := time.Now().UTC()
+	a := record.Item{Kind: record.KindCheck, Name: "a", Status: record.Passed, StartedAt: &now, Attempts: 1}
+	b := record.Item{Kind: record.KindCheck, Name: "b", Status: record.Failed, StartedAt: &now, Attempts: 1}
+	j.Started(a)
+	j.Started(b)
+	j.Finished(a)
+	j.flushEvents(store)
+	j.Finished(b)
+	j.Close()
+	final := *run
+	final.Items = []record.Item{a, b}
+	final.FinishedAt = time.Now().UTC()
+	final.Tally()
+	j.Finish(ctx, &final)
+	evs, err := store.Events(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(evs); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, strings.TrimSpace(e.Type+" "+e.Item))
+	}
+	want := []string{"run.started", "item.started check.b", "item.finished check.a", "item.finished check.b", "run.finished"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("journal:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	folded, err := record.Fold(evs[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := folded.Item(record.KindCheck, "a"); it == nil || it.Status != record.Passed || it.StartedAt == nil {
+		t.Errorf("check.a as the journal's first append folds it: %+v", it)
+	}
+	if it := folded.Item(record.KindCheck, "b"); it == nil || it.Status != record.Running {
+		t.Errorf("check.b as the journal's first append folds it: %+v", it)
+	}
+}
