@@ -99,6 +99,7 @@ func (r *runner) runComposite(ctx context.Context, n *node) {
 func (r *runner) runSub(ctx context.Context, sub *node) {
 	defer func() {
 		sub.value = itemObject(sub.rec.Status, sub.result, sub.rec.DurationMS, sub.rec.Attempts, nil)
+		sub.result = cty.NilVal // read no more (see settle)
 	}()
 	if ctx.Err() != nil {
 		r.skip(sub, sub.interruption())

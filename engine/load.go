@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/runbookhq/runbook/checks"
 )
 
@@ -164,7 +163,7 @@ func decodeSources(cfg *Config, srcs []source, reg Registry) (*Config, hcl.Diagn
 		if strings.HasSuffix(name, ".json") {
 			f, fdiags = parser.ParseJSON(src, name)
 		} else {
-			f, fdiags = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+			f, fdiags = parseNative(src, name)
 		}
 		diags = append(diags, fdiags...)
 		if f != nil {

@@ -12,7 +12,8 @@ import (
 // 10,000 http checks and 13% less at 1,000, for 9–29% more CPU. The
 // chunked parallel parser that used to sit beside it won nothing (serial
 // hclsyntax.ParseConfig was 2% faster by wall time and 2–23% cheaper in
-// CPU) and was removed.
+// CPU) and was removed; parsing in pieces came back, one piece after
+// another, for memory (parse.go).
 
 // parallelMin is the fewest items worth spreading over goroutines.
 var parallelMin = 64

@@ -894,6 +894,10 @@ func (r *runner) settle(n *node) {
 	if n.referenced && n.value == cty.NilVal {
 		n.value = itemObject(n.rec.Status, n.result, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
 	}
+	// The result as cty is not read once the node is settled (its record
+	// holds it as JSON; value, when referenced): 6 MB less live heap at
+	// 10,000 shell checks (docs/performance.md, round 6).
+	n.result = cty.NilVal
 	r.settleSubs(n)
 }
 

@@ -73,6 +73,9 @@ type journal struct {
 	// still in events, not yet encoded: a check that finishes before they
 	// are appended drops its item.started (dropStarted).
 	starting map[string]startedCheck
+	// queued is how many bytes of data the queued events hold; past
+	// eventQueueBytes, a check's update appends them at once.
+	queued int
 	// heard marks the items whose answer ("step.x answer") or decision
 	// ("step.x decision") came as an event of its own (Event), so
 	// Finished does not add it again.
@@ -89,6 +92,13 @@ var heartbeat = state.Heartbeat
 
 // flushEvery bounds how often progress of checks is written.
 const flushEvery = 250 * time.Millisecond
+
+// eventQueueBytes bounds the data of the events queued between two
+// snapshots: past it, the check that queued the last appends them to the
+// chain without waiting for the next snapshot. Ten thousand HTTP checks
+// otherwise held up to 25 MB of item events (10–20 MB more live heap at
+// the run's peak; docs/performance.md, "round 6: memory").
+const eventQueueBytes = 1 << 20
 
 // pause is how long the flusher waits after writing the checks'
 // progress: flushEvery, or nine times what the last snapshot cost if
@@ -209,7 +219,11 @@ func (j *journal) update(item record.Item, typ string) {
 		case j.kick <- struct{}{}:
 		default:
 		}
+		full := j.queued >= eventQueueBytes
 		j.mu.Unlock()
+		if full {
+			j.flushEvents(j.progress)
+		}
 		return
 	}
 	j.mu.Unlock()
@@ -326,6 +340,7 @@ func (j *journal) queue(e record.Event) {
 		e.OccurredAt = time.Now()
 	}
 	j.events = append(j.events, e)
+	j.queued += len(e.Data)
 }
 
 // mustJSON encodes a value of the record, which always encodes.
@@ -355,6 +370,7 @@ func (j *journal) flushEvents(store state.Store) bool {
 		return false
 	}
 	batch := j.takeEvents()
+	j.queued = 0
 	id := j.run.ID
 	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -205,5 +206,43 @@ func TestJournalDropsStartedOfChecksFinishedBeforeAppended(t *testing.T) {
 	}
 	if it := folded.Item(record.KindCheck, "b"); it == nil || it.Status != record.Running {
 		t.Errorf("check.b as the journal's first append folds it: %+v", it)
+	}
+}
+
+// TestJournalBoundsItsQueuedEvents: between two snapshots the checks'
+// events are not all held until the next: past eventQueueBytes of data,
+// the check that queued the last appends them to the chain.
+func TestJournalBoundsItsQueuedEvents(t *testing.T) {
+	store := state.NewDir(filepath.Join(t.TempDir(), "st"))
+	j := newJournal(store, io.Discard)
+	const n = 3000
+	run := &record.Run{ID: "20261201T000000Z-bounded", Runbook: "r", Mode: "check", StartedAt: time.Now().UTC()}
+	for i := 0; i < n; i++ {
+		run.Items = append(run.Items, record.Item{Kind: record.KindCheck, Name: fmt.Sprintf("c%d", i), Status: record.Pending})
+	}
+	j.Begin(run)
+	body := strings.Repeat("x", 1000)
+	most := 0
+	for i := 0; i < n; i++ {
+		now := time.Now().UTC()
+		j.Finished(record.Item{Kind: record.KindCheck, Name: fmt.Sprintf("c%d", i), Status: record.Passed, StartedAt: &now,
+			Result: map[string]any{"body": body}})
+		j.mu.Lock()
+		most = max(most, j.queued)
+		j.mu.Unlock()
+	}
+	j.Close()
+	if most > eventQueueBytes+2000 {
+		t.Errorf("the queued events held up to %d bytes of data; want at most %d and one event", most, eventQueueBytes)
+	}
+	evs, err := store.Events(context.Background(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(evs); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < 2 {
+		t.Errorf("%d events appended before the run's end; want the checks' events appended as they came", len(evs))
 	}
 }
