@@ -27,8 +27,8 @@ import (
 // A step or cleanup is written before it runs and after it finishes, and
 // the run waits for that write: a step changes the system, and the record
 // must say so before it does. Checks only observe; their progress is
-// written at most every flushEvery, and never more than a tenth of the
-// time (see pause), so ten thousand parallel checks do not rewrite the
+// written at most every flushEvery, and never more than a twentieth of
+// the time (see pause), so ten thousand parallel checks do not rewrite the
 // record ten thousand times, nor spend the run rewriting a large one.
 //
 // Beside the record, the journal appends the run's events to the state
@@ -100,15 +100,26 @@ const flushEvery = 250 * time.Millisecond
 // the run's peak; docs/performance.md, "round 6: memory").
 const eventQueueBytes = 1 << 20
 
+// snapshotShare is how many times a snapshot's cost the flusher waits
+// before the next: 19, a twentieth of the run. It was 9 (a tenth) until
+// round 6, when the snapshots were the largest part of what a run of
+// 10,000 `true` checks spends beyond its commands: 2.5 times fewer
+// snapshots (157 → 62 record files written in one run under strace),
+// CPU −1% and −4.6% in two sets of 6 and 4 alternated rounds at load
+// 7–14 (docs/performance.md, "round 6: exec"). A run that takes no
+// more than flushEvery a snapshot (1,000 checks) is not changed.
+const snapshotShare = 19
+
 // pause is how long the flusher waits after writing the checks'
-// progress: flushEvery, or nine times what the last snapshot cost if
-// that is longer, so that snapshots take at most a tenth of the run's
-// wall time however large the record grows (a snapshot of 10,000 items
-// costs 30–60 ms; rewriting it every 250 ms made the run's journal cost
-// grow with the square of its size: see docs/performance.md).
+// progress: flushEvery, or snapshotShare times what the last snapshot
+// cost if that is longer, so that snapshots take at most a twentieth of
+// the run's wall time however large the record grows (a snapshot of
+// 10,000 items costs 15–60 ms; rewriting it every 250 ms made the run's
+// journal cost grow with the square of its size: see
+// docs/performance.md).
 func (j *journal) pause() time.Duration {
 	j.mu.Lock()
-	d := 9 * j.cost
+	d := snapshotShare * j.cost
 	j.mu.Unlock()
 	return max(flushEvery, d)
 }

@@ -80,17 +80,19 @@ func TestJournalChainsWhateverTheEngineReports(t *testing.T) {
 }
 
 // TestJournalPauseGrowsWithSnapshotCost: the checks' progress is written
-// every flushEvery, or, when a snapshot costs more than a ninth of that,
-// after nine times its cost: snapshots take at most a tenth of the run.
+// every flushEvery, or, when a snapshot costs more than a nineteenth of
+// that, after 19 times its cost: snapshots take at most a twentieth of
+// the run.
 func TestJournalPauseGrowsWithSnapshotCost(t *testing.T) {
 	for _, tc := range []struct {
 		cost, want time.Duration
 	}{
 		{0, flushEvery},
 		{10 * time.Millisecond, flushEvery},
-		{flushEvery / 9, flushEvery},
-		{50 * time.Millisecond, 450 * time.Millisecond},
-		{time.Second, 9 * time.Second},
+		{flushEvery / 19, flushEvery},
+		{20 * time.Millisecond, 380 * time.Millisecond},
+		{50 * time.Millisecond, 950 * time.Millisecond},
+		{time.Second, 19 * time.Second},
 	} {
 		t.Run(tc.cost.String(), func(t *testing.T) {
 			j := newJournal(nil, io.Discard)
