@@ -38,6 +38,10 @@ func proxied(t *testing.T, dsn string) (*testserver.Proxy, string) {
 
 func openWith(t *testing.T, dsn string, opts PostgresOptions) *Postgres {
 	t.Helper()
+	// The schema first, with the default timeouts: short ones are for
+	// the faults a test makes, and creating the schema of a fresh
+	// database can take longer than they allow on a busy machine.
+	openPostgres(t, dsn).Close()
 	p, err := OpenPostgresWith(context.Background(), dsn, opts)
 	if err != nil {
 		t.Fatalf("OpenPostgresWith: %v", err)
@@ -118,6 +122,10 @@ func TestPostgresLeaseFrozenLink(t *testing.T) {
 func TestPostgresLeaseProcessPaused(t *testing.T) {
 	dsn := newDatabase(t)
 	ctx := context.Background()
+	// The schema is created here, with the default timeouts: the helper's
+	// 1 s ones are for the lease, and creating the schema of a fresh
+	// database can take longer on a busy machine.
+	openPostgres(t, dsn).Close()
 	h := startHelper(t, "pglead", "DSN="+dsn, "KEY=shadow")
 	line, err := h.out.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "leading") {
