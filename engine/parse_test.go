@@ -156,6 +156,13 @@ func FuzzParseChunked(f *testing.F) {
 	f.Add([]byte("a = <<EOT\nb\nEOT\nc = 1\n"))
 	f.Add([]byte("a = /* x\ny */ 1\nz = 2\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		// Load refuses a file that is not UTF-8 text before parsing it; in
+		// such a file hclsyntax's own line count can differ from the
+		// pieces' (testdata/fuzz/FuzzParseChunked: a newline after an
+		// invalid byte in a comment is not counted by the whole parse).
+		if CheckText("fuzz.hcl", src) != nil {
+			t.Skip("load refuses it before parsing")
+		}
 		sameAsWhole(t, "fuzz.hcl", src, everyCut(src))
 	})
 }
