@@ -1175,7 +1175,8 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 // outcome is a provider's result: a cty value (Run), or a checks.Result
 // kept in Go (ResultRunner) until an expression reads it as cty. A check
 // nothing reads goes from the provider to its record's JSON without cty:
-// see docs/performance.md, "round 7: results".
+// 10,000 HTTP checks, CPU −5 to −8.5% (docs/performance.md, "round 7:
+// results").
 type outcome struct {
 	v cty.Value
 	g checks.Result
