@@ -132,16 +132,24 @@ func floatVal(f float64, bits int) cty.Value {
 // It decodes with encoding/json and converts with FromGo, which is several
 // times cheaper than go-cty's type-inferring JSON decoder on large bodies.
 func FromJSON(data []byte) (cty.Value, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := decodeJSON(data, &v); err != nil {
 		return cty.NilVal, err
 	}
-	if dec.More() {
-		return cty.NilVal, fmt.Errorf("invalid JSON: data after the top-level value")
-	}
 	return FromGo(v), nil
+}
+
+// decodeJSON decodes one JSON document into v, numbers as json.Number.
+func decodeJSON(data []byte, v *any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("invalid JSON: data after the top-level value")
+	}
+	return nil
 }
 
 // SortedKeys returns the keys of m in order, for deterministic output.

@@ -98,8 +98,8 @@ func (r *runner) runComposite(ctx context.Context, n *node) {
 // runSub runs one check of a step made of checks.
 func (r *runner) runSub(ctx context.Context, sub *node) {
 	defer func() {
-		sub.value = itemObject(sub.rec.Status, sub.result, sub.rec.DurationMS, sub.rec.Attempts, nil)
-		sub.result = cty.NilVal // read no more (see settle)
+		sub.value = itemObject(sub.rec.Status, sub.result.value(), sub.rec.DurationMS, sub.rec.Attempts, nil)
+		sub.result = outcome{} // read no more (see settle)
 	}()
 	if ctx.Err() != nil {
 		r.skip(sub, sub.interruption())
@@ -141,7 +141,7 @@ func (r *runner) settleSubs(n *node) {
 			r.skip(sub, why)
 		}
 		if sub.value == cty.NilVal {
-			sub.value = itemObject(sub.rec.Status, sub.result, sub.rec.DurationMS, sub.rec.Attempts, nil)
+			sub.value = itemObject(sub.rec.Status, sub.result.value(), sub.rec.DurationMS, sub.rec.Attempts, nil)
 		}
 		select {
 		case <-sub.done:

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/runbookhq/runbook/checks"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -21,8 +22,15 @@ type defaultPasser interface {
 }
 
 // passesByDefault reports whether the provider type's Go fast path says
-// result meets its default assert.
-func (b *Bound) passesByDefault(providerType string, result cty.Value) bool {
+// result meets its default assert: the result's own (checks.DefaultPasser)
+// when it is kept in Go, else the provider's on the cty value.
+func (b *Bound) passesByDefault(providerType string, o *outcome) bool {
+	if o.g != nil && o.v == cty.NilVal {
+		if dp, ok := o.g.(checks.DefaultPasser); ok {
+			return dp.DefaultPasses()
+		}
+	}
+	result := o.value()
 	pt := b.Config.types.get(b.reg, providerType)
 	if pt == nil {
 		return false

@@ -39,7 +39,7 @@ func TestDefaultAssertPassesWithoutSelf(t *testing.T) {
 	})
 	judge := func() {
 		n.rec.Status = record.Passed
-		s := lazySelf{result: result, durMS: 1, attempt: 1}
+		s := lazySelf{result: &outcome{v: result}, durMS: 1, attempt: 1}
 		r.judgeResult(n, &s)
 	}
 	judge()

@@ -2,12 +2,8 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
-	"math/big"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -144,7 +140,7 @@ type node struct {
 	done  chan struct{}
 	// result is the provider's last result; value is what check.NAME or
 	// step.NAME evaluates to, built only when another item refers to it.
-	result     cty.Value
+	result     outcome
 	value      cty.Value
 	referenced bool
 	// selected is false for items left out by --only/--skip.
@@ -416,62 +412,8 @@ func maskJSON(v any) any {
 	return v
 }
 
-// toJSONValue turns a cty value into plain JSON data: strings, bools,
-// json.Number (so precision survives), []any and map[string]any. Unknown
-// values, and numbers beyond float64 (which readers of the record decode
-// numbers as), become nil.
-func toJSONValue(v cty.Value) any {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	v, _ = v.Unmark()
-	ty := v.Type()
-	switch {
-	case ty == cty.String:
-		return v.AsString()
-	case ty == cty.Bool:
-		return v.True()
-	case ty == cty.Number:
-		bf := v.AsBigFloat()
-		if bf.IsInt() {
-			if i, acc := bf.Int64(); acc == big.Exact {
-				return json.Number(strconv.FormatInt(i, 10))
-			}
-		}
-		if f, _ := bf.Float64(); bf.IsInf() || math.IsInf(f, 0) {
-			// Beyond float64 (1e400 in a response body, which cty
-			// keeps): no reader of the record could decode it.
-			return nil
-		}
-		return json.Number(bf.Text('g', -1))
-	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
-		out := make([]any, 0, v.LengthInt())
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, toJSONValue(e))
-		}
-		return out
-	case ty.IsObjectType():
-		// By name, not through ElementIterator, which sorts the names
-		// and makes a cty string of each: 10 fewer allocations an HTTP
-		// check, 2–12% less time in BenchmarkRunHTTP1000 (4 alternated
-		// rounds, load 4.5; docs/performance.md, "round 3: HTTP").
-		atys := ty.AttributeTypes()
-		out := make(map[string]any, len(atys))
-		for name := range atys {
-			out[name] = toJSONValue(v.GetAttr(name))
-		}
-		return out
-	case ty.IsMapType():
-		out := make(map[string]any, v.LengthInt())
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			out[k.AsString()] = toJSONValue(e)
-		}
-		return out
-	}
-	return nil
-}
+// toJSONValue turns a cty value into plain JSON data (checks.JSONValue).
+func toJSONValue(v cty.Value) any { return checks.JSONValue(v) }
 
 func newRunID(t time.Time) string {
 	return record.NewRunID(t)
@@ -892,12 +834,12 @@ func (r *runner) runOnWorker(ctx context.Context, n *node) {
 // it, before its dependents are released.
 func (r *runner) settle(n *node) {
 	if n.referenced && n.value == cty.NilVal {
-		n.value = itemObject(n.rec.Status, n.result, n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
+		n.value = itemObject(n.rec.Status, n.result.value(), n.rec.DurationMS, n.rec.Attempts, n.rec.Answer)
 	}
 	// The result as cty is not read once the node is settled (its record
 	// holds it as JSON; value, when referenced): 6 MB less live heap at
 	// 10,000 shell checks (docs/performance.md, round 6).
-	n.result = cty.NilVal
+	n.result = outcome{}
 	r.settleSubs(n)
 }
 
@@ -1163,20 +1105,22 @@ func (r *runner) prepare(n *node) (cty.Value, checks.Provider, bool) {
 func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p checks.Provider) {
 	tctx, cancel := context.WithTimeout(ctx, n.set.Timeout)
 	defer cancel()
-	var result cty.Value
+	var result outcome
 	for attempt := 1; ; attempt++ {
 		n.rec.Attempts = attempt
 		started := time.Now()
-		var res cty.Value
+		var res outcome
 		var err error
 		if h := r.hostFor(n); h != nil {
 			if rp, ok := p.(checks.Remote); ok {
-				res, err = rp.RunOn(tctx, h, cfgVal)
+				res.v, err = rp.RunOn(tctx, h, cfgVal)
 			} else {
 				err = fmt.Errorf("%s cannot run on target %q", n.src.ProviderType, n.target)
 			}
+		} else if rr, ok := p.(checks.ResultRunner); ok {
+			res.g, err = rr.RunResult(tctx, cfgVal)
 		} else {
-			res, err = p.Run(tctx, cfgVal)
+			res.v, err = p.Run(tctx, cfgVal)
 		}
 		dur := time.Since(started).Milliseconds()
 		result = res
@@ -1194,7 +1138,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 			}
 			r.fail(n, msg)
 		}
-		self := lazySelf{result: result, durMS: dur, attempt: attempt}
+		self := lazySelf{result: &result, durMS: dur, attempt: attempt}
 		r.judgeResult(n, &self)
 		if n.set.until != nil {
 			r.until(n, self.value(), attempt)
@@ -1216,11 +1160,35 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 			break
 		}
 	}
-	if result != cty.NilVal && whollyKnown(result) && !result.IsNull() {
-		if m, ok := toJSONValue(result).(map[string]any); ok {
+	switch v := result.v; {
+	case result.g != nil:
+		// Straight to the record's form, whether or not an expression
+		// built the result as cty: the same JSON (TestResultJSONAgrees).
+		n.rec.Result = result.g.JSON()
+	case v != cty.NilVal && whollyKnown(v) && !v.IsNull():
+		if m, ok := toJSONValue(v).(map[string]any); ok {
 			n.rec.Result = m
 		}
 	}
+}
+
+// outcome is a provider's result: a cty value (Run), or a checks.Result
+// kept in Go (ResultRunner) until an expression reads it as cty. A check
+// nothing reads goes from the provider to its record's JSON without cty:
+// 10,000 HTTP checks, CPU −5 to −8.5% (docs/performance.md, "round 7:
+// results").
+type outcome struct {
+	v cty.Value
+	g checks.Result
+}
+
+// value is the result as cty, built from the Go result on first use;
+// cty.NilVal when there is none.
+func (o *outcome) value() cty.Value {
+	if o.v == cty.NilVal && o.g != nil {
+		o.v = o.g.Value()
+	}
+	return o.v
 }
 
 // selfObject is `self` in asserts: the result plus duration_ms and attempts.
@@ -1242,7 +1210,7 @@ func selfObject(result cty.Value, durMS int64, attempt int) cty.Value {
 // every check: 9 fewer allocations a check, 1% less CPU at 10,000 HTTP
 // checks (docs/performance.md, "round 6: HTTP").
 type lazySelf struct {
-	result  cty.Value
+	result  *outcome
 	durMS   int64
 	attempt int
 	self    cty.Value
@@ -1251,7 +1219,7 @@ type lazySelf struct {
 // value is `self`, built on first use.
 func (s *lazySelf) value() cty.Value {
 	if s.self == cty.NilVal {
-		s.self = selfObject(s.result, s.durMS, s.attempt)
+		s.self = selfObject(s.result.value(), s.durMS, s.attempt)
 	}
 	return s.self
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/runbookhq/runbook/checks"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -48,6 +49,14 @@ func TestDefaultPassesAgreesWithCondition(t *testing.T) {
 			self := withSelf(res)
 			if got, want := p.DefaultPasses(self), byCondition(self); got != want {
 				t.Errorf("status %d: DefaultPasses = %v, condition says %v", code, got, want)
+			}
+			// The result kept in Go answers the same.
+			gres, err := p.RunResult(context.Background(), decode(t, p, fmt.Sprintf("url = %q\nfollow_redirects = false\n", fmt.Sprintf("%s/?code=%d", srv.URL, code))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := gres.(checks.DefaultPasser).DefaultPasses(), byCondition(withSelf(gres.Value())); got != want {
+				t.Errorf("status %d: the Go result's DefaultPasses = %v, condition says %v", code, got, want)
 			}
 		})
 	}

@@ -10,12 +10,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,7 @@ var (
 	_ checks.Describer       = (*Provider)(nil)
 	_ checks.Validator       = (*Provider)(nil)
 	_ checks.DefaultAsserter = (*Provider)(nil)
+	_ checks.ResultRunner    = (*Provider)(nil)
 	_ io.Closer              = (*Provider)(nil)
 )
 
@@ -224,16 +227,26 @@ func validMethod(m string) bool {
 // error status is a result; a request that gets no response (refused,
 // timed out, TLS failure) is an error.
 func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
-	r, err := parse(cfg)
-	if err != nil {
+	res, err := p.RunResult(ctx, cfg)
+	if res == nil {
 		return cty.NilVal, err
 	}
+	return res.Value(), err
+}
+
+// RunResult is Run with the result kept in Go (checks.ResultRunner): the
+// engine builds it as cty only when an expression reads it.
+func (p *Provider) RunResult(ctx context.Context, cfg cty.Value) (checks.Result, error) {
+	r, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if r.url == nil {
-		return cty.NilVal, errors.New("url is not known")
+		return nil, errors.New("url is not known")
 	}
 	clients, err := p.clientsFor(r.tls)
 	if err != nil {
-		return cty.NilVal, err
+		return nil, err
 	}
 	client := clients.follow
 	if !r.follow {
@@ -252,7 +265,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	}
 	req, err := http.NewRequestWithContext(reqCtx, r.method, r.url.String(), body)
 	if err != nil {
-		return cty.NilVal, fmt.Errorf("%s: %w", r, err)
+		return nil, fmt.Errorf("%s: %w", r, err)
 	}
 	for k, v := range r.headers {
 		if strings.EqualFold(k, "Host") {
@@ -264,7 +277,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 
 	resp, err := client.Do(req)
 	if err != nil {
-		return cty.NilVal, r.failed(ctx, err)
+		return nil, r.failed(ctx, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(r.maxBody)+1))
@@ -272,7 +285,7 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 	if truncated {
 		data = data[:r.maxBody]
 	}
-	res := result(resp, data, truncated)
+	res := &result{status: resp.StatusCode, header: resp.Header, body: data, truncated: truncated}
 	if err != nil {
 		return res, fmt.Errorf("read body: %w", r.failed(ctx, err))
 	}
@@ -298,28 +311,80 @@ func (r *request) failed(parent context.Context, err error) error {
 	return err
 }
 
-func result(resp *http.Response, body []byte, truncated bool) cty.Value {
+// result is a response as observed: status, headers, the body (capped).
+type result struct {
+	status    int
+	header    http.Header
+	body      []byte
+	truncated bool
+
+	decoded bool // json holds the body decoded (or nil: not JSON)
+	json    any
+}
+
+var (
+	_ checks.Result        = (*result)(nil)
+	_ checks.DefaultPasser = (*result)(nil)
+)
+
+// DefaultPasses answers the default assert, self.status < 400.
+func (res *result) DefaultPasses() bool { return res.status < 400 }
+
+// decode decodes the body as JSON once: nil when it is empty, cut short
+// or not JSON (a body of `null` is nil too, which is the same null).
+func (res *result) decode() any {
+	if !res.decoded {
+		res.decoded = true
+		if len(res.body) > 0 && !res.truncated {
+			if v, err := checks.DecodeJSON(res.body); err == nil {
+				res.json = v
+			}
+		}
+	}
+	return res.json
+}
+
+// Value is the result as cty: what `self` holds.
+func (res *result) Value() cty.Value {
 	headers := cty.MapValEmpty(cty.String)
-	if len(resp.Header) > 0 {
-		m := make(map[string]cty.Value, len(resp.Header))
-		for k, vs := range resp.Header {
+	if len(res.header) > 0 {
+		m := make(map[string]cty.Value, len(res.header))
+		for k, vs := range res.header {
 			m[http.CanonicalHeaderKey(k)] = cty.StringVal(strings.Join(vs, ", "))
 		}
 		headers = cty.MapVal(m)
 	}
 	decoded := cty.NullVal(cty.DynamicPseudoType)
-	if len(body) > 0 && !truncated {
-		if v, err := checks.FromJSON(body); err == nil {
-			decoded = v
-		}
+	if v := res.decode(); v != nil {
+		decoded = checks.FromGo(v)
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"status":         cty.NumberIntVal(int64(resp.StatusCode)),
-		"body":           cty.StringVal(string(body)),
-		"body_truncated": cty.BoolVal(truncated),
+		"status":         cty.NumberIntVal(int64(res.status)),
+		"body":           cty.StringVal(string(res.body)),
+		"body_truncated": cty.BoolVal(res.truncated),
 		"headers":        headers,
 		"json":           decoded,
 	})
+}
+
+// JSON is the result as the record holds it, checks.JSONValue(Value())
+// built without cty.
+func (res *result) JSON() map[string]any {
+	headers := make(map[string]any, len(res.header))
+	for k, vs := range res.header {
+		headers[cty.NormalizeString(http.CanonicalHeaderKey(k))] = cty.NormalizeString(strings.Join(vs, ", "))
+	}
+	var decoded any
+	if v := res.decode(); v != nil {
+		decoded = checks.JSONFromGo(v)
+	}
+	return map[string]any{
+		"status":         json.Number(strconv.Itoa(res.status)),
+		"body":           cty.NormalizeString(string(res.body)),
+		"body_truncated": res.truncated,
+		"headers":        headers,
+		"json":           decoded,
+	}
 }
 
 // clientsFor returns the clients for one TLS setting, making them on first
