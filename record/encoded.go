@@ -26,13 +26,17 @@ type EncodedRun struct {
 func Encoded(data []byte) EncodedRun { return EncodedRun{whole: data} }
 
 // EncodeRun is the record r with items as its items' encodings (each as
-// MarshalItem writes it, in order); r.Items is not read.
+// MarshalItem writes it, in order); r.Items is not read. Nil items are
+// written as null, as json.Marshal writes nil Items.
 func EncodeRun(r *Run, items [][]byte) (EncodedRun, error) {
 	rest := *r
 	rest.Items = nil
 	head, err := json.Marshal(&rest)
 	if err != nil {
 		return EncodedRun{}, err
+	}
+	if items == nil {
+		return Encoded(head), nil
 	}
 	at := itemsMember(head)
 	if at < 0 {

@@ -573,6 +573,9 @@ func (j *journal) save(store state.Store) {
 	}
 	snap.Summary = sum
 	snap.Status = record.Running
+	if len(items) == 0 {
+		items = nil // "items":null, as a record without items is written
+	}
 	raw := make([]rawItem, 0, len(j.raw))
 	for i, it := range j.raw {
 		raw = append(raw, rawItem{i, it})
