@@ -19,7 +19,8 @@ import (
 // checks as the engine reports them (as planned, each started and
 // finished, a snapshot every 500 items, the run's end and its record
 // saved) and reports the bytes the journal holds once every item
-// finished, the planned items given to Begin included (held-B), besides the time and allocations of the whole.
+// finished, the planned items given to Begin included (held-B), and
+// when half of them had (held-half-B), besides the time and allocations of the whole.
 func BenchmarkJournal10000(b *testing.B) {
 	const n = 10000
 	at := time.Now().UTC()
@@ -41,7 +42,7 @@ func BenchmarkJournal10000(b *testing.B) {
 	defer func() { heartbeat = old }()
 	b.Setenv("TMPDIR", b.TempDir())
 	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
-	var held float64
+	var held, half float64
 	b.ReportAllocs()
 	for k := 0; k < b.N; k++ {
 		store := state.NewDir(filepath.Join(b.TempDir(), "st"))
@@ -62,6 +63,14 @@ func BenchmarkJournal10000(b *testing.B) {
 			if i%500 == 499 {
 				j.flushEvents(j.progress)
 				j.save(j.progress)
+			}
+			if i == n/2-1 {
+				b.StopTimer()
+				var m runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&m)
+				half += float64(int64(m.HeapAlloc) - int64(m0.HeapAlloc))
+				b.StartTimer()
 			}
 		}
 		j.flushEvents(j.progress)
@@ -85,6 +94,7 @@ func BenchmarkJournal10000(b *testing.B) {
 		finishAndSave(b, a, j, store, &final)
 	}
 	b.ReportMetric(held/float64(b.N), "held-B")
+	b.ReportMetric(half/float64(b.N), "held-half-B")
 }
 
 func finishAndSave(b *testing.B, a *app, j *journal, store state.Store, run *record.Run) {
