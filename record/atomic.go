@@ -24,6 +24,15 @@ func WriteFileAtomicNoSync(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) error {
+	return writeFileAtomicFunc(path, perm, sync, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic whose data write writes to the
+// temporary file.
+func writeFileAtomicFunc(path string, perm os.FileMode, sync bool, write func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create directory %q: %w", dir, err)
@@ -34,7 +43,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, sync bool) erro
 	}
 	name := tmp.Name()
 	defer os.Remove(name) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %q: %w", path, err)
 	}

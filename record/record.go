@@ -281,25 +281,8 @@ type ReportOutput struct {
 // else warning if any warning; else passed.
 func (r *Run) Tally() {
 	var s Summary
-	for _, it := range r.Items {
-		if CountsAsInformational(it) {
-			s.Informational++
-			continue
-		}
-		switch it.Status {
-		case Passed:
-			s.Passed++
-		case Failed:
-			s.Failed++
-		case Warning:
-			s.Warning++
-		case Skipped:
-			s.Skipped++
-		case Pending, Running:
-			s.Pending++
-		case Declined:
-			s.Declined++
-		}
+	for i := range r.Items {
+		s.Count(r.Items[i].Status, r.Items[i].Informational)
 	}
 	r.Summary = s
 	r.Status = RunStatus(s)
@@ -312,6 +295,30 @@ func (r *Run) Tally() {
 				break
 			}
 		}
+	}
+}
+
+// Count counts an item of status (informational or not) in s, as Tally
+// counts each item.
+func (s *Summary) Count(status string, informational bool) {
+	// (CountsAsInformational, without an Item.)
+	if informational && (status == Passed || status == Failed || status == Warning) {
+		s.Informational++
+		return
+	}
+	switch status {
+	case Passed:
+		s.Passed++
+	case Failed:
+		s.Failed++
+	case Warning:
+		s.Warning++
+	case Skipped:
+		s.Skipped++
+	case Pending, Running:
+		s.Pending++
+	case Declined:
+		s.Declined++
 	}
 }
 

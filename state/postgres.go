@@ -743,6 +743,16 @@ func (p *Postgres) Grant(ctx context.Context, role string) error {
 // went. Call it with a context that is not cancelled to
 // save an interrupted run.
 func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error) {
+	data, err := record.MarshalRun(run)
+	if err != nil {
+		return "", fmt.Errorf("encode run record: %w", err)
+	}
+	return p.SaveEncodedRun(ctx, run, record.Encoded(data))
+}
+
+// SaveEncodedRun is SaveRun of the record enc, already encoded (see
+// EncodedRunSaver).
+func (p *Postgres) SaveEncodedRun(ctx context.Context, run *record.Run, enc record.EncodedRun) (string, error) {
 	// Like the directory store, not given up when ctx is cancelled (the
 	// record of an interrupted run or watch cycle), but bounded by ctx's
 	// deadline, if it has one, and by the store's own.
@@ -758,15 +768,12 @@ func (p *Postgres) SaveRun(ctx context.Context, run *record.Run) (string, error)
 	}
 	ctx, cancel := p.deadline(detached)
 	defer cancel()
-	data, err := json.Marshal(run)
-	if err != nil {
-		return "", fmt.Errorf("encode run record: %w", err)
-	}
+	data := enc.Bytes()
 	// A final record is never replaced by one that is not: the condition
 	// is checked by the row's own update, so no save can land between the
 	// look and the write. Go writes a zero finish time as
 	// 0001-01-01T00:00:00Z.
-	err = p.read(ctx, func(c *pgx.Conn) error {
+	err := p.read(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO runbook.runs (id, runbook, status, started_at, record)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET runbook = excluded.runbook, status = excluded.status,

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,4 +111,65 @@ func TestSaveRunWritesCompactJSON(t *testing.T) {
 	if got.Items[0].Result["exit_code"] != 0.0 || got.Runbook != "r" {
 		t.Errorf("read back: got %+v", got)
 	}
+}
+
+// plainStore is a Store that takes no encoded record.
+type plainStore struct{ Store }
+
+// TestSaveOrSpoolEncoded: a record handed over encoded is stored as those
+// bytes, the run given only for its id and status (its items left out),
+// by the directory, the database, the spool, and, read back, a store
+// that takes no encoded record.
+func TestSaveOrSpoolEncoded(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	full := &record.Run{ID: record.NewRunID(at), Runbook: "r", Mode: "check", Status: record.Passed, StartedAt: at, FinishedAt: at.Add(time.Second),
+		Items: []record.Item{{Kind: record.KindCheck, Name: "a", Status: record.Passed, Result: map[string]any{"body": "<ok>"}}, {Kind: record.KindCheck, Name: "b", Status: record.Passed}}}
+	items := make([][]byte, len(full.Items))
+	for i := range full.Items {
+		items[i], _ = record.MarshalItem(&full.Items[i])
+	}
+	head := *full
+	head.Items = nil
+	enc, err := record.EncodeRun(&head, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, _ := full.MarshalCompact()
+	for name, open := range map[string]func(t *testing.T) Store{
+		"dir":      func(t *testing.T) Store { return NewDir(t.TempDir()) },
+		"postgres": func(t *testing.T) Store { return openPostgres(t, newDatabase(t)) },
+		"plain":    func(t *testing.T) Store { return plainStore{NewDir(t.TempDir())} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			if _, err := SaveOrSpoolEncoded(ctx, ctx, s, Spool{Dir: t.TempDir()}, &head, enc); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.LoadRun(ctx, full.ID)
+			if err != nil || len(got.Items) != 2 || got.Items[0].Result["body"] != "<ok>" {
+				t.Fatalf("LoadRun: %v %+v", err, got)
+			}
+			if d, ok := s.(*Dir); ok {
+				if data, _ := os.ReadFile(filepath.Join(d.runsDir(), full.ID+".json")); string(data) != string(compact) {
+					t.Errorf("record file:\n%s\nwant\n%s", data, compact)
+				}
+			}
+		})
+	}
+	t.Run("spool", func(t *testing.T) {
+		blocked := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sp := Spool{Dir: t.TempDir()}
+		_, err := SaveOrSpoolEncoded(context.Background(), context.Background(), NewDir(filepath.Join(blocked, "st")), sp, &head, enc)
+		var spooled *SpooledError
+		if !errors.As(err, &spooled) {
+			t.Fatalf("not spooled: %v", err)
+		}
+		if data, _ := os.ReadFile(spooled.Path); string(data) != string(compact) {
+			t.Errorf("spooled record:\n%s\nwant\n%s", data, compact)
+		}
+	})
 }

@@ -51,12 +51,18 @@ func SpoolTarget(store Store) string {
 // Put writes run to the spool, for store, replacing an earlier copy of
 // the same run, and returns the record's path.
 func (s Spool) Put(store Store, run *record.Run) (string, error) {
-	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
-		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
-	}
-	data, err := run.MarshalCompact()
+	data, err := record.MarshalRun(run)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
+	}
+	return s.PutEncoded(store, run, record.Encoded(data))
+}
+
+// PutEncoded is Put of the record enc, already encoded: run gives its id
+// (see EncodedRunSaver).
+func (s Spool) PutEncoded(store Store, run *record.Run, enc record.EncodedRun) (string, error) {
+	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
+		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
 	}
 	path := filepath.Join(s.dir(), run.ID+".json")
 	if err := os.MkdirAll(s.dir(), 0o700); err != nil {
@@ -69,7 +75,7 @@ func (s Spool) Put(store Store, run *record.Run) (string, error) {
 	if err := record.WriteFileAtomic(strings.TrimSuffix(path, ".json")+".state", []byte(SpoolTarget(store)+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
 	}
-	if err := record.WriteFileAtomic(path, data, 0o600); err != nil {
+	if err := record.WriteEncodedAtomic(path, enc, 0o600, true); err != nil {
 		return "", fmt.Errorf("spool run %s: %w", run.ID, err)
 	}
 	return path, nil
@@ -297,7 +303,29 @@ func SaveOrSpool(ctx context.Context, store Store, spool Spool, run *record.Run)
 // interrupted run (ctx, not cancelled) does not carry older records with
 // it past the command's cancellation (flushCtx).
 func SaveOrSpoolWith(ctx, flushCtx context.Context, store Store, spool Spool, run *record.Run) (string, error) {
-	where, err := store.SaveRun(ctx, run)
+	return SaveOrSpoolEncoded(ctx, flushCtx, store, spool, run, record.EncodedRun{})
+}
+
+// SaveOrSpoolEncoded is SaveOrSpoolWith of the record enc, already
+// encoded, when it is not zero: run gives the record's id, status and
+// whether it is final (see EncodedRunSaver), and its items are read only
+// by a store that takes no encoded record.
+func SaveOrSpoolEncoded(ctx, flushCtx context.Context, store Store, spool Spool, run *record.Run, enc record.EncodedRun) (string, error) {
+	var where string
+	var err error
+	if es, ok := store.(EncodedRunSaver); ok && !enc.IsZero() {
+		where, err = es.SaveEncodedRun(ctx, run, enc)
+	} else {
+		if !enc.IsZero() && run.Items == nil {
+			// The items are in enc only: read them back.
+			var whole record.Run
+			if err := json.Unmarshal(enc.Bytes(), &whole); err != nil {
+				return "", fmt.Errorf("decode run record: %w", err)
+			}
+			run = &whole
+		}
+		where, err = store.SaveRun(ctx, run)
+	}
 	if err == nil {
 		spool.Remove(run.ID)
 		if flushCtx.Err() == nil {
@@ -305,7 +333,13 @@ func SaveOrSpoolWith(ctx, flushCtx context.Context, store Store, spool Spool, ru
 		}
 		return where, nil
 	}
-	path, serr := spool.Put(store, run)
+	var path string
+	var serr error
+	if enc.IsZero() {
+		path, serr = spool.Put(store, run)
+	} else {
+		path, serr = spool.PutEncoded(store, run, enc)
+	}
 	if serr != nil {
 		return "", errors.Join(err, serr)
 	}

@@ -157,10 +157,16 @@ func flock(f *os.File, how int) error {
 // give up when ctx is cancelled: an interrupted run's record is still
 // written. A final record (see Final) is never replaced by one that is not.
 func (d *Dir) SaveRun(ctx context.Context, run *record.Run) (string, error) {
-	data, err := run.MarshalCompact()
+	data, err := record.MarshalRun(run)
 	if err != nil {
 		return "", fmt.Errorf("encode run record: %w", err)
 	}
+	return d.SaveEncodedRun(ctx, run, record.Encoded(data))
+}
+
+// SaveEncodedRun is SaveRun of the record enc, already encoded: run
+// gives its id and whether it is final, and its items are not read.
+func (d *Dir) SaveEncodedRun(ctx context.Context, run *record.Run, enc record.EncodedRun) (string, error) {
 	if run.ID == "" || strings.ContainsAny(run.ID, "/\\\x00") || strings.HasPrefix(run.ID, ".") {
 		return "", fmt.Errorf("run id %q cannot name a file", run.ID)
 	}
@@ -183,14 +189,14 @@ func (d *Dir) SaveRun(ctx context.Context, run *record.Run) (string, error) {
 			return filepath.Join(dir, run.ID+".json"), nil
 		}
 	}
-	write := writeFile
-	if d.noSync {
-		write = writeFileNoSync
-	}
-	if err := write(dir, run.ID+".json", data); err != nil {
+	path := filepath.Join(dir, run.ID+".json")
+	if err := notSymlink(path); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, run.ID+".json"), nil
+	if err := record.WriteEncodedAtomic(path, enc, 0o644, !d.noSync); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // storedFinal reports whether the record file at path is final (has a

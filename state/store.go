@@ -94,6 +94,17 @@ type Store interface {
 	RemoveSilence(ctx context.Context, id string, entry AuditEntry) (Silence, error)
 }
 
+// EncodedRunSaver is a Store that saves a run record already encoded
+// (record.EncodedRun), as SaveRun saves run: run gives the record's id,
+// runbook, status, start and whether it is final, and its items are not
+// read. A run's final record is encoded once, for both its journal's
+// last event and the store; a journal writes the running record from
+// each item's encoding kept (docs/performance.md, "round 7: the run's
+// records").
+type EncodedRunSaver interface {
+	SaveEncodedRun(ctx context.Context, run *record.Run, enc record.EncodedRun) (string, error)
+}
+
 // Final reports whether a run record is final: its run finished (or was
 // written back as abandoned), so it has a finish time. A journal's record
 // of a run still going on has none.

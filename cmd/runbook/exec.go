@@ -302,8 +302,8 @@ func (a *app) runbookRun(cmd *cobra.Command, path string, f runFlags, mode strin
 	// A record the state cannot take (a full disk, a database out of
 	// reach) is spooled locally; the run's output still follows, and the
 	// exit code is 5 (unless the run itself failed).
-	jr.Finish(cmd.Context(), run)
-	saveErr := a.saveRecord(cmd.Context(), store, run)
+	enc := jr.Finish(cmd.Context(), run)
+	saveErr := a.saveRecord(cmd.Context(), store, run, enc)
 	if f.out != "" {
 		data, err := run.Marshal()
 		if err == nil {
