@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
@@ -126,6 +127,10 @@ type decoder struct {
 	cfg         *Config
 	reg         Registry
 	itemSchemas map[string]*hcl.BodySchema
+
+	// types memoizes valueType.
+	typesMu sync.Mutex
+	types   map[valueTypeKey]valueTypeOf
 }
 
 func (d *decoder) providerSchema(name string) hcldec.Spec {

@@ -197,11 +197,17 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	static = append(static, it.Informational)
 	var travs []hcl.Traversal
+	// Each expression's references are found once (Variables walks the
+	// expression and allocates its traversals).
 	for _, e := range static {
-		diags = append(diags, d.rootRefs(e, false, false)...)
-		if e != nil {
-			travs = append(travs, e.Variables()...)
+		if e == nil {
+			continue
 		}
+		vs := e.Variables()
+		for _, tr := range vs {
+			diags = append(diags, d.checkTraversal(tr, false, false)...)
+		}
+		travs = append(travs, vs...)
 	}
 	if it.When != nil {
 		exprs = append(exprs, expr{it.When, false})
@@ -220,8 +226,11 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		exprs = append(exprs, expr{it.Retry.Until, true})
 	}
 	for _, x := range exprs {
-		diags = append(diags, d.rootRefs(x.e, true, x.self)...)
-		travs = append(travs, x.e.Variables()...)
+		vs := x.e.Variables()
+		for _, tr := range vs {
+			diags = append(diags, d.checkTraversal(tr, true, x.self)...)
+		}
+		travs = append(travs, vs...)
 	}
 	if it.ProviderBody != nil {
 		if spec := d.providerSchema(it.ProviderType); spec != nil {

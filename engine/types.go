@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -22,7 +21,8 @@ import (
 
 // valueType is the type of what a reference to an item evaluates to:
 // `self` inside its asserts, or check.NAME / step.NAME elsewhere (see
-// selfObject and itemObject). ok is false when it is not known.
+// selfObject and itemObject). ok is false when it is not known. Answers
+// are memoized by what they depend on; safe for concurrent use.
 func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 	src := it
 	if it.CheckRef != "" {
@@ -30,6 +30,23 @@ func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 			src = c
 		}
 	}
+	k := valueTypeKey{provider: src.ProviderType, manual: src.Manual != nil, self: self}
+	d.typesMu.Lock()
+	defer d.typesMu.Unlock()
+	if v, ok := d.types[k]; ok {
+		return v.ty, v.ok
+	}
+	ty, ok := d.computeValueType(src, self)
+	if d.types == nil {
+		d.types = map[valueTypeKey]valueTypeOf{}
+	}
+	d.types[k] = valueTypeOf{ty, ok}
+	return ty, ok
+}
+
+// computeValueType is valueType of src (an item that names no check of
+// its own), not memoized.
+func (d *decoder) computeValueType(src *Item, self bool) (cty.Type, bool) {
 	attrs := map[string]cty.Type{}
 	result := cty.EmptyObject
 	switch {
@@ -66,11 +83,13 @@ func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 
 // checkResultTraversal checks the steps of tr after the first skip ones
 // against ty, reporting the first attribute an object type lacks. what
-// names the value for the message ("self (a shell result)").
-func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what string) *hcl.Diagnostic {
+// names the value for the message ("self (a shell result)"); it is called
+// only for a diagnostic, so that a reference that checks costs no text.
+func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what func() string) *hcl.Diagnostic {
 	if len(tr) <= skip {
 		return nil
 	}
+	prev := "" // the attribute whose value ty is, once past the root
 	for _, step := range tr[skip:] {
 		if ty == cty.DynamicPseudoType {
 			return nil
@@ -95,15 +114,19 @@ func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what string) 
 					names = append(names, n)
 				}
 				sort.Strings(names)
+				of := fmt.Sprintf("%q", prev)
+				if prev == "" {
+					of = what()
+				}
 				return &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unsupported attribute",
-					Detail:   fmt.Sprintf("%s has no attribute %q.%s", what, name, suggest(name, names)),
+					Detail:   fmt.Sprintf("%s has no attribute %q.%s", of, name, suggest(name, names)),
 					Subject:  step.SourceRange().Ptr(),
 				}
 			}
 			ty = ty.AttributeType(name)
-			what = fmt.Sprintf("%q", name)
+			prev = name
 		case ty.IsMapType():
 			ty = ty.ElementType()
 		case ty.IsListType() && !isName:
@@ -146,21 +169,21 @@ func (d *decoder) checkResultRefs(it *Item, travs []hcl.Traversal, siblings []*I
 		if !ok {
 			continue
 		}
-		what := fmt.Sprintf("%s.%s", target.Kind, target.Name)
 		if target.Kind == "cleanup" {
 			continue
 		}
-		provider := target.ProviderType
-		if target.CheckRef != "" {
-			provider = d.cfg.Checks[target.CheckRef].ProviderType
-		}
-		if provider == "" {
-			provider = "manual"
-		}
-		if self {
-			what = fmt.Sprintf("self (a %s result)", provider)
-		} else {
-			what = fmt.Sprintf("%s (a %s %s)", what, provider, target.Kind)
+		what := func() string {
+			provider := target.ProviderType
+			if target.CheckRef != "" {
+				provider = d.cfg.Checks[target.CheckRef].ProviderType
+			}
+			if provider == "" {
+				provider = "manual"
+			}
+			if self {
+				return fmt.Sprintf("self (a %s result)", provider)
+			}
+			return fmt.Sprintf("%s.%s (a %s %s)", target.Kind, target.Name, provider, target.Kind)
 		}
 		if diag := checkResultTraversal(tr, skip, ty, what); diag != nil {
 			diags = append(diags, diag)
@@ -178,16 +201,14 @@ type resultScope struct {
 	d      *decoder
 	checks cty.Value
 	steps  map[string]cty.Value // by playbook; "" for the top-level steps
-
-	// types are the value types by what they depend on, shared by every
-	// item of a provider type: at 10,000 checks one type each (a map of
-	// the result's attributes) was 11.8 MB kept for the life of the
-	// bound runbook (docs/performance.md, round 3).
-	mu    sync.Mutex
-	types map[valueTypeKey]valueTypeOf
 }
 
-// valueTypeKey is what valueType's answer depends on.
+// valueTypeKey is what valueType's answer depends on. The types are
+// shared by every item of a provider type: at 10,000 checks one type
+// each (a map of the result's attributes) was 11.8 MB kept for the life
+// of the bound runbook (docs/performance.md, round 3), and building one
+// per reference while loading was 2.2 MB and 8% of the allocations of
+// loading 1,000 checks with an assert each (round 7).
 type valueTypeKey struct {
 	provider     string
 	manual, self bool
@@ -199,26 +220,9 @@ type valueTypeOf struct {
 	ok bool
 }
 
-// valueType is d.valueType, memoized; safe for concurrent use.
+// valueType is d.valueType.
 func (rs *resultScope) valueType(it *Item, self bool) (cty.Type, bool) {
-	src := it
-	if it.CheckRef != "" {
-		if c := rs.d.cfg.Checks[it.CheckRef]; c != nil {
-			src = c
-		}
-	}
-	k := valueTypeKey{provider: src.ProviderType, manual: src.Manual != nil, self: self}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if v, ok := rs.types[k]; ok {
-		return v.ty, v.ok
-	}
-	ty, ok := rs.d.valueType(src, self)
-	if rs.types == nil {
-		rs.types = map[valueTypeKey]valueTypeOf{}
-	}
-	rs.types[k] = valueTypeOf{ty, ok}
-	return ty, ok
+	return rs.d.valueType(it, self)
 }
 
 // newResultScope computes the unknown results of cfg's checks and steps.
