@@ -233,8 +233,8 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		travs = append(travs, vs...)
 	}
 	if it.ProviderBody != nil {
-		if spec := d.providerSchema(it.ProviderType); spec != nil {
-			for _, tr := range hcldec.Variables(it.ProviderBody, spec) {
+		if pt := d.cfg.types.get(d.reg, it.ProviderType); pt != nil {
+			for _, tr := range hcldec.Variables(indexedBody{it.ProviderBody, pt.index}, pt.spec) {
 				diags = append(diags, d.checkTraversal(tr, true, false)...)
 				travs = append(travs, tr)
 			}

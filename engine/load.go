@@ -29,6 +29,7 @@ type Registry struct {
 type providerType struct {
 	spec    hcldec.Spec
 	implied *hcl.BodySchema
+	index   *schemaIndex // of implied
 	proto   checks.Provider
 	// shape is shared by the configurations kept at bind (keptConfig).
 	shape *objectShape
@@ -52,6 +53,7 @@ func (c *typeCache) get(reg Registry, name string) *providerType {
 		p := f()
 		t = &providerType{spec: p.Schema(), proto: p}
 		t.implied = hcldec.ImpliedSchema(t.spec)
+		t.index = newSchemaIndex(t.implied)
 		t.shape = newObjectShape(t.spec)
 	}
 	if c.types == nil {
