@@ -672,7 +672,7 @@ func (b *Bound) typeCheck(it *Item) (cty.Value, hcl.Diagnostics) {
 		return cty.NilVal, nil
 	}
 	ctx := b.itemScope(it)
-	val, diags := hcldec.Decode(indexedBody{it.ProviderBody, pt.index}, pt.spec, ctx)
+	val, diags := pt.decode(it.ProviderBody, ctx)
 	if body, ok := it.ProviderBody.(*hclsyntax.Body); ok && !diags.HasErrors() {
 		diags = append(diags, templateParts(body, ctx)...)
 	}

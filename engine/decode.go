@@ -8,7 +8,9 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/customdecode"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -243,28 +245,6 @@ func (idx *schemaIndex) fits(b *hclsyntax.Body) bool {
 		}
 	}
 	return true
-}
-
-// indexedBody is a native-syntax body whose Content and PartialContent
-// with its provider's implied schema go through the schema's index, for
-// hcldec (which asks for the content of the schema it implies from the
-// spec, the same as idx's). Anything else is the body's own.
-type indexedBody struct {
-	hcl.Body
-	idx *schemaIndex
-}
-
-func (b indexedBody) Content(schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
-	return b.idx.content(b.Body)
-}
-
-// PartialContent: when the body fits the schema, nothing remains.
-func (b indexedBody) PartialContent(schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
-	if nb, ok := b.Body.(*hclsyntax.Body); ok && b.idx.fits(nb) {
-		c, diags := b.idx.content(nb)
-		return c, hcl.EmptyBody(), diags
-	}
-	return b.Body.PartialContent(schema)
 }
 
 func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
@@ -1004,4 +984,114 @@ func compositeWhen(it *Item) hcl.Diagnostics {
 		}
 	}
 	return nil
+}
+
+// attrObjectSpec is a provider schema that is an object of attributes, as
+// every provider's is: decoded and searched for references here, over the
+// content of the provider type's schema index, as hcldec.Decode and
+// hcldec.Variables would (the same values and diagnostics), without
+// deriving the schema from the spec again for every block. Binding 10,000
+// `shell` checks spent a fifth of its CPU in those two (round 7).
+type attrObjectSpec struct {
+	keys  []string // the object's attribute names, sorted
+	attrs []*hcldec.AttrSpec
+}
+
+// newAttrObjectSpec returns spec as an attrObjectSpec, or nil when it is
+// anything else (then hcldec decodes it).
+func newAttrObjectSpec(spec hcldec.Spec) *attrObjectSpec {
+	obj, ok := spec.(hcldec.ObjectSpec)
+	if !ok {
+		return nil
+	}
+	s := &attrObjectSpec{}
+	for k := range obj {
+		s.keys = append(s.keys, k)
+	}
+	sort.Strings(s.keys)
+	for _, k := range s.keys {
+		a, ok := obj[k].(*hcldec.AttrSpec)
+		if !ok {
+			return nil
+		}
+		s.attrs = append(s.attrs, a)
+	}
+	return s
+}
+
+// decode is hcldec.Decode of content's body: AttrSpec's decoding, each
+// attribute converted to its type or reported, null when absent.
+func (s *attrObjectSpec) decode(content *hcl.BodyContent, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	vals := make(map[string]cty.Value, len(s.keys))
+	var diags hcl.Diagnostics
+	for i, k := range s.keys {
+		as := s.attrs[i]
+		attr, ok := content.Attributes[as.Name]
+		if !ok {
+			vals[k] = cty.NullVal(as.Type.WithoutOptionalAttributesDeep())
+			continue
+		}
+		if decodeFn := customdecode.CustomExpressionDecoderForType(as.Type); decodeFn != nil {
+			v, d := decodeFn(attr.Expr, ctx)
+			if v == cty.NilVal {
+				v = cty.UnknownVal(as.Type.WithoutOptionalAttributesDeep())
+			}
+			vals[k] = v
+			diags = append(diags, d...)
+			continue
+		}
+		v, d := attr.Expr.Value(ctx)
+		diags = append(diags, d...)
+		conv, err := convert.Convert(v, as.Type)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity:    hcl.DiagError,
+				Summary:     "Incorrect attribute value type",
+				Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", as.Name, err.Error()),
+				Subject:     attr.Expr.Range().Ptr(),
+				Context:     hcl.RangeBetween(attr.NameRange, attr.Expr.Range()).Ptr(),
+				Expression:  attr.Expr,
+				EvalContext: ctx,
+			})
+			conv = cty.UnknownVal(as.Type.WithoutOptionalAttributesDeep())
+		}
+		vals[k] = conv
+	}
+	return cty.ObjectVal(vals), diags
+}
+
+// variables is hcldec.Variables of content's body, in the order of the
+// object's attribute names.
+func (s *attrObjectSpec) variables(content *hcl.BodyContent) []hcl.Traversal {
+	var vars []hcl.Traversal
+	for _, as := range s.attrs {
+		if attr, ok := content.Attributes[as.Name]; ok {
+			vars = append(vars, attr.Expr.Variables()...)
+		}
+	}
+	return vars
+}
+
+// decode is hcldec.Decode(body, pt.spec, ctx).
+func (pt *providerType) decode(body hcl.Body, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if pt.attrs == nil {
+		return hcldec.Decode(body, pt.spec, ctx)
+	}
+	content, diags := pt.index.content(body)
+	v, d := pt.attrs.decode(content, ctx)
+	return v, append(diags, d...)
+}
+
+// variables is hcldec.Variables(body, pt.spec).
+func (pt *providerType) variables(body hcl.Body) []hcl.Traversal {
+	if pt.attrs == nil {
+		return hcldec.Variables(body, pt.spec)
+	}
+	var content *hcl.BodyContent
+	if b, ok := body.(*hclsyntax.Body); ok && pt.index.fits(b) {
+		content, _ = pt.index.content(b)
+	} else {
+		content, _, _ = body.PartialContent(pt.implied)
+	}
+	return pt.attrs.variables(content)
 }

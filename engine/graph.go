@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 )
 
 // roots are the names an expression may start with.
@@ -234,7 +233,7 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	if it.ProviderBody != nil {
 		if pt := d.cfg.types.get(d.reg, it.ProviderType); pt != nil {
-			for _, tr := range hcldec.Variables(indexedBody{it.ProviderBody, pt.index}, pt.spec) {
+			for _, tr := range pt.variables(it.ProviderBody) {
 				diags = append(diags, d.checkTraversal(tr, true, false)...)
 				travs = append(travs, tr)
 			}
