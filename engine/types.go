@@ -315,32 +315,37 @@ func stringable(v cty.Value) bool {
 func templateParts(node hclsyntax.Node, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
-		tmpl, ok := n.(*hclsyntax.TemplateExpr)
-		if !ok {
-			return nil
-		}
-		for _, part := range tmpl.Parts {
-			switch part.(type) {
-			case *hclsyntax.LiteralValueExpr, *hclsyntax.TemplateJoinExpr, *hclsyntax.ConditionalExpr:
-				continue // text, and %{for}/%{if} directives (checked inside)
-			}
-			v, d := part.Value(ctx)
-			if d.HasErrors() {
-				continue
-			}
-			v, _ = v.UnmarkDeep()
-			if v.IsKnown() || stringable(v) {
-				continue // a known value is converted, with HCL's own error
-			}
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid template interpolation value",
-				Detail:   fmt.Sprintf("Cannot include %s in a string template; use a function such as join or jsonencode to make it a string.", v.Type().FriendlyName()),
-				Subject:  part.Range().Ptr(),
-				Context:  tmpl.SrcRange.Ptr(),
-			})
+		if tmpl, ok := n.(*hclsyntax.TemplateExpr); ok {
+			diags = append(diags, templateDiags(tmpl, ctx)...)
 		}
 		return nil
 	})
+	return diags
+}
+
+// templateDiags is templateParts of one template.
+func templateDiags(tmpl *hclsyntax.TemplateExpr, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, part := range tmpl.Parts {
+		switch part.(type) {
+		case *hclsyntax.LiteralValueExpr, *hclsyntax.TemplateJoinExpr, *hclsyntax.ConditionalExpr:
+			continue // text, and %{for}/%{if} directives (checked inside)
+		}
+		v, d := part.Value(ctx)
+		if d.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsKnown() || stringable(v) {
+			continue // a known value is converted, with HCL's own error
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid template interpolation value",
+			Detail:   fmt.Sprintf("Cannot include %s in a string template; use a function such as join or jsonencode to make it a string.", v.Type().FriendlyName()),
+			Subject:  part.Range().Ptr(),
+			Context:  tmpl.SrcRange.Ptr(),
+		})
+	}
 	return diags
 }
