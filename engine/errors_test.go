@@ -103,3 +103,39 @@ func TestBrokenRunbooks(t *testing.T) {
 		})
 	}
 }
+
+// TestResultAttributeMessages holds the detail of a reference to an
+// attribute a published result type lacks: what it names, at any depth.
+func TestResultAttributeMessages(t *testing.T) {
+	src := `runbook "n" {}
+check "a" {
+  http {
+    url = "http://x"
+  }
+}
+check "b" {
+  shell {
+    command = ["echo", check.a.result.nope, check.a.nope]
+  }
+  assert {
+    condition     = self.exit_cod == 0
+    error_message = "x ${self.nope2}"
+  }
+}
+`
+	_, diags := engine.LoadSource("n.hcl", []byte(src), testRegistry())
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Detail)
+	}
+	sort.Strings(got)
+	want := []string{
+		`"result" has no attribute "nope".`,
+		`check.a (a http check) has no attribute "nope".`,
+		`self (a shell result) has no attribute "exit_cod". Did you mean "exit_code"?`,
+		`self (a shell result) has no attribute "nope2".`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("details (-want +got):\n%s", diff)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 )
 
 // roots are the names an expression may start with.
@@ -197,11 +196,17 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 	}
 	static = append(static, it.Informational)
 	var travs []hcl.Traversal
+	// Each expression's references are found once (Variables walks the
+	// expression and allocates its traversals).
 	for _, e := range static {
-		diags = append(diags, d.rootRefs(e, false, false)...)
-		if e != nil {
-			travs = append(travs, e.Variables()...)
+		if e == nil {
+			continue
 		}
+		vs := e.Variables()
+		for _, tr := range vs {
+			diags = append(diags, d.checkTraversal(tr, false, false)...)
+		}
+		travs = append(travs, vs...)
 	}
 	if it.When != nil {
 		exprs = append(exprs, expr{it.When, false})
@@ -220,12 +225,15 @@ func (d *decoder) itemRefs(it *Item, siblings []*Item) hcl.Diagnostics {
 		exprs = append(exprs, expr{it.Retry.Until, true})
 	}
 	for _, x := range exprs {
-		diags = append(diags, d.rootRefs(x.e, true, x.self)...)
-		travs = append(travs, x.e.Variables()...)
+		vs := x.e.Variables()
+		for _, tr := range vs {
+			diags = append(diags, d.checkTraversal(tr, true, x.self)...)
+		}
+		travs = append(travs, vs...)
 	}
 	if it.ProviderBody != nil {
-		if spec := d.providerSchema(it.ProviderType); spec != nil {
-			for _, tr := range hcldec.Variables(it.ProviderBody, spec) {
+		if pt := d.cfg.types.get(d.reg, it.ProviderType); pt != nil {
+			for _, tr := range pt.variables(it.ProviderBody) {
 				diags = append(diags, d.checkTraversal(tr, true, false)...)
 				travs = append(travs, tr)
 			}

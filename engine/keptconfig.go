@@ -100,7 +100,7 @@ func (k keptConfig) value() cty.Value {
 // runbook is bound and about to run: the syntax tree of its files (their
 // bytes stay, for the snippets of diagnostics, which then leave out the
 // "in check …" context) and the provider blocks whose configuration
-// binding decoded and kept (see stableBody). Plan leaves those blocks'
+// binding decoded and kept (see typeCheck). Plan leaves those blocks'
 // arguments out afterwards; Run needs nothing released. At 10,000 checks
 // this is 11–15 MB of the live heap (docs/performance.md, round 3).
 func (b *Bound) ReleaseSyntax() {

@@ -29,6 +29,8 @@ type Registry struct {
 type providerType struct {
 	spec    hcldec.Spec
 	implied *hcl.BodySchema
+	index   *schemaIndex    // of implied
+	attrs   *attrObjectSpec // spec, when it is an object of attributes
 	proto   checks.Provider
 	// shape is shared by the configurations kept at bind (keptConfig).
 	shape *objectShape
@@ -52,6 +54,8 @@ func (c *typeCache) get(reg Registry, name string) *providerType {
 		p := f()
 		t = &providerType{spec: p.Schema(), proto: p}
 		t.implied = hcldec.ImpliedSchema(t.spec)
+		t.index = newSchemaIndex(t.implied)
+		t.attrs = newAttrObjectSpec(t.spec)
 		t.shape = newObjectShape(t.spec)
 	}
 	if c.types == nil {

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -22,7 +21,8 @@ import (
 
 // valueType is the type of what a reference to an item evaluates to:
 // `self` inside its asserts, or check.NAME / step.NAME elsewhere (see
-// selfObject and itemObject). ok is false when it is not known.
+// selfObject and itemObject). ok is false when it is not known. Answers
+// are memoized by what they depend on; safe for concurrent use.
 func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 	src := it
 	if it.CheckRef != "" {
@@ -30,6 +30,23 @@ func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 			src = c
 		}
 	}
+	k := valueTypeKey{provider: src.ProviderType, manual: src.Manual != nil, self: self}
+	d.typesMu.Lock()
+	defer d.typesMu.Unlock()
+	if v, ok := d.types[k]; ok {
+		return v.ty, v.ok
+	}
+	ty, ok := d.computeValueType(src, self)
+	if d.types == nil {
+		d.types = map[valueTypeKey]valueTypeOf{}
+	}
+	d.types[k] = valueTypeOf{ty, ok}
+	return ty, ok
+}
+
+// computeValueType is valueType of src (an item that names no check of
+// its own), not memoized.
+func (d *decoder) computeValueType(src *Item, self bool) (cty.Type, bool) {
 	attrs := map[string]cty.Type{}
 	result := cty.EmptyObject
 	switch {
@@ -66,11 +83,13 @@ func (d *decoder) valueType(it *Item, self bool) (cty.Type, bool) {
 
 // checkResultTraversal checks the steps of tr after the first skip ones
 // against ty, reporting the first attribute an object type lacks. what
-// names the value for the message ("self (a shell result)").
-func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what string) *hcl.Diagnostic {
+// names the value for the message ("self (a shell result)"); it is called
+// only for a diagnostic, so that a reference that checks costs no text.
+func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what func() string) *hcl.Diagnostic {
 	if len(tr) <= skip {
 		return nil
 	}
+	prev := "" // the attribute whose value ty is, once past the root
 	for _, step := range tr[skip:] {
 		if ty == cty.DynamicPseudoType {
 			return nil
@@ -95,15 +114,19 @@ func checkResultTraversal(tr hcl.Traversal, skip int, ty cty.Type, what string) 
 					names = append(names, n)
 				}
 				sort.Strings(names)
+				of := fmt.Sprintf("%q", prev)
+				if prev == "" {
+					of = what()
+				}
 				return &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unsupported attribute",
-					Detail:   fmt.Sprintf("%s has no attribute %q.%s", what, name, suggest(name, names)),
+					Detail:   fmt.Sprintf("%s has no attribute %q.%s", of, name, suggest(name, names)),
 					Subject:  step.SourceRange().Ptr(),
 				}
 			}
 			ty = ty.AttributeType(name)
-			what = fmt.Sprintf("%q", name)
+			prev = name
 		case ty.IsMapType():
 			ty = ty.ElementType()
 		case ty.IsListType() && !isName:
@@ -146,21 +169,21 @@ func (d *decoder) checkResultRefs(it *Item, travs []hcl.Traversal, siblings []*I
 		if !ok {
 			continue
 		}
-		what := fmt.Sprintf("%s.%s", target.Kind, target.Name)
 		if target.Kind == "cleanup" {
 			continue
 		}
-		provider := target.ProviderType
-		if target.CheckRef != "" {
-			provider = d.cfg.Checks[target.CheckRef].ProviderType
-		}
-		if provider == "" {
-			provider = "manual"
-		}
-		if self {
-			what = fmt.Sprintf("self (a %s result)", provider)
-		} else {
-			what = fmt.Sprintf("%s (a %s %s)", what, provider, target.Kind)
+		what := func() string {
+			provider := target.ProviderType
+			if target.CheckRef != "" {
+				provider = d.cfg.Checks[target.CheckRef].ProviderType
+			}
+			if provider == "" {
+				provider = "manual"
+			}
+			if self {
+				return fmt.Sprintf("self (a %s result)", provider)
+			}
+			return fmt.Sprintf("%s.%s (a %s %s)", target.Kind, target.Name, provider, target.Kind)
 		}
 		if diag := checkResultTraversal(tr, skip, ty, what); diag != nil {
 			diags = append(diags, diag)
@@ -178,16 +201,15 @@ type resultScope struct {
 	d      *decoder
 	checks cty.Value
 	steps  map[string]cty.Value // by playbook; "" for the top-level steps
-
-	// types are the value types by what they depend on, shared by every
-	// item of a provider type: at 10,000 checks one type each (a map of
-	// the result's attributes) was 11.8 MB kept for the life of the
-	// bound runbook (docs/performance.md, round 3).
-	mu    sync.Mutex
-	types map[valueTypeKey]valueTypeOf
 }
 
-// valueTypeKey is what valueType's answer depends on.
+// valueTypeKey is what valueType's answer depends on. The types are
+// shared by every item of a provider type: at 10,000 checks one type
+// each (a map of the result's attributes) was 11.8 MB kept for the life
+// of the bound runbook (docs/performance.md, round 3), and building one
+// per reference while loading allocated 2.2 MB for 1,000 checks with an
+// assert each (BenchmarkLoadBind1000's profile; round 7, with the
+// references found once: 16% fewer allocations a load).
 type valueTypeKey struct {
 	provider     string
 	manual, self bool
@@ -199,26 +221,9 @@ type valueTypeOf struct {
 	ok bool
 }
 
-// valueType is d.valueType, memoized; safe for concurrent use.
+// valueType is d.valueType.
 func (rs *resultScope) valueType(it *Item, self bool) (cty.Type, bool) {
-	src := it
-	if it.CheckRef != "" {
-		if c := rs.d.cfg.Checks[it.CheckRef]; c != nil {
-			src = c
-		}
-	}
-	k := valueTypeKey{provider: src.ProviderType, manual: src.Manual != nil, self: self}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if v, ok := rs.types[k]; ok {
-		return v.ty, v.ok
-	}
-	ty, ok := rs.d.valueType(src, self)
-	if rs.types == nil {
-		rs.types = map[valueTypeKey]valueTypeOf{}
-	}
-	rs.types[k] = valueTypeOf{ty, ok}
-	return ty, ok
+	return rs.d.valueType(it, self)
 }
 
 // newResultScope computes the unknown results of cfg's checks and steps.
@@ -310,32 +315,37 @@ func stringable(v cty.Value) bool {
 func templateParts(node hclsyntax.Node, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
-		tmpl, ok := n.(*hclsyntax.TemplateExpr)
-		if !ok {
-			return nil
-		}
-		for _, part := range tmpl.Parts {
-			switch part.(type) {
-			case *hclsyntax.LiteralValueExpr, *hclsyntax.TemplateJoinExpr, *hclsyntax.ConditionalExpr:
-				continue // text, and %{for}/%{if} directives (checked inside)
-			}
-			v, d := part.Value(ctx)
-			if d.HasErrors() {
-				continue
-			}
-			v, _ = v.UnmarkDeep()
-			if v.IsKnown() || stringable(v) {
-				continue // a known value is converted, with HCL's own error
-			}
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid template interpolation value",
-				Detail:   fmt.Sprintf("Cannot include %s in a string template; use a function such as join or jsonencode to make it a string.", v.Type().FriendlyName()),
-				Subject:  part.Range().Ptr(),
-				Context:  tmpl.SrcRange.Ptr(),
-			})
+		if tmpl, ok := n.(*hclsyntax.TemplateExpr); ok {
+			diags = append(diags, templateDiags(tmpl, ctx)...)
 		}
 		return nil
 	})
+	return diags
+}
+
+// templateDiags is templateParts of one template.
+func templateDiags(tmpl *hclsyntax.TemplateExpr, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, part := range tmpl.Parts {
+		switch part.(type) {
+		case *hclsyntax.LiteralValueExpr, *hclsyntax.TemplateJoinExpr, *hclsyntax.ConditionalExpr:
+			continue // text, and %{for}/%{if} directives (checked inside)
+		}
+		v, d := part.Value(ctx)
+		if d.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsKnown() || stringable(v) {
+			continue // a known value is converted, with HCL's own error
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid template interpolation value",
+			Detail:   fmt.Sprintf("Cannot include %s in a string template; use a function such as join or jsonencode to make it a string.", v.Type().FriendlyName()),
+			Subject:  part.Range().Ptr(),
+			Context:  tmpl.SrcRange.Ptr(),
+		})
+	}
 	return diags
 }
