@@ -252,9 +252,11 @@ func (p *Provider) Run(ctx context.Context, cfg cty.Value) (cty.Value, error) {
 // RunResult is Run with the result kept in Go (checks.ResultRunner): the
 // engine builds it as cty only when an expression reads it. For a check
 // judged by its default assert in Go: 12 fewer allocations and 0.9 KB
-// less allocated a check (BenchmarkRunShell1000), CPU −2% at 1,000 `true`
-// checks (two sets of 9 and 11 alternated runs, load 5.5–8), within ±2.6%
-// at 10,000 (docs/performance.md, "round 7: exec").
+// less allocated a check (BenchmarkRunShell1000); the run phase's own CPU
+// 1.08× → 1.01× its floor's (BenchmarkRunPhaseShell1000); whole process,
+// CPU −2% at 1,000 `true` checks (two sets of 9 and 11 alternated runs,
+// load 5.5–8), within ±2.6% at 10,000 (docs/performance.md, "round 7:
+// exec").
 func (p *Provider) RunResult(ctx context.Context, cfg cty.Value) (checks.Result, error) {
 	c, err := parse(cfg)
 	if err != nil {
