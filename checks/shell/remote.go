@@ -42,11 +42,11 @@ func (p *Provider) RunOn(ctx context.Context, h checks.Host, cfg cty.Value) (cty
 	code, err := h.Exec(runCtx, remoteScript(c), stdin, stdout, stderr)
 	if err != nil {
 		if runCtx.Err() != nil {
-			return result(-1, stdout, stderr), stopReason(ctx, c.timeout)
+			return newResult(-1, stdout, stderr).Value(), stopReason(ctx, c.timeout)
 		}
 		return cty.NilVal, err
 	}
-	return result(code, stdout, stderr), nil
+	return newResult(code, stdout, stderr).Value(), nil
 }
 
 // remoteScript is the command as one script for `sh` on a target; env
