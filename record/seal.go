@@ -50,10 +50,14 @@ func (s *Sealer) Seal(dst []byte, prev *Event, e *Event) ([]byte, error) {
 		// What the fast path does not handle (a time json cannot
 		// encode, data that is not JSON): the general path words the
 		// error, if any.
-		if err := Chain(prev, e); err != nil {
+		// (On a copy, so that e does not escape: sealEvents' event
+		// would be moved to the heap for every event.)
+		cp := *e
+		if err := Chain(prev, &cp); err != nil {
 			return dst, err
 		}
-		line, err := json.Marshal(e)
+		*e = cp
+		line, err := json.Marshal(&cp)
 		if err != nil {
 			return dst, err
 		}
@@ -65,7 +69,7 @@ func (s *Sealer) Seal(dst []byte, prev *Event, e *Event) ([]byte, error) {
 	e.Hash = string(hx[:])
 	if dst == nil {
 		// One allocation for the line, not one for each time it grows.
-		dst = make([]byte, 0, len(e.Data)+len(e.Type)+len(e.Item)+len(e.Actor)+len(e.Surface)+len(times)+len(e.Prev)+len(e.Hash)+96)
+		dst = make([]byte, 0, len(e.Data)+len(e.Type)+len(e.Item)+len(e.Actor)+len(e.Surface)+len(times)+len(e.Prev)+len(e.Hash)+160)
 	}
 
 	dst = append(dst, `{"seq":`...)
