@@ -595,9 +595,10 @@ func appendTimePtr(b []byte, t *time.Time) ([]byte, bool) {
 	if t == nil {
 		return append(b, "null"...), true
 	}
-	j, err := t.MarshalJSON()
+	// (As MarshalJSON writes it, without a slice of its own.)
+	out, err := appendTimeJSON(b, *t)
 	if err != nil {
 		return b, false
 	}
-	return append(b, j...), true
+	return out, true
 }
