@@ -102,3 +102,54 @@ func TestSummaryCount(t *testing.T) {
 		t.Fatalf("Count: %+v, Tally: %+v", s, r.Summary)
 	}
 }
+
+// TestEncodedRunWriteToAllocations: writing a record from its items'
+// encodings allocates nothing for each item (a journal writes every
+// item at every snapshot).
+func TestEncodedRunWriteToAllocations(t *testing.T) {
+	r := encodedTestRun()
+	var e Event
+	items, err := e.SetRunDataItems(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(items) < 1000 {
+		items = append(items, items[0])
+	}
+	head := *r
+	head.Items = nil
+	enc, err := EncodeRun(&head, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(enc.Len() * 2)
+	allocs := testing.AllocsPerRun(10, func() {
+		buf.Reset()
+		if _, err := enc.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("writing a record of %d items allocated %v times, want at most 1", len(items), allocs)
+	}
+}
+
+// TestItemTimeAllocations: an item's times are written without a slice
+// of their own each (as MarshalJSON would make).
+func TestItemTimeAllocations(t *testing.T) {
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6, time.UTC)
+	it := Item{Kind: KindCheck, Name: "a", Provider: "shell", Status: Passed, StartedAt: &at}
+	buf := make([]byte, 0, 4096)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, ok := appendItem(buf[:0], &it); !ok {
+			t.Fatal("not written by hand")
+		}
+		if _, ok := appendCanonicalItem(buf[:0], &it); !ok {
+			t.Fatal("not written by hand")
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("writing an item and its canonical form allocated %v times, want 0", allocs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -19,7 +20,14 @@ import (
 // TestSealerAgrees and FuzzSealer hold it to Chain and json.Marshal.
 type Sealer struct {
 	canon []byte
+	times []byte
 	c     canonicalizer
+}
+
+// appendTimeJSON appends t as t.MarshalJSON writes it.
+func appendTimeJSON(b []byte, t time.Time) ([]byte, error) {
+	b, err := t.AppendText(append(b, '"'))
+	return append(b, '"'), err
 }
 
 // Seal numbers and chains e after prev (nil for the first event of a
@@ -30,24 +38,39 @@ func (s *Sealer) Seal(dst []byte, prev *Event, e *Event) ([]byte, error) {
 	if prev != nil {
 		e.Seq, e.Prev = prev.Seq+1, prev.Hash
 	}
-	occurred, err1 := e.OccurredAt.MarshalJSON()
-	recorded, err2 := e.RecordedAt.MarshalJSON()
+	// The times as json.Marshal writes them, in the sealer's scratch
+	// space rather than a new slice each (MarshalJSON's).
+	times, err1 := appendTimeJSON(s.times[:0], e.OccurredAt)
+	n := len(times)
+	times, err2 := appendTimeJSON(times, e.RecordedAt)
+	s.times = times
+	occurred, recorded := times[:n:n], times[n:]
 	canon, exact, ok := s.canonical(e, occurred, recorded)
 	if err1 != nil || err2 != nil || !ok {
 		// What the fast path does not handle (a time json cannot
 		// encode, data that is not JSON): the general path words the
 		// error, if any.
-		if err := Chain(prev, e); err != nil {
+		// (On a copy, so that e does not escape: sealEvents' event
+		// would be moved to the heap for every event.)
+		cp := *e
+		if err := Chain(prev, &cp); err != nil {
 			return dst, err
 		}
-		line, err := json.Marshal(e)
+		*e = cp
+		line, err := json.Marshal(&cp)
 		if err != nil {
 			return dst, err
 		}
 		return append(dst, line...), nil
 	}
 	sum := sha256.Sum256(canon)
-	e.Hash = hex.EncodeToString(sum[:])
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	e.Hash = string(hx[:])
+	if dst == nil {
+		// One allocation for the line, not one for each time it grows.
+		dst = make([]byte, 0, len(e.Data)+len(e.Type)+len(e.Item)+len(e.Actor)+len(e.Surface)+len(times)+len(e.Prev)+len(e.Hash)+160)
+	}
 
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendInt(dst, e.Seq, 10)

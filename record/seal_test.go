@@ -123,3 +123,32 @@ func BenchmarkSealItemEvent(b *testing.B) {
 		}
 	})
 }
+
+// TestSealerAllocations: sealing an item event written by SetItemData
+// allocates its line and its hash, nothing more (the times are written
+// in the sealer's scratch space, the line at its size).
+func TestSealerAllocations(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
+	it := Item{Kind: KindCheck, Name: "c1", Provider: "shell", Action: "true", Status: Passed, StartedAt: &now, Attempts: 1,
+		Result:  map[string]any{"exit_code": json.Number("0"), "stdout": "", "stdout_lines": []any{}},
+		Asserts: []Assert{{Condition: "self.exit_code == 0", Passed: true, Severity: "critical"}}}
+	e := Event{Type: EventItemFinished, Item: "check.c1", OccurredAt: now, RecordedAt: now, Surface: SurfaceEngine}
+	if err := e.SetItemData(&it); err != nil {
+		t.Fatal(err)
+	}
+	prev := &Event{Seq: 3, Hash: "8e4904c8b50546e3b14a2edeb79eb8639e68011823fa520b902b8452ee8267a0"}
+	var s Sealer
+	ev := e
+	if _, err := s.Seal(nil, prev, &ev); err != nil { // (the scratch space grows once)
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		ev := e
+		if _, err := s.Seal(nil, prev, &ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("sealing an item event allocated %v times, want 2 (its line and its hash)", allocs)
+	}
+}

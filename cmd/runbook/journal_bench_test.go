@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -102,5 +103,56 @@ func finishAndSave(b *testing.B, a *app, j *journal, store state.Store, run *rec
 	enc := j.Finish(ctx, run)
 	if err := a.saveRecord(ctx, store, run, enc); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkJournalChecks is the journal's share of each check of a run,
+// as the engine reports them: 10,000 `shell` checks started and
+// finished, their events appended and the record written every 300
+// checks (as the flusher does every 250 ms of a run of `true` checks at
+// concurrency 2). The run's start and end are not timed. ns/op and
+// allocs/op are per check.
+func BenchmarkJournalChecks(b *testing.B) {
+	const n, every = 10000, 300
+	at := time.Now().UTC()
+	planned := make([]record.Item, n)
+	done := make([]record.Item, n)
+	for i := range planned {
+		planned[i] = record.Item{Kind: record.KindCheck, Name: fmt.Sprintf("c%d", i), Provider: "shell", Status: record.Pending,
+			Asserts: []record.Assert{{Condition: "self.exit_code == 0", Severity: "critical"}}}
+		d := planned[i]
+		d.Status, d.StartedAt, d.Attempts, d.Action, d.DurationMS = record.Passed, &at, 1, "true", 1
+		d.Result = map[string]any{"exit_code": json.Number("0"), "stderr": "", "stderr_truncated": false,
+			"stdout": "", "stdout_lines": []any{}, "stdout_truncated": false}
+		d.Asserts = []record.Assert{{Condition: "self.exit_code == 0", Passed: true, Severity: "critical"}}
+		done[i] = d
+	}
+	old := heartbeat
+	heartbeat = time.Hour
+	defer func() { heartbeat = old }()
+	b.Setenv("TMPDIR", b.TempDir())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; {
+		b.StopTimer()
+		store := state.NewDir(filepath.Join(b.TempDir(), "st"))
+		j := newJournal(store, io.Discard)
+		run := record.Run{ID: record.NewRunID(at), Runbook: "r", Mode: "check", StartedAt: at}
+		run.Items = append([]record.Item(nil), planned...)
+		j.Begin(&run)
+		b.StartTimer()
+		for i := 0; i < n && k < b.N; i, k = i+1, k+1 {
+			j.Started(planned[i])
+			j.Finished(done[i])
+			if i%every == every-1 {
+				j.flushEvents(j.progress)
+				j.save(j.progress)
+			}
+		}
+		j.flushEvents(j.progress)
+		j.save(j.progress)
+		b.StopTimer()
+		j.Close()
+		b.StartTimer()
 	}
 }
