@@ -137,7 +137,15 @@ func JSONFromGo(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[cty.NormalizeString(k)] = JSONFromGo(e)
+			if !inNFC(k) {
+				// Of keys NFC makes equal, the one FromGo keeps.
+				clear(out)
+				for nk, k := range nfcKeys(x) {
+					out[nk] = JSONFromGo(x[k])
+				}
+				break
+			}
+			out[k] = JSONFromGo(e)
 		}
 		return out
 	}

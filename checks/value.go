@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -93,6 +94,14 @@ func FromGo(v any) cty.Value {
 		}
 		attrs := make(map[string]cty.Value, len(x))
 		for k, e := range x {
+			if !inNFC(k) {
+				// (Rare: start again, choosing among keys NFC makes equal.)
+				clear(attrs)
+				for nk, k := range nfcKeys(x) {
+					attrs[nk] = FromGo(x[k])
+				}
+				break
+			}
 			attrs[k] = FromGo(e)
 		}
 		return cty.ObjectVal(attrs)
@@ -110,6 +119,34 @@ func FromGo(v any) cty.Value {
 	default:
 		return cty.StringVal(fmt.Sprintf("%v", v))
 	}
+}
+
+// nfcKeys returns, by NFC form, the key of m an object keeps. An
+// object's attribute names are in NFC (cty normalizes them), so two keys
+// NFC makes equal ({"é": 1, "e\u0301": 2} in a response body) name one
+// attribute: the key already in NFC keeps it, else the least key. Without
+// a rule cty kept either at random, and a result read as cty (an assert)
+// and the same result recorded without cty (JSONFromGo) could each keep a
+// different one.
+func nfcKeys(m map[string]any) map[string]string {
+	keys := make(map[string]string, len(m))
+	for k := range m {
+		nk := cty.NormalizeString(k)
+		if prev, ok := keys[nk]; !ok || nk == k || (prev != nk && k < prev) {
+			keys[nk] = k
+		}
+	}
+	return keys
+}
+
+// inNFC reports whether s is in NFC (as ASCII always is).
+func inNFC(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return cty.NormalizeString(s) == s
+		}
+	}
+	return true
 }
 
 // floatVal converts a float through its shortest decimal form, so 0.1

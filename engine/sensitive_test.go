@@ -414,7 +414,16 @@ check "c" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(r)
+	// What the run wrote, without what holds digits by chance (the
+	// runbook's temporary path, the run id, times, hashes), which could
+	// hold a derived value's digits and fail the test at random.
+	for i := range r.Items {
+		r.Items[i].StartedAt, r.Items[i].DurationMS = nil, 0
+	}
+	data, _ := json.Marshal(struct {
+		Items     []record.Item
+		Variables map[string]any
+	}{r.Items, r.Variables})
 	for _, derived := range []string{"73520", "73521", "73522", "73523", "147038", "62408"} {
 		if strings.Contains(string(data), derived) {
 			t.Errorf("the record holds %s, derived from var.pin by an operator:\n%s", derived, data)
