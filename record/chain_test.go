@@ -183,3 +183,30 @@ func TestSignedBytes(t *testing.T) {
 		t.Error("the signed bytes do not change with the journal")
 	}
 }
+
+// TestDiffTakesStoredNULAsTheSame: a PostgreSQL state stores U+FFFD for
+// NUL in text and in keys (jsonb cannot hold it); Diff takes the two as
+// the same, and still reports any other difference.
+func TestDiffTakesStoredNULAsTheSame(t *testing.T) {
+	item := func(out, key string) Item {
+		return Item{Kind: KindCheck, Name: "c", Status: Failed, Result: map[string]any{"stdout": out, key: "v"}}
+	}
+	folded := &Run{ID: "r", Items: []Item{item("a\x00b", "k\x00")}}
+	for _, tc := range []struct {
+		stored Item
+		want   string
+	}{
+		{item("a\uFFFDb", "k\uFFFD"), ""},
+		{item("a\x00b", "k\x00"), ""},
+		{item("aXb", "k\uFFFD"), `items[0].result.stdout is "aXb"`},
+		{item("a\uFFFDb", "kX"), `items[0].result.k`},
+	} {
+		got, err := Diff(&Run{ID: "r", Items: []Item{tc.stored}}, folded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("Diff(%q): %q, want %q", tc.stored.Result, got, tc.want)
+		}
+	}
+}

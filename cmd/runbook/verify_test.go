@@ -434,3 +434,41 @@ func TestSignRefusesARoleTheReportsDoNotAsk(t *testing.T) {
 		t.Errorf("the refused sign-off is in the record: %+v", stored.Signoffs)
 	}
 }
+
+// TestVerifyWithPostgresOutputHoldingNUL: a command's output holds a NUL
+// byte, which PostgreSQL's jsonb cannot store in the record (the state
+// writes U+FFFD there) while the journal keeps it; the run still verifies,
+// and an edit of that text is still found.
+func TestVerifyWithPostgresOutputHoldingNUL(t *testing.T) {
+	dsn := fleetDB(t)
+	dir := writeFiles(t, map[string]string{"nul.hcl": `runbook "nul" {}
+
+check "out" {
+  shell {
+    command = ["printf", "a\\0b"]
+  }
+  assert {
+    condition     = self.stdout == "x"
+    error_message = "got ${self.stdout}"
+  }
+}
+`})
+	if code, _, stderr := runCLI(t, dir, "check", "nul.hcl", "--state", dsn); code != 1 {
+		t.Fatalf("check: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, dir, "verify", "last", "--state", dsn); code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE runbook.runs SET record = jsonb_set(record, '{items,0,result,stdout}', '"aXb"')`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, dir, "verify", "last", "--state", dsn)
+	if want := `items[0].result.stdout is "aXb"`; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("verify of an edited record: exit %d %q, want %q", code, stderr, want)
+	}
+}
