@@ -523,11 +523,15 @@ func TestDirLockWaitEndsWithTheContext(t *testing.T) {
 	// for the lock, within the context's deadline.
 	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	cancel()
+	fd := int(holder.Fd())
+	unlocked := make(chan struct{})
 	go func() {
+		defer close(unlocked)
 		time.Sleep(50 * time.Millisecond)
-		_ = syscall.Flock(int(holder.Fd()), syscall.LOCK_UN)
+		_ = syscall.Flock(fd, syscall.LOCK_UN)
 	}()
 	if _, err := d.SaveRun(cctx, testRun("20251202T131219Z-1003", "passed")); err != nil {
 		t.Errorf("a cancelled save once the lock is free: %v", err)
 	}
+	<-unlocked // before the deferred Close of holder
 }
