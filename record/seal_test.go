@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -150,5 +151,48 @@ func TestSealerAllocations(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Errorf("sealing an item event allocated %v times, want 2 (its line and its hash)", allocs)
+	}
+}
+
+// TestSealerHashesALargeRecordInPlace: an event holding a whole record
+// (the run's first and last) is sealed as Chain and json.Marshal seal
+// it, without a copy of the record's canonical form in the sealer's
+// scratch space.
+func TestSealerHashesALargeRecordInPlace(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
+	run := &Run{ID: "r1", Runbook: "big", Status: Running, StartedAt: now}
+	for i := range 2000 {
+		run.Items = append(run.Items, Item{Kind: KindCheck, Name: "c" + strconv.Itoa(i), Provider: "http", Action: "GET http://x/<&>", Status: Pending})
+	}
+	e := Event{Type: EventRunStarted, OccurredAt: now, RecordedAt: now, Actor: "ann", Surface: SurfaceEngine}
+	if err := e.SetRunData(run); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.canonicalData()) <= spliceAbove {
+		t.Fatalf("the record's canonical form is %d bytes, not more than %d", len(e.canonicalData()), spliceAbove)
+	}
+	for _, prev := range []*Event{nil, {Seq: 7, Hash: "abc"}} {
+		want, wantLine, err := sealByChain(prev, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s Sealer
+		got := e
+		line, err := s.Seal(nil, prev, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(line, wantLine) || got.Hash != want.Hash || got.Seq != want.Seq {
+			t.Errorf("sealed as %d %s, want %d %s (lines equal: %v)", got.Seq, got.Hash, want.Seq, want.Hash, bytes.Equal(line, wantLine))
+		}
+		if c := cap(s.canon); c > 4096 {
+			t.Errorf("the sealer's scratch space holds %d bytes: a copy of the record", c)
+		}
+		// The sealer reused for a small event after it.
+		small := Event{Type: EventStop, OccurredAt: now, RecordedAt: now, Data: json.RawMessage(`{"a":1}`)}
+		want, wantLine, _ = sealByChain(&got, small)
+		if line, err := s.Seal(nil, &got, &small); err != nil || !bytes.Equal(line, wantLine) || small.Hash != want.Hash {
+			t.Errorf("the next event sealed as %s (%v), want %s", line, err, wantLine)
+		}
 	}
 }

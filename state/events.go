@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,10 +49,36 @@ func AppendEvents(ctx context.Context, store Store, runID string, events ...reco
 }
 
 // sealEvents numbers, times and chains events after last (nil: none),
-// and encodes each as one line of the journal (record.Sealer).
+// and encodes each as one line of the journal (record.Sealer), without
+// its newline.
 func sealEvents(last *record.Event, events []record.Event, now time.Time) ([]record.Event, [][]byte, error) {
+	sealed, buf, err := sealEventsTo(nil, last, events, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines := make([][]byte, len(sealed))
+	for i := range lines {
+		// A sealed line holds no newline (JSON's are escaped).
+		n := bytes.IndexByte(buf, '\n')
+		lines[i], buf = buf[:n:n], buf[n+1:]
+	}
+	return sealed, lines, nil
+}
+
+// sealEventsTo numbers, times and chains events after last (nil:
+// none), and appends each to dst as one line of the journal
+// (record.Sealer) ending in a newline: one buffer sized for them all.
+// A state directory wrote each line apart and then copied them into
+// the buffer it writes, and the run's first and last events hold the
+// whole record (docs/performance.md, "round 9: the run's live heap").
+func sealEventsTo(dst []byte, last *record.Event, events []record.Event, now time.Time) ([]record.Event, []byte, error) {
+	n := len(dst)
+	for i := range events {
+		e := &events[i]
+		n += len(e.Data) + len(e.Type) + len(e.Item) + len(e.Actor) + len(e.Surface) + 300
+	}
+	dst = slices.Grow(dst, n-len(dst))
 	out := make([]record.Event, len(events))
-	lines := make([][]byte, len(events))
 	now = now.UTC()
 	var s record.Sealer
 	for i, e := range events {
@@ -60,14 +87,15 @@ func sealEvents(last *record.Event, events []record.Event, now time.Time) ([]rec
 			e.OccurredAt = now
 		}
 		e.OccurredAt = e.OccurredAt.UTC()
-		line, err := s.Seal(nil, last, &e)
-		if err != nil {
+		var err error
+		if dst, err = s.Seal(dst, last, &e); err != nil {
 			return nil, nil, fmt.Errorf("encode event: %w", err)
 		}
-		out[i], lines[i] = e, line
+		dst = append(dst, '\n')
+		out[i] = e
 		last = &out[i]
 	}
-	return out, lines, nil
+	return out, dst, nil
 }
 
 func (d *Dir) eventsPath(runID string) string {
@@ -108,20 +136,13 @@ func (d *Dir) appendEventsLocked(runID string, events []record.Event) ([]record.
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	sealed, lines, err := sealEvents(last, events, time.Now())
+	var buf []byte
+	if torn {
+		buf = []byte{'\n'}
+	}
+	sealed, buf, err := sealEventsTo(buf, last, events, time.Now())
 	if err != nil {
 		return nil, err
-	}
-	n := 1
-	for _, line := range lines {
-		n += len(line) + 1
-	}
-	buf := make([]byte, 0, n)
-	if torn {
-		buf = append(buf, '\n')
-	}
-	for _, line := range lines {
-		buf = append(append(buf, line...), '\n')
 	}
 	_, werr := f.WriteAt(buf, size)
 	if werr == nil && !d.noSync {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -191,5 +192,43 @@ func TestDirJournalSurvivesATornLineAfterALongEvent(t *testing.T) {
 	}
 	if got[0].Seq != 2 || got[0].Prev != first[0].Hash {
 		t.Errorf("appended after a torn line: seq %d prev %s, want 2 after %s", got[0].Seq, got[0].Prev, first[0].Hash)
+	}
+}
+
+// TestDirJournalWritesALargeEventOnce: a state directory seals an event
+// holding a whole record (the run's first and last) into the buffer it
+// writes, without a line apart or a copy of the record's canonical form:
+// what it allocates is about the event's size, not two or three times.
+func TestDirJournalWritesALargeEventOnce(t *testing.T) {
+	ctx := context.Background()
+	d := NewDir(t.TempDir()).Unsynced()
+	id := "20261201T000000Z-alloc"
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	run := &record.Run{ID: id, Runbook: "big", Status: record.Running, StartedAt: now}
+	for i := range 10000 {
+		run.Items = append(run.Items, record.Item{Kind: record.KindCheck, Name: fmt.Sprint("c", i), Provider: "http", Action: "GET http://127.0.0.1:8000/health", Status: record.Pending})
+	}
+	e := record.Event{Type: record.EventRunStarted, OccurredAt: now, Surface: record.SurfaceEngine}
+	if err := e.SetRunData(run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AppendEvents(ctx, id, []record.Event{{Type: record.EventStop, Data: json.RawMessage(`{"n":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := d.AppendEvents(ctx, id, []record.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(len(e.Data))*3/2; got > limit {
+		t.Errorf("appending an event of %d bytes allocated %d, want at most %d", len(e.Data), got, limit)
+	}
+	evs, err := d.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckChain(evs); err != nil || len(evs) != 2 {
+		t.Fatalf("%d events: %v", len(evs), err)
 	}
 }
