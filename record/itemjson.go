@@ -61,6 +61,10 @@ func (e *Event) SetRunDataItems(r *Run) ([][]byte, error) {
 	return items, nil
 }
 
+// firstItemGuess is the room for the first item of a record, before
+// marshalRunItems sizes its buffers from it.
+const firstItemGuess = 1024
+
 // marshalRunItems is marshalRun; with withItems, it also returns each
 // item's encoding, in a copy of their own (nil when it wrote the record
 // in one piece).
@@ -98,11 +102,11 @@ func marshalRunItems(r *Run, canonical, withItems bool) (data, canon []byte, ite
 			canonical = false
 		} else {
 			canonTail = c[canonAt+len(`"items":null`):]
-			canon = append(make([]byte, 0, len(c)+len(r.Items)*640), c[:canonAt]...)
+			canon = append(make([]byte, 0, len(c)+firstItemGuess), c[:canonAt]...)
 			canon = append(canon, `"items":[`...)
 		}
 	}
-	out := make([]byte, 0, len(head)+len(r.Items)*640)
+	out := make([]byte, 0, len(head)+firstItemGuess)
 	var bounds []int // each item's start and end in out
 	if withItems {
 		bounds = make([]int, 0, 2*len(r.Items))
@@ -135,16 +139,31 @@ func marshalRunItems(r *Run, canonical, withItems bool) (data, canon []byte, ite
 		if withItems {
 			bounds = append(bounds, mark, len(out))
 		}
-		if !canonical {
-			continue
+		cmark := len(canon)
+		if canonical {
+			ok := false
+			if byhand {
+				canon, ok = appendCanonicalItem(canon, it)
+			}
+			if !ok {
+				if canon, ok = appendCanonical(canon[:cmark], out[mark:], ""); !ok {
+					canonical, canon = false, nil
+				}
+			}
 		}
-		cmark, ok := len(canon), false
-		if byhand {
-			canon, ok = appendCanonicalItem(canon, it)
-		}
-		if !ok {
-			if canon, ok = appendCanonical(canon[:cmark], out[mark:], ""); !ok {
-				canonical, canon = false, nil
+		if i == 0 && len(r.Items) > 1 {
+			// Room for the others, each guessed an eighth longer than
+			// the first: the guess was 640 bytes an item, a finished
+			// HTTP check's, and a planned item is ~170 (the run's first
+			// event held 12.8 MB of buffers for 1.7 MB of 10,000
+			// planned checks while it was sealed; docs/performance.md,
+			// "round 9: the run's live heap").
+			more := len(r.Items) - 1
+			n := len(out) - mark
+			out = slices.Grow(out, more*(n+n/8+1)+len(head)-at)
+			if canonical {
+				n := len(canon) - cmark
+				canon = slices.Grow(canon, more*(n+n/8+1)+len(canonTail)+1)
 			}
 		}
 	}

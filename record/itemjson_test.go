@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -255,5 +256,32 @@ func TestHandWrittenItemKnowsEveryField(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"condition", "passed", "severity", "message"}, names(Assert{})); d != "" {
 		t.Errorf("Assert's members changed (-known +now):\n%s", d)
+	}
+}
+
+// TestRunDataSizedToItsItems: the run's first event (every item
+// planned, ~170 bytes each) holds buffers about its size, not 640
+// bytes an item (a finished HTTP check's).
+func TestRunDataSizedToItsItems(t *testing.T) {
+	run := &Run{ID: "r1", Runbook: "big", Status: Running}
+	for i := range 10000 {
+		run.Items = append(run.Items, Item{Kind: KindCheck, Name: "c" + strconv.Itoa(i), Provider: "shell", Action: "true", Status: Pending})
+	}
+	var e Event
+	items, err := e.SetRunDataItems(run)
+	if err != nil || len(items) != len(run.Items) {
+		t.Fatal(len(items), err)
+	}
+	canon := e.canonicalData()
+	if canon == nil {
+		t.Fatal("no canonical form beside the data")
+	}
+	for _, b := range []struct {
+		name      string
+		len, cap_ int
+	}{{"data", len(e.Data), cap(e.Data)}, {"canonical form", len(canon), cap(canon)}} {
+		if b.cap_ > b.len*5/4 {
+			t.Errorf("the %s holds %d bytes for %d", b.name, b.cap_, b.len)
+		}
 	}
 }
