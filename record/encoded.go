@@ -128,7 +128,7 @@ func (e EncodedRun) WriteTo(w io.Writer) (int64, error) {
 // (as MarshalRun writes the items of a record).
 func MarshalItem(it *Item) ([]byte, error) {
 	if byHand(it) {
-		if data, ok := encodeItem(it); ok {
+		if data, ok := appendItem(make([]byte, 0, 512), it); ok {
 			return data, nil
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -232,7 +231,7 @@ func itemsMember(data []byte) int {
 func (e *Event) SetItemData(it *Item) error {
 	e.canonData, e.canonOf = nil, nil
 	if byHand(it) {
-		if data, ok := encodeItem(it); ok {
+		if data, ok := appendItem(make([]byte, 0, 512), it); ok {
 			e.Data = data
 			if canon, ok := appendCanonicalItem(make([]byte, 0, len(data)), it); ok {
 				e.canonData, e.canonOf = canon, data
@@ -251,29 +250,6 @@ func (e *Event) SetItemData(it *Item) error {
 	}
 	e.Data = data
 	return nil
-}
-
-// itemScratch holds the buffers items are written in before encodeItem
-// copies them at their size.
-var itemScratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// encodeItem is appendItem into a buffer the item's size. An item was
-// written into 512 bytes that grew to 896 for a finished HTTP check's
-// ~600, and the journal keeps each finished item's encoding for the run:
-// 10,000 HTTP checks held 9 MB of them, 6.4 MB written at their size
-// (docs/performance.md, "round 9: the run's live heap").
-func encodeItem(it *Item) ([]byte, bool) {
-	p := itemScratch.Get().(*[]byte)
-	b, ok := appendItem((*p)[:0], it)
-	var data []byte
-	if ok {
-		data = bytes.Clone(b)
-	}
-	if cap(b) <= 64<<10 {
-		*p = b[:0]
-		itemScratch.Put(p)
-	}
-	return data, ok
 }
 
 // canonicalData returns e.canonData when it still belongs to e.Data.

@@ -285,27 +285,3 @@ func TestRunDataSizedToItsItems(t *testing.T) {
 		}
 	}
 }
-
-// TestItemDataSizedToTheItem: an item's encoding, which the journal
-// keeps for the run, holds about its own size.
-func TestItemDataSizedToTheItem(t *testing.T) {
-	now := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
-	it := Item{Kind: KindCheck, Name: "h1", Provider: "http", Action: "GET http://127.0.0.1:18777/health", Status: Passed, StartedAt: &now, Attempts: 1,
-		Result: map[string]any{"body": `{"status":"ok"}`, "body_truncated": false,
-			"headers": map[string]any{"Content-Length": "15", "Content-Type": "application/json", "Date": "Tue, 01 Dec 2026 05:48:03 GMT"},
-			"json":    map[string]any{"status": "ok"}, "status": json.Number("200")},
-		Asserts: []Assert{{Condition: "self.status < 400", Passed: true, Severity: "critical"}}}
-	var e Event
-	if err := e.SetItemData(&it); err != nil {
-		t.Fatal(err)
-	}
-	data, err := MarshalItem(&it)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range [][]byte{e.Data, data} {
-		if cap(b) > len(b)*9/8 {
-			t.Errorf("an item of %d bytes holds %d", len(b), cap(b))
-		}
-	}
-}
