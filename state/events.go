@@ -70,7 +70,9 @@ func sealEvents(last *record.Event, events []record.Event, now time.Time) ([]rec
 // (record.Sealer) ending in a newline: one buffer sized for them all.
 // A state directory wrote each line apart and then copied them into
 // the buffer it writes, and the run's first and last events hold the
-// whole record (docs/performance.md, "round 9: the run's live heap").
+// whole record (with record.Sealer's in-place hash: 10,000 HTTP checks,
+// peak RSS 202 → 179 MB; docs/performance.md, "round 9: the run's live
+// heap").
 func sealEventsTo(dst []byte, last *record.Event, events []record.Event, now time.Time) ([]record.Event, []byte, error) {
 	n := len(dst)
 	for i := range events {
