@@ -93,16 +93,6 @@ func writeFile(dir, name string, data []byte) error {
 	return record.WriteFileAtomic(path, data, 0o644)
 }
 
-// writeFileNoSync is writeFile without the fsync
-// (record.WriteFileAtomicNoSync).
-func writeFileNoSync(dir, name string, data []byte) error {
-	path := filepath.Join(dir, name)
-	if err := notSymlink(path); err != nil {
-		return err
-	}
-	return record.WriteFileAtomicNoSync(path, data, 0o644)
-}
-
 // NoSymlinks refuses a path inside the state directory root whose
 // directories or file below root include a symbolic link; root itself may
 // be one, and a path outside root is not checked. Callers writing into a
