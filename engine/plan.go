@@ -185,7 +185,7 @@ func (b *Bound) shownValue(v cty.Value, unknown any) any {
 		}
 		return unknown
 	}
-	return maskJSON(b.Redactor.Value(toJSONValue(v)))
+	return maskJSON(b.Redactor.Value(checks.JSONValue(v)))
 }
 
 // usedVariables lists the variables referenced by the traversals, with

@@ -388,7 +388,7 @@ func (b *Bound) RecordVariables() map[string]any {
 			out[name] = Redacted
 			continue
 		}
-		out[name] = maskJSON(toJSONValue(v))
+		out[name] = maskJSON(checks.JSONValue(v))
 	}
 	return out
 }
@@ -411,9 +411,6 @@ func maskJSON(v any) any {
 	}
 	return v
 }
-
-// toJSONValue turns a cty value into plain JSON data (checks.JSONValue).
-func toJSONValue(v cty.Value) any { return checks.JSONValue(v) }
 
 func newRunID(t time.Time) string {
 	return record.NewRunID(t)
@@ -1166,7 +1163,7 @@ func (r *runner) runProvider(ctx context.Context, n *node, cfgVal cty.Value, p c
 		// built the result as cty: the same JSON (TestResultJSONAgrees).
 		n.rec.Result = result.g.JSON()
 	case v != cty.NilVal && whollyKnown(v) && !v.IsNull():
-		if m, ok := toJSONValue(v).(map[string]any); ok {
+		if m, ok := checks.JSONValue(v).(map[string]any); ok {
 			n.rec.Result = m
 		}
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"github.com/runbookhq/runbook/checks"
 	"math/big"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestToJSONValueKeepsPrecision(t *testing.T) {
 		"map":   cty.MapVal(map[string]cty.Value{"k": cty.StringVal("v")}),
 		"unk":   cty.UnknownVal(cty.String),
 	})
-	got := toJSONValue(v)
+	got := checks.JSONValue(v)
 	want := map[string]any{
 		"huge": json.Number("12345678901234567"), "dec": json.Number("0.1"), "int": json.Number("-42"),
 		"str": "x", "bool": true, "null": nil, "list": []any{"a"},
@@ -83,7 +84,7 @@ func TestToJSONValueBeyondFloat64(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := toJSONValue(cty.ObjectVal(map[string]cty.Value{"v": n})).(map[string]any)
+			got := checks.JSONValue(cty.ObjectVal(map[string]cty.Value{"v": n})).(map[string]any)
 			data, err := json.Marshal(record.Item{Result: got})
 			if err != nil {
 				t.Fatal(err)
